@@ -1,0 +1,316 @@
+"""Configuration: named profiles, layered CLI > environment > file > embedded defaults.
+
+Sources, lowest first:
+
+1. the embedded defaults (``harness/defaults.toml``);
+2. a file: ``--config FILE``, else ``reliability.toml`` in the working directory, else
+   ``[tool.reliability]`` of ``pyproject.toml`` there;
+3. the environment: ``RELIABILITY__<SECTION>__<KEY>=value`` (``__`` separates levels,
+   e.g. ``RELIABILITY__GATES__LOAD_P95_MS=5``) applies to the active profile;
+4. the command line: ``--set dotted.key=value`` and the options of each command.
+
+Every error names the source (file and field, ``--set``, or the variable), the bad value
+and what would be valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import ConfigError
+
+__all__ = [
+    "ChaosSettings",
+    "GateSettings",
+    "LoadSettings",
+    "Profile",
+    "ResolvedConfig",
+    "TestSettings",
+    "load_config",
+    "parse_override",
+]
+
+ENV_PREFIX = "RELIABILITY__"
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TestSettings(_Model):
+    """How the pytest scenarios run."""
+
+    paths: list[str] = ["scenarios"]
+    markexpr: str = ""
+    keyword: str = ""
+    workers: str = "2"
+    repeat: Annotated[int, Field(ge=1, le=100_000)] = 1
+    timeout_s: PositiveFloat = 30.0
+    budget_s: PositiveFloat = 600.0
+    slo: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    until_confident: bool = False
+    reruns: Annotated[int, Field(ge=0, le=10)] = 0
+    seed: int | None = None
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: str) -> str:
+        if value == "auto" or (value.isdigit() and int(value) >= 0):
+            return value
+        raise ValueError("must be 'auto' or a whole number >= 0")
+
+
+class LoadSettings(_Model):
+    """The Locust load phase."""
+
+    enabled: bool = True
+    duration_s: PositiveFloat = 10.0
+    rate_rps: Annotated[float, Field(ge=0)] = 500.0
+    users: Annotated[int, Field(ge=1, le=10_000)] = 10
+    path: str = "/api/v0/ping"
+    processes: Annotated[int, Field(ge=1, le=64)] = 1
+    max_requests: Annotated[int, Field(ge=1)] | None = None
+    profile_file: str | None = None  # a scenarios/load/*.toml that replaces the fields above
+
+
+class ChaosSettings(_Model):
+    """The chaos phase: which experiments, how often."""
+
+    enabled: bool = True
+    experiments: list[str] = ["api-latency"]
+    directory: str = "scenarios/chaos"
+    injections: Annotated[int, Field(ge=1, le=10_000)] = 1
+
+
+class GateSettings(_Model):
+    """Thresholds by gate name; absent means the gate is not applied."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    test_success: Annotated[float, Field(gt=0, lt=1)] | None = None
+    load_error_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
+    load_p95_ms: PositiveFloat | None = None
+    load_p99_ms: PositiveFloat | None = None
+    load_min_rps: PositiveFloat | None = None
+    chaos_recovery_s: PositiveFloat | None = None
+
+
+class Profile(_Model):
+    """One named profile: everything a gate run needs."""
+
+    description: str = ""
+    tests: TestSettings = TestSettings()
+    load: LoadSettings = LoadSettings()
+    chaos: ChaosSettings = ChaosSettings()
+    gates: GateSettings = GateSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedConfig:
+    """The active profile after layering, and where its values came from."""
+
+    profile_name: str
+    profile: Profile
+    source: str  # the file that was read, or "embedded defaults"
+    profiles: tuple[str, ...]
+
+
+def _embedded_defaults() -> dict[str, Any]:
+    text = resources.files("harness").joinpath("defaults.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {}).get("reliability")
+        if tool is None:
+            raise ConfigError(f"{path}: has no [tool.reliability] table")
+        return dict(tool)
+    return data
+
+
+def _find_file(explicit: str | None, cwd: Path) -> tuple[Path | None, dict[str, Any]]:
+    if explicit:
+        path = Path(explicit)
+        return path, _read_file(path)
+    candidate = cwd / "reliability.toml"
+    if candidate.is_file():
+        return candidate, _read_file(candidate)
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError:
+            return None, {}
+        tool = data.get("tool", {}).get("reliability")
+        if tool is not None:
+            return pyproject, dict(tool)
+    return None, {}
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _coerce_scalar(text: str) -> Any:
+    """Read an override value the way TOML would, falling back to a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_override(item: str, where: str = "--set") -> tuple[list[str], Any]:
+    """``'gates.load_p95_ms=5'`` -> ``(['gates', 'load_p95_ms'], 5.0)``."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(
+            f"invalid override {item!r} from {where}: expected dotted.key=value, "
+            "e.g. gates.load_p95_ms=5"
+        )
+    return key.split("."), _coerce_scalar(raw.strip())
+
+
+def _set_path(target: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = target
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, list[str], Any]]:
+    found = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+            found.append((f"environment variable {name}", keys, _coerce_scalar(environ[name])))
+    return found
+
+
+def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """The valid field names at ``loc`` (for 'extra fields not permitted' errors)."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return ""
+        current = field.annotation
+    names = sorted(getattr(current, "model_fields", {}))
+    return f"; valid fields: {', '.join(names)}" if names else ""
+
+
+def _validate_profile(
+    name: str,
+    data: Mapping[str, Any],
+    origins: Mapping[tuple[str, ...], str],
+    source: str,
+) -> Profile:
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(str(part) for part in error["loc"])
+            field = ".".join(loc)
+            where = origins.get(loc, f"{source} [profiles.{name}]")
+            value = error.get("input")
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown field" + _describe_allowed(Profile, loc)
+            problems.append(f"invalid value {value!r} for {field} from {where}: {message}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def load_config(
+    *,
+    profile: str | None = None,
+    config_file: str | None = None,
+    overrides: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> ResolvedConfig:
+    """Resolve the active profile from every source, validated completely."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    defaults = _embedded_defaults()
+    path, file_data = _find_file(config_file, cwd)
+    source = str(path) if path is not None else "embedded defaults"
+
+    unknown_top = set(file_data) - {"default_profile", "profiles"}
+    if unknown_top:
+        raise ConfigError(
+            f"{source}: unknown top-level key(s) {', '.join(sorted(unknown_top))}; "
+            "valid: default_profile, profiles"
+        )
+    file_profiles = file_data.get("profiles", {})
+    if not isinstance(file_profiles, dict):
+        raise ConfigError(f"{source}: 'profiles' must be a table of named profiles")
+
+    profiles = _deep_merge(defaults["profiles"], file_profiles)
+    name = profile or file_data.get("default_profile") or defaults["default_profile"]
+    if name not in profiles:
+        raise ConfigError(
+            f"unknown profile {name!r} (from {'--profile' if profile else source}); "
+            f"valid profiles: {', '.join(sorted(profiles))}"
+        )
+    data: dict[str, Any] = copy.deepcopy(profiles[name])
+    origins: dict[tuple[str, ...], str] = {}
+
+    def record(keys: list[str], where: str) -> None:
+        origins[tuple(keys)] = where
+
+    def walk(prefix: tuple[str, ...], node: Mapping[str, Any]) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping):
+                walk((*prefix, key), value)
+            else:
+                origins[(*prefix, key)] = f"{source} [profiles.{name}.{'.'.join(prefix)}] {key}"
+
+    if isinstance(file_profiles.get(name), Mapping):
+        walk((), file_profiles[name])
+
+    for where, keys, value in _env_overrides(environ):
+        _set_path(data, keys, value)
+        record(keys, where)
+    for item in overrides:
+        keys, value = parse_override(item)
+        _set_path(data, keys, value)
+        record(keys, f"--set {item}")
+
+    validated = _validate_profile(name, data, origins, source)
+    return ResolvedConfig(
+        profile_name=name,
+        profile=validated,
+        source=source,
+        profiles=tuple(sorted(profiles)),
+    )
+
