@@ -313,4 +313,3 @@ def load_config(
         source=source,
         profiles=tuple(sorted(profiles)),
     )
-

@@ -1,0 +1,214 @@
+"""Finding or starting a Toxiproxy server, in the order DESIGN.md fixes.
+
+1. ``TOXIPROXY_URL`` (a server someone else runs);
+2. ``toxiproxy-server`` on PATH, started on a free loopback port and stopped afterwards;
+3. a Docker engine with a Toxiproxy image present (``TOXIPROXY_IMAGE``, default
+   ``ghcr.io/shopify/toxiproxy``), host network;
+4. the embedded default: an in-process proxy speaking Toxiproxy's HTTP API.
+
+Whichever serves is reported by ``reliable-test-runner doctor`` and in report.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from harness.errors import ToxiproxyUnavailable
+from harness.netguard import ensure_loopback_url
+from harness.processes import ManagedProcess, free_port
+
+__all__ = [
+    "ToxiproxyServer",
+    "describe_toxiproxy",
+    "find_toxiproxy_binary",
+    "provision_toxiproxy",
+    "start_real_toxiproxy",
+    "toxiproxy_version",
+]
+
+Kind = Literal["url", "binary", "docker", "embedded"]
+DEFAULT_IMAGE = "ghcr.io/shopify/toxiproxy"
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> object: ...
+
+
+@dataclass(slots=True)
+class ToxiproxyServer(AbstractContextManager["ToxiproxyServer"]):
+    """A Toxiproxy API endpoint and how to let go of it."""
+
+    url: str
+    kind: Kind
+    detail: str
+    _owner: _Stoppable | None = None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 8474
+
+    @property
+    def real(self) -> bool:
+        return self.kind != "embedded"
+
+    def stop(self) -> None:
+        if self._owner is not None:
+            self._owner.stop()
+            self._owner = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def toxiproxy_version(url: str, timeout_s: float = 2.0) -> str | None:
+    """The server's version string, or None when nothing answers at ``url``."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/version", timeout=timeout_s)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    text = response.text.strip()
+    try:
+        data = response.json()
+    except ValueError:
+        return text
+    if isinstance(data, dict):
+        return str(data.get("version", text))
+    return str(data)
+
+
+def find_toxiproxy_binary() -> str | None:
+    return shutil.which("toxiproxy-server")
+
+
+def _wait_version(url: str, deadline_s: float) -> str | None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        version = toxiproxy_version(url, timeout_s=0.5)
+        if version is not None:
+            return version
+        time.sleep(0.05)  # polling interval, bounded by the deadline
+    return None
+
+
+def start_real_toxiproxy(binary: str | None = None, deadline_s: float = 15.0) -> ToxiproxyServer:
+    """Start ``toxiproxy-server`` on a free loopback port; raise ToxiproxyUnavailable on failure."""
+    binary = binary or find_toxiproxy_binary()
+    if binary is None:
+        raise ToxiproxyUnavailable("toxiproxy-server is not on PATH")
+    last_error = ""
+    for _attempt in range(3):  # the free port can be taken between probe and bind
+        port = free_port()
+        process = ManagedProcess(
+            "toxiproxy-server", [binary, "-host", "127.0.0.1", "-port", str(port)]
+        ).start()
+        process.drain()
+        url = f"http://127.0.0.1:{port}"
+        version = _wait_version(url, deadline_s)
+        if version is not None:
+            return ToxiproxyServer(
+                url, "binary", f"{binary} {version} (pid {process.pid})", process
+            )
+        last_error = "\n  ".join(process.tail())
+        process.stop()
+    raise ToxiproxyUnavailable(f"{binary} did not answer on /version; last output:\n  {last_error}")
+
+
+class _DockerToxiproxy:
+    def __init__(self, container: object) -> None:
+        self._container = container
+
+    def stop(self) -> None:
+        self._container.remove(force=True)  # type: ignore[attr-defined]
+
+
+def _start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:
+    """A Toxiproxy container on the host network, if an engine and the image are both here."""
+    image = os.environ.get("TOXIPROXY_IMAGE", DEFAULT_IMAGE)
+    try:
+        import docker  # noqa: PLC0415 - optional at run time, heavy import
+        from docker.errors import DockerException
+    except ImportError:
+        return None
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+        client.images.get(image)
+    except DockerException:
+        return None
+    port = free_port()
+    container = client.containers.run(
+        image,
+        command=["-host", "127.0.0.1", "-port", str(port)],
+        network_mode="host",
+        detach=True,
+        labels={"moonbase.owner": "harness-toxiproxy"},
+    )
+    owner = _DockerToxiproxy(container)
+    url = f"http://127.0.0.1:{port}"
+    version = _wait_version(url, deadline_s)
+    if version is None:
+        owner.stop()
+        return None
+    return ToxiproxyServer(
+        url, "docker", f"{image} {version} (container {container.short_id})", owner
+    )
+
+
+def _start_embedded() -> ToxiproxyServer:
+    from harness.faults.embedded import EmbeddedToxiproxy  # noqa: PLC0415
+
+    server = EmbeddedToxiproxy(host="127.0.0.1", port=0)
+    server.start()
+    return ToxiproxyServer(server.url, "embedded", "in-process Toxiproxy-compatible proxy", server)
+
+
+def provision_toxiproxy(
+    *, allow_embedded: bool = True, allow_docker: bool = True, allow_non_loopback: bool = False
+) -> ToxiproxyServer:
+    """The first Toxiproxy server that can be had, in DESIGN.md's order."""
+    url = os.environ.get("TOXIPROXY_URL")
+    if url:
+        url = ensure_loopback_url(url, where="TOXIPROXY_URL", allow_non_loopback=allow_non_loopback)
+        version = toxiproxy_version(url)
+        if version is None:
+            raise ToxiproxyUnavailable(f"TOXIPROXY_URL={url} does not answer on /version")
+        return ToxiproxyServer(url, "url", f"TOXIPROXY_URL {url} (version {version})")
+    if find_toxiproxy_binary() is not None:
+        return start_real_toxiproxy()
+    if allow_docker:
+        server = _start_docker_toxiproxy()
+        if server is not None:
+            return server
+    if allow_embedded:
+        return _start_embedded()
+    raise ToxiproxyUnavailable(
+        "no Toxiproxy server: TOXIPROXY_URL is unset, toxiproxy-server is not on PATH, "
+        "no Docker engine with a Toxiproxy image, and the embedded default is disabled"
+    )
+
+
+def describe_toxiproxy() -> tuple[Kind, str]:
+    """What provision_toxiproxy would use, without starting anything (for `doctor`)."""
+    url = os.environ.get("TOXIPROXY_URL")
+    if url:
+        version = toxiproxy_version(url)
+        state = f"version {version}" if version else "NOT ANSWERING"
+        return "url", f"TOXIPROXY_URL={url} ({state})"
+    binary = find_toxiproxy_binary()
+    if binary is not None:
+        return "binary", f"toxiproxy-server at {binary}"
+    return "embedded", "no real server found; the embedded Toxiproxy-compatible proxy will serve"

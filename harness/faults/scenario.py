@@ -1,0 +1,170 @@
+"""Chaos experiments as data: TOML files validated completely before any traffic is sent.
+
+An experiment file (``scenarios/chaos/NAME.toml``)::
+
+    title = "100 ms of latency in front of the API"
+
+    [steady_state]            # the hypothesis: what "healthy" means, probed before and after
+    path = "/api/v0/ping"
+    expect_status = [200]
+    max_latency_ms = 50.0     # a probe slower than this deviates from steady state
+    samples = 20
+
+    [[method]]                # the faults, applied together on the named link
+    link = "api"              # the proxy the harness puts in front of the API
+    type = "latency"          # any Toxiproxy toxic type
+    stream = "downstream"
+    attributes = { latency = 100 }
+    duration_s = 3.0
+
+    [expect]
+    min_effect_ms = 95.0      # latency faults: probes must slow by at least this much
+    max_recovery_s = 10.0     # after the fault is removed
+    max_error_rate = 1.0      # of probes while the fault is on
+
+Every problem is reported with the file and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.errors import ScenarioError
+
+__all__ = [
+    "TOXIC_ATTRIBUTES",
+    "Experiment",
+    "FaultSpec",
+    "find_experiments",
+    "load_experiment",
+]
+
+# Toxiproxy 2.x toxics and their attributes (toxics/*.go in Shopify/toxiproxy).
+TOXIC_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "latency": frozenset({"latency", "jitter"}),
+    "bandwidth": frozenset({"rate"}),
+    "slow_close": frozenset({"delay"}),
+    "timeout": frozenset({"timeout"}),
+    "reset_peer": frozenset({"timeout"}),
+    "slicer": frozenset({"average_size", "size_variation", "delay"}),
+    "limit_data": frozenset({"bytes"}),
+}
+LINKS = ("api",)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SteadyState(_Model):
+    path: str = "/api/v0/ping"
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = [200]
+    max_latency_ms: Annotated[float, Field(gt=0)] = 50.0
+    samples: Annotated[int, Field(ge=3, le=10_000)] = 20
+    probe_interval_s: Annotated[float, Field(gt=0, le=10)] = 0.05
+    probe_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    recovered_after: Annotated[int, Field(ge=1, le=1000)] = 3  # consecutive healthy probes
+
+
+class FaultSpec(_Model):
+    link: Literal["api"] = "api"
+    type: str
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: Annotated[float, Field(ge=0, le=1)] = 1.0
+    attributes: dict[str, Annotated[int, Field(ge=0)]] = {}
+    duration_s: Annotated[float, Field(gt=0, le=3600)] = 3.0
+
+    @model_validator(mode="after")
+    def _known_toxic(self) -> FaultSpec:
+        valid = TOXIC_ATTRIBUTES.get(self.type)
+        if valid is None:
+            raise ValueError(
+                f"unknown toxic type {self.type!r}; "
+                f"valid types: {', '.join(sorted(TOXIC_ATTRIBUTES))}"
+            )
+        unknown = set(self.attributes) - valid
+        if unknown:
+            raise ValueError(
+                f"unknown attribute(s) {', '.join(sorted(unknown))} for toxic {self.type!r}; "
+                f"valid attributes: {', '.join(sorted(valid))}"
+            )
+        return self
+
+
+class Expectations(_Model):
+    min_effect_ms: Annotated[float, Field(ge=0)] | None = None
+    max_recovery_s: Annotated[float, Field(gt=0)] = 30.0
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+
+class LoadDuringFault(_Model):
+    enabled: bool = False
+    rate_rps: Annotated[float, Field(gt=0)] = 200.0
+    users: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
+class Experiment(_Model):
+    name: str = ""
+    title: str
+    description: str = ""
+    steady_state: SteadyState = SteadyState()
+    method: Annotated[list[FaultSpec], Field(min_length=1)]
+    expect: Expectations = Expectations()
+    load: LoadDuringFault = LoadDuringFault()
+    source: str = ""
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Parse and validate one experiment file; ScenarioError lists every problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"experiment file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    data.setdefault("name", path.stem)
+    data["source"] = str(path)
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = _field_name(error["loc"]) or "(top level)"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            problems.append(f"{path}: field {field}: {message} (got {error.get('input')!r})")
+        raise ScenarioError("\n".join(problems)) from None
+
+
+def find_experiments(directory: Path, names: list[str], *, where: str) -> list[Experiment]:
+    """Load the named experiments (all when ``names`` is empty), validating every one first."""
+    available = {p.stem: p for p in sorted(directory.glob("*.toml"))} if directory.is_dir() else {}
+    wanted = names or sorted(available)
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        raise ScenarioError(
+            f"unknown experiment(s) {', '.join(missing)} from {where}; "
+            f"found in {directory}: {', '.join(sorted(available)) or 'none'}"
+        )
+    problems: list[str] = []
+    experiments = []
+    for name in wanted:
+        try:
+            experiments.append(load_experiment(available[name]))
+        except ScenarioError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    return experiments
