@@ -1,0 +1,105 @@
+"""``python -m target_api``: serve the API in the foreground with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from target_api.app import create_app
+from target_api.settings import SettingsError, load_settings, warn
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, printing the listening line once it serves, and exiting with
+    status 0 on SIGTERM/SIGINT (uvicorn re-raises the signal after a graceful stop,
+    which would make a clean shutdown look like a crash to the caller)."""
+
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self._url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            print(f"moonbase-api listening on {self._url}", flush=True)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        def on_signal(sig: int, frame: FrameType | None) -> None:
+            self.handle_exit(sig, frame)
+
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, on_signal) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m target_api", description="Serve the Moonbase v0 reference API."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("moonbase-data"), help="SQLite file, logs, token"
+    )
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; returns the process exit status."""
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    if not 0 <= args.port <= 65535:
+        warn(f"invalid --port {args.port}: must be 0..65535")
+        return 2
+    try:
+        settings = load_settings(args.data_dir, reap_orphans=True)
+    except (SettingsError, OSError) as exc:
+        warn(str(exc))
+        return 2
+    if settings.token_generated:
+        warn(f"MOONBASE_API_TOKEN not set: generated one in {settings.data_dir / 'api-token'}")
+
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        sock.close()
+        warn(f"cannot bind {args.host}:{args.port}: {exc}")
+        return 2
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if family == socket.AF_INET6 else host
+
+    config = uvicorn.Config(
+        create_app(settings),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = _Server(config, f"http://{shown_host}:{port}")
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0 if server.started else 3

@@ -1,0 +1,92 @@
+"""The PostgreSQL store: psycopg 3, a small bounded pool, connection timeouts."""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from target_api.store.base import SqlStore, StoreError
+
+CONNECT_TIMEOUT_S = 5
+STATEMENT_TIMEOUT_MS = 10_000  # no statement of ours should take a second; ten is broken
+POOL_SIZE = 8
+CHECKOUT_TIMEOUT_S = 10.0
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+class PostgresStore(SqlStore):
+    """Connections are opened lazily up to ``POOL_SIZE``, checked out for one
+    statement, and dropped (not returned) when they broke, so a restarted server
+    costs one retried statement, not a poisoned pool."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        self.url = url
+        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._lock = threading.Lock()
+        self._closed = False
+        self.migrate()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            self.url,
+            autocommit=True,  # every statement is its own transaction
+            connect_timeout=CONNECT_TIMEOUT_S,
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            application_name="moonbase-api",
+        )
+
+    def _run(self, sql: str, params: Sequence[Any]) -> tuple[int, list[tuple[Any, ...]]]:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if not self._slots.acquire(timeout=CHECKOUT_TIMEOUT_S):
+            raise StoreError(f"no database connection free within {CHECKOUT_TIMEOUT_S} s")
+        conn: psycopg.Connection[Any] | None = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            if conn.closed:
+                conn = self._connect()
+            with conn.cursor() as cursor:
+                cursor.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))  # type: ignore[arg-type]
+                rows = cursor.fetchall() if cursor.description is not None else []
+                count = cursor.rowcount
+            self._idle.put(conn)
+            conn = None
+            return count, rows
+        finally:
+            if conn is not None:  # it failed mid-statement: do not hand it out again
+                conn.close()
+            self._slots.release()
+            if self._closed:
+                self._drain()
+
+    def _is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
+            return True
+        # OperationalError: connection refused/reset, server restarting, timeouts.
+        return isinstance(exc, psycopg.OperationalError) and not isinstance(
+            exc, psycopg.errors.QueryCanceled
+        )
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._drain()
