@@ -1,0 +1,632 @@
+"""One self-contained HTML report from report.json content.
+
+The page opens offline: styles are inline, charts are inline SVG whose geometry is
+computed here (pure arithmetic on the report's numbers) and drawn by the jinja2 macros in
+``templates/charts.html.j2``. Everything from the report goes through jinja2's
+autoescaping, so a test id like ``test_x[<script>]`` is shown, never run.
+
+Honest numbers: every rate on the page is shown as ``k/n [low, high]`` with its method,
+computed by :mod:`harness.stats` when the report does not carry the interval itself.
+A report of an interrupted or crashed run may lack any section; each is drawn only when
+its data is there, and the page says what is missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from harness import stats
+
+__all__ = ["render_html"]
+
+# Chart canvas in SVG user units; the page scales it to the column width.
+_WIDTH, _HEIGHT = 720.0, 220.0
+_LEFT, _RIGHT, _TOP, _BOTTOM = 60.0, 16.0, 14.0, 34.0
+
+
+# ------------------------------------------------------------------------ chart model
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    pos: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Polyline:
+    points: str
+    css: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dot:
+    x: float
+    y: float
+    css: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+    css: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    x: float
+    css: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    css: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """Everything the SVG macro needs, already in canvas coordinates."""
+
+    title: str
+    x_label: str
+    y_label: str
+    width: float = _WIDTH
+    height: float = _HEIGHT
+    x_ticks: tuple[Tick, ...] = ()
+    y_ticks: tuple[Tick, ...] = ()
+    lines: tuple[Polyline, ...] = ()
+    dots: tuple[Dot, ...] = ()
+    rects: tuple[Rect, ...] = ()
+    bands: tuple[Rect, ...] = ()
+    markers: tuple[Marker, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    legend: tuple[tuple[str, str], ...] = ()  # (css class, label)
+    plot_left: float = _LEFT
+    plot_right: float = _WIDTH - _RIGHT
+    plot_top: float = _TOP
+    plot_bottom: float = _HEIGHT - _BOTTOM
+
+
+def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi] (Heckbert's "nice numbers")."""
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+    return [round(i * step, 10) for i in range(first, last + 1)]
+
+
+@dataclass(slots=True)
+class _Scale:
+    """Linear map from data to canvas; y grows downward in SVG."""
+
+    lo: float
+    hi: float
+    a: float
+    b: float
+
+    def __call__(self, value: float) -> float:
+        span = self.hi - self.lo or 1.0
+        return round(self.a + (value - self.lo) / span * (self.b - self.a), 2)
+
+
+def _scales(
+    xs: Sequence[float], ys: Sequence[float], y_from_zero: bool = True
+) -> tuple[_Scale, _Scale, list[float], list[float]]:
+    x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    if x_hi == x_lo:
+        x_hi = x_lo + 1.0
+    y_lo = 0.0 if y_from_zero or not ys else min(ys)
+    y_hi = max(ys) if ys else 1.0
+    y_ticks = _nice_ticks(y_lo, y_hi if y_hi > y_lo else y_lo + 1.0)
+    y_lo, y_hi = min(y_ticks[0], y_lo), max(y_ticks[-1], y_hi)
+    x_ticks = _nice_ticks(x_lo, x_hi)
+    x_ticks = [t for t in x_ticks if x_lo <= t <= x_hi] or [x_lo, x_hi]
+    sx = _Scale(x_lo, x_hi, _LEFT, _WIDTH - _RIGHT)
+    sy = _Scale(y_lo, y_hi, _HEIGHT - _BOTTOM, _TOP)
+    return sx, sy, x_ticks, y_ticks
+
+
+def _line_chart(
+    title: str,
+    x_label: str,
+    y_label: str,
+    points: Sequence[tuple[float, float]],
+    tips: list[str],
+    runs: int = 0,
+) -> Chart:
+    """A line with hover dots; with ``runs``, x is the run index 0..runs-1, labelled 1..runs."""
+    xs = [0.0, float(runs - 1)] if runs else [x for x, _ in points]
+    sx, sy, xt, yt = _scales(xs, [y for _, y in points])
+    return Chart(
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        x_ticks=tuple(Tick(sx(i), str(i + 1)) for i in range(runs)) if runs else _ticks(sx, xt),
+        y_ticks=_ticks(sy, yt),
+        lines=(Polyline(_polyline(points, sx, sy), "line-lat", y_label),),
+        dots=tuple(
+            Dot(sx(x), sy(y), "dot-lat", tip) for (x, y), tip in zip(points, tips, strict=True)
+        ),
+    )
+
+
+def _ticks(scale: _Scale, values: Sequence[float]) -> tuple[Tick, ...]:
+    return tuple(Tick(scale(v), _fmt(v)) for v in values)
+
+
+def _polyline(points: Sequence[tuple[float, float]], sx: _Scale, sy: _Scale) -> str:
+    return " ".join(f"{sx(x)},{sy(y)}" for x, y in points)
+
+
+# ----------------------------------------------------------------------- value helpers
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for anything absent, non-numeric or not finite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _int(value: Any) -> int:
+    number = _num(value)
+    return int(number) if number is not None and number >= 0 else 0
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    """Numbers for people: integers without decimals, others to ``digits`` significant."""
+    number = _num(value)
+    if number is None:
+        return "—" if value is None else str(value)
+    if number == int(number) and abs(number) < 1e15:
+        return f"{int(number):,}"
+    return f"{number:,.{digits}g}" if abs(number) >= 1 else f"{number:.{digits}g}"
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _interval_from(data: Any, k: int, n: int, fallback: Any) -> stats.Interval:
+    """The interval the report carries, or one computed from k/n by ``fallback``."""
+    d = _map(data)
+    low, high, est = _num(d.get("low")), _num(d.get("high")), _num(d.get("estimate"))
+    if low is not None and high is not None:
+        return stats.Interval(
+            estimate=est if est is not None else (k / n if n else 0.0),
+            low=low,
+            high=high,
+            method=str(d.get("method", "clopper-pearson")),
+            confidence=_num(d.get("confidence")) or 0.95,
+        )
+    result: stats.Interval = fallback(min(k, n), n)
+    return result
+
+
+def _rate(k: int, n: int, interval: Any = None, fallback: Any = stats.clopper_pearson) -> str:
+    """``"k/n [low, high] (95% CP)"``, from the report's interval when it has one."""
+    k = min(k, n)
+    return stats.format_rate(k, n, _interval_from(interval, k, n, fallback))
+
+
+# ----------------------------------------------------------------------- view builders
+
+
+def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for raw in tests:
+        t = _map(raw)
+        n, passed = _int(t.get("n")), _int(t.get("passed"))
+        passed = min(passed, n)
+        failure_rate = (n - passed) / n if n else -1.0  # no evidence sorts last
+        outcomes = [str(o) for o in _list(t.get("outcomes"))]
+        flaky = bool(t.get("flaky")) or (0 < passed < n)
+        durations = _map(t.get("duration_s"))
+        rows.append(
+            {
+                "nodeid": str(t.get("nodeid", "?")),
+                "n": n,
+                "passed": passed,
+                "failed": _int(t.get("failed")),
+                "errors": _int(t.get("errors")),
+                "timeouts": _int(t.get("timeouts")),
+                "flaky": flaky,
+                "failure_rate": failure_rate,
+                "cp": _rate(passed, n, t.get("pass_rate")),
+                "wilson": _rate(passed, n, t.get("wilson"), stats.wilson),
+                "jeffreys": _rate(passed, n, t.get("jeffreys"), stats.jeffreys),
+                "trials_needed": t.get("trials_needed"),
+                "durations": {k: _fmt(durations.get(k)) for k in ("p50", "p95", "max")}
+                if durations
+                else None,
+                "outcomes": outcomes[:200],
+                "more_outcomes": max(0, len(outcomes) - 200),
+            }
+        )
+    rows.sort(key=lambda r: (-r["failure_rate"], r["nodeid"]))
+    return rows
+
+
+def _gate_rows(gates: Sequence[Any]) -> list[dict[str, str]]:
+    rows = []
+    for raw in gates:
+        g = _map(raw)
+        rows.append(
+            {
+                "name": str(g.get("name", "?")),
+                "outcome": str(g.get("outcome", "insufficient")),
+                "observed": _fmt(g.get("observed")),
+                "comparison": str(g.get("comparison", "")),
+                "threshold": _fmt(g.get("threshold")),
+                "detail": str(g.get("detail", "")),
+            }
+        )
+    return rows
+
+
+def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not load:
+        return None
+    requests, failures = _int(load.get("requests")), _int(load.get("failures"))
+    latency = _map(load.get("latency_ms"))
+    timeline = [_map(p) for p in _list(load.get("timeline"))]
+    charts: list[Chart] = []
+    lat_points = [
+        (t, v)
+        for p in timeline
+        if (t := _num(p.get("t_s"))) is not None and (v := _num(p.get("p95_ms"))) is not None
+    ]
+    if lat_points:
+        tips = [f"t={_fmt(x)} s: p95 {_fmt(y)} ms" for x, y in lat_points]
+        charts.append(
+            _line_chart(
+                "Latency over time (p95 per interval)", "time (s)", "p95 (ms)", lat_points, tips
+            )
+        )
+    err_points = [
+        (t, _int(p.get("failures")), _int(p.get("requests")))
+        for p in timeline
+        if (t := _num(p.get("t_s"))) is not None
+    ]
+    if err_points:
+        charts.append(_error_chart(err_points))
+    histogram = [
+        (v, _int(b.get("count")))
+        for b in map(_map, _list(load.get("histogram")))
+        if (v := _num(b.get("latency_ms"))) is not None
+    ]
+    if histogram:
+        charts.append(_histogram_chart(histogram))
+    errors = sorted(
+        ((str(msg), _int(count)) for msg, count in _map(load.get("errors")).items()),
+        key=lambda item: -item[1],
+    )
+    return {
+        "requests": _fmt(requests),
+        "failures": _fmt(failures),
+        "error_rate": _rate(failures, requests) if requests else "no requests",
+        "rps": _fmt(load.get("rps")),
+        "latency": [(k, _fmt(latency.get(k))) for k in ("p50", "p95", "p99", "max")],
+        "extra_latency": [
+            (str(k), _fmt(v)) for k, v in latency.items() if k not in ("p50", "p95", "p99", "max")
+        ],
+        "charts": charts,
+        "errors": errors,
+    }
+
+
+def _bars(
+    values: Sequence[tuple[float, int]], sx: _Scale, sy: _Scale, css: str, unit: str, label: str
+) -> tuple[Rect, ...]:
+    xs = sorted({x for x, _ in values})
+    gaps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
+    step = min(gaps) if gaps else 1.0
+    width = max(1.0, abs(sx(xs[0] + step) - sx(xs[0])) * 0.8) if xs else 1.0
+    return tuple(
+        Rect(
+            sx(x) - width / 2,
+            sy(y),
+            width,
+            round(sy(0) - sy(y), 2),
+            css,
+            f"{_fmt(x)} {unit}: {_fmt(y)} {label}",
+        )
+        for x, y in values
+    )
+
+
+def _error_chart(points: Sequence[tuple[float, int, int]]) -> Chart:
+    xs = [x for x, _, _ in points]
+    ys = [float(f) for _, f, _ in points]
+    sx, sy, xt, yt = _scales(xs, ys or [1.0])
+    total = sum(r for _, _, r in points)
+    return Chart(
+        title="Errors over time (failed requests per interval)",
+        x_label="time (s)",
+        y_label="failures",
+        x_ticks=_ticks(sx, xt),
+        y_ticks=_ticks(sy, yt),
+        rects=_bars([(x, f) for x, f, _ in points], sx, sy, "bar-err", "s", "failures")
+        if total or any(ys)
+        else (),
+        legend=(("bar-err", "failed requests"),),
+    )
+
+
+def _histogram_chart(buckets: Sequence[tuple[float, int]]) -> Chart:
+    sx, sy, xt, yt = _scales([x for x, _ in buckets], [float(c) for _, c in buckets])
+    return Chart(
+        title="Latency distribution",
+        x_label="latency (ms)",
+        y_label="requests",
+        x_ticks=_ticks(sx, xt),
+        y_ticks=_ticks(sy, yt),
+        rects=_bars(buckets, sx, sy, "bar-hist", "ms", "requests"),
+    )
+
+
+def _chaos_view(experiments: Sequence[Any]) -> list[dict[str, Any]]:
+    views = []
+    for raw in experiments:
+        e = _map(raw)
+        fault = _map(e.get("fault"))
+        recovery = _map(e.get("recovery"))
+        views.append(
+            {
+                "name": str(e.get("name", "?")),
+                "fault_type": str(fault.get("type", "?")),
+                "attributes": ", ".join(
+                    f"{k}={v}" for k, v in _map(fault.get("attributes")).items()
+                ),
+                "effect_observed": e.get("effect_observed"),
+                "recovered": e.get("recovered"),
+                "recovery_s": _fmt(e.get("recovery_s")),
+                "phases": [(k, _fmt(recovery.get(k))) for k in ("detect_s", "recover_s", "total_s")]
+                if recovery
+                else [],
+                "chart": _chaos_chart(e),
+            }
+        )
+    return views
+
+
+def _chaos_summary(experiments: Sequence[Any]) -> dict[str, Any] | None:
+    times: list[float | None] = []
+    for raw in experiments:
+        e = _map(raw)
+        seconds = _num(e.get("recovery_s"))
+        if e.get("recovered") is False:
+            times.append(None)
+        elif seconds is not None and seconds >= 0:
+            times.append(seconds)
+    if not times:
+        return None
+    s = stats.summarize_recoveries(times, limit_s=None)
+    return {
+        "rate": _rate(s.recovered, s.n),
+        "p50": _fmt(s.p50_s),
+        "p95": _fmt(s.p95_s),
+        "max": _fmt(s.max_s),
+        "unrecovered": s.unrecovered,
+    }
+
+
+def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
+    timeline = [_map(p) for p in _list(experiment.get("timeline"))]
+    points = [(t, p) for p in timeline if (t := _num(p.get("t_s"))) is not None]
+    if not points:
+        return None
+    lat = [(t, v) for t, p in points if (v := _num(p.get("latency_ms"))) is not None]
+    y_max = max((v for _, v in lat), default=1.0)
+    sx, sy, xt, yt = _scales([t for t, _ in points], [v for _, v in lat] or [1.0])
+    fault_ts = [t for t, p in points if p.get("phase") == "fault"]
+    bands: list[Rect] = []
+    markers: list[Marker] = []
+    if fault_ts:
+        start, end = min(fault_ts), max(fault_ts)
+        bands.append(
+            Rect(
+                sx(start),
+                _TOP,
+                max(2.0, sx(end) - sx(start)),
+                _HEIGHT - _BOTTOM - _TOP,
+                "band-fault",
+                f"fault window {_fmt(start)}–{_fmt(end)} s",
+            )
+        )
+        markers.append(Marker(sx(start), "mark-fault", "fault injected"))
+        recover_s = _num(_map(experiment.get("recovery")).get("recover_s"))
+        if recover_s is not None:
+            markers.append(
+                Marker(sx(end + recover_s), "mark-recovered", f"recovered +{_fmt(recover_s)} s")
+            )
+        else:
+            after = [t for t, p in points if p.get("phase") == "recovery" and p.get("ok") is True]
+            if after:
+                markers.append(Marker(sx(min(after)), "mark-recovered", "recovered"))
+    dots = []
+    for t, p in points:
+        v = _num(p.get("latency_ms"))
+        ok = p.get("ok") is not False
+        # A failed probe may have no latency; draw it on the top edge so it is seen.
+        y = sy(v) if v is not None else sy(y_max)
+        title = (
+            f"t={_fmt(t)} s {p.get('phase', '')}: "
+            + (f"{_fmt(v)} ms" if v is not None else "no response")
+            + ("" if ok else " (failed)")
+        )
+        dots.append(Dot(sx(t), y, "dot-ok" if ok else "dot-fail", title))
+    ok_line = [(t, v) for t, v in lat]
+    return Chart(
+        title="Probe latency over time",
+        x_label="time (s)",
+        y_label="latency (ms)",
+        x_ticks=_ticks(sx, xt),
+        y_ticks=_ticks(sy, yt),
+        lines=(Polyline(_polyline(ok_line, sx, sy), "line-probe", "probe"),) if ok_line else (),
+        dots=tuple(dots),
+        bands=tuple(bands),
+        markers=tuple(markers),
+        legend=(("dot-ok", "probe ok"), ("dot-fail", "probe failed"), ("band-fault", "fault")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    run_id: str
+    finished_at: str
+    verdict: str
+    git_commit: str
+    k: int
+    n: int
+    p95: float | None
+    rps: str
+
+    @property
+    def rate(self) -> str:
+        return _rate(self.k, self.n) if self.n else "no tests"
+
+
+def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    runs = [dict(_map(h)) for h in history]
+    run_id = report.get("run_id")
+    if run_id is not None and all(r.get("run_id") != run_id for r in runs):
+        runs.append(_history_line(report))
+    rows = [
+        TrendRow(
+            run_id=str(r.get("run_id", "?")),
+            finished_at=str(r.get("finished_at", "") or ""),
+            verdict=str(r.get("verdict", "?")),
+            git_commit=str(r.get("git_commit", "") or "")[:12],
+            k=min(_int(r.get("tests_passed")), _int(r.get("tests_n"))),
+            n=_int(r.get("tests_n")),
+            p95=_num(r.get("load_p95_ms")),
+            rps=_fmt(r.get("load_rps")),
+        )
+        for r in runs
+    ]
+    charts = []
+    x_runs = tuple(float(i) for i in range(len(rows)))
+    cis = [(i, stats.clopper_pearson(r.k, r.n)) for i, r in enumerate(rows) if r.n]
+    if len(rows) >= 2 and cis:
+        sx, sy, _, yt = _scales(x_runs, [c.low for _, c in cis] + [1.0], y_from_zero=False)
+        charts.append(
+            Chart(
+                title="Test pass rate per run (95% Clopper-Pearson interval)",
+                x_label="run",
+                y_label="pass rate",
+                x_ticks=tuple(Tick(sx(i), str(i + 1)) for i in range(len(rows))),
+                y_ticks=_ticks(sy, yt),
+                segments=tuple(Segment(sx(i), sy(c.low), sx(i), sy(c.high), "ci") for i, c in cis),
+                dots=tuple(
+                    Dot(sx(i), sy(c.estimate), "dot-rate", f"{rows[i].run_id}: {rows[i].rate}")
+                    for i, c in cis
+                ),
+            )
+        )
+    p95 = [(float(i), r.p95) for i, r in enumerate(rows) if r.p95 is not None]
+    if len(rows) >= 2 and p95:
+        tips = [f"{rows[int(x)].run_id}: {_fmt(y)} ms" for x, y in p95]
+        charts.append(
+            _line_chart("Load p95 latency per run", "run", "p95 (ms)", p95, tips, len(rows))
+        )
+    return {"rows": rows[-20:], "charts": charts, "count": len(rows)}
+
+
+def _history_line(report: Mapping[str, Any]) -> dict[str, Any]:
+    tests = [_map(t) for t in _list(report.get("tests"))]
+    load = _map(report.get("load"))
+    return {
+        "run_id": report.get("run_id"),
+        "finished_at": report.get("finished_at"),
+        "verdict": report.get("verdict"),
+        "git_commit": report.get("git_commit"),
+        "tests_passed": sum(_int(t.get("passed")) for t in tests),
+        "tests_n": sum(_int(t.get("n")) for t in tests),
+        "load_p95_ms": _map(load.get("latency_ms")).get("p95"),
+        "load_rps": load.get("rps"),
+    }
+
+
+# ---------------------------------------------------------------------------- render
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()) -> str:
+    """Render report.json content (and earlier runs' history lines) as one HTML page.
+
+    Tolerates a report of a crashed or interrupted run: absent or empty sections are
+    left out and the page says which.
+    """
+    report = _map(report)
+    tests = _test_rows(_list(report.get("tests")))
+    total_n = sum(t["n"] for t in tests)
+    total_passed = sum(t["passed"] for t in tests)
+    components = [
+        {
+            "name": str(name),
+            "kind": str(_map(c).get("kind", "?")),
+            "detail": str(_map(c).get("detail", "")),
+        }
+        for name, c in _map(report.get("components")).items()
+    ]
+    context = {
+        "r": {
+            key: ("" if report.get(key) is None else str(report.get(key)))
+            for key in (
+                "schema",
+                "run_id",
+                "status",
+                "verdict",
+                "started_at",
+                "finished_at",
+                "profile",
+                "target_url",
+                "error",
+                "exit_code",
+                "git_commit",
+            )
+        },
+        "components": components,
+        "gates": _gate_rows(_list(report.get("gates"))),
+        "tests": tests,
+        "tests_total": _rate(total_passed, total_n) if total_n else None,
+        "flaky_count": sum(1 for t in tests if t["flaky"]),
+        "load": _load_view(_map(report.get("load"))),
+        "chaos": _chaos_view(_list(report.get("chaos"))),
+        "chaos_summary": _chaos_summary(_list(report.get("chaos"))),
+        "trend": _trend(report, history),
+    }
+    return _environment().get_template("report.html.j2").render(**context)

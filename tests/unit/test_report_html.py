@@ -1,0 +1,338 @@
+"""The HTML report: one offline page from report.json content, honest about every rate."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from harness.report.html import render_html
+
+
+def full_report() -> dict[str, Any]:
+    """A report with every section and optional field the renderer knows."""
+    return {
+        "schema": "moonbase-reliability/1",
+        "run_id": "20261127T203500Z-ab12",
+        "status": "completed",
+        "verdict": "fail",
+        "exit_code": 1,
+        "started_at": "2026-11-27T20:35:00Z",
+        "finished_at": "2026-11-27T20:41:12Z",
+        "profile": "ci",
+        "target_url": "http://127.0.0.1:8123",
+        "components": {
+            "fault injection": {"kind": "embedded", "detail": "in-process toxiproxy API"},
+            "database": {"kind": "real", "detail": "PostgreSQL 16 on 127.0.0.1:5432"},
+        },
+        "tests": [
+            {
+                "nodeid": "scenarios/test_api.py::test_ping",
+                "n": 57,
+                "passed": 57,
+                "failed": 0,
+                "errors": 0,
+                "timeouts": 0,
+                "flaky": False,
+                "pass_rate": {
+                    "estimate": 1.0,
+                    "low": 0.9373,
+                    "high": 1.0,
+                    "method": "clopper-pearson",
+                    "confidence": 0.95,
+                },
+                "trials_needed": 2938,
+                "duration_s": {"p50": 0.012, "p95": 0.02, "max": 0.05},
+                "outcomes": ["passed"] * 57,
+            },
+            {
+                "nodeid": "scenarios/test_jobs.py::test_job_survives_kill[<script>alert(1)</script>]",
+                "n": 57,
+                "passed": 53,
+                "failed": 3,
+                "errors": 0,
+                "timeouts": 1,
+                "flaky": True,
+                "trials_needed": 4742,
+                "outcomes": ["passed"] * 20
+                + ["failed", "timeout"]
+                + ["passed"] * 33
+                + ["failed"] * 2,
+            },
+        ],
+        "load": {
+            "requests": 90000,
+            "failures": 12,
+            "rps": 9000.0,
+            "latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0, "max": 9.0},
+            "timeline": [
+                {"t_s": t, "requests": 9000, "failures": 12 if t == 4 else 0, "p95_ms": 2.0 + t % 3}
+                for t in range(10)
+            ],
+            "histogram": [{"latency_ms": ms, "count": 1000 // ms} for ms in range(1, 10)],
+            "errors": {"ConnectionResetError(104)": 10, "HTTP 503": 2},
+        },
+        "chaos": [
+            {
+                "name": "api-latency-100ms",
+                "fault": {"type": "latency", "attributes": {"latency": 100}},
+                "effect_observed": True,
+                "recovered": True,
+                "recovery_s": 0.4,
+                "recovery": {"detect_s": 0.2, "recover_s": 0.4, "total_s": 0.6},
+                "timeline": [
+                    {
+                        "t_s": t / 2,
+                        "latency_ms": 105.0 if 4 <= t <= 8 else 1.5,
+                        "ok": t != 6,
+                        "phase": "steady" if t < 4 else "fault" if t <= 8 else "recovery",
+                    }
+                    for t in range(14)
+                ],
+            },
+            {
+                "name": "db-down",
+                "fault": {"type": "timeout", "attributes": {"timeout": 0}},
+                "effect_observed": True,
+                "recovered": False,
+            },
+        ],
+        "gates": [
+            {
+                "name": "test_success",
+                "outcome": "insufficient",
+                "observed": 0.9298,
+                "threshold": 0.999,
+                "comparison": ">=",
+                "detail": "110/114 passed; lower bound 0.9406",
+            },
+            {
+                "name": "load_p95_ms",
+                "outcome": "pass",
+                "observed": 2.0,
+                "threshold": 10.0,
+                "comparison": "<=",
+            },
+            {
+                "name": "load_error_rate",
+                "outcome": "fail",
+                "observed": 0.000133,
+                "threshold": 0.0001,
+                "comparison": "<=",
+            },
+        ],
+    }
+
+
+HISTORY = [
+    {
+        "run_id": f"run-{i}",
+        "finished_at": f"2026-11-2{i}T10:00:00Z",
+        "verdict": "pass" if i % 2 else "fail",
+        "git_commit": f"{i}abcdef0123456789",
+        "tests_passed": 100 - i,
+        "tests_n": 100,
+        "load_p95_ms": 2.0 + i / 10,
+        "load_rps": 9000.0 + i,
+    }
+    for i in range(1, 6)
+]
+
+
+class _Collector(HTMLParser):
+    """Collects tags, attributes and text; raises on nothing, so we check balance ourselves."""
+
+    VOID = {"meta", "br", "link", "img", "input", "hr", "col", "source", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str, str | None]] = []
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.mismatches: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs.extend((tag, name, value) for name, value in attrs)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs.extend((tag, name, value) for name, value in attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.mismatches.append(f"</{tag}> with open {self.stack[-3:]}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self.stack or self.stack[-1] != "style":  # CSS is not what a reader sees
+            self.text.append(data)
+
+
+def parse(html: str) -> _Collector:
+    collector = _Collector()
+    collector.feed(html)
+    collector.close()
+    return collector
+
+
+def visible_text(doc: _Collector) -> str:
+    return re.sub(r"\s+", " ", " ".join(doc.text))
+
+
+def test_full_report_parses_with_balanced_tags() -> None:
+    doc = parse(render_html(full_report(), HISTORY))
+    assert doc.mismatches == []
+    assert doc.stack == []
+    assert "svg" in doc.tags
+
+
+def test_page_is_self_contained() -> None:
+    html = render_html(full_report(), HISTORY)
+    doc = parse(html)
+    external = [
+        (tag, name, value)
+        for tag, name, value in doc.attrs
+        if name in ("src", "href", "xlink:href", "srcset") and value and re.match(r"\w+:", value)
+    ]
+    assert external == []
+    assert not any(tag in ("script", "link", "img", "iframe") for tag in doc.tags)
+    assert "@import" not in html
+    assert "url(" not in html
+
+
+def test_header_shows_verdict_status_run_and_times() -> None:
+    text = visible_text(parse(render_html(full_report())))
+    for expected in (
+        "fail",
+        "completed",
+        "20261127T203500Z-ab12",
+        "2026-11-27T20:35:00Z",
+        "2026-11-27T20:41:12Z",
+        "ci",
+        "http://127.0.0.1:8123",
+    ):
+        assert expected in text
+
+
+def test_scorecard_lists_every_gate_with_outcome_and_threshold() -> None:
+    text = visible_text(parse(render_html(full_report())))
+    for gate in ("test_success", "load_p95_ms", "load_error_rate"):
+        assert gate in text
+    assert "insufficient" in text
+    assert "110/114 passed; lower bound 0.9406" in text
+    assert "0.000133" in text
+
+
+def test_rates_are_shown_as_k_of_n_with_intervals() -> None:
+    text = visible_text(parse(render_html(full_report(), HISTORY)))
+    # Computed from k/n when the report carries no interval: the design's known value.
+    assert "53/57 [0.8300, 0.9805] (95% CP)" in text
+    # Taken from the report when it carries one.
+    assert "57/57 [0.9373, 1.0000] (95% CP)" in text
+    assert re.search(r"53/57 \[0\.\d{4}, 0\.\d{4}\] \(95% Wilson\)", text)
+    assert re.search(r"53/57 \[0\.\d{4}, 0\.\d{4}\] \(95% Jeffreys\)", text)
+    # Load errors as k/n, chaos recoveries as k/n, history pass rates as k/n.
+    assert re.search(r"12/90000 \[0\.\d{4}, 0\.\d{4}\] \(95% CP\)", text)
+    assert re.search(r"1/2 \[0\.\d{4}, 0\.\d{4}\] \(95% CP\)", text)
+    assert "95/100 [" in text
+    # Never a bare percentage: the only "%" are confidence levels.
+    assert re.findall(r"\d+(?:\.\d+)?%", text) == re.findall(r"95%(?= \w)", text)
+
+
+def test_tests_are_sorted_by_failure_rate_and_flaky_ones_flagged() -> None:
+    html = render_html(full_report())
+    text = visible_text(parse(html))
+    assert text.index("test_job_survives_kill") < text.index("test_ping")
+    assert text.count("flaky") >= 2  # the badge and the summary card
+
+
+def test_report_content_is_escaped() -> None:
+    html = render_html(full_report())
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_load_section_has_latency_and_error_charts() -> None:
+    html = render_html(full_report())
+    for caption in ("Latency over time", "Errors over time", "Latency distribution"):
+        assert caption in html
+    assert "ConnectionResetError(104)" in html
+    assert html.count('class="bar-err"') == 10  # one bar per timeline interval
+
+
+def test_chaos_timeline_shades_the_fault_window_and_marks_recovery() -> None:
+    html = render_html(full_report())
+    assert html.count('class="band-fault"') == 1
+    assert "fault injected" in html
+    assert "recovered +0.4 s" in html
+    assert html.count('class="dot-fail"') == 1  # the one failed probe
+    assert "No probe timeline recorded" in html  # db-down carries none
+
+
+def test_trend_chart_plots_history_and_the_current_run() -> None:
+    html = render_html(full_report(), HISTORY)
+    assert "Test pass rate per run" in html
+    assert "Load p95 latency per run" in html
+    assert html.count('class="ci"') == 6  # five earlier runs plus this one
+    assert "run-5" in html
+
+
+def test_trend_without_history_says_so() -> None:
+    assert "No earlier runs to compare with yet." in render_html(full_report())
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {},
+        {
+            "schema": "moonbase-reliability/1",
+            "run_id": "x",
+            "status": "crashed",
+            "verdict": "error",
+            "exit_code": 4,
+            "error": "TargetStartError: port in use",
+            "tests": [],
+            "load": {},
+            "chaos": [],
+            "gates": [],
+        },
+        {
+            "run_id": "y",
+            "status": "interrupted",
+            "tests": [{"nodeid": "t", "n": 0}],
+            "load": {"requests": 0, "latency_ms": {}},
+            "chaos": [{"name": "c"}],
+            "gates": [{"name": "g"}],
+        },
+        {
+            "tests": None,
+            "load": None,
+            "chaos": "garbage",
+            "gates": [None, 3],
+            "components": [],
+            "started_at": None,
+        },
+    ],
+    ids=["empty", "crashed", "interrupted-partial", "malformed"],
+)
+def test_crashed_or_empty_reports_still_render(report: dict[str, Any]) -> None:
+    html = render_html(report, [{"run_id": "old"}, {}])
+    doc = parse(html)
+    assert doc.mismatches == []
+    assert "Scorecard" in html
+
+
+def test_crashed_report_shows_its_error() -> None:
+    report = {"run_id": "x", "status": "crashed", "verdict": "error", "error": "boom <b>"}
+    text = visible_text(parse(render_html(report)))
+    assert "The run did not complete: boom <b>" in text
+    assert "No gates were evaluated" in text
+    assert "No test results" in text
