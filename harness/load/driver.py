@@ -1,0 +1,240 @@
+"""Run a load phase: start the Locust child process(es), relay progress, collect the result.
+
+Locust never runs in the harness process (see :mod:`harness.load.worker` for why). The
+driver starts ``python -m harness.load.worker`` (one ``local`` process, or one ``master``
+plus ``processes`` workers), reads their progress lines, and builds a :class:`LoadResult`
+from the reports they write. Every child is ended by its PID when the driver returns,
+raises, or is interrupted, and the whole run is bounded by a hard deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness.errors import LoadGeneratorError
+from harness.load.result import LoadProgress, LoadResult, merge_reports
+from harness.load.spec import LoadSpec
+
+__all__ = ["LoadHandle", "run_load", "start_load"]
+
+ProgressCallback = Callable[[LoadProgress], None]
+
+# Past duration_s + request_timeout_s: Python + Locust import (~1 s each on a busy
+# machine), workers connecting (worker.py allows 30 s), draining and final reports.
+HARD_DEADLINE_GRACE_S = 60.0
+# How long a signalled child may take to write its partial result before it is killed.
+STOP_GRACE_S = 10.0
+STDERR_TAIL_CHARS = 3000
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[str]
+    stderr_path: Path
+    stderr_file: IO[str]
+
+    def stderr_tail(self) -> str:
+        self.stderr_file.flush()
+        try:
+            text = self.stderr_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return text[-STDERR_TAIL_CHARS:]
+
+
+@dataclass
+class _Run:
+    spec: LoadSpec
+    workdir: Path
+    epoch: float = field(default_factory=time.time)
+    children: list[_Child] = field(default_factory=list)
+    lines: queue.Queue[dict[str, Any] | None] = field(default_factory=queue.Queue)
+
+    def start_child(self, role: str, *extra: str, stdout: bool) -> _Child:
+        name = role if role != "worker" else f"worker {len(self.children) - 1}"
+        stderr_path = self.workdir / f"{name.replace(' ', '-')}.stderr"
+        stderr_file = stderr_path.open("w", encoding="utf-8")
+        argv = [sys.executable, "-m", "harness.load.worker", "--role", role,
+                "--spec", str(self.workdir / "spec.json"), "--epoch", repr(self.epoch), *extra]
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+            stderr=stderr_file,
+            text=True,
+            # Its own session: a terminal Ctrl-C reaches the harness only, which then ends
+            # the children itself, by PID, after collecting what they have.
+            start_new_session=True,
+        )
+        child = _Child(name, process, stderr_path, stderr_file)
+        self.children.append(child)
+        if stdout:
+            threading.Thread(target=self._read_lines, args=(process,), daemon=True,
+                             name=f"load-{name}-stdout").start()
+        return child
+
+    def _read_lines(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                continue  # not ours: a stray print from a library; stderr has the logs
+            if isinstance(parsed, dict):
+                self.lines.put(parsed)
+        self.lines.put(None)
+
+    def failure(self, what: str) -> LoadGeneratorError:
+        tails = "\n".join(
+            f"--- {c.name} (pid {c.process.pid}, exit {c.process.poll()}) stderr tail ---\n"
+            f"{c.stderr_tail()}" for c in self.children)
+        return LoadGeneratorError(f"load generator against {self.spec.target_url}: {what}\n"
+                                  f"{tails}")
+
+    def end_children(self) -> None:
+        """End every child this run started, by PID: SIGTERM, then SIGKILL."""
+        for child in self.children:
+            if child.process.poll() is None:
+                child.process.terminate()
+        for child in self.children:
+            try:
+                child.process.wait(timeout=3.0)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait(timeout=5.0)
+            if child.process.stdout is not None:
+                child.process.stdout.close()
+            child.stderr_file.close()
+
+
+def run_load(spec: LoadSpec, *, progress: ProgressCallback | None = None) -> LoadResult:
+    """Run ``spec`` to completion (bounded by time, count and a hard deadline).
+
+    ``progress`` is called about once a second, in the calling thread; an exception from
+    it ends the run and propagates. Raises :class:`LoadGeneratorError` (with the child's
+    stderr tail) when the load process fails, and the spec's own errors when it is invalid.
+    """
+    return _run(spec, progress, None)
+
+
+class LoadHandle:
+    """A load run in a background thread: :meth:`wait` for its result, or :meth:`stop` it."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        spec.validate()
+        self.spec = spec
+        self._stop = threading.Event()
+        self._result: LoadResult | None = None
+        self._error: BaseException | None = None
+        self._latest: LoadProgress | None = None
+        self._thread = threading.Thread(target=self._main, name="moonbase-load", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            self._result = _run(self.spec, self._on_progress, self._stop)
+        except BaseException as exc:  # handed to wait(), which re-raises it
+            self._error = exc
+
+    def _on_progress(self, snapshot: LoadProgress) -> None:
+        self._latest = snapshot
+
+    @property
+    def latest_progress(self) -> LoadProgress | None:
+        """The last progress snapshot, or None before the first."""
+        return self._latest
+
+    def done(self) -> bool:
+        """True once the run has finished (with a result or an error)."""
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Ask the run to stop now; :meth:`wait` then returns the partial result."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> LoadResult:
+        """The result; raises TimeoutError if not done within ``timeout`` seconds."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"load run against {self.spec.target_url} still running "
+                               f"after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+def start_load(spec: LoadSpec) -> LoadHandle:
+    """Start ``spec`` in the background and return its :class:`LoadHandle`."""
+    return LoadHandle(spec)
+
+
+def _run(spec: LoadSpec, progress: ProgressCallback | None,
+         stop: threading.Event | None) -> LoadResult:
+    spec.validate()
+    workdir = Path(tempfile.mkdtemp(prefix="moonbase-load-"))
+    run = _Run(spec, workdir)
+    try:
+        (workdir / "spec.json").write_text(json.dumps(spec.to_json()), encoding="utf-8")
+        result_path = workdir / "result.json"
+        limit_s = spec.duration_s + spec.request_timeout_s + HARD_DEADLINE_GRACE_S
+        deadline = time.monotonic() + limit_s
+        distributed = spec.processes > 1
+        main = run.start_child("master" if distributed else "local",
+                               "--result", str(result_path), stdout=True)
+        stop_sent_at: float | None = None
+        eof = False
+        while not eof:
+            if time.monotonic() > deadline:
+                raise run.failure(f"no result within the hard deadline ({limit_s:.0f} s); "
+                                  "children killed")
+            if stop is not None and stop.is_set() and stop_sent_at is None:
+                stop_sent_at = time.monotonic()
+                main.process.send_signal(signal.SIGTERM)
+            if stop_sent_at is not None and time.monotonic() > stop_sent_at + STOP_GRACE_S:
+                raise run.failure(f"did not stop within {STOP_GRACE_S} s of being asked")
+            try:
+                line = run.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                eof = True
+            elif line.get("type") == "ready" and distributed:
+                port = str(int(line["port"]))
+                for index in range(spec.processes):
+                    run.start_child("worker", "--master-port", port,
+                                    "--worker-index", str(index), stdout=False)
+            elif line.get("type") == "progress" and progress is not None:
+                progress(LoadProgress(
+                    elapsed_s=float(line["elapsed_s"]), duration_s=spec.duration_s,
+                    requests=int(line["requests"]), failures=int(line["failures"])))
+        try:
+            code = main.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise run.failure("closed its output but did not exit") from None
+        if code != 0:
+            raise run.failure(f"exited with code {code}")
+        try:
+            data = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise run.failure(f"wrote no readable result ({exc})") from None
+        return merge_reports(
+            data["reports"], intended_rate_rps=spec.rate_rps, users=spec.users,
+            model=spec.model, interrupted=bool(data["interrupted"]))
+    finally:
+        run.end_children()
+        shutil.rmtree(workdir, ignore_errors=True)
+

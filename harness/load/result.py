@@ -1,0 +1,163 @@
+"""What a load run measured: :class:`LoadResult`, built by adding per-process reports.
+
+Each load process (the single local one, or every Locust worker) hands back a
+*process report*: counts, an encoded HdrHistogram, error messages and a per-second
+timeline whose seconds are counted from one shared epoch. :func:`merge_reports` adds
+them: counts summed, histograms added bucket by bucket, percentiles read from the sum.
+Pure code: no clocks, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.load.histogram import (
+    TIMELINE_DIGITS,
+    encode_histogram,
+    merge_encoded,
+    new_histogram,
+    summarize_ms,
+)
+
+__all__ = ["LoadProgress", "LoadResult", "TimelinePoint", "merge_reports"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """Requests completed during second ``t_s`` of the run (counted from its start)."""
+
+    t_s: int
+    requests: int
+    failures: int
+    p95_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"t_s": self.t_s, "requests": self.requests, "failures": self.failures,
+                "p95_ms": self.p95_ms}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProgress:
+    """A snapshot sent to the progress callback about once a second."""
+
+    elapsed_s: float
+    duration_s: float
+    requests: int
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """The outcome of one load run; latency figures come from the merged HdrHistogram."""
+
+    requests: int
+    failures: int
+    duration_s: float
+    rps: float
+    latency_ms: dict[str, float]
+    histogram: str
+    errors: dict[str, int]
+    timeline: tuple[TimelinePoint, ...]
+    intended_rate_rps: float
+    users: int
+    model: str
+    processes: int = 1
+    samples: int = 0
+    interrupted: bool = False
+
+    @property
+    def error_rate(self) -> float:
+        """failures / requests (0.0 when nothing was sent)."""
+        return self.failures / self.requests if self.requests else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report.json ``load`` object (DESIGN.md) plus the extras."""
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "error_rate": self.error_rate,
+            "rps": self.rps,
+            "duration_s": self.duration_s,
+            "latency_ms": dict(self.latency_ms),
+            "samples": self.samples,
+            "errors": dict(self.errors),
+            "timeline": [p.to_json() for p in self.timeline],
+            "intended_rate_rps": self.intended_rate_rps,
+            "users": self.users,
+            "processes": self.processes,
+            "model": self.model,
+            "interrupted": self.interrupted,
+            "latency_measured_from": "intended send time" if self.model == "open"
+            else "actual send time",
+            "histogram": self.histogram,
+            "histogram_unit": "us",
+        }
+
+
+def merge_reports(
+    reports: Iterable[Mapping[str, Any]],
+    *,
+    intended_rate_rps: float,
+    users: int,
+    model: str,
+    interrupted: bool = False,
+) -> LoadResult:
+    """Add per-process reports into one :class:`LoadResult`.
+
+    A report is the JSON a load process writes: ``requests``, ``failures``, ``histogram``,
+    ``errors``, ``timeline`` (``t_s``, ``requests``, ``failures``, ``histogram``),
+    ``first_send_s`` and ``last_done_s`` (seconds from the shared epoch, or None).
+    """
+    reports = list(reports)
+    merged = merge_encoded(str(r["histogram"]) for r in reports)
+    errors: Counter[str] = Counter()
+    for r in reports:
+        errors.update({str(k): int(v) for k, v in r["errors"].items()})
+    requests = sum(int(r["requests"]) for r in reports)
+    failures = sum(int(r["failures"]) for r in reports)
+
+    starts = [float(r["first_send_s"]) for r in reports if r.get("first_send_s") is not None]
+    ends = [float(r["last_done_s"]) for r in reports if r.get("last_done_s") is not None]
+    duration_s = max(0.0, max(ends) - min(starts)) if starts and ends else 0.0
+    rps = requests / duration_s if duration_s > 0 else 0.0
+
+    return LoadResult(
+        requests=requests,
+        failures=failures,
+        duration_s=duration_s,
+        rps=rps,
+        latency_ms=summarize_ms(merged),
+        histogram=encode_histogram(merged),
+        errors=dict(errors.most_common()),
+        timeline=_merge_timelines(reports, int(min(starts)) if starts else 0),
+        intended_rate_rps=intended_rate_rps,
+        users=users,
+        model=model,
+        processes=len(reports),
+        samples=int(merged.get_total_count()),
+        interrupted=interrupted,
+    )
+
+
+def _merge_timelines(
+    reports: list[Mapping[str, Any]], first_second: int
+) -> tuple[TimelinePoint, ...]:
+    # Processes bucket by whole seconds since the shared epoch; the run's second 0 is the
+    # one in which the first request left.
+    seconds: dict[int, tuple[int, int, list[str]]] = {}
+    for r in reports:
+        for point in r["timeline"]:
+            t_s = int(point["t_s"])
+            req, fail, hists = seconds.get(t_s, (0, 0, []))
+            hists.append(str(point["histogram"]))
+            seconds[t_s] = (req + int(point["requests"]), fail + int(point["failures"]), hists)
+    points = []
+    for t_s in sorted(seconds):
+        req, fail, hists = seconds[t_s]
+        hist = merge_encoded(hists, TIMELINE_DIGITS) if hists else new_histogram()
+        points.append(TimelinePoint(t_s - first_second, req, fail, summarize_ms(hist)["p95"]))
+    return tuple(points)

@@ -1,0 +1,192 @@
+"""What to send, how fast and for how long: :class:`LoadSpec` and its checks.
+
+A spec is a plain value. It crosses into the Locust child process as JSON
+(:meth:`LoadSpec.to_json` / :meth:`LoadSpec.from_json`), so everything in it is
+data, never code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.errors import ConfigError, UnsafeTargetError
+
+__all__ = ["HTTP_METHODS", "LoadSpec", "RequestSpec", "check_target_url"]
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """One kind of request in the mix; picked with probability weight / sum(weights)."""
+
+    method: str = "GET"
+    path: str = "/api/v0/ping"
+    weight: int = 1
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    expect_status: tuple[int, ...] = (200,)
+
+    @property
+    def name(self) -> str:
+        """The label used in error messages and Locust's own stats: ``GET /api/v0/ping``."""
+        return f"{self.method} {self.path}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_json` reverses it."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "weight": self.weight,
+            "headers": [list(h) for h in self.headers],
+            "body": self.body,
+            "expect_status": list(self.expect_status),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RequestSpec:
+        """Rebuild from :meth:`to_json` output."""
+        return cls(
+            method=str(data["method"]),
+            path=str(data["path"]),
+            weight=int(data["weight"]),
+            headers=tuple((str(k), str(v)) for k, v in data["headers"]),
+            body=None if data["body"] is None else str(data["body"]),
+            expect_status=tuple(int(s) for s in data["expect_status"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSpec:
+    """A bounded load run against one target.
+
+    ``rate_rps > 0`` is the open model: requests leave on a fixed schedule whatever the
+    service does, and latency counts from the intended send time. ``rate_rps == 0`` is the
+    closed model: each user sends its next request when the last one returns.
+    """
+
+    target_url: str
+    requests: tuple[RequestSpec, ...] = field(default=(RequestSpec(),))
+    rate_rps: float = 200.0
+    users: int = 10
+    duration_s: float = 10.0
+    max_requests: int | None = None
+    processes: int = 1
+    request_timeout_s: float = 5.0
+    allow_non_loopback: bool = False
+
+    @property
+    def model(self) -> str:
+        """``"open"`` when paced at ``rate_rps``, ``"closed"`` when ``rate_rps == 0``."""
+        return "open" if self.rate_rps > 0 else "closed"
+
+    def validate(self, where: str = "LoadSpec") -> None:
+        """Raise :class:`UnsafeTargetError` or :class:`ConfigError` naming every bad field.
+
+        ``where`` names the origin of the values, e.g. ``"scenarios/load/ping.toml"``.
+        """
+        check_target_url(self.target_url, self.allow_non_loopback, where=where)
+        problems = self.problems()
+        if problems:
+            raise ConfigError("; ".join(f"{p} from {where}" for p in problems))
+
+    def problems(self) -> list[str]:
+        """Every invalid field as ``invalid FIELD VALUE: must be ...`` (target not included)."""
+        out: list[str] = []
+
+        def check(ok: bool, field_name: str, value: object, valid: str) -> None:
+            if not ok:
+                out.append(f"invalid {field_name} {value!r}: must be {valid}")
+
+        check(math.isfinite(self.rate_rps) and self.rate_rps >= 0, "rate_rps", self.rate_rps,
+              "a finite number >= 0 (0 = closed model)")
+        check(self.users >= 1, "users", self.users, "an integer >= 1")
+        check(math.isfinite(self.duration_s) and self.duration_s > 0, "duration_s",
+              self.duration_s, "a finite number of seconds > 0")
+        check(self.max_requests is None or self.max_requests >= 1, "max_requests",
+              self.max_requests, "an integer >= 1, or absent for no count bound")
+        check(self.processes >= 1, "processes", self.processes, "an integer >= 1")
+        check(self.processes <= 1 or self.users % self.processes == 0, "users", self.users,
+              f"a multiple of processes ({self.processes}) so that every Locust worker "
+              "runs the same number of users")
+        check(math.isfinite(self.request_timeout_s) and self.request_timeout_s > 0,
+              "request_timeout_s", self.request_timeout_s, "a finite number of seconds > 0")
+        check(len(self.requests) >= 1, "requests", list(self.requests), "at least one request")
+        for i, req in enumerate(self.requests):
+            at = f"requests[{i}]"
+            check(req.method in HTTP_METHODS, f"{at}.method", req.method,
+                  f"one of {sorted(HTTP_METHODS)}")
+            check(req.path.startswith("/"), f"{at}.path", req.path,
+                  "a path starting with '/' (the host comes from target_url)")
+            check(req.weight >= 1, f"{at}.weight", req.weight, "an integer >= 1")
+            check(len(req.expect_status) >= 1
+                  and all(100 <= s <= 599 for s in req.expect_status),
+                  f"{at}.expect_status", list(req.expect_status),
+                  "a non-empty list of HTTP status codes 100..599")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for the child process; :meth:`from_json` reverses it."""
+        return {
+            "target_url": self.target_url,
+            "requests": [r.to_json() for r in self.requests],
+            "rate_rps": self.rate_rps,
+            "users": self.users,
+            "duration_s": self.duration_s,
+            "max_requests": self.max_requests,
+            "processes": self.processes,
+            "request_timeout_s": self.request_timeout_s,
+            "allow_non_loopback": self.allow_non_loopback,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LoadSpec:
+        """Rebuild from :meth:`to_json` output."""
+        max_requests = data["max_requests"]
+        return cls(
+            target_url=str(data["target_url"]),
+            requests=tuple(RequestSpec.from_json(r) for r in data["requests"]),
+            rate_rps=float(data["rate_rps"]),
+            users=int(data["users"]),
+            duration_s=float(data["duration_s"]),
+            max_requests=None if max_requests is None else int(max_requests),
+            processes=int(data["processes"]),
+            request_timeout_s=float(data["request_timeout_s"]),
+            allow_non_loopback=bool(data["allow_non_loopback"]),
+        )
+
+
+def check_target_url(url: str, allow_non_loopback: bool, *, where: str = "LoadSpec") -> None:
+    """Refuse anything but ``http(s)://`` on 127.0.0.0/8 (or ``localhost``) unless allowed.
+
+    Host names other than ``localhost`` are refused without being resolved: resolving
+    could itself send traffic off the machine.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"invalid target_url {url!r} from {where}: must be http://HOST:PORT "
+            "or https://HOST:PORT"
+        )
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"invalid target_url {url!r} from {where}: {exc}") from None
+    if allow_non_loopback:
+        return
+    host = parts.hostname
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host) in ipaddress.ip_network("127.0.0.0/8")
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UnsafeTargetError(
+            f"refusing target_url {url!r} from {where}: host {host!r} is outside "
+            "127.0.0.0/8; load goes to loopback only unless allow_non_loopback is set"
+        )

@@ -1,0 +1,400 @@
+"""The Locust child process: ``python -m harness.load.worker --role local|master|worker ...``.
+
+Locust monkey-patches the standard library with gevent when it is imported, and ssl
+breaks (RecursionError) if it was imported first. The harness process imports httpx,
+docker and requests, so Locust never runs there: the driver starts this module as a
+child, which imports locust before anything that could load ssl (``harness`` and
+``harness.load`` import no network library), and hands its result back as a JSON file.
+
+Roles:
+
+``local``   one process runs all users and writes one process report.
+``master``  a Locust MasterRunner on 127.0.0.1 (random port, printed on stdout as
+            ``{"type": "ready", "port": N}``); it starts the users on the workers, relays
+            progress, then asks every worker for its report and writes them all.
+``worker``  a Locust WorkerRunner; records its own HdrHistogram and sends it, encoded,
+            to the master when asked.
+
+Stdout carries one JSON object per line (``ready``, ``progress``); Locust's own logging
+goes to stderr. Every process stops by itself: at the end of its schedule, at
+``duration_s``/``max_requests``, and at a hard deadline past those.
+"""
+
+# ruff: noqa: E402, I001  (locust must be imported first: see the module docstring)
+import locust  # noqa: F401  (patches the standard library with gevent)
+
+import argparse
+import itertools
+import json
+import random
+import signal
+import sys
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gevent
+import gevent.event
+import locust.runners
+from locust import FastHttpUser, constant, task
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.log import setup_logging
+
+from harness.load.histogram import (
+    TIMELINE_DIGITS,
+    encode_histogram,
+    new_histogram,
+    record_us,
+)
+from harness.load.pacing import intended_offsets_s, share_of
+from harness.load.spec import LoadSpec, RequestSpec
+
+# Workers report progress to the master every second instead of Locust's default 3 s.
+locust.runners.WORKER_REPORT_INTERVAL = 1.0
+
+# Beyond this many distinct error messages the rest are counted under one key, so a
+# service that puts request ids in its errors cannot blow up the report.
+MAX_ERROR_KINDS = 50
+# Time allowed, past duration_s + request_timeout_s, for spawning users and draining.
+SPAWN_AND_DRAIN_GRACE_S = 10.0
+# How long the master waits for its workers to connect, and for their final reports.
+WORKER_CONNECT_TIMEOUT_S = 30.0
+WORKER_REPORT_TIMEOUT_S = 10.0
+# Locust warns above 100 users/s; the open model paces each user from its own start anyway.
+SPAWN_RATE = 100.0
+
+
+def emit(kind: str, **fields: Any) -> None:
+    """One JSON line on stdout for the driver."""
+    sys.stdout.write(json.dumps({"type": kind, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+class Recorder:
+    """Everything one process measures; cooperative greenlets, so no locks are needed."""
+
+    def __init__(self, epoch: float) -> None:
+        self.epoch = epoch
+        self.histogram = new_histogram()
+        self.requests = 0
+        self.failures = 0
+        self.errors: Counter[str] = Counter()
+        self.seconds: dict[int, list[Any]] = {}
+        self.first_send_s: float | None = None
+        self.last_done_s: float | None = None
+        self.users_started = 0
+        self.users_done = 0
+        self.crashes: list[str] = []
+        self.stop_requested = False
+
+    def sending(self) -> None:
+        if self.first_send_s is None:
+            self.first_send_s = time.time() - self.epoch
+
+    def record(self, latency_s: float, error: str | None) -> None:
+        now_s = time.time() - self.epoch
+        self.last_done_s = now_s
+        latency_us = latency_s * 1e6
+        record_us(self.histogram, latency_us)
+        self.requests += 1
+        second = self.seconds.get(int(now_s))
+        if second is None:
+            second = self.seconds[int(now_s)] = [0, 0, new_histogram(TIMELINE_DIGITS)]
+        second[0] += 1
+        record_us(second[2], latency_us)
+        if error is not None:
+            self.failures += 1
+            second[1] += 1
+            if error in self.errors or len(self.errors) < MAX_ERROR_KINDS:
+                self.errors[error] += 1
+            else:
+                self.errors["(other errors)"] += 1
+
+    def progress(self) -> dict[str, Any]:
+        return {"requests": self.requests, "failures": self.failures,
+                "users_done": self.users_done, "crashes": len(self.crashes)}
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "histogram": encode_histogram(self.histogram),
+            "errors": dict(self.errors),
+            "timeline": [
+                {"t_s": t_s, "requests": req, "failures": fail,
+                 "histogram": encode_histogram(hist)}
+                for t_s, (req, fail, hist) in sorted(self.seconds.items())
+            ],
+            "first_send_s": self.first_send_s,
+            "last_done_s": self.last_done_s,
+            "crashes": list(self.crashes),
+        }
+
+
+def send(user: FastHttpUser, req: RequestSpec) -> str | None:
+    """Send one request; return an error message, or None when the status was expected."""
+    with user.client.request(
+        req.method, req.path, name=req.name, headers=dict(req.headers) or None,
+        data=req.body, catch_response=True,
+    ) as response:
+        status = response.status_code
+        if status in req.expect_status:
+            response.success()
+            return None
+        error = getattr(response, "error", None)
+        if error is not None and not status:
+            message = f"{req.name}: {type(error).__name__}: {error}"
+        else:
+            message = f"{req.name}: HTTP {status} (expected {list(req.expect_status)})"
+        response.failure(message)
+        return message
+
+
+class Plan:
+    """How the users of this process send: open-model schedule or closed loop."""
+
+    def __init__(self, spec: LoadSpec, recorder: Recorder, process_index: int) -> None:
+        self.spec = spec
+        self.recorder = recorder
+        self.process_index = process_index
+        self.local_users = spec.users // spec.processes
+        self._local_ids = itertools.count()
+        # Closed model only: this process's share of max_requests.
+        self.budget = (None if spec.max_requests is None
+                       else share_of(spec.max_requests, spec.processes, process_index))
+        weights = [r.weight for r in spec.requests]
+        self._weights = list(itertools.accumulate(weights))
+
+    def pick(self, rng: random.Random) -> RequestSpec:
+        if len(self.spec.requests) == 1:
+            return self.spec.requests[0]
+        return rng.choices(self.spec.requests, cum_weights=self._weights)[0]
+
+    def run_user(self, user: FastHttpUser) -> None:
+        local_id = next(self._local_ids)
+        # Global user ids interleave across processes, as Locust deals users round-robin.
+        user_id = self.process_index + self.spec.processes * local_id
+        rng = random.Random(user_id)
+        self.recorder.users_started += 1
+        try:
+            if user_id >= self.spec.users:
+                raise RuntimeError(f"user id {user_id} beyond users={self.spec.users}")
+            if self.spec.rate_rps > 0:
+                self._run_open(user, user_id, rng)
+            else:
+                self._run_closed(user, rng)
+        finally:
+            self.recorder.users_done += 1
+
+    def _run_open(self, user: FastHttpUser, user_id: int, rng: random.Random) -> None:
+        spec = self.spec
+        offsets: Iterator[float] = intended_offsets_s(
+            user_id, spec.users, spec.rate_rps, spec.duration_s, spec.max_requests)
+        start = time.perf_counter()
+        for offset in offsets:
+            intended = start + offset
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+            if self.recorder.stop_requested:
+                return
+            self.recorder.sending()
+            error = send(user, self.pick(rng))
+            # From the intended send time: a stall charges every request it delayed.
+            self.recorder.record(time.perf_counter() - intended, error)
+
+    def _run_closed(self, user: FastHttpUser, rng: random.Random) -> None:
+        end = time.perf_counter() + self.spec.duration_s
+        while time.perf_counter() < end and not self.recorder.stop_requested:
+            if self.budget is not None:
+                if self.budget <= 0:
+                    return
+                self.budget -= 1
+            self.recorder.sending()
+            sent = time.perf_counter()
+            error = send(user, self.pick(rng))
+            self.recorder.record(time.perf_counter() - sent, error)
+
+
+def make_user_class(spec: LoadSpec, plan: Plan | None) -> type[FastHttpUser]:
+    """The Locust user class; the master builds it too (same name) but never runs it."""
+
+    def run_plan(user: FastHttpUser) -> None:
+        if plan is None:
+            raise StopUser()
+        try:
+            plan.run_user(user)
+        except (StopUser, gevent.GreenletExit):
+            raise
+        except Exception:
+            # Never swallowed: the process reports it and the driver fails the run.
+            plan.recorder.crashes.append(traceback.format_exc())
+        raise StopUser()
+
+    return type("HarnessUser", (FastHttpUser,), {
+        "host": spec.target_url,
+        "wait_time": constant(0),
+        "network_timeout": spec.request_timeout_s,
+        "connection_timeout": spec.request_timeout_s,
+        "run_plan": task(run_plan),
+    })
+
+
+def hard_deadline(spec: LoadSpec) -> float:
+    """Monotonic time after which this process stops its users whatever they are doing."""
+    return time.monotonic() + spec.duration_s + spec.request_timeout_s + SPAWN_AND_DRAIN_GRACE_S
+
+
+def install_stop_signals(on_stop: Callable[[], None]) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, on_stop)
+
+
+def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
+    recorder = Recorder(epoch)
+    install_stop_signals(lambda: setattr(recorder, "stop_requested", True))
+    plan = Plan(spec, recorder, 0)
+    env = Environment(user_classes=[make_user_class(spec, plan)], host=spec.target_url)
+    runner = env.create_local_runner()
+    deadline = hard_deadline(spec)
+    started = time.monotonic()
+    runner.start(spec.users, spawn_rate=SPAWN_RATE)
+    next_progress = started + 1.0
+    timed_out = False
+    while recorder.users_done < spec.users and not recorder.stop_requested:
+        if time.monotonic() > deadline:
+            timed_out = True
+            break
+        gevent.sleep(0.05)
+        if time.monotonic() >= next_progress:
+            next_progress += 1.0
+            emit("progress", elapsed_s=time.monotonic() - started, **recorder.progress())
+    recorder.stop_requested = True
+    runner.quit()
+    return {"reports": [recorder.report()], "interrupted": timed_out or recorder.users_done
+            < spec.users, "timed_out": timed_out}
+
+
+def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
+    stop = gevent.event.Event()
+    install_stop_signals(stop.set)
+    env = Environment(user_classes=[make_user_class(spec, None)], host=spec.target_url)
+    runner = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=0)
+    progress: dict[str, dict[str, Any]] = {}
+    reports: dict[str, dict[str, Any]] = {}
+
+    def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+        if "harness_progress" in data:
+            progress[client_id] = data["harness_progress"]
+
+    def on_final_report(environment: Environment, msg: Any) -> None:
+        reports[msg.node_id] = msg.data
+
+    env.events.worker_report.add_listener(on_worker_report)  # type: ignore[no-untyped-call]
+    runner.register_message("harness_report", on_final_report)
+    emit("ready", port=runner.server.port)
+
+    connect_deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
+    while len(runner.clients.ready) < spec.processes:
+        if time.monotonic() > connect_deadline or stop.is_set():
+            runner.quit()
+            raise RuntimeError(f"only {len(runner.clients.ready)} of {spec.processes} Locust "
+                               f"workers connected within {WORKER_CONNECT_TIMEOUT_S} s")
+        gevent.sleep(0.05)
+
+    deadline = hard_deadline(spec)
+    started = time.monotonic()
+    runner.start(spec.users, spawn_rate=SPAWN_RATE)
+    next_progress = started + 1.0
+    timed_out = False
+
+    def users_done() -> int:
+        return sum(int(p["users_done"]) for p in progress.values())
+
+    while users_done() < spec.users and not stop.is_set():
+        if time.monotonic() > deadline:
+            timed_out = True
+            break
+        gevent.sleep(0.05)
+        if time.monotonic() >= next_progress:
+            next_progress += 1.0
+            emit("progress", elapsed_s=time.monotonic() - started,
+                 requests=sum(int(p["requests"]) for p in progress.values()),
+                 failures=sum(int(p["failures"]) for p in progress.values()))
+
+    runner.send_message("harness_flush")
+    report_deadline = time.monotonic() + WORKER_REPORT_TIMEOUT_S
+    while len(reports) < spec.processes and time.monotonic() < report_deadline:
+        gevent.sleep(0.05)
+    runner.quit()
+    if len(reports) < spec.processes:
+        raise RuntimeError(f"only {len(reports)} of {spec.processes} Locust workers sent "
+                           f"their report within {WORKER_REPORT_TIMEOUT_S} s")
+    return {"reports": list(reports.values()),
+            "interrupted": timed_out or users_done() < spec.users, "timed_out": timed_out}
+
+
+def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> None:
+    recorder = Recorder(epoch)
+    plan = Plan(spec, recorder, index)
+    env = Environment(user_classes=[make_user_class(spec, plan)], host=spec.target_url)
+    runner = env.create_worker_runner("127.0.0.1", master_port)
+
+    def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
+        data["harness_progress"] = recorder.progress()
+
+    def on_flush(environment: Environment, msg: Any) -> None:
+        recorder.stop_requested = True
+        runner.stop()
+        runner.send_message("harness_report", recorder.report())
+
+    def on_stop_signal() -> None:
+        # The master owns the run: a signalled worker only stops sending.
+        recorder.stop_requested = True
+
+    env.events.report_to_master.add_listener(on_report_to_master)  # type: ignore[no-untyped-call]
+    runner.register_message("harness_flush", on_flush)
+    install_stop_signals(on_stop_signal)
+    # Bounded even if the master vanishes: past the deadline plus the master's own waits.
+    limit = (hard_deadline(spec) - time.monotonic() + WORKER_CONNECT_TIMEOUT_S
+             + WORKER_REPORT_TIMEOUT_S)
+    runner.greenlet.join(timeout=limit)
+    if not runner.greenlet.dead:
+        runner.quit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.load.worker")
+    parser.add_argument("--spec", required=True, help="LoadSpec JSON file")
+    parser.add_argument("--result", help="where to write the result JSON (local, master)")
+    parser.add_argument("--role", choices=("local", "master", "worker"), default="local")
+    parser.add_argument("--epoch", type=float, required=True,
+                        help="shared time.time() origin for the per-second timeline")
+    parser.add_argument("--master-port", type=int, default=0)
+    parser.add_argument("--worker-index", type=int, default=0)
+    args = parser.parse_args(argv)
+    setup_logging("WARNING")  # type: ignore[no-untyped-call]
+    with open(args.spec, encoding="utf-8") as f:
+        spec = LoadSpec.from_json(json.load(f))
+    # Checked again here: this process is the one that sends the traffic.
+    spec.validate(where=args.spec)
+    if args.role == "worker":
+        run_worker(spec, args.epoch, args.master_port, args.worker_index)
+        return 0
+    if not args.result:
+        parser.error("--result is required for the local and master roles")
+    result = run_local(spec, args.epoch) if args.role == "local" else run_master(spec,
+                                                                                 args.epoch)
+    with open(args.result, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    crashes = [c for r in result["reports"] for c in r.get("crashes", [])]
+    for crash in crashes:
+        sys.stderr.write(crash)
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
