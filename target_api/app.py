@@ -74,5 +74,6 @@ def create_app(settings: Settings) -> PingFastPath:
         },
     )
     app.state.moonbase = state
+    meta.register_store_metrics(state)
     metered = metrics.middleware(app)
     return PingFastPath(metered, metrics.ping_counter)

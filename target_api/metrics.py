@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,6 +35,7 @@ class ApiMetrics:
     """Every metric the API exposes on ``/metrics``."""
 
     def __init__(self) -> None:
+        disable_created_metrics()  # *_created series double the output and nobody reads them
         self.registry = CollectorRegistry()
         self.ping_counter = [0]
         self.registry.register(_PingCollector(self.ping_counter))

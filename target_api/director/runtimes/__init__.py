@@ -17,6 +17,5 @@ def make_runtime(name: str, *, owner: str, reap_orphans: bool = False) -> Runtim
     if name == "docker":
         from target_api.director.runtimes.docker import DockerRuntime
 
-        runtime: Runtime = DockerRuntime(owner=owner)  # type: ignore[call-arg]
-        return runtime
+        return DockerRuntime(owner=owner)
     raise ValueError(f"unknown runtime {name!r}: valid are process, docker")

@@ -1,0 +1,288 @@
+"""Jobs: queue, attempts, timeouts, retries, cancellation. Runs on the director's tick
+thread; ``submit`` and ``cancel`` also come from request threads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from target_api.director.lifecycle import (
+    CANCELLED,
+    JOB_FAILED,
+    JOB_RUNNING,
+    QUEUED,
+    SUCCEEDED,
+    TIMED_OUT,
+)
+from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Runtime
+from target_api.metrics import ApiMetrics
+from target_api.settings import Settings
+from target_api.store import JobRecord, SqlStore
+
+# What a job inherits from the API's environment: enough to find programs, nothing secret.
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """A validated job submission."""
+
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    timeout_s: float
+    max_attempts: int
+    idempotency_key: str | None
+
+    def fingerprint(self) -> str:
+        body = json.dumps([self.command, self.env, self.timeout_s, self.max_attempts])
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Running:
+    job: JobRecord
+    attempt: int
+    handle: ContainerHandle
+    deadline: float  # time.monotonic() at which the attempt times out
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before for a different job."""
+
+    def __init__(self, job: JobRecord) -> None:
+        super().__init__(job.id)
+        self.job = job
+
+
+class JobRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqlStore,
+        runtime: Runtime,
+        metrics: ApiMetrics,
+        owner: str,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._runtime = runtime
+        self._metrics = metrics
+        self._owner = owner
+        self._lock = threading.Lock()
+        self._running: dict[str, _Running] = {}
+
+    # -- paths -----------------------------------------------------------------------
+
+    def job_dir(self, job_id: str) -> Path:
+        return self._settings.data_dir / "jobs" / job_id
+
+    def log_path(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "output.log"
+
+    def artifacts_dir(self, job_id: str) -> Path:
+        return self._settings.artifacts_dir / job_id
+
+    # -- requests ----------------------------------------------------------------------
+
+    def submit(self, request: JobRequest) -> tuple[JobRecord, bool]:
+        """Queue the job, or find the one queued before under the same key."""
+        job = JobRecord(
+            id=uuid.uuid4().hex,
+            idempotency_key=request.idempotency_key,
+            request_hash=request.fingerprint(),
+            command_json=json.dumps(list(request.command)),
+            env_json=json.dumps(dict(request.env)),
+            timeout_s=request.timeout_s,
+            max_attempts=request.max_attempts,
+            attempts=0,
+            state=QUEUED,
+            exit_code=None,
+            error=None,
+            owner=None,
+            handle_ref=None,
+            created_at=time.time(),
+            started_at=None,
+            finished_at=None,
+        )
+        stored, created = self._store.submit_job(job)
+        if not created and stored.request_hash != job.request_hash:
+            raise IdempotencyConflict(stored)
+        return stored, created
+
+    def cancel(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            running = self._running.pop(job_id, None)
+        if running is not None:
+            self._runtime.remove(running.handle)
+        if self._store.update_job(
+            job_id,
+            [QUEUED, JOB_RUNNING],
+            state=CANCELLED,
+            finished_at=time.time(),
+            error="cancelled on request",
+        ):
+            self._metrics.jobs_finished.labels(CANCELLED).inc()
+        return self._store.get_job(job_id)
+
+    @property
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    # -- the tick ----------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        free = self._settings.max_running_jobs - self.running_count
+        if free <= 0:
+            return
+        for job in self._store.list_jobs([QUEUED], limit=free):
+            self._launch(job)
+
+    def _launch(self, job: JobRecord) -> None:
+        attempt = job.attempts + 1
+        claimed = self._store.update_job(
+            job.id,
+            [QUEUED],
+            state=JOB_RUNNING,
+            owner=self._owner,
+            attempts=attempt,
+            started_at=time.time(),
+            handle_ref=None,
+        )
+        if not claimed:
+            return  # cancelled, or claimed by another director sharing the database
+        self._metrics.job_attempts.inc()
+        artifacts = self.artifacts_dir(job.id)
+        env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+        env.update(json.loads(job.env_json))
+        env.update(
+            MOONBASE_JOB_ID=job.id,
+            MOONBASE_ATTEMPT=str(attempt),
+            MOONBASE_ARTIFACTS_DIR=str(artifacts),
+        )
+        spec = ContainerSpec(name="job", command=tuple(json.loads(job.command_json)))
+        try:
+            artifacts.mkdir(parents=True, exist_ok=True)
+            handle = self._runtime.start(
+                f"job-{job.id}",
+                spec,
+                env=env,
+                workdir=self.job_dir(job.id) / "work",
+                log_path=self.log_path(job.id),
+            )
+        except Exception as exc:  # the job's fault (no such program) or the runtime's
+            message = f"attempt {attempt} could not start: {type(exc).__name__}: {exc}"
+            self._append_log(job.id, message)
+            self._attempt_ended(job, attempt, None, message)
+            return
+        deadline = time.monotonic() + job.timeout_s
+        with self._lock:
+            self._running[job.id] = _Running(job, attempt, handle, deadline)
+        self._store.update_job(job.id, [JOB_RUNNING], handle_ref=handle.ref)
+
+    def poll(self) -> None:
+        with self._lock:
+            running = list(self._running.values())
+        for item in running:
+            code = self._runtime.poll(item.handle)
+            if code is None and time.monotonic() < item.deadline:
+                continue
+            with self._lock:
+                if self._running.pop(item.job.id, None) is None:
+                    continue  # cancelled meanwhile
+            self._runtime.remove(item.handle)  # the whole group goes, also on exit
+            if code is None:
+                message = f"timed out after {item.job.timeout_s:g} s (attempt {item.attempt})"
+                self._append_log(item.job.id, message)
+                self._finish(item.job.id, TIMED_OUT, None, message)
+            else:
+                self._attempt_ended(item.job, item.attempt, code, None)
+
+    def _attempt_ended(
+        self, job: JobRecord, attempt: int, code: int | None, error: str | None
+    ) -> None:
+        if code == 0:
+            self._finish(job.id, SUCCEEDED, 0, None)
+            return
+        error = error or f"attempt {attempt} exited with code {code}"
+        if attempt < job.max_attempts:
+            self._store.update_job(
+                job.id,
+                [JOB_RUNNING],
+                state=QUEUED,
+                exit_code=code,
+                handle_ref=None,
+                error=f"{error}; retrying",
+            )
+        else:
+            self._finish(job.id, JOB_FAILED, code, error)
+
+    def _finish(self, job_id: str, state: str, code: int | None, error: str | None) -> None:
+        if self._store.update_job(
+            job_id,
+            [JOB_RUNNING],
+            state=state,
+            exit_code=code,
+            error=error,
+            finished_at=time.time(),
+            handle_ref=None,
+        ):
+            self._metrics.jobs_finished.labels(state).inc()
+
+    def _append_log(self, job_id: str, message: str) -> None:
+        path = self.log_path(job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"[moonbase] {message}\n")
+
+    # -- start and stop ----------------------------------------------------------------
+
+    def reconcile(self, leftovers: dict[str, list[ContainerHandle]]) -> int:
+        """After a restart: every job this director had running is killed and retried
+        within its max_attempts (the lost attempt counts: it may be what killed us)."""
+        repaired = 0
+        for job in self._store.list_jobs([JOB_RUNNING], owner=self._owner, limit=100_000):
+            for handle in leftovers.pop(f"job-{job.id}", []):
+                self._runtime.remove(handle)
+            message = f"attempt {job.attempts} lost: the API stopped while it ran"
+            self._append_log(job.id, message)
+            self._attempt_ended(job, job.attempts, None, message)
+            repaired += 1
+        return repaired
+
+    def stop(self) -> None:
+        """A graceful stop: running attempts are killed and queued again, not counted."""
+        with self._lock:
+            running, self._running = list(self._running.values()), {}
+        for item in running:
+            self._runtime.remove(item.handle)
+            self._store.update_job(
+                item.job.id,
+                [JOB_RUNNING],
+                state=QUEUED,
+                attempts=item.attempt - 1,
+                handle_ref=None,
+            )
+
+    def describe(self, job: JobRecord) -> dict[str, Any]:
+        return {
+            "id": job.id,
+            "state": job.state,
+            "attempts": job.attempts,
+            "max_attempts": job.max_attempts,
+            "exit_code": job.exit_code,
+            "error": job.error,
+            "command": json.loads(job.command_json),
+            "timeout_s": job.timeout_s,
+            "idempotency_key": job.idempotency_key,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+        }

@@ -1,0 +1,72 @@
+"""What every route shares: the bearer token, bounded JSON bodies, threads."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect, Request
+
+from target_api.errors import ApiError
+from target_api.state import app_state
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def require_token(request: Request) -> None:
+    """401 without a bearer token, 403 with a wrong one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "this call needs 'Authorization: Bearer <MOONBASE_API_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    expected = app_state(request).settings.api_token
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise ApiError(403, "forbidden", "the bearer token is not the API's token")
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it passes the configured limit."""
+    limit = app_state(request).settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "payload_too_large", f"body of {declared} bytes exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "payload_too_large", f"body exceeds {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        raise ApiError(400, "bad_request", "the client went away mid-body") from exc
+    return b"".join(chunks)
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False)[:10]:
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """Parse and validate the body as ``model``: 400 for broken JSON, 422 for bad fields."""
+    body = await read_body(request)
+    if not body.strip():
+        raise ApiError(400, "bad_request", "the body is empty; a JSON object is expected")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ApiError(
+                400, "bad_json", f"the body is not valid JSON: {_describe(exc)}"
+            ) from exc
+        raise ApiError(422, "invalid_request", _describe(exc)) from exc
