@@ -1,0 +1,328 @@
+"""Allure 2 results from report.json content, so ``allure generate`` can render a run.
+
+One ``<uuid>-result.json`` per test, per gate and per chaos experiment (plus one for the
+run itself when it crashed or was interrupted), ``environment.properties`` and
+``categories.json``. Results are built with allure-python-commons' model classes and
+serialised the way its ``AllureFileLogger`` does; we write the files ourselves because
+the logger picks random file names and we return the paths we wrote.
+
+File names are derived from the run id and the item (uuid5), so rendering the same run
+twice into one directory replaces its files instead of doubling them; ``historyId`` is
+derived from the item alone, so Allure's history links the same test across runs.
+
+Statuses: a test with any failed run is ``failed`` (``flaky`` when some runs passed),
+one with only errors or timeouts is ``broken``, one with no runs ``skipped``. A gate
+with insufficient evidence is ``unknown``: it neither held nor failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attr
+from allure_commons.model2 import (
+    Label,
+    Parameter,
+    Status,
+    StatusDetails,
+    TestResult,
+    TestStepResult,
+)
+
+from harness import stats
+
+__all__ = ["write_allure_results"]
+
+# Allure results from this harness share one namespace so ids are stable across renders.
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "moonbase-reliability/allure")
+_MAX_STEPS = 500  # one step per repeated run; beyond this the page is unreadable anyway
+
+_GATE_STATUS = {"pass": Status.PASSED, "fail": Status.FAILED, "insufficient": Status.UNKNOWN}
+
+_CATEGORIES = [
+    {"name": "Insufficient evidence", "matchedStatuses": ["unknown"]},
+    {"name": "Flaky tests", "matchedStatuses": ["failed", "broken"], "flaky": True},
+    {"name": "Unrecovered faults", "matchedStatuses": ["failed"], "messageRegex": ".*recover.*"},
+    {"name": "Failed gates", "matchedStatuses": ["failed"], "messageRegex": "gate .*"},
+    {"name": "Broken runs and tests", "matchedStatuses": ["broken"]},
+]
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return 0
+    return max(0, int(value))
+
+
+def _epoch_ms(value: Any) -> int | None:
+    """ISO 8601 time from the report as epoch milliseconds; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(value).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _history_id(kind: str, name: str) -> str:
+    return hashlib.md5(f"{kind}:{name}".encode(), usedforsecurity=False).hexdigest()
+
+
+def _result(
+    report: Mapping[str, Any], kind: str, name: str, status: str, message: str
+) -> TestResult:
+    """A TestResult with the fields every result of this run shares."""
+    run_id = str(report.get("run_id", "unknown-run"))
+    return TestResult(
+        uuid=str(uuid.uuid5(_NAMESPACE, f"{run_id}/{kind}/{name}")),
+        historyId=_history_id(kind, name),
+        testCaseId=_history_id(kind, name),
+        name=name,
+        fullName=f"{kind}: {name}",
+        status=status,
+        statusDetails=StatusDetails(message=message) if message else None,
+        stage="finished",
+        start=_epoch_ms(report.get("started_at")),
+        stop=_epoch_ms(report.get("finished_at")),
+        labels=[
+            Label(name="parentSuite", value="moonbase reliability"),
+            Label(name="suite", value=kind),
+            Label(name="feature", value=kind),
+            Label(name="framework", value="moonbase-reliability"),
+            Label(name="language", value="python"),
+        ],
+        titlePath=["moonbase reliability", kind],
+    )
+
+
+def _rate_parameters(k: int, n: int, label: str, intervals: Mapping[str, Any]) -> list[Any]:
+    """k/n and its three intervals as Allure parameters (strings, as Allure shows them)."""
+    params = [Parameter(name=label, value=f"{k}/{n}")]
+    for key, fallback, title in (
+        ("pass_rate", stats.clopper_pearson, "95% Clopper-Pearson"),
+        ("wilson", stats.wilson, "95% Wilson"),
+        ("jeffreys", stats.jeffreys, "95% Jeffreys"),
+    ):
+        given = _map(intervals.get(key))
+        if isinstance(given.get("low"), int | float) and isinstance(given.get("high"), int | float):
+            low, high = float(given["low"]), float(given["high"])
+        else:
+            ci = fallback(k, n)
+            low, high = ci.low, ci.high
+        params.append(Parameter(name=title, value=f"[{low:.4f}, {high:.4f}]"))
+    return params
+
+
+def _test_result(report: Mapping[str, Any], test: Mapping[str, Any]) -> TestResult:
+    nodeid = str(test.get("nodeid", "?"))
+    n = _count(test.get("n"))
+    passed = min(_count(test.get("passed")), n)
+    failed, errors, timeouts = (_count(test.get(k)) for k in ("failed", "errors", "timeouts"))
+    if n == 0:
+        status = Status.SKIPPED
+    elif failed:
+        status = Status.FAILED
+    elif errors or timeouts or passed < n:
+        status = Status.BROKEN
+    else:
+        status = Status.PASSED
+    flaky = bool(test.get("flaky")) or 0 < passed < n
+    summary = (
+        stats.format_rate(passed, n, stats.clopper_pearson(passed, n))
+        + f" passed; {failed} failed, {errors} errors, {timeouts} timeouts"
+        + ("; flaky" if flaky else "")
+    )
+    result = _result(report, "tests", nodeid, status, summary if status != Status.PASSED else "")
+    if flaky:
+        result.statusDetails = StatusDetails(message=summary, flaky=True)
+    result.description = summary
+    result.parameters = _rate_parameters(passed, n, "passed k/n", test)
+    if test.get("trials_needed") is not None:
+        result.parameters.append(
+            Parameter(name="trials needed", value=str(test.get("trials_needed")))
+        )
+    path, _, func = nodeid.partition("::")
+    result.labels += [
+        Label(name="package", value=path.removesuffix(".py").replace("/", ".")),
+        Label(name="testMethod", value=func or nodeid),
+    ]
+    if flaky:
+        result.labels.append(Label(name="tag", value="flaky"))
+    outcome_status = {
+        "passed": Status.PASSED,
+        "failed": Status.FAILED,
+        "error": Status.BROKEN,
+        "timeout": Status.BROKEN,
+    }
+    result.steps = [
+        TestStepResult(
+            name=f"run {i}: {outcome}",
+            status=outcome_status.get(str(outcome), Status.UNKNOWN),
+            stage="finished",
+        )
+        for i, outcome in enumerate(_list(test.get("outcomes"))[:_MAX_STEPS], start=1)
+    ]
+    return result
+
+
+def _gate_result(report: Mapping[str, Any], gate: Mapping[str, Any]) -> TestResult:
+    name = str(gate.get("name", "?"))
+    outcome = str(gate.get("outcome", "insufficient"))
+    status = _GATE_STATUS.get(outcome, Status.BROKEN)
+    observed, threshold = gate.get("observed"), gate.get("threshold")
+    comparison = str(gate.get("comparison", ""))
+    message = f"gate {name}: {outcome}: observed {observed}, required {comparison} {threshold}"
+    if gate.get("detail"):
+        message += f" ({gate['detail']})"
+    if outcome == "insufficient":
+        message += "; not enough evidence to decide"
+    result = _result(report, "gates", name, status, message)
+    result.description = message
+    result.parameters = [
+        Parameter(name="observed", value=str(observed)),
+        Parameter(name="comparison", value=comparison),
+        Parameter(name="threshold", value=str(threshold)),
+    ]
+    return result
+
+
+def _chaos_result(report: Mapping[str, Any], experiment: Mapping[str, Any]) -> TestResult:
+    name = str(experiment.get("name", "?"))
+    fault = _map(experiment.get("fault"))
+    recovered, effect = experiment.get("recovered"), experiment.get("effect_observed")
+    if recovered is False:
+        status, message = Status.FAILED, "the system did not recover from the fault"
+    elif effect is False:
+        # A fault with no observed effect proves nothing about recovery.
+        status, message = Status.BROKEN, "the fault had no observed effect"
+    elif recovered is True:
+        status, message = Status.PASSED, ""
+    else:
+        status, message = Status.UNKNOWN, "recovery was not determined"
+    result = _result(report, "chaos", name, status, message)
+    result.parameters = [Parameter(name="fault", value=str(fault.get("type", "?")))]
+    for key, value in _map(fault.get("attributes")).items():
+        result.parameters.append(Parameter(name=f"fault.{key}", value=str(value)))
+    for key in ("effect_observed", "recovered", "recovery_s"):
+        if key in experiment:
+            result.parameters.append(Parameter(name=key, value=str(experiment[key])))
+    for key, value in _map(experiment.get("recovery")).items():
+        result.parameters.append(Parameter(name=f"recovery.{key}", value=str(value)))
+    return result
+
+
+def _run_result(report: Mapping[str, Any]) -> TestResult | None:
+    """A broken result for the run itself when it crashed or was interrupted."""
+    status, error = report.get("status"), report.get("error")
+    if not error and status in (None, "completed"):
+        return None
+    message = f"run {status or 'unknown'}" + (f": {error}" if error else "")
+    return _result(report, "run", str(report.get("run_id", "unknown-run")), Status.BROKEN, message)
+
+
+def _properties_escape(text: str, key: bool) -> str:
+    """Java .properties escaping (the format Allure reads), non-ASCII as \\uXXXX."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif key and ch in " =:#!":
+            out.append("\\" + ch)
+        elif ord(ch) > 126 or ord(ch) < 32:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else "?")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _environment(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    pairs = [
+        (key, str(report[key]))
+        for key in (
+            "run_id",
+            "schema",
+            "status",
+            "verdict",
+            "exit_code",
+            "profile",
+            "target_url",
+            "git_commit",
+            "started_at",
+            "finished_at",
+        )  # fmt: skip
+        if report.get(key) is not None
+    ]
+    for name, component in _map(report.get("components")).items():
+        c = _map(component)
+        detail = f" ({c['detail']})" if c.get("detail") else ""
+        pairs.append((f"component.{name}", f"{c.get('kind', '?')}{detail}"))
+    return pairs
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)  # Allure may be watching the directory: never show half a file
+    return path
+
+
+def write_allure_results(report: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    """Write Allure 2 result files for ``report`` into ``out_dir``; return the paths written.
+
+    Tolerates a report of a crashed or interrupted run: missing sections give no results,
+    and the run itself gets a ``broken`` result naming its status and error.
+    """
+    report = _map(report)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[TestResult] = []
+    results += [_test_result(report, _map(t)) for t in _list(report.get("tests"))]
+    results += [_gate_result(report, _map(g)) for g in _list(report.get("gates"))]
+    results += [_chaos_result(report, _map(e)) for e in _list(report.get("chaos"))]
+    run = _run_result(report)
+    if run is not None:
+        results.append(run)
+    written = [
+        # The same filter AllureFileLogger uses: drop None and empty, keep False.
+        _write_json(
+            out_dir / f"{r.uuid}-result.json", attr.asdict(r, filter=lambda _, v: v or v is False)
+        )
+        for r in results
+    ]
+    env_path = out_dir / "environment.properties"
+    env_path.write_text(
+        "".join(
+            f"{_properties_escape(k, key=True)}={_properties_escape(v, key=False)}\n"
+            for k, v in _environment(report)
+        ),
+        encoding="ascii",
+    )
+    written.append(env_path)
+    written.append(_write_json(out_dir / "categories.json", _CATEGORIES))
+    return written
+
+
+def result_statuses(paths: Sequence[Path]) -> dict[str, str]:
+    """``{name: status}`` of the result files among ``paths`` (for checks and summaries)."""
+    statuses = {}
+    for path in paths:
+        if path.name.endswith("-result.json"):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            statuses[str(data.get("fullName"))] = str(data.get("status"))
+    return statuses
