@@ -25,8 +25,10 @@ How a container runs:
   same inside and outside.
 - Environment: ``spec.env`` first, then the ``env`` argument on top. The host's
   environment is not inherited.
-- Logs: a thread per container follows the engine's log stream (stdout and stderr,
-  in order) and appends it to ``log_path``; the follower holds an ``flock`` on the file.
+- Logs: a thread per container follows the engine's log stream (stdout and stderr)
+  and appends it to ``log_path``; the follower holds an ``flock`` on the file. Each
+  stream keeps its order, but the engine copies stdout and stderr separately, so their
+  interleaving is not guaranteed (a job wanting one ordered stream runs ``2>&1``).
   ``log_path`` and the file's size at start are labels, so after a director restart the
   first :meth:`~DockerRuntime.poll` or :meth:`~DockerRuntime.remove` of a handle from
   :meth:`~DockerRuntime.list_owned` resumes following: the engine replays the whole
@@ -40,6 +42,7 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,6 +87,8 @@ _LOG_DRAIN_ON_REMOVE_S = 5.0
 # Engine call timeout; log streams are exempt (the SDK disables it on streams).
 _API_TIMEOUT_S = 30
 
+_DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
 _log = logging.getLogger(__name__)
 
 
@@ -106,6 +111,8 @@ class DockerContainerGone(DockerRuntimeError, LookupError):
 def docker_available(timeout_s: float = 2.0) -> bool:
     """True when a Docker engine (``DOCKER_HOST`` or the default socket) answers a ping
     within ``timeout_s`` seconds."""
+    if _unix_socket_problem(timeout_s) is not None:
+        return False
     try:
         # from_env negotiates the API version, which already talks to the engine.
         client = docker.from_env(timeout=max(1, round(timeout_s)))
@@ -120,7 +127,26 @@ def docker_available(timeout_s: float = 2.0) -> bool:
 
 
 def _engine_location() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return os.environ.get("DOCKER_HOST") or _DEFAULT_DOCKER_HOST
+
+
+def _unix_socket_problem(timeout_s: float) -> str | None:
+    """Why the engine's unix socket cannot be connected, or None if it can (or the
+    engine is not behind a unix socket).
+
+    Checked before the SDK connects because the SDK leaks the socket of a failed
+    unix-socket connect (docker/transport/unixconn.py), a ResourceWarning."""
+    location = _engine_location()
+    if not location.startswith("unix://"):
+        return None
+    path = location.removeprefix("unix://")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout_s)
+            probe.connect(path)
+    except OSError as exc:
+        return f"cannot connect to {path}: {exc.strerror or exc}"
+    return None
 
 
 @contextmanager
@@ -201,12 +227,17 @@ class DockerRuntime:
         self.image = image
         self._owns_client = client is None
         if client is None:
+            hint = "start one with .ci/setup-docker.sh, or use MOONBASE_RUNTIME=process"
+            problem = _unix_socket_problem(_API_TIMEOUT_S)
+            if problem is not None:
+                raise DockerEngineUnavailable(
+                    f"no docker engine answers at {_engine_location()} ({problem}); {hint}"
+                )
             try:
                 client = docker.from_env(timeout=_API_TIMEOUT_S)
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 raise DockerEngineUnavailable(
-                    f"no docker engine answers at {_engine_location()} ({exc}); start one "
-                    "with .ci/setup-docker.sh, or use MOONBASE_RUNTIME=process"
+                    f"no docker engine answers at {_engine_location()} ({exc}); {hint}"
                 ) from exc
         self._client = client
         self._lock = threading.Lock()
