@@ -128,11 +128,17 @@ class _Scale:
         return round(self.a + (value - self.lo) / span * (self.b - self.a), 2)
 
 
+def _half_step(xs: Sequence[float]) -> float:
+    """Half the smallest gap between x values: room for a bar or category at each end."""
+    ordered = sorted(set(xs))
+    return min((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=1.0) / 2
+
+
 def _scales(
-    xs: Sequence[float], ys: Sequence[float], y_from_zero: bool = True
+    xs: Sequence[float], ys: Sequence[float], y_from_zero: bool = True, x_pad: float = 0.0
 ) -> tuple[_Scale, _Scale, list[float], list[float]]:
     x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    if x_hi == x_lo:
+    if x_hi == x_lo and not x_pad:
         x_hi = x_lo + 1.0
     y_lo = 0.0 if y_from_zero or not ys else min(ys)
     y_hi = max(ys) if ys else 1.0
@@ -140,7 +146,7 @@ def _scales(
     y_lo, y_hi = min(y_ticks[0], y_lo), max(y_ticks[-1], y_hi)
     x_ticks = _nice_ticks(x_lo, x_hi)
     x_ticks = [t for t in x_ticks if x_lo <= t <= x_hi] or [x_lo, x_hi]
-    sx = _Scale(x_lo, x_hi, _LEFT, _WIDTH - _RIGHT)
+    sx = _Scale(x_lo - x_pad, x_hi + x_pad, _LEFT, _WIDTH - _RIGHT)
     sy = _Scale(y_lo, y_hi, _HEIGHT - _BOTTOM, _TOP)
     return sx, sy, x_ticks, y_ticks
 
@@ -155,7 +161,7 @@ def _line_chart(
 ) -> Chart:
     """A line with hover dots; with ``runs``, x is the run index 0..runs-1, labelled 1..runs."""
     xs = [0.0, float(runs - 1)] if runs else [x for x, _ in points]
-    sx, sy, xt, yt = _scales(xs, [y for _, y in points])
+    sx, sy, xt, yt = _scales(xs, [y for _, y in points], x_pad=0.5 if runs else 0.0)
     return Chart(
         title=title,
         x_label=x_label,
@@ -341,10 +347,8 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
 def _bars(
     values: Sequence[tuple[float, int]], sx: _Scale, sy: _Scale, css: str, unit: str, label: str
 ) -> tuple[Rect, ...]:
-    xs = sorted({x for x, _ in values})
-    gaps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
-    step = min(gaps) if gaps else 1.0
-    width = max(1.0, abs(sx(xs[0] + step) - sx(xs[0])) * 0.8) if xs else 1.0
+    step = 2 * _half_step([x for x, _ in values])
+    width = max(1.0, round(abs(sx(step) - sx(0.0)) * 0.8, 2))
     return tuple(
         Rect(
             sx(x) - width / 2,
@@ -361,23 +365,21 @@ def _bars(
 def _error_chart(points: Sequence[tuple[float, int, int]]) -> Chart:
     xs = [x for x, _, _ in points]
     ys = [float(f) for _, f, _ in points]
-    sx, sy, xt, yt = _scales(xs, ys or [1.0])
-    total = sum(r for _, _, r in points)
+    sx, sy, xt, yt = _scales(xs, ys or [1.0], x_pad=_half_step(xs))
     return Chart(
         title="Errors over time (failed requests per interval)",
         x_label="time (s)",
         y_label="failures",
         x_ticks=_ticks(sx, xt),
         y_ticks=_ticks(sy, yt),
-        rects=_bars([(x, f) for x, f, _ in points], sx, sy, "bar-err", "s", "failures")
-        if total or any(ys)
-        else (),
+        rects=_bars([(x, f) for x, f, _ in points], sx, sy, "bar-err", "s", "failures"),
         legend=(("bar-err", "failed requests"),),
     )
 
 
 def _histogram_chart(buckets: Sequence[tuple[float, int]]) -> Chart:
-    sx, sy, xt, yt = _scales([x for x, _ in buckets], [float(c) for _, c in buckets])
+    xs = [x for x, _ in buckets]
+    sx, sy, xt, yt = _scales(xs, [float(c) for _, c in buckets], x_pad=_half_step(xs))
     return Chart(
         title="Latency distribution",
         x_label="latency (ms)",
@@ -532,7 +534,8 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
     x_runs = tuple(float(i) for i in range(len(rows)))
     cis = [(i, stats.clopper_pearson(r.k, r.n)) for i, r in enumerate(rows) if r.n]
     if len(rows) >= 2 and cis:
-        sx, sy, _, yt = _scales(x_runs, [c.low for _, c in cis] + [1.0], y_from_zero=False)
+        lows = [c.low for _, c in cis] + [1.0]
+        sx, sy, _, yt = _scales(x_runs, lows, y_from_zero=False, x_pad=0.5)
         charts.append(
             Chart(
                 title="Test pass rate per run (95% Clopper-Pearson interval)",
