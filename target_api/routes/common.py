@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -12,6 +13,16 @@ from target_api.errors import ApiError
 from target_api.state import app_state
 
 M = TypeVar("M", bound=BaseModel)
+_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex: what the API hands out
+
+
+def path_id(request: Request, param: str, kind: str) -> str:
+    """The id in the path, or 404 without touching the database when it cannot be one
+    (a NUL byte, say, that PostgreSQL would refuse with an error)."""
+    value: str = request.path_params[param]
+    if not _ID.match(value):
+        raise ApiError(404, f"{kind}_not_found", f"no {kind} with id {value[:80]!r}")
+    return value
 
 
 def require_token(request: Request) -> None:

@@ -70,8 +70,14 @@ async def health(request: Request) -> JSONResponse:
     return _answer(checks)
 
 
+async def ping(request: Request) -> JSONResponse:
+    """Reached only for HEAD (GET takes the fast path in app.py); other methods get 405."""
+    return JSONResponse({"status": "ok"})
+
+
 def routes() -> list[Route]:
     return [
+        Route("/api/v0/ping", ping, methods=["GET"]),
         Route("/api/v0/health", health, methods=["GET"]),
         Route("/api/v0/health/live", live, methods=["GET"]),
         Route("/api/v0/health/ready", ready, methods=["GET"]),

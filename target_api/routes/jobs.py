@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from target_api.director.jobs import IdempotencyConflict, JobRequest
 from target_api.errors import ApiError
-from target_api.routes.common import read_json, require_token
+from target_api.routes.common import path_id, read_json, require_token
 from target_api.routes.pods import _director
 from target_api.schemas import JobIn
 from target_api.store import JobRecord
@@ -21,7 +21,7 @@ MAX_LOG_BYTES = 8 * 1024 * 1024  # the tail a client gets; the file on disk keep
 
 
 async def _job_or_404(request: Request) -> JobRecord:
-    job_id = request.path_params["job_id"]
+    job_id = path_id(request, "job_id", "job")
     job = await run_in_threadpool(_director(request).store.get_job, job_id)
     if job is None:
         raise ApiError(404, "job_not_found", f"no job with id {job_id!r}")

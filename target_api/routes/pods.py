@@ -14,7 +14,7 @@ from target_api.director import Director
 from target_api.director.breaker import CircuitOpenError
 from target_api.director.loopback import LoopbackError
 from target_api.errors import ApiError
-from target_api.routes.common import read_body, read_json, require_token
+from target_api.routes.common import path_id, read_body, read_json, require_token
 from target_api.schemas import PodIn, StackIn
 from target_api.state import app_state
 from target_api.store import AttachOutcome, PodRecord
@@ -67,14 +67,14 @@ async def list_pods(request: Request) -> Response:
 
 async def get_pod(request: Request) -> Response:
     director = _director(request)
-    pod = await _get_or_404(director, request.path_params["pod_id"])
+    pod = await _get_or_404(director, path_id(request, "pod_id", "pod"))
     return JSONResponse(_pod_json(director, pod))
 
 
 async def delete_pod(request: Request) -> Response:
     require_token(request)
     director = _director(request)
-    pod_id = request.path_params["pod_id"]
+    pod_id = path_id(request, "pod_id", "pod")
     if not await run_in_threadpool(director.delete_pod, pod_id):
         raise ApiError(404, "pod_not_found", f"no pod with id {pod_id!r}")
     return Response(status_code=204)
@@ -85,7 +85,7 @@ async def put_stack(request: Request) -> Response:
     require_token(request)
     body = await read_json(request, StackIn)
     director = _director(request)
-    pod_id = request.path_params["pod_id"]
+    pod_id = path_id(request, "pod_id", "pod")
     outcome = await run_in_threadpool(director.attach, pod_id, body.model_dump(exclude_none=True))
     if outcome is AttachOutcome.MISSING:
         raise ApiError(404, "pod_not_found", f"no pod with id {pod_id!r} that can take a stack")
@@ -103,7 +103,7 @@ async def call_container(request: Request) -> Response:
     """Relay the body to a container of the pod over loopback TCP; its reply comes back."""
     require_token(request)
     director = _director(request)
-    pod_id, name = request.path_params["pod_id"], request.path_params["container"]
+    pod_id, name = path_id(request, "pod_id", "pod"), request.path_params["container"]
     await _get_or_404(director, pod_id)
     payload = await read_body(request)
     try:

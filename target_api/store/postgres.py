@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from target_api.store.base import SqlStore, StoreError
 
@@ -36,11 +37,13 @@ class PostgresStore(SqlStore):
         self.migrate()
 
     def _connect(self) -> psycopg.Connection[Any]:
+        # Keep options the URL carries (e.g. a search_path) and add the statement timeout.
+        given = conninfo_to_dict(self.url).get("options") or ""
         return psycopg.connect(
             self.url,
             autocommit=True,  # every statement is its own transaction
             connect_timeout=CONNECT_TIMEOUT_S,
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            options=f"{given} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip(),
             application_name="moonbase-api",
         )
 

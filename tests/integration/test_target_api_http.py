@@ -1,0 +1,257 @@
+"""The Moonbase v0 API against a real server process, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from target_api.testing import ApiProcess
+
+pytestmark = pytest.mark.integration
+
+PG_URL = os.environ.get(
+    "MOONBASE_TEST_POSTGRES_URL", "postgresql://moonbase:moonbase@127.0.0.1:5432/moonbase_test"
+)
+
+
+def require_component(name: str, available: bool) -> None:
+    """Skip on a laptop without ``name``; fail in CI, where everything must run."""
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI (CI=true) but is not available")
+    pytest.skip(f"{name} not available")
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh schema in the test database, so servers never see each other's rows."""
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        require_component("PostgreSQL (.ci/setup-postgres.sh)", False)
+        raise
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        sep = "&" if "?" in PG_URL else "?"
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    data_dir = tmp_path_factory.mktemp(f"api-{request.param}")
+    if request.param == "sqlite":
+        with ApiProcess(data_dir) as server:
+            yield server
+        return
+    urls = postgres_schema_url()
+    url = next(urls)
+    try:
+        with ApiProcess(data_dir, env={"MOONBASE_DATABASE_URL": url}) as server:
+            yield server
+    finally:
+        next(urls, None)
+
+
+@pytest.fixture
+def client(api: ApiProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api.url, headers=api.headers, timeout=10) as c:
+        yield c
+
+
+def wait_for_job(client: httpx.Client, job_id: str, timeout_s: float = 10) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = client.get(f"/api/v0/jobs/{job_id}").json()
+        if job["state"] not in ("queued", "running") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
+def stack(name: str, seconds: int = 60) -> dict[str, object]:
+    return {"name": name, "containers": [{"name": "main", "command": ["sleep", str(seconds)]}]}
+
+
+def test_ping_and_readiness_answer_ok(client: httpx.Client) -> None:
+    assert client.get("/api/v0/ping").json() == {"status": "ok"}
+    ready = client.get("/api/v0/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"]["status"] == "ok"
+    assert client.get("/api/v0/health/live").json()["status"] == "ok"
+
+
+def test_mutating_call_is_401_without_token_and_403_with_a_wrong_one(api: ApiProcess) -> None:
+    body = {"command": ["true"]}
+    assert httpx.post(f"{api.url}/api/v0/jobs", json=body).status_code == 401
+    wrong = httpx.post(f"{api.url}/api/v0/jobs", json=body, headers={"Authorization": "Bearer no"})
+    assert wrong.status_code == 403
+    assert wrong.json()["error"] == "forbidden"
+
+
+def test_body_over_the_limit_is_413(client: httpx.Client) -> None:
+    big = {"command": ["echo", "x" * 8000] * 200}  # ~1.6 MB > 1 MiB
+    response = client.post("/api/v0/jobs", json=big)
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b'"x"',
+        b'{"command": "echo"}',
+        b'{"command": []}',
+        b'{"command": [""]}',
+        b'{"command": ["a\\u0000b"]}',
+        b'{"command": ["true"], "timeout_s": -1}',
+        b'{"command": ["true"], "timeout_s": 1e400}',
+        b'{"command": ["true"], "max_attempts": 99999999999999999999999}',
+        b'{"command": ["true"], "extra": 1}',
+        b'{"command": ["true"], "env": {"1BAD": "x"}}',
+        b"\xff\xfe\x00",
+    ],
+)
+def test_malformed_job_bodies_get_a_json_4xx(client: httpx.Client, body: bytes) -> None:
+    response = client.post("/api/v0/jobs", content=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert set(response.json()) == {"error", "detail"}
+
+
+def test_unknown_ids_and_routes_are_json_404(client: httpx.Client) -> None:
+    for path in ("/api/v0/jobs/nope", "/api/v0/pods/%00", "/api/v0/jobs/x/artifacts/..%2f..%2fetc"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "error" in response.json()
+    assert client.delete("/api/v0/ping").status_code == 405
+
+
+def test_same_stack_again_is_a_no_op_and_a_different_one_is_409(client: httpx.Client) -> None:
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    pod = client.post("/api/v0/pods", json={"name": name}).json()
+    assert pod["state"] == "empty"
+    first = client.put(f"/api/v0/pods/{pod['id']}/stack", json=stack("s1"))
+    again = client.put(f"/api/v0/pods/{pod['id']}/stack", json=stack("s1"))
+    other = client.put(f"/api/v0/pods/{pod['id']}/stack", json=stack("s2"))
+    assert (first.status_code, first.json()["changed"]) == (200, True)
+    assert (again.status_code, again.json()["changed"]) == (200, False)
+    assert other.status_code == 409
+    assert other.json()["error"] == "pod_has_stack"
+    assert client.get(f"/api/v0/pods/{pod['id']}").json()["stack"]["name"] == "s1"
+    assert client.delete(f"/api/v0/pods/{pod['id']}").status_code == 204
+    assert client.get(f"/api/v0/pods/{pod['id']}").status_code == 404
+
+
+def test_two_concurrent_different_attaches_exactly_one_wins(client: httpx.Client) -> None:
+    for _ in range(5):
+        pod = client.post("/api/v0/pods", json={"name": f"p-{uuid.uuid4().hex[:8]}"}).json()
+        barrier = threading.Barrier(2)
+        results: dict[str, int] = {}
+
+        def attach(
+            stack_name: str, pod_id: str, barrier: threading.Barrier, results: dict[str, int]
+        ) -> None:
+            barrier.wait()
+            response = client.put(f"/api/v0/pods/{pod_id}/stack", json=stack(stack_name, 5))
+            results[stack_name] = response.status_code
+
+        threads = [
+            threading.Thread(target=attach, args=(s, pod["id"], barrier, results))
+            for s in ("a", "b")
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results.values()) == [200, 409], results
+        winner = next(s for s, code in results.items() if code == 200)
+        assert client.get(f"/api/v0/pods/{pod['id']}").json()["stack"]["name"] == winner
+        client.delete(f"/api/v0/pods/{pod['id']}")
+
+
+def test_pod_name_taken_is_409(client: httpx.Client) -> None:
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    assert client.post("/api/v0/pods", json={"name": name}).status_code == 201
+    again = client.post("/api/v0/pods", json={"name": name})
+    assert (again.status_code, again.json()["error"]) == (409, "pod_exists")
+
+
+def test_job_runs_and_keeps_its_logs_and_artifacts(client: httpx.Client) -> None:
+    script = 'echo hello; printf data > "$MOONBASE_ARTIFACTS_DIR/out.bin"'
+    submitted = client.post("/api/v0/jobs", json={"command": ["sh", "-c", script]})
+    assert submitted.status_code == 202
+    assert submitted.json()["state"] == "queued"
+    job = wait_for_job(client, submitted.json()["id"])
+    assert (job["state"], job["exit_code"], job["attempts"]) == ("succeeded", 0, 1)
+    assert client.get(f"/api/v0/jobs/{job['id']}/logs").text == "hello\n"
+    listing = client.get(f"/api/v0/jobs/{job['id']}/artifacts").json()
+    assert listing == [{"name": "out.bin", "size_bytes": 4}]
+    assert client.get(f"/api/v0/jobs/{job['id']}/artifacts/out.bin").content == b"data"
+
+
+def test_same_idempotency_key_returns_the_same_job(client: httpx.Client) -> None:
+    body = {"command": ["true"], "idempotency_key": f"k-{uuid.uuid4()}"}
+    first = client.post("/api/v0/jobs", json=body).json()
+    second = client.post("/api/v0/jobs", json=body)
+    assert second.status_code == 202
+    assert second.json()["id"] == first["id"]
+    changed = client.post("/api/v0/jobs", json={**body, "command": ["false"]})
+    assert (changed.status_code, changed.json()["error"]) == (409, "idempotency_key_reused")
+
+
+def test_failing_job_is_retried_up_to_max_attempts(client: httpx.Client) -> None:
+    job_id = client.post(
+        "/api/v0/jobs", json={"command": ["sh", "-c", "exit 3"], "max_attempts": 2}
+    ).json()["id"]
+    job = wait_for_job(client, job_id)
+    assert (job["state"], job["attempts"], job["exit_code"]) == ("failed", 2, 3)
+
+
+def test_unknown_program_fails_the_job_not_the_api(client: httpx.Client) -> None:
+    job_id = client.post("/api/v0/jobs", json={"command": ["/no/such/program"]}).json()["id"]
+    job = wait_for_job(client, job_id)
+    assert job["state"] == "failed"
+    assert "could not start" in client.get(f"/api/v0/jobs/{job_id}/logs").text
+
+
+def test_cancel_stops_a_running_job(client: httpx.Client) -> None:
+    job_id = client.post("/api/v0/jobs", json={"command": ["sleep", "30"]}).json()["id"]
+    deadline = time.monotonic() + 5
+    while client.get(f"/api/v0/jobs/{job_id}").json()["state"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cancelled = client.post(f"/api/v0/jobs/{job_id}/cancel")
+    assert cancelled.json()["state"] == "cancelled"
+    assert client.get(f"/api/v0/jobs/{job_id}").json()["state"] == "cancelled"
+
+
+def test_metrics_and_openapi_are_served(client: httpx.Client) -> None:
+    client.get("/api/v0/ping")
+    text = client.get("/metrics").text
+    assert "moonbase_ping_requests_total" in text
+    assert 'moonbase_jobs{state="queued"}' in text
+    spec = client.get("/openapi.json").json()
+    assert "/api/v0/pods/{pod_id}/stack" in spec["paths"]
+    assert "JobIn" in spec["components"]["schemas"]
+
+
+def test_sigterm_exits_zero(tmp_path: Path) -> None:
+    server = ApiProcess(tmp_path).start()
+    assert httpx.get(f"{server.url}/api/v0/ping").status_code == 200
+    assert server.stop() == 0
