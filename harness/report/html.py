@@ -24,6 +24,11 @@ from harness import stats
 
 __all__ = ["render_html"]
 
+_HEADER_KEYS = (
+    "schema", "run_id", "status", "verdict", "started_at", "finished_at",
+    "profile", "target_url", "error", "exit_code", "git_commit",
+)  # fmt: skip
+
 # Chart canvas in SVG user units; the page scales it to the column width.
 _WIDTH, _HEIGHT = 720.0, 220.0
 _LEFT, _RIGHT, _TOP, _BOTTOM = 60.0, 16.0, 14.0, 34.0
@@ -34,8 +39,11 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 60.0, 16.0, 14.0, 34.0
 
 @dataclass(frozen=True, slots=True)
 class Tick:
+    """An axis tick, or (with ``css``) a labelled vertical marker line at ``pos``."""
+
     pos: float
     label: str
+    css: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +72,6 @@ class Rect:
 
 
 @dataclass(frozen=True, slots=True)
-class Marker:
-    x: float
-    css: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
 class Segment:
     x1: float
     y1: float
@@ -94,7 +95,7 @@ class Chart:
     dots: tuple[Dot, ...] = ()
     rects: tuple[Rect, ...] = ()
     bands: tuple[Rect, ...] = ()
-    markers: tuple[Marker, ...] = ()
+    markers: tuple[Tick, ...] = ()
     segments: tuple[Segment, ...] = ()
     legend: tuple[tuple[str, str], ...] = ()  # (css class, label)
     plot_left: float = _LEFT
@@ -221,13 +222,9 @@ def _interval_from(data: Any, k: int, n: int, fallback: Any) -> stats.Interval:
     d = _map(data)
     low, high, est = _num(d.get("low")), _num(d.get("high")), _num(d.get("estimate"))
     if low is not None and high is not None:
-        return stats.Interval(
-            estimate=est if est is not None else (k / n if n else 0.0),
-            low=low,
-            high=high,
-            method=str(d.get("method", "clopper-pearson")),
-            confidence=_num(d.get("confidence")) or 0.95,
-        )
+        est = est if est is not None else (k / n if n else 0.0)
+        method, confidence = str(d.get("method", "clopper-pearson")), _num(d.get("confidence"))
+        return stats.Interval(est, low, high, method, confidence or 0.95)
     result: stats.Interval = fallback(min(k, n), n)
     return result
 
@@ -313,19 +310,19 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
             )
         )
     err_points = [
-        (t, _int(p.get("failures")), _int(p.get("requests")))
-        for p in timeline
-        if (t := _num(p.get("t_s"))) is not None
+        (t, _int(p.get("failures"))) for p in timeline if (t := _num(p.get("t_s"))) is not None
     ]
     if err_points:
-        charts.append(_error_chart(err_points))
+        title = "Errors over time (failed requests per interval)"
+        charts.append(_bar_chart(title, "time (s)", "failures", err_points, "bar-err"))
     histogram = [
         (v, _int(b.get("count")))
         for b in map(_map, _list(load.get("histogram")))
         if (v := _num(b.get("latency_ms"))) is not None
     ]
     if histogram:
-        charts.append(_histogram_chart(histogram))
+        title = "Latency distribution"
+        charts.append(_bar_chart(title, "latency (ms)", "requests", histogram, "bar-hist"))
     errors = sorted(
         ((str(msg), _int(count)) for msg, count in _map(load.get("errors")).items()),
         key=lambda item: -item[1],
@@ -362,31 +359,19 @@ def _bars(
     )
 
 
-def _error_chart(points: Sequence[tuple[float, int, int]]) -> Chart:
-    xs = [x for x, _, _ in points]
-    ys = [float(f) for _, f, _ in points]
-    sx, sy, xt, yt = _scales(xs, ys or [1.0], x_pad=_half_step(xs))
+def _bar_chart(
+    title: str, x_label: str, y_label: str, values: Sequence[tuple[float, int]], css: str
+) -> Chart:
+    xs = [x for x, _ in values]
+    sx, sy, xt, yt = _scales(xs, [float(y) for _, y in values], x_pad=_half_step(xs))
+    unit, what = x_label.split(" (")[-1].rstrip(")"), y_label
     return Chart(
-        title="Errors over time (failed requests per interval)",
-        x_label="time (s)",
-        y_label="failures",
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
         x_ticks=_ticks(sx, xt),
         y_ticks=_ticks(sy, yt),
-        rects=_bars([(x, f) for x, f, _ in points], sx, sy, "bar-err", "s", "failures"),
-        legend=(("bar-err", "failed requests"),),
-    )
-
-
-def _histogram_chart(buckets: Sequence[tuple[float, int]]) -> Chart:
-    xs = [x for x, _ in buckets]
-    sx, sy, xt, yt = _scales(xs, [float(c) for _, c in buckets], x_pad=_half_step(xs))
-    return Chart(
-        title="Latency distribution",
-        x_label="latency (ms)",
-        y_label="requests",
-        x_ticks=_ticks(sx, xt),
-        y_ticks=_ticks(sy, yt),
-        rects=_bars(buckets, sx, sy, "bar-hist", "ms", "requests"),
+        rects=_bars(values, sx, sy, css, unit, what),
     )
 
 
@@ -446,29 +431,21 @@ def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
     sx, sy, xt, yt = _scales([t for t, _ in points], [v for _, v in lat] or [1.0])
     fault_ts = [t for t, p in points if p.get("phase") == "fault"]
     bands: list[Rect] = []
-    markers: list[Marker] = []
+    markers: list[Tick] = []
     if fault_ts:
         start, end = min(fault_ts), max(fault_ts)
-        bands.append(
-            Rect(
-                sx(start),
-                _TOP,
-                max(2.0, sx(end) - sx(start)),
-                _HEIGHT - _BOTTOM - _TOP,
-                "band-fault",
-                f"fault window {_fmt(start)}–{_fmt(end)} s",
-            )
-        )
-        markers.append(Marker(sx(start), "mark-fault", "fault injected"))
+        window = f"fault window {_fmt(start)}–{_fmt(end)} s"
+        width, height = max(2.0, sx(end) - sx(start)), _HEIGHT - _BOTTOM - _TOP
+        bands.append(Rect(sx(start), _TOP, width, height, "band-fault", window))
+        markers.append(Tick(sx(start), "fault injected", "mark-fault"))
+        # Mark recovery where the timeline shows it (first good probe after the fault),
+        # labelled with the measured recovery time when the report has one.
         recover_s = _num(_map(experiment.get("recovery")).get("recover_s"))
-        if recover_s is not None:
-            markers.append(
-                Marker(sx(end + recover_s), "mark-recovered", f"recovered +{_fmt(recover_s)} s")
-            )
-        else:
-            after = [t for t, p in points if p.get("phase") == "recovery" and p.get("ok") is True]
-            if after:
-                markers.append(Marker(sx(min(after)), "mark-recovered", "recovered"))
+        label = "recovered" + (f" +{_fmt(recover_s)} s" if recover_s is not None else "")
+        good = [t for t, p in points if p.get("phase") == "recovery" and p.get("ok") is True]
+        if good or recover_s is not None:
+            at = min(good) if good else end + (recover_s or 0.0)
+            markers.append(Tick(sx(at), label, "mark-recovered"))
     dots = []
     for t, p in points:
         v = _num(p.get("latency_ms"))
@@ -607,20 +584,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
     ]
     context = {
         "r": {
-            key: ("" if report.get(key) is None else str(report.get(key)))
-            for key in (
-                "schema",
-                "run_id",
-                "status",
-                "verdict",
-                "started_at",
-                "finished_at",
-                "profile",
-                "target_url",
-                "error",
-                "exit_code",
-                "git_commit",
-            )
+            key: ("" if report.get(key) is None else str(report.get(key))) for key in _HEADER_KEYS
         },
         "components": components,
         "gates": _gate_rows(_list(report.get("gates"))),
