@@ -89,6 +89,10 @@ class Recorder:
         self.users_done = 0
         self.crashes: list[str] = []
         self.stop_requested = False
+        self.signalled = False
+
+    def signal_stop(self) -> None:
+        self.signalled = self.stop_requested = True
 
     def sending(self) -> None:
         if self.first_send_s is None:
@@ -134,6 +138,25 @@ class Recorder:
         }
 
 
+def describe_error(error: BaseException) -> str:
+    """A stable message for a transport error: the innermost cause, timeouts named as such.
+
+    geventhttpclient wraps the real cause (refused, reset, timed out) in RetriesExceeded
+    whose text holds the URL; counting by the cause keeps one line per kind of failure.
+    """
+    root = error
+    seen = {id(root)}
+    while (inner := root.__cause__ or root.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        root = inner
+    text = str(root)
+    if isinstance(root, TimeoutError | gevent.Timeout) or "timed out" in text:
+        return "timeout (no response within request_timeout_s)"
+    if root is error and "original=" in text:
+        text = text.split("original=", 1)[1]  # geventhttpclient puts the cause text here
+    return f"{type(root).__name__}: {text}"
+
+
 def send(user: FastHttpUser, req: RequestSpec) -> str | None:
     """Send one request; return an error message, or None when the status was expected."""
     with user.client.request(
@@ -146,7 +169,7 @@ def send(user: FastHttpUser, req: RequestSpec) -> str | None:
             return None
         error = getattr(response, "error", None)
         if error is not None and not status:
-            message = f"{req.name}: {type(error).__name__}: {error}"
+            message = f"{req.name}: {describe_error(error)}"
         else:
             message = f"{req.name}: HTTP {status} (expected {list(req.expect_status)})"
         response.failure(message)
@@ -255,7 +278,7 @@ def install_stop_signals(on_stop: Callable[[], None]) -> None:
 
 def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
     recorder = Recorder(epoch)
-    install_stop_signals(lambda: setattr(recorder, "stop_requested", True))
+    install_stop_signals(recorder.signal_stop)
     plan = Plan(spec, recorder, 0)
     env = Environment(user_classes=[make_user_class(spec, plan)], host=spec.target_url)
     runner = env.create_local_runner()
@@ -264,7 +287,7 @@ def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
     runner.start(spec.users, spawn_rate=SPAWN_RATE)
     next_progress = started + 1.0
     timed_out = False
-    while recorder.users_done < spec.users and not recorder.stop_requested:
+    while recorder.users_done < spec.users and not recorder.signalled:
         if time.monotonic() > deadline:
             timed_out = True
             break
@@ -274,8 +297,8 @@ def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
             emit("progress", elapsed_s=time.monotonic() - started, **recorder.progress())
     recorder.stop_requested = True
     runner.quit()
-    return {"reports": [recorder.report()], "interrupted": timed_out or recorder.users_done
-            < spec.users, "timed_out": timed_out}
+    return {"reports": [recorder.report()], "interrupted": timed_out or recorder.signalled,
+            "timed_out": timed_out}
 
 
 def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
@@ -334,7 +357,7 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
         raise RuntimeError(f"only {len(reports)} of {spec.processes} Locust workers sent "
                            f"their report within {WORKER_REPORT_TIMEOUT_S} s")
     return {"reports": list(reports.values()),
-            "interrupted": timed_out or users_done() < spec.users, "timed_out": timed_out}
+            "interrupted": timed_out or stop.is_set(), "timed_out": timed_out}
 
 
 def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> None:

@@ -1,0 +1,212 @@
+"""The load phase against a real uvicorn + Starlette server on 127.0.0.1, port 0.
+
+Each test runs a real Locust child process (or a master and two workers) and checks what
+it reports against what the server counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import psutil
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from harness.errors import UnsafeTargetError
+from harness.load import LoadProgress, LoadSpec, RequestSpec, run_load, start_load
+from harness.load.histogram import merge_encoded
+
+pytestmark = pytest.mark.integration
+
+STALL_S = 0.2
+STALL_AFTER_S = 1.0
+
+
+@dataclass
+class Server:
+    url: str
+    hits: Counter[str] = field(default_factory=Counter)
+    stalls: int = 0
+
+
+def make_app(server: Server) -> Starlette:
+    first_stall_request: list[float] = []
+
+    async def ping(request: Request) -> Response:
+        server.hits["ping"] += 1
+        return JSONResponse({"status": "ok"})
+
+    async def fail(request: Request) -> Response:
+        server.hits["fail"] += 1
+        return JSONResponse({"error": "boom", "detail": "injected"}, status_code=500)
+
+    async def slow(request: Request) -> Response:
+        server.hits["slow"] += 1
+        await asyncio.sleep(float(request.query_params.get("ms", "100")) / 1000)
+        return JSONResponse({"status": "ok"})
+
+    async def stall_once(request: Request) -> Response:
+        # One event-loop stall (a GC pause, a blocking call): every connection freezes.
+        server.hits["stall"] += 1
+        now = time.monotonic()
+        if not first_stall_request:
+            first_stall_request.append(now)
+        elif server.stalls == 0 and now - first_stall_request[0] >= STALL_AFTER_S:
+            server.stalls += 1
+            time.sleep(STALL_S)
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[
+        Route("/ping", ping), Route("/fail", fail), Route("/slow", slow),
+        Route("/stall", stall_once),
+    ])
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    state = Server(url="")
+    config = uvicorn.Config(make_app(state), host="127.0.0.1", port=0, log_level="warning",
+                            access_log=False, lifespan="off", ws="none")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert thread.is_alive(), "uvicorn exited during start-up"
+        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
+        time.sleep(0.01)
+    port = uv.servers[0].sockets[0].getsockname()[1]
+    state.url = f"http://127.0.0.1:{port}"
+    yield state
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def no_load_children_left() -> Iterator[None]:
+    yield
+    # run_load must end every child it started, on every path.
+    left = [p for p in psutil.Process().children(recursive=True)
+            if "harness.load.worker" in " ".join(p.cmdline())]
+    assert left == []
+
+
+def test_open_model_sends_exactly_the_schedule_and_the_server_agrees(server: Server) -> None:
+    snapshots: list[LoadProgress] = []
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=200.0,
+                    users=5, duration_s=2.0)
+    result = run_load(spec, progress=snapshots.append)
+    assert result.requests == 400 == server.hits["ping"]
+    assert result.failures == 0
+    assert result.samples == 400
+    assert result.model == "open"
+    assert not result.interrupted
+    assert 1.5 < result.duration_s < 3.0
+    assert result.rps == pytest.approx(200.0, rel=0.25)
+    assert sum(p.requests for p in result.timeline) == 400
+    assert snapshots, "no progress callback within a 2 s run"
+    assert [s.requests for s in snapshots] == sorted(s.requests for s in snapshots)
+    assert all(s.duration_s == 2.0 for s in snapshots)
+
+
+def test_500s_are_failures_and_their_messages_are_aggregated(server: Server) -> None:
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"), RequestSpec(path="/fail")),
+                    rate_rps=0.0, users=4, duration_s=10.0, max_requests=300)
+    result = run_load(spec)
+    assert result.requests == 300 == server.hits["ping"] + server.hits["fail"]
+    assert result.failures == server.hits["fail"] > 50
+    assert result.errors == {"GET /fail: HTTP 500 (expected [200])": server.hits["fail"]}
+    assert result.model == "closed"
+
+
+def test_a_200_ms_stall_shows_in_p99_under_the_open_model(server: Server) -> None:
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/stall"),), rate_rps=300.0,
+                    users=10, duration_s=3.0)
+    result = run_load(spec)
+    assert server.stalls == 1
+    assert result.requests == 900
+    # ~60 requests were due during the stall, each charged from its intended send time;
+    # measured from the actual send, only the 10 in flight would have seen it.
+    assert result.latency_ms["p99"] >= 100.0
+    assert result.latency_ms["max"] >= STALL_S * 1000 * 0.9
+    assert max(p.p95_ms for p in result.timeline) >= 50.0
+
+
+def test_max_requests_bounds_the_count_well_before_the_time_bound(server: Server) -> None:
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=1000.0,
+                    users=4, duration_s=30.0, max_requests=150)
+    started = time.monotonic()
+    result = run_load(spec)
+    assert result.requests == 150 == server.hits["ping"]
+    assert time.monotonic() - started < 15.0
+
+
+def test_closed_model_max_requests_is_exact(server: Server) -> None:
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=0.0,
+                    users=7, duration_s=30.0, max_requests=250)
+    result = run_load(spec)
+    assert result.requests == 250 == server.hits["ping"]
+
+
+def test_a_target_outside_loopback_is_refused_before_any_process_starts() -> None:
+    with pytest.raises(UnsafeTargetError, match="10.20.30.40"):
+        run_load(LoadSpec("http://10.20.30.40:80", duration_s=1.0))
+    with pytest.raises(UnsafeTargetError):
+        start_load(LoadSpec("http://example.com:80", duration_s=1.0))
+
+
+def test_two_processes_master_and_workers_merge_their_histograms(server: Server) -> None:
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=200.0,
+                    users=4, duration_s=2.0, processes=2)
+    result = run_load(spec)
+    assert result.processes == 2
+    assert result.requests == 400 == server.hits["ping"]
+    assert result.samples == 400
+    assert merge_encoded([result.histogram]).get_total_count() == 400
+    assert sum(p.requests for p in result.timeline) == 400
+
+
+def test_connection_refused_is_counted_as_failures() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Nothing listens there now: every request fails to connect.
+    spec = LoadSpec(f"http://127.0.0.1:{port}", rate_rps=0.0, users=2, duration_s=5.0,
+                    max_requests=20, request_timeout_s=2.0)
+    result = run_load(spec)
+    assert result.requests == result.failures == 20
+    assert any("Connection" in message for message in result.errors), result.errors
+
+
+def test_timeouts_are_counted_as_failures(server: Server) -> None:
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/slow?ms=1500"),), rate_rps=0.0,
+                    users=2, duration_s=5.0, max_requests=2, request_timeout_s=0.5)
+    result = run_load(spec)
+    assert result.requests == result.failures == 2
+    assert result.latency_ms["max"] < 2000.0
+    assert any("timeout" in message for message in result.errors), result.errors
+
+
+def test_stop_ends_a_background_run_with_a_partial_result(server: Server) -> None:
+    handle = start_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),),
+                                 rate_rps=100.0, users=2, duration_s=60.0))
+    deadline = time.monotonic() + 15
+    while (handle.latest_progress is None or handle.latest_progress.requests == 0):
+        assert not handle.done(), "load run ended before it was stopped"
+        assert time.monotonic() < deadline, "no progress within 15 s"
+        time.sleep(0.05)
+    handle.stop()
+    result = handle.wait(timeout=20)
+    assert result.interrupted
+    assert 0 < result.requests < 6000
+    assert result.requests == server.hits["ping"]
