@@ -88,6 +88,9 @@ class Recorder:
         self.users_started = 0
         self.users_done = 0
         self.crashes: list[str] = []
+        # Called when the last local user has finished its plan (workers tell the master
+        # at once rather than at the next one-second report).
+        self.on_all_done: Callable[[], None] | None = None
         self.stop_requested = False
         self.signalled = False
 
@@ -211,6 +214,8 @@ class Plan:
                 self._run_closed(user, rng)
         finally:
             self.recorder.users_done += 1
+            if self.recorder.users_done == self.local_users and self.recorder.on_all_done:
+                self.recorder.on_all_done()
 
     def _run_open(self, user: FastHttpUser, user_id: int, rng: random.Random) -> None:
         spec = self.spec
@@ -316,8 +321,12 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
     def on_final_report(environment: Environment, msg: Any) -> None:
         reports[msg.node_id] = msg.data
 
+    def on_worker_done(environment: Environment, msg: Any) -> None:
+        progress[msg.node_id] = msg.data
+
     env.events.worker_report.add_listener(on_worker_report)  # type: ignore[no-untyped-call]
     runner.register_message("harness_report", on_final_report)
+    runner.register_message("harness_done", on_worker_done)
     emit("ready", port=runner.server.port)
 
     connect_deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
@@ -378,6 +387,10 @@ def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> No
         # The master owns the run: a signalled worker only stops sending.
         recorder.stop_requested = True
 
+    def on_all_done() -> None:
+        runner.send_message("harness_done", recorder.progress())
+
+    recorder.on_all_done = on_all_done
     env.events.report_to_master.add_listener(on_report_to_master)  # type: ignore[no-untyped-call]
     runner.register_message("harness_flush", on_flush)
     install_stop_signals(on_stop_signal)

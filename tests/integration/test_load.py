@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harness.errors import UnsafeTargetError
+from harness.errors import LoadGeneratorError, UnsafeTargetError
 from harness.load import LoadProgress, LoadSpec, RequestSpec, run_load, start_load
 from harness.load.histogram import merge_encoded
 
@@ -96,9 +96,7 @@ def server() -> Iterator[Server]:
 def no_load_children_left() -> Iterator[None]:
     yield
     # run_load must end every child it started, on every path.
-    left = [p for p in psutil.Process().children(recursive=True)
-            if "harness.load.worker" in " ".join(p.cmdline())]
-    assert left == []
+    assert _load_children() == []
 
 
 def test_open_model_sends_exactly_the_schedule_and_the_server_agrees(server: Server) -> None:
@@ -210,3 +208,36 @@ def test_stop_ends_a_background_run_with_a_partial_result(server: Server) -> Non
     assert result.interrupted
     assert 0 < result.requests < 6000
     assert result.requests == server.hits["ping"]
+
+
+def _load_children() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True)
+            if "harness.load.worker" in " ".join(p.cmdline())]
+
+
+def test_a_killed_load_process_raises_load_generator_error_with_its_stderr(
+    server: Server,
+) -> None:
+    handle = start_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),),
+                                 rate_rps=50.0, users=1, duration_s=60.0))
+    deadline = time.monotonic() + 15
+    while handle.latest_progress is None:
+        assert time.monotonic() < deadline, "no progress within 15 s"
+        time.sleep(0.05)
+    (child,) = _load_children()
+    child.kill()  # what the OOM killer would do
+    with pytest.raises(LoadGeneratorError, match=r"exited with code -9[\s\S]*stderr tail"):
+        handle.wait(timeout=20)
+
+
+def test_an_exception_in_the_progress_callback_ends_the_run_and_its_children(
+    server: Server,
+) -> None:
+    def explode(snapshot: LoadProgress) -> None:
+        raise RuntimeError(f"callback failed at {snapshot.requests} requests")
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="callback failed"):
+        run_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=50.0,
+                          users=1, duration_s=60.0), progress=explode)
+    assert time.monotonic() - started < 20
