@@ -24,6 +24,7 @@ from harness import stats
 
 __all__ = ["render_html"]
 
+_PCTS = ("p50", "p95", "p99", "max")
 _HEADER_KEYS = (
     "schema", "run_id", "status", "verdict", "started_at", "finished_at",
     "profile", "target_url", "error", "exit_code", "git_commit",
@@ -238,6 +239,17 @@ def _rate(k: int, n: int, interval: Any = None, fallback: Any = stats.clopper_pe
 # ----------------------------------------------------------------------- view builders
 
 
+def _runs_of(outcomes: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Run-length ``(start, length, outcome)``: thousands of repeats stay a few SVG rects."""
+    runs: list[tuple[int, int, str]] = []
+    for i, outcome in enumerate(outcomes):
+        if runs and runs[-1][2] == outcome:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1, outcome)
+        else:
+            runs.append((i, 1, outcome))
+    return runs
+
+
 def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for raw in tests:
@@ -265,8 +277,8 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
                 "durations": {k: _fmt(durations.get(k)) for k in ("p50", "p95", "max")}
                 if durations
                 else None,
-                "outcomes": outcomes[:200],
-                "more_outcomes": max(0, len(outcomes) - 200),
+                "outcomes": _runs_of(outcomes),
+                "n_outcomes": len(outcomes),
             }
         )
     rows.sort(key=lambda r: (-r["failure_rate"], r["nodeid"]))
@@ -274,27 +286,19 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def _gate_rows(gates: Sequence[Any]) -> list[dict[str, str]]:
-    rows = []
-    for raw in gates:
-        g = _map(raw)
-        rows.append(
-            {
-                "name": str(g.get("name", "?")),
-                "outcome": str(g.get("outcome", "insufficient")),
-                "observed": _fmt(g.get("observed")),
-                "comparison": str(g.get("comparison", "")),
-                "threshold": _fmt(g.get("threshold")),
-                "detail": str(g.get("detail", "")),
-            }
-        )
-    return rows
+    return [
+        {"name": str(g.get("name", "?")), "outcome": str(g.get("outcome", "insufficient")),
+         "observed": _fmt(g.get("observed")), "comparison": str(g.get("comparison", "")),
+         "threshold": _fmt(g.get("threshold")), "detail": str(g.get("detail", ""))}
+        for g in map(_map, gates)
+    ]  # fmt: skip
 
 
 def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
     if not load:
         return None
     requests, failures = _int(load.get("requests")), _int(load.get("failures"))
-    latency = _map(load.get("latency_ms"))
+    latency = _map(load.get("latency_ms"))  # p50..max first, then any others it has
     timeline = [_map(p) for p in _list(load.get("timeline"))]
     charts: list[Chart] = []
     lat_points = [
@@ -304,11 +308,8 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
     ]
     if lat_points:
         tips = [f"t={_fmt(x)} s: p95 {_fmt(y)} ms" for x, y in lat_points]
-        charts.append(
-            _line_chart(
-                "Latency over time (p95 per interval)", "time (s)", "p95 (ms)", lat_points, tips
-            )
-        )
+        title = "Latency over time (p95 per interval)"
+        charts.append(_line_chart(title, "time (s)", "p95 (ms)", lat_points, tips))
     err_points = [
         (t, _int(p.get("failures"))) for p in timeline if (t := _num(p.get("t_s"))) is not None
     ]
@@ -332,10 +333,7 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         "failures": _fmt(failures),
         "error_rate": _rate(failures, requests) if requests else "no requests",
         "rps": _fmt(load.get("rps")),
-        "latency": [(k, _fmt(latency.get(k))) for k in ("p50", "p95", "p99", "max")],
-        "extra_latency": [
-            (str(k), _fmt(v)) for k, v in latency.items() if k not in ("p50", "p95", "p99", "max")
-        ],
+        "latency": [(str(k), _fmt(latency.get(k))) for k in dict.fromkeys([*_PCTS, *latency])],
         "charts": charts,
         "errors": errors,
     }

@@ -336,3 +336,26 @@ def test_crashed_report_shows_its_error() -> None:
     assert "The run did not complete: boom <b>" in text
     assert "No gates were evaluated" in text
     assert "No test results" in text
+
+
+def test_outcome_strip_run_length_encodes_repeats() -> None:
+    report = full_report()
+    report["tests"] = [
+        {"nodeid": "t", "n": 5000, "passed": 4999, "failed": 1,
+         "outcomes": ["passed"] * 2500 + ["failed"] + ["passed"] * 2499},
+    ]  # fmt: skip
+    html = render_html(report)
+    strip = html[html.index('class="strip"') :]
+    strip = strip[: strip.index("</svg>")]
+    assert strip.count("<rect") == 3
+    assert "runs 1–2500: passed" in strip
+    assert "run 2501: failed" in strip
+    assert len(html) < 200_000
+
+
+def test_extra_latency_percentiles_are_shown_after_the_standard_ones() -> None:
+    report = full_report()
+    report["load"]["latency_ms"] = {"p99.9": 7.5, "max": 9.0, "p50": 1.0}
+    text = visible_text(parse(render_html(report)))
+    assert text.index("p50 (ms)") < text.index("max (ms)") < text.index("p99.9 (ms)")
+    assert "7.5" in text
