@@ -44,6 +44,9 @@ def bad_body(detail: str) -> ApiError:
     return ApiError(f"bad request body: {detail}", 400)
 
 
+_JSON_NAMES = {str: "string", bool: "boolean", float: "number"}
+
+
 def _field(body: Mapping[str, object], key: str, kind: type, default: object) -> object:
     """A typed JSON field; ``null`` or absent gives ``default`` (Go leaves the field as is)."""
     value = body.get(key)
@@ -53,7 +56,7 @@ def _field(body: Mapping[str, object], key: str, kind: type, default: object) ->
     if kind is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not ok:
-        raise bad_body(f"field {key!r} must be a JSON {kind.__name__}, got {value!r}")
+        raise bad_body(f"field {key!r} must be a JSON {_JSON_NAMES[kind]}, got {value!r}")
     return value
 
 
