@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tenacity import (
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
@@ -54,6 +54,11 @@ def _one_try(port: int, payload: bytes, timeout_s: float) -> bytes:
             chunks.append(chunk)
 
 
+def _worth_retrying(exc: BaseException) -> bool:
+    # An open breaker is an answer, not a failure: retrying would only spin against it.
+    return isinstance(exc, OSError) and not isinstance(exc, CircuitOpenError)
+
+
 def call(
     breaker: CircuitBreaker, port: int, payload: bytes, policy: CallPolicy = CallPolicy()
 ) -> bytes:
@@ -73,7 +78,7 @@ def call(
         return reply
 
     retrying = Retrying(
-        retry=retry_if_exception_type(OSError) & ~retry_if_exception_type(CircuitOpenError),
+        retry=retry_if_exception(_worth_retrying),
         wait=wait_exponential_jitter(
             initial=policy.backoff_initial_s,
             max=policy.backoff_max_s,

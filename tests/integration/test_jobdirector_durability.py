@@ -1,0 +1,250 @@
+"""The JobDirector's promises, each against a real server process: no acknowledged job
+is lost across kill -9, hung jobs die with their whole group, dead containers come back."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from target_api.testing import ApiProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.jobdirector]
+
+FINAL = {"succeeded", "failed", "timed_out", "cancelled"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiProcess]:
+    with ApiProcess(tmp_path / "data") as server:
+        yield server
+
+
+def poll_until(what: str, check: object, timeout_s: float) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s} s")
+        time.sleep(0.05)
+
+
+def processes_with_env(key: str, value: str) -> list[psutil.Process]:
+    """Live (non-zombie) processes whose environment has key=value; zombies listed apart."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(key) == value:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_every_acknowledged_job_survives_kill_9_and_finishes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    accepted: list[str] = []
+    stop = threading.Event()
+    server = ApiProcess(data_dir).start()
+
+    def submit_loop(url: str) -> None:
+        with httpx.Client(base_url=url, headers=server.headers, timeout=5) as client:
+            for i in range(2000):  # bounded; the kill ends it much sooner
+                if stop.is_set():
+                    return
+                body = {
+                    "command": ["sh", "-c", "sleep 0.3"],
+                    "idempotency_key": f"kill9-{i}",
+                    "max_attempts": 3,  # an attempt lost to the kill counts; the retry saves it
+                }
+                try:
+                    response = client.post("/api/v0/jobs", json=body)
+                except httpx.HTTPError:
+                    return  # the server died mid-request: this one was never acknowledged
+                if response.status_code == 202:
+                    accepted.append(response.json()["id"])
+
+    submitter = threading.Thread(target=submit_loop, args=(server.url,))
+    submitter.start()
+    poll_until("40 jobs acknowledged", lambda: len(accepted) >= 40, 20)
+    server.kill()
+    stop.set()
+    submitter.join(10)
+    assert len(accepted) >= 40
+
+    with ApiProcess(data_dir) as restarted, httpx.Client(base_url=restarted.url) as client:
+
+        def all_final() -> bool:
+            states = [client.get(f"/api/v0/jobs/{j}").json().get("state") for j in accepted]
+            return all(s in FINAL for s in states)
+
+        for job_id in accepted:
+            assert client.get(f"/api/v0/jobs/{job_id}").status_code == 200, job_id
+        poll_until("every acknowledged job final", all_final, 60)
+        states = {client.get(f"/api/v0/jobs/{j}").json()["state"] for j in accepted}
+        assert states == {"succeeded"}, states
+        owner = (data_dir / "director-id").read_text().strip()
+        leftovers = [
+            p
+            for p in processes_with_env("MOONBASE_RUNTIME_OWNER", owner)
+            if p.status() != psutil.STATUS_ZOMBIE
+        ]
+        assert leftovers == []
+
+
+def test_hung_job_times_out_within_two_seconds_and_leaves_no_process(api: ApiProcess) -> None:
+    # The job forks: a background sleep in the same group, so killing the leader alone
+    # would leave it behind.
+    body = {"command": ["sh", "-c", "sleep 1000 & sleep 1000"], "timeout_s": 2}
+    with httpx.Client(base_url=api.url, headers=api.headers) as client:
+        started = time.monotonic()
+        job_id = client.post("/api/v0/jobs", json=body).json()["id"]
+        poll_until(
+            "two processes of the job running",
+            lambda: len(processes_with_env("MOONBASE_JOB_ID", job_id)) >= 2,
+            5,
+        )
+        poll_until(
+            "job timed out",
+            lambda: client.get(f"/api/v0/jobs/{job_id}").json()["state"] == "timed_out",
+            2 + 2,
+        )
+        assert time.monotonic() - started <= 2 + 2
+        poll_until(
+            "no process of the job left, zombies included",
+            lambda: processes_with_env("MOONBASE_JOB_ID", job_id) == [],
+            2,
+        )
+        job = client.get(f"/api/v0/jobs/{job_id}").json()
+        assert job["exit_code"] is None
+        assert "timed out after 2 s" in job["error"]
+
+
+def test_job_whose_process_is_killed_is_retried_within_max_attempts(api: ApiProcess) -> None:
+    script = 'if [ "$MOONBASE_ATTEMPT" = 1 ]; then kill -9 $$; fi; echo attempt $MOONBASE_ATTEMPT'
+    body = {"command": ["sh", "-c", script], "max_attempts": 2}
+    with httpx.Client(base_url=api.url, headers=api.headers) as client:
+        job_id = client.post("/api/v0/jobs", json=body).json()["id"]
+        poll_until(
+            "job final",
+            lambda: client.get(f"/api/v0/jobs/{job_id}").json()["state"] in FINAL,
+            10,
+        )
+        job = client.get(f"/api/v0/jobs/{job_id}").json()
+        assert (job["state"], job["attempts"], job["exit_code"]) == ("succeeded", 2, 0)
+        assert client.get(f"/api/v0/jobs/{job_id}/logs").text == "attempt 2\n"
+
+
+def _pod(client: httpx.Client, command: list[str], policy: str) -> str:
+    body = {
+        "name": f"p-{uuid.uuid4().hex[:8]}",
+        "restart_policy": policy,
+        "stack": {"name": "s", "containers": [{"name": "main", "command": command}]},
+    }
+    response = client.post("/api/v0/pods", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_failed_container_is_restarted_per_policy(api: ApiProcess) -> None:
+    with httpx.Client(base_url=api.url, headers=api.headers) as client:
+        crashing = _pod(client, ["sh", "-c", "sleep 0.1; exit 1"], "on_failure")
+        poll_until(
+            "two restarts",
+            lambda: client.get(f"/api/v0/pods/{crashing}").json()["restarts"] >= 2,
+            5,
+        )
+        never = _pod(client, ["sh", "-c", "exit 1"], "never")
+        poll_until(
+            "pod failed", lambda: client.get(f"/api/v0/pods/{never}").json()["state"] == "failed", 5
+        )
+        clean = _pod(client, ["true"], "on_failure")
+        poll_until(
+            "pod stopped",
+            lambda: client.get(f"/api/v0/pods/{clean}").json()["state"] == "stopped",
+            5,
+        )
+        assert client.get(f"/api/v0/pods/{never}").json()["restarts"] == 0
+
+
+def test_pods_are_started_again_after_the_api_is_killed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = ApiProcess(data_dir).start()
+    with httpx.Client(base_url=server.url, headers=server.headers) as client:
+        pod_id = _pod(client, ["sleep", "60"], "on_failure")
+    old = processes_with_env("MOONBASE_POD_ID", pod_id)
+    assert len(old) == 1
+    server.kill()
+    with ApiProcess(data_dir) as restarted, httpx.Client(base_url=restarted.url) as client:
+        pod = client.get(f"/api/v0/pods/{pod_id}").json()
+        assert pod["state"] == "running"
+        new = [p for p in processes_with_env("MOONBASE_POD_ID", pod_id) if p.status() != "zombie"]
+        assert [p.pid for p in new] != [old[0].pid]
+        assert len(new) == 1
+        assert not old[0].is_running() or old[0].status() == psutil.STATUS_ZOMBIE
+
+
+ECHO_SERVER = """
+import os, socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["MOONBASE_PORT"]))); s.listen()
+while True:
+    c, _ = s.accept(); data = b""
+    while chunk := c.recv(65536): data += chunk
+    c.sendall(data.upper()); c.close()
+"""
+
+
+def test_loopback_calls_relay_and_an_open_breaker_shows_in_health_and_metrics(
+    api: ApiProcess,
+) -> None:
+    with httpx.Client(base_url=api.url, headers=api.headers, timeout=30) as client:
+        echo = _pod(client, [sys.executable, "-c", ECHO_SERVER], "on_failure")
+
+        def answered() -> bool:
+            r = client.post(f"/api/v0/pods/{echo}/containers/main/call", content=b"hi")
+            return r.status_code == 200 and r.content == b"HI"
+
+        poll_until("echo answers", answered, 10)
+        deaf = _pod(client, ["sleep", "60"], "on_failure")
+        codes = [
+            client.post(f"/api/v0/pods/{deaf}/containers/main/call", content=b"x").status_code
+            for _ in range(3)
+        ]
+        assert codes[0] == 502
+        assert codes[-1] == 503  # 3 tries per call: the 5-failure threshold trips in call 2
+        health = client.get("/api/v0/health").json()
+        assert health["status"] == "degraded"
+        assert health["checks"]["loopback"]["not_closed"] == {f"{deaf}/main": "open"}
+        metrics = client.get("/metrics").text
+        assert f'moonbase_circuit_breaker_state{{target="{deaf}/main"}} 2.0' in metrics
+        assert client.delete(f"/api/v0/pods/{deaf}").status_code == 204
+        assert client.get("/api/v0/health").json()["status"] == "ok"
+
+
+def test_sigterm_stops_running_jobs_and_they_run_again_after_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = ApiProcess(data_dir).start()
+    with httpx.Client(base_url=server.url, headers=server.headers) as client:
+        job_id = client.post("/api/v0/jobs", json={"command": ["sleep", "1"]}).json()["id"]
+        poll_until(
+            "running",
+            lambda: client.get(f"/api/v0/jobs/{job_id}").json()["state"] == "running",
+            5,
+        )
+    assert server.stop() == 0
+    assert processes_with_env("MOONBASE_JOB_ID", job_id) == []
+    with ApiProcess(data_dir) as restarted, httpx.Client(base_url=restarted.url) as client:
+        poll_until(
+            "succeeded",
+            lambda: client.get(f"/api/v0/jobs/{job_id}").json()["state"] == "succeeded",
+            10,
+        )
+        assert client.get(f"/api/v0/jobs/{job_id}").json()["attempts"] == 1
