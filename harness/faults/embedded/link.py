@@ -10,6 +10,7 @@ can be added, updated or removed while the connection is open.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import struct
 from collections import deque
@@ -21,9 +22,13 @@ from harness.faults.embedded.toxics import Chunk, ToxicStage
 
 __all__ = ["Connection", "Pipe", "Side"]
 
+_log = logging.getLogger(__name__)
+
 # queued bytes above which the source stops being read, and below which it is read again
 _QUEUE_HIGH_BYTES = 1 << 20
 _QUEUE_LOW_BYTES = 1 << 18
+# how long a closing side may take to flush what was written to it
+_FLUSH_GRACE_S = 5.0
 # SO_LINGER on, 0 s: close() discards unsent data and sends RST, as Toxiproxy's SetLinger(0)
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
@@ -125,9 +130,14 @@ class Side(asyncio.Protocol):
                 self.transport.resume_reading()
 
     def close(self) -> None:
-        """Flush and close (FIN)."""
-        if self.transport is not None:
-            self.transport.close()
+        """Flush and close (FIN); a peer that will not take the rest is dropped after a grace."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+            if transport.get_write_buffer_size():
+                # Go hands unsent bytes to the kernel and frees the socket at once; we hold
+                # them in user space, so bound how long a stalled peer can keep them alive
+                asyncio.get_running_loop().call_later(_FLUSH_GRACE_S, transport.abort)
         self._wake_drainers()
 
     def reset(self) -> None:
@@ -229,6 +239,18 @@ class Pipe:
     def _ensure_worker(self) -> None:
         if self._worker is None and not self.connection.closed:
             self._worker = self._loop.create_task(self._work())
+            self._worker.add_done_callback(self._worker_done)
+
+    def _worker_done(self, worker: asyncio.Task[None]) -> None:
+        if worker.cancelled() or worker.exception() is None:
+            return
+        # a toxic failed: say so loudly and reset the connection rather than leave it hanging
+        _log.error(
+            "toxic pipeline %s failed; resetting the connection",
+            self.direction,
+            exc_info=worker.exception(),
+        )
+        self.connection.reset()
 
     async def _work(self) -> None:
         while not self.connection.closed:

@@ -70,8 +70,8 @@ class EmbeddedToxiproxy:
     @property
     def url(self) -> str:
         """``http://HOST:PORT`` of the API (the real port when started with port 0)."""
-        if self._thread is None:
-            raise ToxiproxyUnavailable("EmbeddedToxiproxy.url read before start()")
+        if self.port == 0:
+            raise ToxiproxyUnavailable("EmbeddedToxiproxy.url read before start() chose a port")
         host = "127.0.0.1" if self.host == "localhost" else self.host
         return "http://" + format_host_port(host, self.port)
 
