@@ -63,6 +63,7 @@ class Director:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_tick = time.monotonic()
         self._last_error: str | None = None
+        self._stopping = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -74,10 +75,12 @@ class Director:
         self._task = asyncio.create_task(self._run(), name="moonbase-director")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        # Not task.cancel(): that would abandon a tick mid-way in its thread, free to
+        # start a job after _stop_sync looked. The loop ends after the current tick.
+        self._stopping = True
+        if self._task is not None and self._wake is not None:
+            self._wake.set()
+            await self._task
         await asyncio.to_thread(self._stop_sync)
 
     def _stop_sync(self) -> None:
@@ -106,10 +109,12 @@ class Director:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await asyncio.to_thread(self._tick)
                 self._last_error = None

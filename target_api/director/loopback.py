@@ -80,7 +80,7 @@ def call(
     retrying = Retrying(
         retry=retry_if_exception(_worth_retrying),
         wait=wait_exponential_jitter(
-            initial=policy.backoff_initial_s,
+            multiplier=policy.backoff_initial_s,
             max=policy.backoff_max_s,
             jitter=policy.backoff_initial_s,
         ),

@@ -98,7 +98,7 @@ class SqlStore(abc.ABC):
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, list[tuple[Any, ...]]]:
         @retry(
             retry=retry_if_exception(self._is_transient),
-            wait=wait_exponential_jitter(initial=0.01, max=1.0, jitter=0.05),
+            wait=wait_exponential_jitter(multiplier=0.01, max=1.0, jitter=0.05),
             stop=stop_after_attempt(self.max_tries) | stop_after_delay(self.max_retry_s),
             reraise=True,
         )

@@ -10,14 +10,16 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from target_api.store.base import SqlStore, StoreError
+from target_api.store.base import SCHEMA, SqlStore, StoreError
 
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_MS = 10_000  # no statement of ours should take a second; ten is broken
 POOL_SIZE = 8
 CHECKOUT_TIMEOUT_S = 10.0
 
+MIGRATION_LOCK_ID = 0x6D6F6F6E  # "moon": any constant all our servers agree on
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -46,6 +48,23 @@ class PostgresStore(SqlStore):
             options=f"{given} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip(),
             application_name="moonbase-api",
         )
+
+    def migrate(self) -> None:
+        # CREATE TABLE IF NOT EXISTS races with itself (a unique violation in pg_type)
+        # when two servers start together: one at a time, under an advisory lock.
+        @retry(
+            retry=retry_if_exception(self._is_transient),
+            wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
+            stop=stop_after_attempt(self.max_tries),
+            reraise=True,
+        )
+        def attempt() -> None:
+            with self._connect() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+                for statement in SCHEMA:
+                    conn.execute(statement)  # type: ignore[arg-type]
+
+        attempt()
 
     def _run(self, sql: str, params: Sequence[Any]) -> tuple[int, list[tuple[Any, ...]]]:
         if self._closed:
