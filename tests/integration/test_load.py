@@ -66,9 +66,15 @@ def make_app(server: Server) -> Starlette:
             time.sleep(STALL_S)
         return JSONResponse({"status": "ok"})
 
+    async def create(request: Request) -> Response:
+        body = await request.body()
+        ok = request.headers.get("authorization") == "Bearer t" and body == b'{"name": "p1"}'
+        server.hits["create_ok" if ok else "create_bad"] += 1
+        return JSONResponse({"id": "1"}, status_code=201 if ok else 400)
+
     return Starlette(routes=[
         Route("/ping", ping), Route("/fail", fail), Route("/slow", slow),
-        Route("/stall", stall_once),
+        Route("/stall", stall_once), Route("/pods", create, methods=["POST"]),
     ])
 
 
@@ -241,3 +247,16 @@ def test_an_exception_in_the_progress_callback_ends_the_run_and_its_children(
         run_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=50.0,
                           users=1, duration_s=60.0), progress=explode)
     assert time.monotonic() - started < 20
+
+
+def test_method_headers_body_and_expected_status_are_sent_as_specified(server: Server) -> None:
+    create = RequestSpec(method="POST", path="/pods", headers=(("Authorization", "Bearer t"),),
+                         body='{"name": "p1"}', expect_status=(201,), weight=3)
+    spec = LoadSpec(server.url, requests=(create, RequestSpec(path="/ping")), rate_rps=0.0,
+                    users=2, duration_s=10.0, max_requests=200)
+    result = run_load(spec)
+    assert result.failures == 0, result.errors
+    assert server.hits["create_bad"] == 0
+    assert result.requests == 200 == server.hits["create_ok"] + server.hits["ping"]
+    # weight 3 : 1 -> about 150 creates; 5 standard deviations is about +-30
+    assert 115 <= server.hits["create_ok"] <= 185
