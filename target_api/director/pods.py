@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target_api.director import lifecycle as lc
+from target_api.director.jobs import INHERITED_ENV
 from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Runtime
 from target_api.metrics import ApiMetrics
 from target_api.settings import Settings
@@ -71,10 +73,9 @@ class PodSupervisor:
         )
 
     def _env(self, pod: _Pod, container: _Container) -> dict[str, str]:
-        env = {
-            "MOONBASE_PORT": str(container.port),
-            "MOONBASE_POD_NAME": pod.record.name,
-        }
+        env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+        env.update(container.spec.env)  # the stack's own env wins over what is inherited
+        env.update(MOONBASE_PORT=str(container.port), MOONBASE_POD_NAME=pod.record.name)
         for peer in pod.containers.values():
             key = "".join(ch if ch.isalnum() else "_" for ch in peer.spec.name.upper())
             env[f"MOONBASE_PEER_{key}"] = f"127.0.0.1:{peer.port}"
