@@ -31,8 +31,9 @@ __all__ = ["LoadHandle", "run_load", "start_load"]
 
 ProgressCallback = Callable[[LoadProgress], None]
 
-# Past duration_s + request_timeout_s: Python + Locust import (~1 s each on a busy
-# machine), workers connecting (worker.py allows 30 s), draining and final reports.
+# Past duration_s + 2 x request_timeout_s (the children's own bound): Python + Locust
+# import (~1 s each on a busy machine), workers connecting (worker.py allows 30 s),
+# draining and final reports.
 HARD_DEADLINE_GRACE_S = 60.0
 # How long a signalled child may take to write its partial result before it is killed.
 STOP_GRACE_S = 10.0
@@ -190,7 +191,7 @@ def _run(spec: LoadSpec, progress: ProgressCallback | None,
     try:
         (workdir / "spec.json").write_text(json.dumps(spec.to_json()), encoding="utf-8")
         result_path = workdir / "result.json"
-        limit_s = spec.duration_s + spec.request_timeout_s + HARD_DEADLINE_GRACE_S
+        limit_s = spec.duration_s + 2 * spec.request_timeout_s + HARD_DEADLINE_GRACE_S
         deadline = time.monotonic() + limit_s
         distributed = spec.processes > 1
         main = run.start_child("master" if distributed else "local",

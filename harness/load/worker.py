@@ -58,7 +58,9 @@ locust.runners.WORKER_REPORT_INTERVAL = 1.0
 # Beyond this many distinct error messages the rest are counted under one key, so a
 # service that puts request ids in its errors cannot blow up the report.
 MAX_ERROR_KINDS = 50
-# Time allowed, past duration_s + request_timeout_s, for spawning users and draining.
+FELL_BEHIND = ("not sent: the load generator fell more than request_timeout_s behind "
+               "the open-model schedule")
+# Time allowed, past duration_s + 2 x request_timeout_s, for spawning users and draining.
 SPAWN_AND_DRAIN_GRACE_S = 10.0
 # How long the master waits for its workers to connect, and for their final reports.
 WORKER_CONNECT_TIMEOUT_S = 30.0
@@ -222,9 +224,16 @@ class Plan:
         offsets: Iterator[float] = intended_offsets_s(
             user_id, spec.users, spec.rate_rps, spec.duration_s, spec.max_requests)
         start = time.perf_counter()
+        # A user stuck behind slow responses sends its late requests at once; beyond this
+        # point the rest are counted as failures instead of being silently dropped.
+        cutoff = start + spec.duration_s + spec.request_timeout_s
         for offset in offsets:
             intended = start + offset
-            delay = intended - time.perf_counter()
+            now = time.perf_counter()
+            if now > cutoff:
+                self.recorder.record(now - intended, FELL_BEHIND)
+                continue
+            delay = intended - now
             if delay > 0:
                 gevent.sleep(delay)
             if self.recorder.stop_requested:
@@ -272,8 +281,13 @@ def make_user_class(spec: LoadSpec, plan: Plan | None) -> type[FastHttpUser]:
 
 
 def hard_deadline(spec: LoadSpec) -> float:
-    """Monotonic time after which this process stops its users whatever they are doing."""
-    return time.monotonic() + spec.duration_s + spec.request_timeout_s + SPAWN_AND_DRAIN_GRACE_S
+    """Monotonic time after which this process stops its users whatever they are doing.
+
+    The open-model cut-off is duration + timeout, and a request sent just before it may
+    take one more timeout.
+    """
+    return (time.monotonic() + spec.duration_s + 2 * spec.request_timeout_s
+            + SPAWN_AND_DRAIN_GRACE_S)
 
 
 def install_stop_signals(on_stop: Callable[[], None]) -> None:

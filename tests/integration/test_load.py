@@ -260,3 +260,19 @@ def test_method_headers_body_and_expected_status_are_sent_as_specified(server: S
     assert result.requests == 200 == server.hits["create_ok"] + server.hits["ping"]
     # weight 3 : 1 -> about 150 creates; 5 standard deviations is about +-30
     assert 115 <= server.hits["create_ok"] <= 185
+
+
+def test_requests_a_stuck_generator_never_sent_are_counted_not_dropped(server: Server) -> None:
+    # Every response takes 1.5 s and times out at 0.5 s: each user falls further behind
+    # its schedule; what it could not send by duration + timeout still counts, as failures.
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/slow?ms=1500"),), rate_rps=20.0,
+                    users=2, duration_s=1.0, request_timeout_s=0.5)
+    result = run_load(spec)
+    assert result.requests == result.failures == 20
+    assert 2 <= server.hits["slow"] < 20
+    assert set(result.errors) == {
+        "GET /slow?ms=1500: timeout (no response within request_timeout_s)",
+        "not sent: the load generator fell more than request_timeout_s behind the open-model "
+        "schedule",
+    }
+    assert result.latency_ms["max"] >= 500.0
