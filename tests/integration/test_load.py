@@ -236,14 +236,16 @@ def test_a_killed_load_process_raises_load_generator_error_with_its_stderr(
         handle.wait(timeout=20)
 
 
+@pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
 def test_an_exception_in_the_progress_callback_ends_the_run_and_its_children(
-    server: Server,
+    server: Server, exc_type: type[BaseException],
 ) -> None:
+    # KeyboardInterrupt is what Ctrl-C raises in the harness's main thread mid-run.
     def explode(snapshot: LoadProgress) -> None:
-        raise RuntimeError(f"callback failed at {snapshot.requests} requests")
+        raise exc_type(f"callback failed at {snapshot.requests} requests")
 
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="callback failed"):
+    with pytest.raises(exc_type, match="callback failed"):
         run_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=50.0,
                           users=1, duration_s=60.0), progress=explode)
     assert time.monotonic() - started < 20
