@@ -21,7 +21,7 @@ __all__ = [
     "LoadEvidence",
     "Outcome",
     "PercentileEstimate",
-    "TestEvidence",
+    "SuiteEvidence",
     "evaluate_gates",
     "overall_outcome",
 ]
@@ -32,7 +32,7 @@ CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True, slots=True)
-class TestEvidence:
+class SuiteEvidence:
     """Every run of every selected test: a retry that passed still counts as a failure."""
 
     passed: int
@@ -68,7 +68,7 @@ class ChaosEvidence:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    tests: TestEvidence | None = None
+    tests: SuiteEvidence | None = None
     load: LoadEvidence | None = None
     chaos: tuple[ChaosEvidence, ...] | None = None
 
@@ -127,7 +127,7 @@ def _load_error_rate(ev: Evidence, threshold: float) -> GateResult:
     outcome = stats.decide_max_rate(bad, n, threshold, CONFIDENCE)
     high = stats.upper_bound(bad, n, CONFIDENCE)
     needed = None
-    if outcome == "insufficient":
+    if outcome == "insufficient" and threshold > 0:
         # further clean requests until the upper bound of the error rate is under threshold
         needed = stats.trials_needed(1 - threshold, n - bad, n, CONFIDENCE)
     detail = (

@@ -1,0 +1,254 @@
+"""``reliable-test-runner``: commands and options only; the work happens in the phases."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.config import ResolvedConfig, load_config
+from harness.errors import HarnessError, UsageError
+
+__all__ = ["main"]
+
+COMMANDS = ("run", "gate", "load", "chaos", "report", "target", "doctor")
+
+EPILOG = """\
+exit codes:
+  0    every gate holds
+  1    a gate failed
+  2    usage or configuration error
+  3    not enough evidence to decide (more trials needed)
+  4    infrastructure failed (a component did not start)
+  130  interrupted
+
+`reliable-test-runner SELECTOR...` is short for `reliable-test-runner run SELECTOR...`;
+a selector is a path, a marker (e.g. JobDirector -> -m jobdirector) or a -k keyword.
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="config profile: smoke, ci, release, or one of yours")
+    parser.add_argument(
+        "--config",
+        help="config file (default: reliability.toml, else "
+        "[tool.reliability] in pyproject.toml, else embedded defaults)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value of the active profile, e.g. gates.load_p95_ms=5 (repeatable)",
+    )
+    parser.add_argument(
+        "--report-dir", default="reports", help="where runs are written (default: reports/)"
+    )
+    parser.add_argument(
+        "--target-url", help="test this running service instead of starting the reference API"
+    )
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow targets outside 127.0.0.0/8 (off by default)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reliable-test-runner",
+        description="Is this service reliable enough to ship, and how sure are we?",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run scenario tests: isolated, parallel, repeated",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "selectors", nargs="*", metavar="SELECTOR", help="path, marker or keyword (OR-ed by kind)"
+    )
+    run.add_argument("--repeat", type=int, help="run every selected test N times")
+    run.add_argument("--workers", help="xdist workers: N or auto")
+    run.add_argument("--timeout", type=float, help="per-test timeout in seconds")
+    run.add_argument("--budget", type=float, help="whole-run budget in seconds")
+    run.add_argument(
+        "--until-confident",
+        action="store_true",
+        help="repeat until every test's interval decides against --slo",
+    )
+    run.add_argument("--slo", type=float, help="pass-rate objective, e.g. 0.999")
+    run.add_argument("--rootdir", help="run any pytest project (default: current directory)")
+    run.add_argument("--seed", type=int, help="test order seed (recorded; replay with it)")
+    run.add_argument("-k", dest="keyword", help="pytest -k expression")
+    run.add_argument("-m", dest="markexpr", help="pytest -m marker expression")
+    _common(run)
+
+    gate = sub.add_parser(
+        "gate",
+        help="tests + load + chaos from the config, then gates",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(gate)
+
+    load = sub.add_parser("load", help="the load phase alone, with its gates")
+    load.add_argument("--duration", type=float, help="seconds of load")
+    load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
+    load.add_argument("--users", type=int)
+    load.add_argument("--profile-file", help="a scenarios/load/*.toml profile")
+    _common(load)
+
+    chaos = sub.add_parser("chaos", help="run chaos experiments (all of the profile's by default)")
+    chaos.add_argument("names", nargs="*", metavar="NAME")
+    chaos.add_argument("--injections", type=int, help="inject each fault N times")
+    _common(chaos)
+
+    report = sub.add_parser("report", help="re-render a run's reports from its report.json")
+    report.add_argument("run", nargs="?", default="latest", help="run id or directory")
+    report.add_argument("--compare", metavar="BASELINE", help="run id or directory to compare")
+    report.add_argument(
+        "--min-effect-ms",
+        type=float,
+        default=0.5,
+        help="smallest latency regression worth flagging (default 0.5 ms)",
+    )
+    _common(report)
+
+    target = sub.add_parser("target", help="serve the reference API in the foreground")
+    target.add_argument("--host", default="127.0.0.1")
+    target.add_argument("--port", type=int, default=8000)
+    target.add_argument("--data-dir", default=".moonbase")
+
+    sub.add_parser("doctor", help="which real components are present, which defaults serve")
+    return parser
+
+
+def _normalise(argv: list[str]) -> list[str]:
+    if not argv:
+        return ["run"]
+    first = argv[0]
+    if first in COMMANDS or first in ("-h", "--help", "--version"):
+        return argv
+    return ["run", *argv]
+
+
+def _config(args: argparse.Namespace) -> ResolvedConfig:
+    return load_config(profile=args.profile, config_file=args.config, overrides=args.set)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = _normalise(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return int(exc.code or 0) if exc.code in (0, None) else 2
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except HarnessError as exc:
+        print(f"reliable-test-runner: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception:  # a bug: the run's report.json already says "crashed"
+        traceback.print_exc()
+        print("reliable-test-runner: crashed (exit 4); this is a bug", file=sys.stderr)
+        return 4
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "target":
+        return _target(args)
+    if args.command == "doctor":
+        from harness.doctor import doctor
+
+        return doctor()
+    from harness import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    result: int = handler(args, _config(args))
+    return result
+
+
+def _target(args: argparse.Namespace) -> int:
+    argv = [
+        sys.executable,
+        "-m",
+        "target_api",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--data-dir",
+        args.data_dir,
+    ]
+    try:
+        return subprocess.call(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def resolve_selectors(selectors: Sequence[str], rootdir: Path) -> dict[str, Any]:
+    """Split selectors into paths, markers and keywords; markers are found case-insensitively."""
+    paths, markers, keywords = [], [], []
+    known = _known_markers(rootdir) if selectors else {}
+    for selector in selectors:
+        bare = selector.split("::", 1)[0]
+        if (rootdir / bare).exists():
+            paths.append(selector)
+        elif selector.lower() in known:
+            markers.append(known[selector.lower()])
+        elif re.fullmatch(r"[\w\[\]\- .()]+", selector):
+            keywords.append(selector)
+        else:
+            raise UsageError(
+                f"selector {selector!r} is not a path under {rootdir}, a marker "
+                f"({', '.join(sorted(known.values())) or 'none registered'}) or a keyword"
+            )
+    return {"paths": paths, "markers": markers, "keywords": keywords}
+
+
+def _known_markers(rootdir: Path) -> dict[str, str]:
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--markers",
+                "-p",
+                "no:locust",
+                "-p",
+                "no:cacheprovider",
+                f"--rootdir={rootdir}",
+            ],
+            cwd=rootdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    names = re.findall(r"^@pytest\.mark\.(\w+)", out.stdout, flags=re.MULTILINE)
+    return {name.lower(): name for name in names}
+
+
+def terminal_width() -> int:
+    return shutil.get_terminal_size((100, 20)).columns

@@ -1,0 +1,367 @@
+"""The commands behind the CLI: each opens a run, runs its phases and applies its gates."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness import gates as gate_logic
+from harness import stats
+from harness.config import ResolvedConfig
+from harness.errors import UsageError
+from harness.session import RunContext, exit_code_for, open_run, target_for
+
+__all__ = ["cmd_chaos", "cmd_gate", "cmd_load", "cmd_report", "cmd_run"]
+
+# a CI log is not a terminal: give tables room instead of rich's 80-column default
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+
+
+def _say(message: str) -> None:
+    console.print(f"[dim]·[/dim] {message}")
+
+
+def _finish(
+    ctx: RunContext, results: tuple[gate_logic.GateResult, ...], extra_verdict: str | None = None
+) -> int:
+    verdict = gate_logic.overall_outcome(results) if results else (extra_verdict or "pass")
+    if extra_verdict == "fail" or (extra_verdict == "insufficient" and verdict == "pass"):
+        verdict = extra_verdict
+    code = exit_code_for(verdict)
+    ctx.state.data["gates"] = [g.to_json() for g in results]
+    status = "completed"
+    run = ctx.state.data.get("test_run") or {}
+    if run.get("internal_error"):
+        status, verdict, code = "crashed", "error", 4
+    report = ctx.state.finish(status, verdict, code, run.get("internal_error"))
+    _print_gates(results)
+    colour = {"pass": "green", "fail": "red", "insufficient": "yellow"}.get(verdict, "red")
+    console.print(f"[bold {colour}]verdict: {verdict.upper()}[/] (exit code {code})")
+    print(f"verdict: {verdict} (exit {code}); report: {ctx.state.run_dir / 'index.html'}")
+    del report
+    return code
+
+
+def _print_gates(results: tuple[gate_logic.GateResult, ...]) -> None:
+    if not results:
+        return
+    table = Table(title="gates", show_lines=False)
+    for col in ("gate", "outcome", "observed", "threshold", "detail"):
+        table.add_column(col, overflow="fold")
+    for g in results:
+        colour = {"pass": "green", "fail": "red"}.get(g.outcome, "yellow")
+        observed = "-" if g.observed is None else f"{g.observed:.4g}"
+        table.add_row(
+            g.name, f"[{colour}]{g.outcome}[/]", observed, f"{g.comparison} {g.threshold}", g.detail
+        )
+    console.print(table)
+
+
+def _print_tests(tests: list[dict[str, Any]]) -> None:
+    if not tests:
+        return
+    table = Table(title="tests, worst first (k/n with 95% Clopper-Pearson interval)")
+    for col in ("test", "passed/runs", "95% CI", "flaky", "timeouts", "decision", "more trials"):
+        table.add_column(col, overflow="fold")
+    for t in tests:
+        rate = t.get("pass_rate") or {}
+        ci = f"[{rate['low']:.4f}, {rate['high']:.4f}]" if rate else "-"
+        table.add_row(
+            t["nodeid"],
+            f"{t['passed']}/{t['n']}",
+            ci,
+            "[yellow]flaky[/]" if t["flaky"] else "",
+            str(t["timeouts"]),
+            str(t["decision"]),
+            str(t.get("trials_needed")),
+        )
+    console.print(table)
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator[Any]:
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(description, total=None, info="")
+
+        def update(p: Any) -> None:
+            progress.update(
+                task,
+                completed=p.runs,
+                total=p.expected,
+                info=f"failures {p.failures} · flaky {p.flaky}",
+            )
+
+        yield update
+
+
+def _report_root(args: argparse.Namespace) -> Path:
+    return Path(args.report_dir)
+
+
+# -- run ---------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    from harness.cli import resolve_selectors
+
+    settings = config.profile.tests
+    updates: dict[str, Any] = {}
+    for name, attr in (
+        ("repeat", "repeat"),
+        ("workers", "workers"),
+        ("timeout", "timeout_s"),
+        ("budget", "budget_s"),
+        ("slo", "slo"),
+        ("seed", "seed"),
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            updates[attr] = value
+    if args.until_confident:
+        updates["until_confident"] = True
+    rootdir = Path(args.rootdir).resolve() if args.rootdir else Path.cwd()
+    if not rootdir.is_dir():
+        raise UsageError(f"--rootdir {args.rootdir!r} is not a directory")
+    chosen = resolve_selectors(args.selectors, rootdir)
+    markexpr = " or ".join(chosen["markers"])
+    keyword = " or ".join(chosen["keywords"])
+    if args.markexpr:
+        markexpr = f"({markexpr}) and ({args.markexpr})" if markexpr else args.markexpr
+    if args.keyword:
+        keyword = f"({keyword}) and ({args.keyword})" if keyword else args.keyword
+    if chosen["markers"] or chosen["keywords"] or args.markexpr or args.keyword:
+        updates["markexpr"] = markexpr
+        updates["keyword"] = keyword
+    try:
+        settings = settings.model_validate({**settings.model_dump(), **updates})
+    except ValueError as exc:
+        raise UsageError(f"invalid option: {exc}") from None
+    if chosen["paths"]:
+        paths = tuple(chosen["paths"])
+    elif args.rootdir:
+        paths = ()
+    else:
+        paths = tuple(settings.paths)
+    env: dict[str, str] = {}
+    with open_run("run", config, _report_root(args), _say) as ctx:
+        if args.target_url:
+            with target_for(ctx, args.target_url, args.allow_non_loopback) as target:
+                env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
+                return _run_tests(ctx, settings, rootdir, paths, env)
+        return _run_tests(ctx, settings, rootdir, paths, env)
+
+
+def _run_tests(
+    ctx: RunContext, settings: Any, rootdir: Path, paths: tuple[str, ...], env: dict[str, str]
+) -> int:
+    from harness.phases import run_tests_phase
+
+    with _progress("test runs") as update:
+        result, evidence = run_tests_phase(
+            ctx, settings, rootdir=rootdir, paths=paths, env=env, on_progress=update
+        )
+    _print_tests(ctx.state.data["tests"])
+    decisions = {t.decision(settings.slo) for t in result.tests}
+    verdict = (
+        "fail"
+        if "fail" in decisions
+        else ("insufficient" if "insufficient" in decisions or not result.tests else "pass")
+    )
+    if result.budget_exhausted:
+        console.print(
+            f"[yellow]budget of {settings.budget_s} s reached: the run was stopped; "
+            "its records so far are kept[/]"
+        )
+    if result.interrupted:
+        ctx.state.finish("interrupted", "error", 130, "interrupted by the user")
+        return 130
+    slo_gate = gate_logic.GateResult(
+        "test_slo",
+        verdict if verdict != "error" else "fail",  # type: ignore[arg-type]
+        None,
+        settings.slo,
+        ">=",
+        f"every test decided against slo {settings.slo}: "
+        + ", ".join(
+            f"{d}={sum(1 for t in result.tests if t.decision(settings.slo) == d)}"
+            for d in ("pass", "fail", "insufficient")
+        ),
+        evidence.n,
+    )
+    return _finish(ctx, (slo_gate,))
+
+
+# -- gate --------------------------------------------------------------------------------
+
+
+def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    from harness.phases import run_chaos_phase, run_load_phase, run_tests_phase
+
+    profile = config.profile
+    cwd = Path.cwd()
+    console.print(f"[bold]gate[/] profile [cyan]{config.profile_name}[/] from {config.source}")
+    with (
+        open_run("gate", config, _report_root(args), _say) as ctx,
+        target_for(ctx, args.target_url, args.allow_non_loopback) as target,
+    ):
+        env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
+        with _progress("test runs") as update:
+            _, test_evidence = run_tests_phase(
+                ctx,
+                profile.tests,
+                rootdir=cwd,
+                paths=tuple(profile.tests.paths),
+                env=env,
+                on_progress=update,
+            )
+        _print_tests(ctx.state.data["tests"])
+        load_evidence = None
+        if profile.load.enabled:
+            load_evidence = run_load_phase(ctx, profile.load, target.url)
+        chaos_evidence = None
+        if profile.chaos.enabled:
+            chaos_evidence = run_chaos_phase(ctx, profile.chaos, target.url, base_dir=cwd)
+        evidence = gate_logic.Evidence(test_evidence, load_evidence, chaos_evidence)
+        results = gate_logic.evaluate_gates(profile.gates, evidence)
+        return _finish(ctx, results)
+
+
+# -- load --------------------------------------------------------------------------------
+
+
+def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    from harness.phases import run_load_phase
+
+    settings = config.profile.load
+    updates = {
+        k: v
+        for k, v in (
+            ("duration_s", args.duration),
+            ("rate_rps", args.rate),
+            ("users", args.users),
+            ("profile_file", args.profile_file),
+        )
+        if v is not None
+    }
+    settings = settings.model_validate({**settings.model_dump(), **updates})
+    with (
+        open_run("load", config, _report_root(args), _say) as ctx,
+        target_for(ctx, args.target_url, args.allow_non_loopback) as target,
+    ):
+        evidence = run_load_phase(ctx, settings, target.url)
+        gates = config.profile.gates
+        only_load = gates.model_validate(
+            {k: v for k, v in gates.model_dump().items() if k.startswith("load_")}
+        )
+        results = gate_logic.evaluate_gates(only_load, gate_logic.Evidence(load=evidence))
+        return _finish(ctx, results)
+
+
+# -- chaos -------------------------------------------------------------------------------
+
+
+def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    from harness.phases import run_chaos_phase
+
+    if args.injections is not None and args.injections < 1:
+        raise UsageError(f"--injections {args.injections}: must be >= 1")
+    with (
+        open_run("chaos", config, _report_root(args), _say) as ctx,
+        target_for(ctx, args.target_url, args.allow_non_loopback) as target,
+    ):
+        evidence = run_chaos_phase(
+            ctx,
+            config.profile.chaos,
+            target.url,
+            names=list(args.names) or None,
+            injections=args.injections,
+            base_dir=Path.cwd(),
+        )
+        gates = config.profile.gates
+        threshold = gates.chaos_recovery_s or 30.0
+        only = gates.model_validate({"chaos_recovery_s": threshold})
+        results = gate_logic.evaluate_gates(only, gate_logic.Evidence(chaos=evidence))
+        return _finish(ctx, results)
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def _run_dir(root: Path, ref: str) -> Path:
+    path = Path(ref)
+    if path.is_dir():
+        return path
+    candidate = root / ref
+    if candidate.is_dir():
+        return candidate
+    raise UsageError(f"no run {ref!r}: neither a directory nor a run id under {root}")
+
+
+def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    from harness.load.histogram import decode_histogram
+    from harness.report.writers import write_all
+
+    root = _report_root(args)
+    run_dir = _run_dir(root, args.run).resolve()
+    try:
+        report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read {run_dir / 'report.json'}: {exc}") from None
+    if args.compare:
+        base_dir = _run_dir(root, args.compare).resolve()
+        baseline = json.loads((base_dir / "report.json").read_text(encoding="utf-8"))
+
+        def samples(rep: dict[str, Any]) -> list[float]:
+            encoded = (rep.get("load") or {}).get("histogram_encoded")
+            if not encoded:
+                return []
+            hist = decode_histogram(encoded)
+            out: list[float] = []
+            for item in hist.get_recorded_iterator():
+                out.extend([item.value_iterated_to / 1000.0] * item.count_added_in_this_iter_step)
+            return out[:200_000]
+
+        a, b = samples(baseline), samples(report)
+        if a and b:
+            reg = stats.compare_samples(a, b, args.min_effect_ms)
+            report["comparison"] = {
+                "baseline": baseline.get("run_id"),
+                "metric": "load latency (ms)",
+                "baseline_median": reg.baseline_median,
+                "current_median": reg.current_median,
+                "effect": reg.effect,
+                "p_value": reg.p_value,
+                "min_effect": reg.min_effect,
+                "significant": reg.significant,
+                "regressed": reg.regressed,
+                "noise": reg.noise,
+                "test": "Mann-Whitney U, one-sided",
+            }
+            state = "REGRESSED" if reg.regressed else "no regression"
+            console.print(
+                f"latency vs {baseline.get('run_id')}: median {reg.baseline_median:.3f} -> "
+                f"{reg.current_median:.3f} ms (effect {reg.effect:+.3f} ms, p={reg.p_value:.3g}, "
+                f"min effect {reg.min_effect} ms, noise {reg.noise:.3f} ms): {state}"
+            )
+        else:
+            console.print("no load histograms in both runs: nothing to compare")
+    paths = write_all(report, run_dir, root, final=True, history=[])
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return int(report.get("exit_code", 0))

@@ -1,0 +1,184 @@
+"""The three phases of a gate run, each turning a component's output into evidence."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness import gates as gate_logic
+from harness.config import ChaosSettings, LoadSettings, TestSettings
+from harness.faults.provision import provision_toxiproxy
+from harness.faults.runner import run_experiment
+from harness.faults.scenario import find_experiments
+from harness.latency import percentile_estimate
+from harness.load import LoadSpec, RequestSpec, load_load_spec, run_load
+from harness.load.histogram import decode_histogram
+from harness.runner import Progress, RunSpec, TestPhaseResult, run_tests
+from harness.session import RunContext, recovery_summary_json
+
+__all__ = ["run_chaos_phase", "run_load_phase", "run_tests_phase", "tests_json"]
+
+
+def tests_json(result: TestPhaseResult, slo: float) -> list[dict[str, Any]]:
+    return [t.to_json(slo) for t in result.tests]
+
+
+def run_tests_phase(
+    ctx: RunContext,
+    settings: TestSettings,
+    *,
+    rootdir: Path,
+    paths: tuple[str, ...],
+    env: dict[str, str],
+    on_progress: Callable[[Progress], None] | None = None,
+) -> tuple[TestPhaseResult, gate_logic.SuiteEvidence]:
+    seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
+    spec = RunSpec(
+        rootdir=rootdir,
+        paths=paths,
+        keyword=settings.keyword,
+        markexpr=settings.markexpr,
+        workers=settings.workers,
+        repeat=settings.repeat,
+        timeout_s=settings.timeout_s,
+        budget_s=settings.budget_s,
+        seed=seed,
+        until_confident=settings.until_confident,
+        slo=settings.slo,
+        env=env,
+    )
+    ctx.say(
+        f"tests: {' '.join(paths) or '.'} x{settings.repeat}"
+        f"{' until confident' if settings.until_confident else ''}, workers {settings.workers}, "
+        f"timeout {settings.timeout_s} s, budget {settings.budget_s} s, seed {seed}"
+    )
+    result = run_tests(spec, ctx.state.run_dir / "test-runs.jsonl", on_progress=on_progress)
+    data = ctx.state.data
+    data["tests"] = tests_json(result, settings.slo)
+    data["test_run"] = {
+        "seed": seed,
+        "repeat": settings.repeat,
+        "until_confident": settings.until_confident,
+        "slo": settings.slo,
+        "workers": settings.workers,
+        "timeout_s": settings.timeout_s,
+        "budget_s": settings.budget_s,
+        "budget_exhausted": result.budget_exhausted,
+        "batches": result.batches,
+        "runs": len(result.runs),
+        "duration_s": round(result.duration_s, 3),
+        "pytest_exit_codes": list(result.pytest_exit_codes),
+        "internal_error": result.internal_error,
+        "replay": " ".join(result.argv),
+    }
+    passed = sum(t.passed for t in result.tests)
+    n = sum(t.n for t in result.tests)
+    ctx.state.checkpoint()
+    return result, gate_logic.SuiteEvidence(passed, n)
+
+
+def _load_spec(settings: LoadSettings, target_url: str) -> LoadSpec:
+    if settings.profile_file:
+        return load_load_spec(Path(settings.profile_file), target_url)
+    return LoadSpec(
+        target_url=target_url,
+        requests=(RequestSpec(path=settings.path),),
+        rate_rps=settings.rate_rps,
+        users=settings.users,
+        duration_s=settings.duration_s,
+        max_requests=settings.max_requests,
+        processes=settings.processes,
+    )
+
+
+def run_load_phase(
+    ctx: RunContext,
+    settings: LoadSettings,
+    target_url: str,
+    on_progress: Callable[[Any], None] | None = None,
+) -> gate_logic.LoadEvidence:
+    spec = _load_spec(settings, target_url)
+    ctx.say(
+        f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
+        f"{spec.duration_s} s against {target_url}"
+    )
+    result = run_load(spec, progress=on_progress)
+    histogram = decode_histogram(result.histogram)
+    p95 = percentile_estimate(histogram, 0.95)
+    p99 = percentile_estimate(histogram, 0.99)
+    body = result.to_json()
+    body["percentile_bounds_ms"] = {
+        name: {
+            "q": est.q,
+            "n": est.n,
+            "estimate": est.estimate_ms,
+            "low": est.low_ms,
+            "high": est.high_ms,
+            "method": "order-statistic",
+            "confidence": 0.95,
+        }
+        for name, est in (("p95", p95), ("p99", p99))
+    }
+    body["histogram"] = [
+        {"latency_ms": item.value_iterated_to / 1000.0, "count": item.count_added_in_this_iter_step}
+        for item in histogram.get_recorded_iterator()
+    ][:2000]
+    body["histogram_encoded"] = result.histogram
+    ctx.state.data["load"] = body
+    ctx.state.checkpoint()
+    ctx.say(
+        f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
+        f"p95 {p95.estimate_ms:.3f} ms"
+    )
+    return gate_logic.LoadEvidence(result.requests, result.failures, result.rps, p95, p99)
+
+
+def run_chaos_phase(
+    ctx: RunContext,
+    settings: ChaosSettings,
+    target_url: str,
+    *,
+    names: list[str] | None = None,
+    injections: int | None = None,
+    base_dir: Path,
+) -> tuple[gate_logic.ChaosEvidence, ...]:
+    directory = Path(settings.directory)
+    if not directory.is_absolute():
+        directory = base_dir / directory
+    experiments = find_experiments(
+        directory,
+        names if names is not None else list(settings.experiments),
+        where="chaos.experiments",
+    )
+    count = injections or settings.injections
+    evidence = []
+    with provision_toxiproxy() as server:
+        ctx.state.data["components"]["toxiproxy"] = {
+            "kind": "real" if server.real else "embedded",
+            "detail": server.detail,
+            "source": server.kind,
+        }
+        ctx.say(f"chaos: Toxiproxy {server.kind}: {server.detail}")
+        results = []
+        for experiment in experiments:
+            ctx.say(f"chaos: {experiment.name}: {experiment.title} (x{count})")
+            result = run_experiment(
+                experiment, target_url, server, injections=count, on_event=ctx.say
+            )
+            body = result.to_json()
+            body["recovery_summary"] = recovery_summary_json(
+                list(result.recovery_s), experiment.expect.max_recovery_s
+            )
+            results.append(body)
+            ctx.state.data["chaos"] = results
+            ctx.state.checkpoint()
+            evidence.append(
+                gate_logic.ChaosEvidence(
+                    result.name,
+                    result.effect_observed and result.error is None,
+                    result.recovery_s or (None,),
+                )
+            )
+    return tuple(evidence)

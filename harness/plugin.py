@@ -1,0 +1,280 @@
+"""The harness's pytest plugin (entry point ``pytest11: moonbase``).
+
+Loaded in every pytest session on a machine with the harness installed, it is inert
+unless its options are given, except for fixtures a test asks for by name:
+
+- ``target_url`` / ``api_token``: the Moonbase API under test, from
+  ``MOONBASE_TARGET_URL`` / ``MOONBASE_API_TOKEN`` or, when unset, a reference API this
+  worker starts on a free loopback port and stops at the end of its session;
+- ``moonbase_target``: a reference API of the test's own (its own database);
+- ``free_tcp_port``: a loopback port that was free a moment ago;
+- ``isolated_env``: the test runs in its own temporary working directory with its own
+  ``TMPDIR``, and the environment is restored afterwards.
+
+Options the runner passes:
+
+- ``--moonbase-records PATH``: one JSON line per test run, written by the controller
+  (the xdist main process), flushed as it goes so that nothing is lost on a crash;
+- ``--moonbase-repeat N``: every test N times, as parametrized copies, in one session;
+- ``--moonbase-seed S``: shuffle the test order with seed S (the same on every worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["REPEAT_ID", "base_nodeid"]
+
+REPEAT_ID = "moonbase-r"
+_REPEAT_RE = re.compile(r"(?:\[|-)" + REPEAT_ID + r"(\d+)\]$")
+
+
+def base_nodeid(nodeid: str) -> str:
+    """The node id without the repeat parameter the plugin adds (``t[moonbase-r3]`` -> ``t``)."""
+    match = _REPEAT_RE.search(nodeid)
+    if not match:
+        return nodeid
+    head = nodeid[: match.start()]
+    return head if match.group(0).startswith("[") else head + "]"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("moonbase", "Moonbase reliability harness")
+    group.addoption("--moonbase-records", default=None, help="write one JSON line per test run")
+    group.addoption("--moonbase-repeat", type=int, default=1, help="run every test N times")
+    group.addoption("--moonbase-seed", type=int, default=None, help="shuffle tests with this seed")
+    group.addoption(
+        "--moonbase-timeout-s", type=float, default=None, help="the per-test timeout (for records)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    count = metafunc.config.getoption("moonbase_repeat", 1) or 1
+    if count > 1:
+        metafunc.fixturenames.append("_moonbase_repeat")
+        metafunc.parametrize(
+            "_moonbase_repeat", range(1, count + 1), ids=lambda i: f"{REPEAT_ID}{i}"
+        )
+
+
+@pytest.fixture
+def _moonbase_repeat(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    seed = config.getoption("moonbase_seed", None)
+    if seed is not None:
+        # every xdist worker shuffles with the same seed, so their collections agree
+        random.Random(seed).shuffle(items)
+
+
+# -- records, written by the controller ------------------------------------------------
+
+
+class _Recorder:
+    def __init__(self, path: Path, timeout_s: float | None) -> None:
+        self._fh = path.open("a", encoding="utf-8", buffering=1)
+        self._timeout_s = timeout_s
+        self._phases: dict[str, dict[str, Any]] = {}
+        self._started: dict[str, float] = {}
+
+    def start(self, nodeid: str) -> None:
+        self._started[nodeid] = time.monotonic()
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def report(self, rep: pytest.TestReport) -> None:
+        state = self._phases.setdefault(
+            rep.nodeid, {"outcome": "passed", "duration_s": 0.0, "message": ""}
+        )
+        state["duration_s"] += rep.duration
+        worker = getattr(rep, "node", None)
+        state["worker"] = getattr(getattr(worker, "gateway", None), "id", None) or "main"
+        text = str(rep.longrepr) if rep.longrepr is not None else ""
+        if rep.outcome == "rerun":
+            # a failed attempt the user's rerun plugin will retry: it counts as a failure
+            self._emit(rep.nodeid, "failed", state["duration_s"], text, rerun=True)
+            self._phases.pop(rep.nodeid, None)
+            return
+        if rep.failed:
+            crashed = "crashed while running" in text
+            elapsed = time.monotonic() - self._started.get(rep.nodeid, time.monotonic())
+            if "Timeout" in text or (
+                crashed and self._timeout_s is not None and elapsed >= 0.9 * self._timeout_s
+            ):
+                outcome = "timeout"
+            elif rep.when == "call":
+                outcome = "failed"
+            else:
+                outcome = "error"
+            if state["outcome"] == "passed":
+                state["outcome"] = outcome
+                state["message"] = _short(text)
+            if crashed:  # no teardown report follows a crash
+                self._finish(rep.nodeid)
+                return
+        elif rep.skipped and state["outcome"] == "passed":
+            state["outcome"] = "skipped"
+            state["message"] = _short(text)
+        if rep.when == "teardown":
+            self._finish(rep.nodeid)
+
+    def _finish(self, nodeid: str) -> None:
+        state = self._phases.pop(nodeid, None)
+        if state is not None:
+            self._emit(
+                nodeid,
+                state["outcome"],
+                state["duration_s"],
+                state["message"],
+                worker=state.get("worker"),
+            )
+
+    def _emit(
+        self, nodeid: str, outcome: str, duration_s: float, message: str, **extra: Any
+    ) -> None:
+        match = _REPEAT_RE.search(nodeid)
+        self._write(
+            {
+                "nodeid": base_nodeid(nodeid),
+                "run_nodeid": nodeid,
+                "repeat": int(match.group(1)) if match else 1,
+                "outcome": outcome,
+                "duration_s": round(duration_s, 6),
+                "message": _short(message),
+                "t": time.time(),
+                **extra,
+            }
+        )
+
+    def close(self) -> None:
+        for nodeid in list(self._phases):
+            self._finish(nodeid)
+        self._fh.close()
+
+
+def _short(text: str, limit: int = 500) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    tail = "\n".join(lines[-5:])
+    return tail[-limit:]
+
+
+_RECORDER = pytest.StashKey[_Recorder]()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("moonbase_records", None)
+    if path and not _is_worker(config):
+        config.stash[_RECORDER] = _Recorder(
+            Path(path), config.getoption("moonbase_timeout_s", None)
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    recorder = config.stash.get(_RECORDER, None)
+    if recorder is not None:
+        recorder.close()
+
+
+def _recorder() -> _Recorder | None:
+    config = _CONFIG.get("config")
+    return None if config is None else config.stash.get(_RECORDER, None)
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    recorder = _recorder()
+    if recorder is not None:
+        recorder.start(nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    recorder = _recorder()
+    if recorder is not None:
+        recorder.report(report)
+
+
+_CONFIG: dict[str, pytest.Config] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG["config"] = session.config
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _moonbase_shared_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    url = os.environ.get("MOONBASE_TARGET_URL")
+    if url:
+        yield url.rstrip("/"), os.environ.get("MOONBASE_API_TOKEN", "")
+        return
+    from harness.target import ReferenceTarget
+
+    data_dir = tmp_path_factory.mktemp("moonbase-target")
+    with ReferenceTarget(data_dir, log_path=data_dir / "api.log") as target:
+        yield target.url, target.token
+
+
+@pytest.fixture
+def target_url(_moonbase_shared_target: tuple[str, str]) -> str:
+    """Base URL of the Moonbase API under test, e.g. ``http://127.0.0.1:41234``."""
+    return _moonbase_shared_target[0]
+
+
+@pytest.fixture
+def api_token(_moonbase_shared_target: tuple[str, str]) -> str:
+    """Bearer token for mutating calls on ``target_url``."""
+    return _moonbase_shared_target[1]
+
+
+@pytest.fixture
+def moonbase_target(tmp_path: Path) -> Iterator[Any]:
+    """A reference API of this test's own, with its own database; stopped after the test."""
+    from harness.target import ReferenceTarget
+
+    with ReferenceTarget(tmp_path / "moonbase", log_path=tmp_path / "api.log") as target:
+        yield target
+
+
+@pytest.fixture
+def free_tcp_port() -> int:
+    from harness.processes import free_port
+
+    return free_port()
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Own working directory and TMPDIR; the environment is restored after the test."""
+    saved = dict(os.environ)
+    monkeypatch.chdir(tmp_path)
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        monkeypatch.setenv(name, str(tmp_path))
+    tempfile.tempdir = None
+    try:
+        yield tmp_path
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        tempfile.tempdir = None

@@ -1,0 +1,289 @@
+"""Writing a run's reports from its report.json content.
+
+report.json is the source of truth; junit.xml, summary.md, index.html and allure-results/
+are renderings of it, so ``reliable-test-runner report`` can re-render any run.
+Every file is written to a temporary name and renamed, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SCHEMA",
+    "append_history",
+    "history_line",
+    "read_history",
+    "render_markdown",
+    "write_all",
+    "write_json",
+    "write_junit",
+]
+
+SCHEMA = "moonbase-reliability/1"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(report: Mapping[str, Any], run_dir: Path) -> Path:
+    path = run_dir / "report.json"
+    _atomic_write(path, json.dumps(report, indent=2, sort_keys=False, default=str) + "\n")
+    return path
+
+
+def _rate(k: int, n: int, interval: Mapping[str, Any] | None) -> str:
+    if not n or not interval:
+        return f"{k}/{n}"
+    return f"{k}/{n} [{interval['low']:.4f}, {interval['high']:.4f}]"
+
+
+def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
+    """One testcase per test (its figures as properties), per gate and per chaos experiment."""
+    root = ET.Element("testsuites", name=f"moonbase-reliability {report.get('run_id', '')}")
+    suites: list[tuple[str, list[ET.Element]]] = []
+
+    cases = []
+    for test in report.get("tests", []):
+        nodeid = str(test["nodeid"])
+        module, _, name = nodeid.partition("::")
+        case = ET.Element(
+            "testcase",
+            classname=module.replace("/", ".").removesuffix(".py"),
+            name=name or nodeid,
+            time=f"{sum_durations(test):.3f}",
+        )
+        props = ET.SubElement(case, "properties")
+        for key in ("n", "passed", "failed", "errors", "timeouts", "flaky", "trials_needed"):
+            ET.SubElement(props, "property", name=key, value=str(test.get(key)))
+        rate = test.get("pass_rate") or {}
+        for key in ("estimate", "low", "high", "method", "confidence"):
+            if key in rate:
+                ET.SubElement(props, "property", name=f"pass_rate.{key}", value=str(rate[key]))
+        figure = _rate(int(test["passed"]), int(test["n"]), rate)
+        if test["n"] and test["passed"] < test["n"]:
+            kind = "flaky" if test.get("flaky") else "failing"
+            failure = ET.SubElement(
+                case, "failure", type=kind, message=f"{kind}: {figure} runs passed"
+            )
+            failure.text = "\n".join(test.get("messages", []))
+        elif not test["n"]:
+            ET.SubElement(case, "skipped", message="no counted run")
+        cases.append(case)
+    suites.append(("tests", cases))
+
+    gate_cases = []
+    for gate in report.get("gates", []):
+        case = ET.Element("testcase", classname="gates", name=str(gate["name"]), time="0")
+        message = (
+            f"{gate['outcome']}: observed {gate.get('observed')} "
+            f"{gate.get('comparison')} {gate.get('threshold')}; {gate.get('detail', '')}"
+        )
+        if gate["outcome"] == "fail":
+            ET.SubElement(case, "failure", type="gate", message=message)
+        elif gate["outcome"] == "insufficient":
+            ET.SubElement(case, "failure", type="insufficient-evidence", message=message)
+        gate_cases.append(case)
+    suites.append(("gates", gate_cases))
+
+    chaos_cases = []
+    for exp in report.get("chaos", []):
+        case = ET.Element("testcase", classname="chaos", name=str(exp["name"]), time="0")
+        if not exp.get("effect_observed") or not exp.get("recovered") or exp.get("error"):
+            ET.SubElement(
+                case,
+                "failure",
+                type="chaos",
+                message=str(
+                    exp.get("error")
+                    or f"effect_observed={exp.get('effect_observed')} "
+                    f"recovered={exp.get('recovered')}"
+                ),
+            )
+        chaos_cases.append(case)
+    suites.append(("chaos", chaos_cases))
+
+    for name, members in suites:
+        failures = sum(1 for c in members if c.find("failure") is not None)
+        skipped = sum(1 for c in members if c.find("skipped") is not None)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=name,
+            tests=str(len(members)),
+            failures=str(failures),
+            errors="0",
+            skipped=str(skipped),
+        )
+        suite.extend(members)
+    ET.indent(root)
+    path = run_dir / "junit.xml"
+    _atomic_write(path, ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+    return path
+
+
+def sum_durations(test: Mapping[str, Any]) -> float:
+    summary = test.get("duration_s") or {}
+    return float(summary.get("p50", 0.0)) * int(test.get("n", 0))
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The CI page summary: verdict, gates, flaky tests first, load, chaos."""
+    lines = [
+        f"# Moonbase reliability: {str(report.get('verdict', '?')).upper()}",
+        "",
+        f"run `{report.get('run_id')}` · profile `{report.get('profile', '-')}` · "
+        f"status **{report.get('status')}** · exit code {report.get('exit_code')}",
+        "",
+    ]
+    if report.get("error"):
+        lines += [f"> **error:** {report['error']}", ""]
+    gates = report.get("gates", [])
+    if gates:
+        lines += [
+            "## Gates",
+            "",
+            "| gate | outcome | observed | threshold | detail |",
+            "|---|---|---|---|---|",
+        ]
+        for g in gates:
+            observed = g.get("observed")
+            shown = f"{observed:.4g}" if isinstance(observed, float) else str(observed)
+            lines.append(
+                f"| {g['name']} | **{g['outcome']}** | {shown} | "
+                f"{g['comparison']} {g['threshold']} | {g.get('detail', '')} |"
+            )
+        lines.append("")
+    tests = sorted(
+        report.get("tests", []),
+        key=lambda t: (not t.get("flaky"), -(t["n"] - t["passed"]) / max(t["n"], 1)),
+    )
+    if tests:
+        lines += [
+            "## Tests (flaky first)",
+            "",
+            "| test | passed/runs [95% CI] | flaky | timeouts | trials needed |",
+            "|---|---|---|---|---|",
+        ]
+        for t in tests:
+            figure = _rate(t["passed"], t["n"], t.get("pass_rate"))
+            lines.append(
+                f"| `{t['nodeid']}` | {figure} | {'yes' if t.get('flaky') else ''} | "
+                f"{t.get('timeouts', 0)} | {t.get('trials_needed')} |"
+            )
+        lines.append("")
+    load = report.get("load")
+    if load:
+        lat = load.get("latency_ms", {})
+        lines += [
+            "## Load",
+            "",
+            f"{load.get('requests')} requests, {load.get('failures')} failed, "
+            f"{load.get('rps', 0):.1f} req/s; latency p50 {lat.get('p50')} ms, "
+            f"p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms "
+            f"({load.get('model', 'open')} model)",
+            "",
+        ]
+    chaos = report.get("chaos", [])
+    if chaos:
+        lines += [
+            "## Chaos",
+            "",
+            "| experiment | fault | effect observed | recovered | recovery s |",
+            "|---|---|---|---|---|",
+        ]
+        for c in chaos:
+            fault = c.get("fault", {})
+            lines.append(
+                f"| {c['name']} | {fault.get('type')} {fault.get('attributes')} | "
+                f"{c.get('effect_observed')} | {c.get('recovered')} | "
+                f"{c.get('recovery_s')} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
+    tests = report.get("tests", [])
+    load = report.get("load") or {}
+    return {
+        "run_id": report.get("run_id"),
+        "finished_at": report.get("finished_at"),
+        "verdict": report.get("verdict"),
+        "status": report.get("status"),
+        "profile": report.get("profile"),
+        "git_commit": report.get("git_commit"),
+        "tests_passed": sum(int(t["passed"]) for t in tests),
+        "tests_n": sum(int(t["n"]) for t in tests),
+        "tests": {t["nodeid"]: [t["passed"], t["n"]] for t in tests},
+        "load_p95_ms": (load.get("latency_ms") or {}).get("p95"),
+        "load_rps": load.get("rps"),
+    }
+
+
+def read_history(root: Path) -> list[dict[str, Any]]:
+    path = root / "history.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def append_history(report: Mapping[str, Any], root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "history.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(history_line(report), sort_keys=True) + "\n")
+
+
+def _point_latest(root: Path, run_dir: Path) -> None:
+    latest = root / "latest"
+    tmp = root / ".latest.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, latest)
+
+
+def write_all(
+    report: Mapping[str, Any],
+    run_dir: Path,
+    root: Path,
+    *,
+    final: bool = True,
+    history: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Path]:
+    """Every report file for a run; ``final`` also appends history and moves ``latest``."""
+    from harness.report.allure import write_allure_results
+    from harness.report.html import render_html
+
+    paths = {"json": write_json(report, run_dir)}
+    if not final:
+        return paths
+    paths["junit"] = write_junit(report, run_dir)
+    summary = run_dir / "summary.md"
+    _atomic_write(summary, render_markdown(report) + "\n")
+    paths["markdown"] = summary
+    past = list(history) if history is not None else read_history(root)
+    html = run_dir / "index.html"
+    _atomic_write(html, render_html(report, [*past, history_line(report)]))
+    paths["html"] = html
+    write_allure_results(report, run_dir / "allure-results")
+    paths["allure"] = run_dir / "allure-results"
+    if history is None:
+        append_history(report, root)
+    _point_latest(root, run_dir)
+    return paths

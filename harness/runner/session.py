@@ -1,0 +1,271 @@
+"""Running pytest sessions: isolated, parallel, repeated, under a whole-run watchdog.
+
+Each batch is one ``python -m pytest`` child in its own process group, spread over
+pytest-xdist workers, each test under pytest-timeout; the harness plugin writes one JSON
+line per test run, which this module tails for live progress. At the budget the whole
+process tree is ended and the records so far still count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import InfrastructureError, UsageError
+from harness.processes import kill_tree
+from harness.runner.records import RunRecord, TestRecord, aggregate, read_records
+
+__all__ = ["Progress", "RunSpec", "TestPhaseResult", "run_tests"]
+
+_COLLECTED = re.compile(r"(?:collected (\d+) items?|\[(\d+) items?\])")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What to run and how; paths and node ids are relative to ``rootdir``."""
+
+    rootdir: Path
+    paths: tuple[str, ...] = ()
+    keyword: str = ""
+    markexpr: str = ""
+    workers: str = "2"
+    repeat: int = 1
+    timeout_s: float = 30.0
+    # "signal" ends a hung test cleanly inside its worker; "thread" also ends tests stuck in
+    # C calls, by ending the worker (xdist replaces it), at the price of a restart each time
+    timeout_method: str = "signal"
+    budget_s: float = 600.0
+    seed: int | None = None
+    until_confident: bool = False
+    slo: float = 0.99
+    env: Mapping[str, str] = field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()
+    max_batch_repeat: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    runs: int
+    expected: int | None
+    failures: int
+    flaky: int
+    elapsed_s: float
+    batch: int
+
+
+@dataclass(frozen=True, slots=True)
+class TestPhaseResult:
+    tests: tuple[TestRecord, ...]
+    runs: tuple[RunRecord, ...]
+    budget_exhausted: bool
+    interrupted: bool
+    pytest_exit_codes: tuple[int, ...]
+    batches: int
+    seed: int | None
+    duration_s: float
+    argv: tuple[str, ...]
+    output_tail: tuple[str, ...]
+    internal_error: str | None = None
+
+
+def _argv(spec: RunSpec, records: Path, repeat: int, selection: Sequence[str]) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:locust",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rN",
+        "--no-header",
+        "-o",
+        "console_output_style=classic",
+        f"--moonbase-records={records}",
+        f"--moonbase-repeat={repeat}",
+        f"--moonbase-timeout-s={spec.timeout_s}",
+        f"--timeout={spec.timeout_s}",
+        f"--timeout-method={spec.timeout_method}",
+        f"--rootdir={spec.rootdir}",
+    ]
+    if spec.workers not in ("0", ""):
+        # a crashed worker (thread timeout) is replaced, however often it happens
+        argv += ["-n", spec.workers, "--max-worker-restart=100000"]
+    if spec.seed is not None:
+        argv.append(f"--moonbase-seed={spec.seed}")
+    if spec.keyword:
+        argv += ["-k", spec.keyword]
+    if spec.markexpr:
+        argv += ["-m", spec.markexpr]
+    argv += list(spec.extra_args)
+    argv += list(selection) if selection else list(spec.paths)
+    return argv
+
+
+def _run_batch(
+    spec: RunSpec,
+    records_path: Path,
+    repeat: int,
+    selection: Sequence[str],
+    deadline: float,
+    on_line: Callable[[], None],
+    expected_cb: Callable[[int], None],
+) -> tuple[int | None, bool, list[str], list[str]]:
+    """One pytest child; returns (exit code or None if killed, killed at budget, argv, tail)."""
+    argv = _argv(spec, records_path, repeat, selection)
+    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=spec.rootdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise InfrastructureError(f"could not start pytest: {exc}") from exc
+    tail: deque[str] = deque(maxlen=60)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip()
+            tail.append(line)
+            if match := _COLLECTED.search(line):
+                expected_cb(int(match.group(1) or match.group(2)))
+
+    reader = threading.Thread(target=pump, name="pytest-output", daemon=True)
+    reader.start()
+    killed = False
+    try:
+        while proc.poll() is None:
+            if time.monotonic() >= deadline:
+                killed = True
+                kill_tree(proc.pid, grace_s=2.0)
+                break
+            on_line()
+            try:
+                proc.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                pass
+    except BaseException:
+        kill_tree(proc.pid, grace_s=2.0)
+        raise
+    finally:
+        reader.join(timeout=5)
+        on_line()
+    return (None if killed else proc.returncode), killed, argv, list(tail)
+
+
+def run_tests(
+    spec: RunSpec,
+    records_path: Path,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> TestPhaseResult:
+    """Run the selected tests ``spec.repeat`` times (or until confident) within the budget."""
+    start = time.monotonic()
+    deadline = start + spec.budget_s
+    records_path.parent.mkdir(parents=True, exist_ok=True)
+    records_path.touch()
+    state = {"expected": None, "batch": 1, "base": 0}
+    exit_codes: list[int] = []
+    budget_exhausted = False
+    interrupted = False
+    internal_error: str | None = None
+    last_argv: list[str] = []
+    last_tail: list[str] = []
+
+    def report_progress() -> None:
+        if on_progress is None:
+            return
+        runs = read_records(records_path)
+        tests = aggregate(runs)
+        on_progress(
+            Progress(
+                runs=len(runs),
+                expected=state["expected"],
+                failures=sum(1 for r in runs if r.outcome in ("failed", "error", "timeout")),
+                flaky=sum(1 for t in tests if t.flaky),
+                elapsed_s=time.monotonic() - start,
+                batch=state["batch"],
+            )
+        )
+
+    def set_expected(count: int) -> None:
+        state["expected"] = state["base"] + count
+
+    selection: list[str] = []
+    repeat = spec.repeat
+    try:
+        while True:
+            code, killed, last_argv, last_tail = _run_batch(
+                spec, records_path, repeat, selection, deadline, report_progress, set_expected
+            )
+            if killed:
+                budget_exhausted = True
+                break
+            assert code is not None
+            exit_codes.append(code)
+            if code == 5 and not read_records(records_path):
+                raise UsageError(
+                    "no tests matched the selection "
+                    f"(paths {list(spec.paths) or ['.']}, -k {spec.keyword!r}, "
+                    f"-m {spec.markexpr!r}) "
+                    f"under {spec.rootdir}"
+                )
+            if code == 4:
+                raise UsageError(
+                    "pytest refused the run (exit 4):\n  " + "\n  ".join(last_tail[-15:])
+                )
+            if code in (2, 3):
+                internal_error = (
+                    f"pytest ended with an internal error (exit {code}):\n  "
+                    + "\n  ".join(last_tail[-15:])
+                )
+                if not read_records(records_path):
+                    raise InfrastructureError(internal_error)
+                break
+            if not spec.until_confident:
+                break
+            tests = aggregate(read_records(records_path))
+            undecided = [t for t in tests if t.n and t.decision(spec.slo) == "insufficient"]
+            if not undecided or time.monotonic() >= deadline:
+                budget_exhausted = bool(undecided)
+                break
+            # a parametrized test is re-selected as a whole: pytest cannot address one
+            # parameter set once the repeat parameter is added to it
+            selection = list(dict.fromkeys(t.nodeid.split("[", 1)[0] for t in undecided))
+            needed = max(t.trials_needed(spec.slo) for t in undecided)
+            repeat = max(1, min(needed, repeat * 2, spec.max_batch_repeat))
+            state["batch"] += 1
+            state["base"] = len(read_records(records_path))
+            state["expected"] = None
+    except KeyboardInterrupt:
+        interrupted = True
+
+    runs = read_records(records_path)
+    return TestPhaseResult(
+        tests=tuple(aggregate(runs)),
+        runs=tuple(runs),
+        budget_exhausted=budget_exhausted,
+        interrupted=interrupted,
+        pytest_exit_codes=tuple(exit_codes),
+        batches=int(state["batch"] or 1),
+        seed=spec.seed,
+        duration_s=time.monotonic() - start,
+        argv=tuple(last_argv),
+        output_tail=tuple(last_tail),
+        internal_error=internal_error,
+    )

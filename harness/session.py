@@ -1,0 +1,217 @@
+"""One harness run: start what is needed, run the phases, always clean up and report.
+
+Data flows one way: config -> phases (tests, load, chaos) -> measurements -> gates ->
+report. Whatever happens (a gate fails, a component will not start, Ctrl-C, a crash),
+report.json is written with the status that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import gates as gate_logic
+from harness import stats
+from harness.config import ResolvedConfig
+from harness.errors import HarnessError
+from harness.netguard import ensure_loopback_url
+from harness.report.writers import SCHEMA, write_all
+from harness.target import ReferenceTarget, Target, wait_until_healthy
+
+__all__ = ["EXIT_CODES", "RunContext", "RunState", "exit_code_for", "open_run"]
+
+EXIT_CODES = {
+    "pass": 0,
+    "fail": 1,
+    "usage": 2,
+    "insufficient": 3,
+    "infrastructure": 4,
+    "interrupted": 130,
+}
+VERDICT_EXIT = {"pass": 0, "fail": 1, "insufficient": 3, "error": 4}
+
+
+def exit_code_for(verdict: str) -> int:
+    return VERDICT_EXIT[verdict]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _git_commit(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass(slots=True)
+class RunState:
+    """The report being built; written after every phase, so a crash leaves what was done."""
+
+    command: str
+    run_id: str
+    run_dir: Path
+    report_root: Path
+    config: ResolvedConfig | None
+    started_at: str = field(default_factory=_now)
+    data: dict[str, Any] = field(default_factory=lambda: {"components": {}})
+
+    def skeleton(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "run_id": self.run_id,
+            "command": self.command,
+            "status": "crashed",  # until the run says otherwise: a killed run reads as crashed
+            "verdict": "error",
+            "exit_code": 4,
+            "started_at": self.started_at,
+            "finished_at": None,
+            "profile": self.config.profile_name if self.config else None,
+            "config_source": self.config.source if self.config else None,
+            "git_commit": _git_commit(Path.cwd()),
+            "tests": [],
+            "load": None,
+            "chaos": [],
+            "gates": [],
+            "components": {},
+        }
+
+    def checkpoint(self) -> None:
+        report = {**self.skeleton(), **self.data}
+        write_all(report, self.run_dir, self.report_root, final=False)
+
+    def finish(
+        self, status: str, verdict: str, exit_code: int, error: str | None
+    ) -> dict[str, Any]:
+        report = {**self.skeleton(), **self.data}
+        report.update(
+            status=status, verdict=verdict, exit_code=exit_code, finished_at=_now(), error=error
+        )
+        write_all(report, self.run_dir, self.report_root, final=True)
+        return report
+
+
+@dataclass(slots=True)
+class RunContext:
+    state: RunState
+    say: Callable[[str], None]
+    target: Target | None = None
+
+
+@contextlib.contextmanager
+def open_run(
+    command: str,
+    config: ResolvedConfig | None,
+    report_root: Path,
+    say: Callable[[str], None],
+) -> Iterator[RunContext]:
+    """A run directory whose report.json always ends up written, whatever happens inside."""
+    run_id = new_run_id()
+    run_dir = report_root / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState(command, run_id, run_dir, report_root, config)
+    state.checkpoint()
+    ctx = RunContext(state, say)
+    result: dict[str, Any] = {}
+    try:
+        yield ctx
+    except KeyboardInterrupt:
+        result = state.finish("interrupted", "error", 130, "interrupted by the user")
+        ctx.state.data["_final"] = result
+        raise
+    except HarnessError as exc:
+        result = state.finish("crashed", "error", exc.exit_code, str(exc))
+        ctx.state.data["_final"] = result
+        raise
+    except BaseException as exc:
+        result = state.finish("crashed", "error", 4, f"{type(exc).__name__}: {exc}")
+        ctx.state.data["_final"] = result
+        raise
+
+
+@contextlib.contextmanager
+def target_for(
+    ctx: RunContext, target_url: str | None, allow_non_loopback: bool, token: str | None = None
+) -> Iterator[Target]:
+    """The service under test: the one at --target-url, or a reference API we start and stop."""
+    if target_url:
+        url = ensure_loopback_url(
+            target_url, where="--target-url", allow_non_loopback=allow_non_loopback
+        )
+        wait_until_healthy(url, 10.0)
+        ctx.state.data["components"]["target"] = {"kind": "external", "detail": url}
+        ctx.state.data["target_url"] = url
+        yield Target(url, token or os.environ.get("MOONBASE_API_TOKEN", ""), managed=False)
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="moonbase-target-"))
+    reference = ReferenceTarget(data_dir, log_path=ctx.state.run_dir / "target-api.log")
+    ctx.say("starting the reference Moonbase API")
+    t0 = time.monotonic()
+    target = reference.start()
+    try:
+        ctx.state.data["components"]["target"] = {
+            "kind": "embedded",
+            "detail": f"reference Moonbase API at {target.url} (pid {reference.pid}, "
+            f"started in {time.monotonic() - t0:.2f} s)",
+        }
+        ctx.state.data["target_url"] = target.url
+        ctx.say(f"reference API up at {target.url}")
+        yield target
+    finally:
+        reference.stop()
+
+
+def evidence_from(
+    report: dict[str, Any],
+    tests_n: tuple[int, int] | None,
+    load_evidence: gate_logic.LoadEvidence | None,
+    chaos: tuple[gate_logic.ChaosEvidence, ...] | None,
+) -> gate_logic.Evidence:
+    tests = gate_logic.SuiteEvidence(*tests_n) if tests_n is not None else None
+    return gate_logic.Evidence(tests=tests, load=load_evidence, chaos=chaos)
+
+
+def recovery_summary_json(recoveries: list[float | None], limit_s: float | None) -> dict[str, Any]:
+    summary = stats.summarize_recoveries(recoveries, limit_s)
+    return {
+        "n": summary.n,
+        "recovered": summary.recovered,
+        "unrecovered": summary.unrecovered,
+        "p50_s": summary.p50_s,
+        "p95_s": summary.p95_s,
+        "max_s": summary.max_s,
+        "limit_s": summary.limit_s,
+        "within_limit": summary.within_limit,
+        "claim": summary.claim.to_json() if summary.claim else None,
+        "claim_text": (
+            f"{summary.within_limit}/{summary.n} recoveries within {limit_s} s, "
+            f"95% CI [{summary.claim.low:.4f}, {summary.claim.high:.4f}]"
+            if summary.claim and summary.n
+            else None
+        ),
+        "trials_needed": summary.trials_needed,
+    }

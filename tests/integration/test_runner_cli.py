@@ -1,0 +1,99 @@
+"""`reliable-test-runner run` on an ordinary pytest project: repeats, flakes, hangs, budget."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PROJECT = '''
+import fcntl, os, time
+from pathlib import Path
+
+COUNTER = Path(__file__).with_name("flaky-counter")
+
+def _next() -> int:
+    with open(COUNTER, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        n = int(fh.read() or 0) + 1
+        fh.seek(0); fh.truncate(); fh.write(str(n))
+        return n
+
+def test_stable():
+    assert sum(range(10)) == 45
+
+def test_flaky():
+    # fails on every 5th run across all workers: a true failure rate of exactly 20%
+    assert _next() % 5 != 0
+
+def test_hangs():
+    time.sleep(1000)
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "test_mixed.py").write_text(PROJECT)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    return root
+
+
+def test_stable_flaky_and_hanging_tests_are_told_apart(project: Path, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = run_cli(
+        "run", "--rootdir", str(project), "--repeat", "50", "--timeout", "2",
+        "--budget", "200", "--seed", "1", "--report-dir", str(tmp_path / "reports"),
+        timeout=300,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stdout + result.stderr  # the hanging test fails its SLO
+    report = json.loads((tmp_path / "reports" / "latest" / "report.json").read_text())
+    tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+
+    stable = tests["test_stable"]
+    assert (stable["passed"], stable["n"], stable["flaky"]) == (50, 50, False)
+    assert stable["pass_rate"]["high"] == 1.0
+    assert stable["pass_rate"]["low"] == pytest.approx(0.9289, abs=1e-4)
+
+    flaky = tests["test_flaky"]
+    assert flaky["flaky"] is True
+    assert (flaky["passed"], flaky["n"]) == (40, 50)
+    assert flaky["pass_rate"]["low"] <= 0.8 <= flaky["pass_rate"]["high"]
+
+    hangs = tests["test_hangs"]
+    assert (hangs["timeouts"], hangs["n"], hangs["passed"]) == (50, 50, 0)
+    assert report["test_run"]["seed"] == 1
+    assert elapsed < 200
+
+
+def test_the_budget_ends_the_whole_run_and_still_writes_the_report(
+    project: Path, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    result = run_cli(
+        "run", "--rootdir", str(project), "--repeat", "50", "--timeout", "30",
+        "--budget", "8", "--report-dir", str(tmp_path / "reports"), timeout=120,
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 8 + 20, "the watchdog did not end the run near its budget"
+    report = json.loads((tmp_path / "reports" / "latest" / "report.json").read_text())
+    assert report["test_run"]["budget_exhausted"] is True
+    assert report["status"] == "completed"
+    assert result.returncode in (1, 3)
+    stable = next(t for t in report["tests"] if t["nodeid"].endswith("test_stable"))
+    assert stable["n"] >= 1
+
+
+def test_a_selector_that_matches_nothing_is_a_usage_error(project: Path, tmp_path: Path) -> None:
+    result = run_cli("run", "--rootdir", str(project), "-k", "no_such_test",
+                     "--report-dir", str(tmp_path / "r"), timeout=120)
+    assert result.returncode == 2
+    assert "no tests matched" in result.stderr

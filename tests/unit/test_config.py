@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_config, parse_override
+from harness.errors import ConfigError
+
+
+def test_embedded_smoke_profile_has_the_three_required_gates() -> None:
+    config = load_config(profile="smoke", environ={}, cwd=Path("/nonexistent"))
+    gates = config.profile.gates
+    assert config.source == "embedded defaults"
+    assert gates.test_success is not None
+    assert gates.load_error_rate is not None
+    assert gates.load_p95_ms is not None
+
+
+def test_set_overrides_a_gate_threshold() -> None:
+    config = load_config(overrides=["gates.load_p95_ms=0.001"], environ={}, cwd=Path("/x"))
+    assert config.profile.gates.load_p95_ms == pytest.approx(0.001)
+
+
+def test_cli_beats_environment_beats_file(tmp_path: Path) -> None:
+    (tmp_path / "reliability.toml").write_text("[profiles.smoke.gates]\nload_p95_ms = 40\n")
+    env = {"RELIABILITY__GATES__LOAD_P95_MS": "30"}
+    assert load_config(environ={}, cwd=tmp_path).profile.gates.load_p95_ms == 40
+    assert load_config(environ=env, cwd=tmp_path).profile.gates.load_p95_ms == 30
+    top = load_config(environ=env, cwd=tmp_path, overrides=["gates.load_p95_ms=20"])
+    assert top.profile.gates.load_p95_ms == 20
+
+
+def test_pyproject_tool_table_is_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.reliability.profiles.smoke.tests]\nrepeat = 7\n"
+    )
+    config = load_config(environ={}, cwd=tmp_path)
+    assert config.profile.tests.repeat == 7
+    assert config.source.endswith("pyproject.toml")
+
+
+def test_bad_value_in_file_names_file_field_and_value(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[profiles.smoke.gates]\nload_p95_ms = "fast"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(config_file=str(path), environ={})
+    message = str(info.value)
+    assert str(path) in message
+    assert "gates.load_p95_ms" in message
+    assert "'fast'" in message
+
+
+def test_unknown_gate_lists_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="valid fields: .*load_p95_ms"):
+        load_config(overrides=["gates.load_p59_ms=3"], environ={}, cwd=Path("/x"))
+
+
+def test_negative_timeout_is_rejected_with_its_source() -> None:
+    with pytest.raises(ConfigError, match=r"-3 .*--set tests.timeout_s=-3.*greater than 0"):
+        load_config(overrides=["tests.timeout_s=-3"], environ={}, cwd=Path("/x"))
+
+
+def test_unknown_profile_lists_profiles() -> None:
+    with pytest.raises(ConfigError, match="valid profiles: ci, release, smoke"):
+        load_config(profile="nightly", environ={}, cwd=Path("/x"))
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "reliability.toml"
+    path.write_text("[profiles.smoke\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(environ={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("item", ["novalue", "=3", "a..b=1"])
+def test_malformed_override_is_rejected(item: str) -> None:
+    with pytest.raises(ConfigError, match="dotted.key=value"):
+        parse_override(item)
