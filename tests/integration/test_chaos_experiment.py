@@ -1,0 +1,103 @@
+"""The latency experiment against the reference API, through the real and the embedded Toxiproxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_helpers import ROOT, run_cli
+
+from harness.faults.embedded import EmbeddedToxiproxy
+from harness.faults.provision import ToxiproxyServer, start_real_toxiproxy
+from harness.faults.runner import run_experiment
+from harness.faults.scenario import load_experiment
+from harness.target import ReferenceTarget, Target
+
+pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
+
+EXPERIMENT = ROOT / "scenarios" / "chaos" / "api-latency.toml"
+
+
+def _require_real_toxiproxy() -> None:
+    if shutil.which("toxiproxy-server") or os.environ.get("TOXIPROXY_URL"):
+        return
+    message = "toxiproxy-server is not on PATH and TOXIPROXY_URL is unset"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and CI=true requires the real server")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with ReferenceTarget(tmp_path_factory.mktemp("api")) as running:
+        yield running
+
+
+@pytest.fixture(params=["real", "embedded"])
+def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
+    if request.param == "real":
+        _require_real_toxiproxy()
+        url = os.environ.get("TOXIPROXY_URL")
+        server = ToxiproxyServer(url, "url", url) if url else start_real_toxiproxy()
+    else:
+        embedded = EmbeddedToxiproxy(host="127.0.0.1", port=0)
+        embedded.start()
+        server = ToxiproxyServer(embedded.url, "embedded", "test", embedded)
+    with server:
+        yield server
+
+
+def test_latency_fault_takes_effect_and_the_api_recovers(
+    target: Target, toxiproxy_server: ToxiproxyServer
+) -> None:
+    experiment = load_experiment(EXPERIMENT)
+    result = run_experiment(experiment, target.url, toxiproxy_server, injections=2)
+    assert result.error is None
+    assert result.steady_state_met
+    assert len(result.injections) == 2
+    for injection in result.injections:
+        analysis = injection.analysis
+        assert analysis.effect_observed, analysis.detail
+        assert analysis.effect_ms is not None
+        assert analysis.effect_ms >= 95.0  # ping through the proxy slowed by the 100 ms toxic
+        assert analysis.recovered, analysis.detail
+        assert analysis.recover_s is not None
+        assert analysis.recover_s < experiment.expect.max_recovery_s
+    body = result.to_json()
+    assert body["effect_observed"] is True
+    assert body["recovered"] is True
+    phases = {sample["phase"] for sample in body["timeline"]}  # type: ignore[union-attr]
+    assert phases == {"steady", "fault", "recovery"}
+
+
+def test_a_toxic_that_does_nothing_visible_is_not_a_pass(
+    target: Target, toxiproxy_server: ToxiproxyServer, tmp_path: Path
+) -> None:
+    # 1 ms of latency cannot produce the 95 ms effect the experiment demands
+    text = EXPERIMENT.read_text().replace("latency = 100", "latency = 1")
+    (tmp_path / "tiny.toml").write_text(text)
+    result = run_experiment(load_experiment(tmp_path / "tiny.toml"), target.url, toxiproxy_server)
+    assert result.effect_observed is False
+    assert "NO VISIBLE EFFECT" in result.injections[0].analysis.detail
+
+
+@pytest.mark.slow
+def test_chaos_command_falls_back_to_the_embedded_proxy_without_a_server(tmp_path: Path) -> None:
+    path = os.pathsep.join(
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if not (Path(p) / "toxiproxy-server").exists()
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TOXIPROXY_URL"}
+    env["PATH"] = path
+    result = run_cli("chaos", "api-latency", "--report-dir", str(tmp_path), timeout=120, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "latest" / "report.json").read_text())
+    assert report["components"]["toxiproxy"]["kind"] == "embedded"
+    (chaos,) = report["chaos"]
+    assert chaos["effect_observed"] is True
+    assert chaos["recovered"] is True
