@@ -24,7 +24,9 @@ import toxiproxy
 from toxiproxy_servers import (
     BlobUpstream,
     EchoUpstream,
+    RecordingUpstream,
     ToxiproxyServer,
+    free_port,
     require_component,
     running_embedded,
     running_real,
@@ -351,6 +353,76 @@ def test_toxic_added_to_an_open_connection_applies(
         sock.sendall(b"b")
         assert recv_exactly(sock, 1) == b"b"
         assert time.perf_counter() - started >= 0.135
+
+
+def test_updating_a_toxic_changes_an_open_connection(
+    server: ToxiproxyServer, client: toxiproxy.Toxiproxy, echo: EchoUpstream
+) -> None:
+    proxy = make_proxy(client, echo.address)
+    proxy.add_toxic(type="latency", name="lag", attributes={"latency": 0})
+    with connect(port_of(proxy)) as sock:
+        sock.sendall(b"a")
+        assert recv_exactly(sock, 1) == b"a"
+        api(server, "POST", "/proxies/p/toxics/lag", {"attributes": {"latency": 150}})
+        started = time.perf_counter()
+        sock.sendall(b"b")
+        assert recv_exactly(sock, 1) == b"b"
+        assert time.perf_counter() - started >= 0.135
+        assert proxy.destroy_toxic("lag")
+        started = time.perf_counter()
+        sock.sendall(b"c")
+        assert recv_exactly(sock, 1) == b"c"
+        assert time.perf_counter() - started < 0.1
+
+
+def test_jitter_stays_within_its_bounds(client: toxiproxy.Toxiproxy, echo: EchoUpstream) -> None:
+    proxy = make_proxy(client, echo.address)
+    proxy.add_toxic(type="latency", attributes={"latency": 100, "jitter": 30})
+    payload = b"j" * 16
+    times = []
+    with connect(port_of(proxy)) as sock:
+        for _ in range(8):
+            started = time.perf_counter()
+            sock.sendall(payload)
+            assert recv_exactly(sock, len(payload)) == payload
+            times.append(time.perf_counter() - started)
+    assert 0.068 <= min(times)
+    assert max(times) <= 0.16
+
+
+def test_unreachable_upstream_closes_the_client(client: toxiproxy.Toxiproxy) -> None:
+    closed_port = free_port()  # nothing listens there
+    proxy = make_proxy(client, f"127.0.0.1:{closed_port}")
+    with connect(port_of(proxy)) as sock:
+        try:
+            assert sock.recv(1) == b""
+        except ConnectionResetError:
+            pass  # closed either way
+
+
+def test_proxy_down_context_refuses_inside_and_serves_after(
+    client: toxiproxy.Toxiproxy, echo: EchoUpstream
+) -> None:
+    proxy = make_proxy(client, echo.address)
+    with proxy.down():
+        with pytest.raises(ConnectionRefusedError):
+            connect(port_of(proxy)).close()
+        assert client.get_proxy("p").enabled is False
+    assert client.get_proxy("p").enabled is True
+    assert median_round_trip_s(port_of(proxy), rounds=1) < 1.0
+
+
+def test_upstream_limit_data_cuts_what_the_client_sends(client: toxiproxy.Toxiproxy) -> None:
+    recorder = RecordingUpstream()
+    try:
+        proxy = make_proxy(client, recorder.address)
+        proxy.add_toxic(type="limit_data", stream="upstream", attributes={"bytes": 10})
+        with connect(port_of(proxy)) as sock:
+            sock.sendall(b"0123456789abcdef")
+            wait_for(recorder.ended.is_set, "the upstream connection to be closed")
+    finally:
+        recorder.close()
+    assert bytes(recorder.received) == b"0123456789"
 
 
 def test_bandwidth_100kbps_moves_200kb_in_about_2s(client: toxiproxy.Toxiproxy) -> None:

@@ -27,6 +27,7 @@ from harness.faults.embedded import EmbeddedToxiproxy
 __all__ = [
     "BlobUpstream",
     "EchoUpstream",
+    "RecordingUpstream",
     "ToxiproxyServer",
     "find_real_toxiproxy",
     "free_port",
@@ -199,6 +200,23 @@ class EchoUpstream(_Upstream):
         """Echo until EOF."""
         while data := conn.recv(65536):
             conn.sendall(data)
+
+
+class RecordingUpstream(_Upstream):
+    """Keeps every byte it receives; ``ended`` once a connection reached EOF."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.ended = threading.Event()
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
+        """Record until EOF (or reset)."""
+        try:
+            while data := conn.recv(65536):
+                self.received += data
+        finally:
+            self.ended.set()
 
 
 class BlobUpstream(_Upstream):
