@@ -604,3 +604,30 @@ def test_embedded_cli_serves_until_sigterm() -> None:
             process.kill()
         process.communicate(timeout=IO_TIMEOUT_S)
     wait_for(lambda: process.returncode is not None, "the CLI to exit")
+
+
+def test_embedded_stop_closes_api_listeners_and_connections(echo: EchoUpstream) -> None:
+    server = EmbeddedToxiproxy().start()
+    try:
+        body = {"name": "p", "upstream": echo.address, "listen": "127.0.0.1:0"}
+        listen = requests.post(server.url + "/proxies", json=body, timeout=IO_TIMEOUT_S).json()
+        port = int(listen["listen"].rsplit(":", 1)[1])
+        sock = connect(port)
+    finally:
+        server.stop()
+    with sock:
+        try:
+            assert sock.recv(1) == b""
+        except ConnectionResetError:
+            pass  # dropped either way
+    with pytest.raises(ConnectionRefusedError):
+        connect(port).close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url + "/version", timeout=IO_TIMEOUT_S)
+
+
+def test_embedded_can_start_again_after_stop() -> None:
+    server = EmbeddedToxiproxy()
+    for _ in range(2):
+        with server:
+            assert requests.get(server.url + "/version", timeout=IO_TIMEOUT_S).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from harness.faults.embedded.api import create_app
 from harness.faults.embedded.collection import ProxyCollection
 
 __all__ = ["EmbeddedToxiproxy"]
+
+_log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 10.0
@@ -79,6 +82,8 @@ class EmbeddedToxiproxy:
         """Serve in a daemon thread; return once listening. Raises ToxiproxyUnavailable."""
         if self._thread is not None:
             return self
+        self._ready.clear()
+        self._error = None
         sock = self._bind()
         self.port = sock.getsockname()[1]
         self._thread = threading.Thread(
@@ -138,6 +143,8 @@ class EmbeddedToxiproxy:
             loop.run_until_complete(self._serve(sock))
         except BaseException as exc:  # reported to start(); the thread must not die silently
             self._error = exc
+            if self._ready.is_set():
+                _log.error("embedded Toxiproxy on port %s stopped", self.port, exc_info=exc)
         finally:
             if self._collection is not None:
                 self._collection.shutdown()
@@ -153,6 +160,7 @@ class EmbeddedToxiproxy:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            ws="none",  # no websockets: fewer imports, nothing to warn in this thread
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
