@@ -24,6 +24,7 @@ import toxiproxy
 from toxiproxy_servers import (
     BlobUpstream,
     EchoUpstream,
+    HttpUpstream,
     RecordingUpstream,
     ToxiproxyServer,
     free_port,
@@ -327,6 +328,22 @@ def test_latency_100ms_adds_100ms(client: toxiproxy.Toxiproxy, echo: EchoUpstrea
     proxy.add_toxic(type="latency", attributes={"latency": 100})
     added_ms = (median_round_trip_s(port_of(proxy)) - base_s) * 1000
     assert 85 <= added_ms <= 115, f"latency 100 ms added {added_ms:.1f} ms"
+
+
+def test_latency_delays_http_requests_through_the_proxy(client: toxiproxy.Toxiproxy) -> None:
+    upstream = HttpUpstream()
+    try:
+        proxy = make_proxy(client, upstream.address)
+        url = f"http://127.0.0.1:{port_of(proxy)}/"
+        with requests.Session() as session:
+            assert session.get(url, timeout=IO_TIMEOUT_S).text == "ok"  # connection kept alive
+            proxy.add_toxic(type="latency", attributes={"latency": 100})
+            started = time.perf_counter()
+            assert session.get(url, timeout=IO_TIMEOUT_S).text == "ok"
+            elapsed_s = time.perf_counter() - started
+    finally:
+        upstream.close()
+    assert 0.095 <= elapsed_s <= 0.3
 
 
 def test_upstream_latency_delays_requests(client: toxiproxy.Toxiproxy, echo: EchoUpstream) -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from harness.faults.embedded import EmbeddedToxiproxy
 __all__ = [
     "BlobUpstream",
     "EchoUpstream",
+    "HttpUpstream",
     "RecordingUpstream",
     "ToxiproxyServer",
     "find_real_toxiproxy",
@@ -217,6 +219,37 @@ class RecordingUpstream(_Upstream):
                 self.received += data
         finally:
             self.ended.set()
+
+
+class _OkHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real clients use proxies
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+        return None
+
+
+class HttpUpstream:
+    """A keep-alive HTTP server on 127.0.0.1:0 answering ``ok`` to every GET."""
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _OkHandler)
+        self._server.daemon_threads = True
+        self.address = f"127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
 
 
 class BlobUpstream(_Upstream):
