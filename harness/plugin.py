@@ -90,6 +90,12 @@ class _Recorder:
         self._timeout_s = timeout_s
         self._phases: dict[str, dict[str, Any]] = {}
         self._started: dict[str, float] = {}
+        self._announced = False
+
+    def collected(self, count: int) -> None:
+        if not self._announced:  # every xdist worker reports the same collection
+            self._announced = True
+            self._write({"event": "collected", "count": count})
 
     def start(self, nodeid: str) -> None:
         self._started[nodeid] = time.monotonic()
@@ -218,6 +224,19 @@ _CONFIG: dict[str, pytest.Config] = {}
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     _CONFIG["config"] = session.config
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    recorder = _recorder()
+    if recorder is not None:  # without xdist the controller collects itself
+        recorder.collected(len(session.items))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    recorder = _recorder()
+    if recorder is not None:
+        recorder.collected(len(ids))
 
 
 # -- fixtures ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness import stats
 
-__all__ = ["RunRecord", "TestRecord", "aggregate", "read_records"]
+__all__ = ["RunRecord", "TestRecord", "aggregate", "collected_count", "read_records"]
 
 COUNTED = ("passed", "failed", "error", "timeout")
 
@@ -118,6 +118,8 @@ def read_records(path: Path) -> list[RunRecord]:
             raw = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if "nodeid" not in raw:  # an event line, e.g. {"event": "collected"}
+            continue
         records.append(
             RunRecord(
                 nodeid=str(raw["nodeid"]),
@@ -130,6 +132,19 @@ def read_records(path: Path) -> list[RunRecord]:
             )
         )
     return records
+
+
+def collected_count(path: Path) -> int | None:
+    """How many test runs the latest pytest session collected (from its event line)."""
+    count = None
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith('{"count"') or '"event": "collected"' in line:
+                try:
+                    count = int(json.loads(line)["count"])
+                except (json.JSONDecodeError, KeyError, ValueError):
+                    continue
+    return count
 
 
 def aggregate(records: Iterable[RunRecord]) -> list[TestRecord]:

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from harness.errors import InfrastructureError, UsageError
 from harness.processes import kill_tree
-from harness.runner.records import RunRecord, TestRecord, aggregate, read_records
+from harness.runner.records import (
+    RunRecord,
+    TestRecord,
+    aggregate,
+    collected_count,
+    read_records,
+)
 
 __all__ = ["Progress", "RunSpec", "TestPhaseResult", "run_tests"]
 
@@ -192,6 +198,9 @@ def run_tests(
             return
         runs = read_records(records_path)
         tests = aggregate(runs)
+        collected = collected_count(records_path)
+        if collected is not None and state["expected"] is None:
+            state["expected"] = state["base"] + collected
         on_progress(
             Progress(
                 runs=len(runs),
