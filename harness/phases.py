@@ -15,7 +15,9 @@ from harness.faults.scenario import find_experiments
 from harness.latency import percentile_estimate
 from harness.load import LoadSpec, RequestSpec, load_load_spec, run_load
 from harness.load.histogram import decode_histogram
+from harness.report.writers import read_history
 from harness.runner import Progress, RunSpec, TestPhaseResult, run_tests
+from harness.runner.accumulate import accumulate
 from harness.session import RunContext, recovery_summary_json
 
 __all__ = ["run_chaos_phase", "run_load_phase", "run_tests_phase", "tests_json"]
@@ -57,6 +59,16 @@ def run_tests_phase(
     result = run_tests(spec, ctx.state.run_dir / "test-runs.jsonl", on_progress=on_progress)
     data = ctx.state.data
     data["tests"] = tests_json(result, settings.slo)
+    commit, dirty = ctx.state.git
+    across = accumulate(
+        data["tests"],
+        read_history(ctx.state.report_root),
+        commit=commit,
+        dirty=dirty,
+        slo=settings.slo,
+    )
+    for test in data["tests"]:
+        test["accumulated"] = across[test["nodeid"]]
     data["test_run"] = {
         "seed": seed,
         "repeat": settings.repeat,

@@ -48,19 +48,21 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-def _git_commit(cwd: Path) -> str | None:
+def _git(cwd: Path, *args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_state(cwd: Path) -> tuple[str | None, bool]:
+    """The commit checked out at ``cwd`` and whether the work tree has changes."""
+    commit = _git(cwd, "rev-parse", "HEAD") or None
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    return commit, bool(status) or status is None
 
 
 def new_run_id() -> str:
@@ -79,6 +81,7 @@ class RunState:
     config: ResolvedConfig | None
     started_at: str = field(default_factory=_now)
     data: dict[str, Any] = field(default_factory=lambda: {"components": {}})
+    git: tuple[str | None, bool] = field(default_factory=lambda: git_state(Path.cwd()))
 
     def skeleton(self) -> dict[str, Any]:
         return {
@@ -92,7 +95,8 @@ class RunState:
             "finished_at": None,
             "profile": self.config.profile_name if self.config else None,
             "config_source": self.config.source if self.config else None,
-            "git_commit": _git_commit(Path.cwd()),
+            "git_commit": self.git[0],
+            "git_dirty": self.git[1],
             "tests": [],
             "load": None,
             "chaos": [],

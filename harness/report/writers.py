@@ -222,6 +222,8 @@ def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
         "status": report.get("status"),
         "profile": report.get("profile"),
         "git_commit": report.get("git_commit"),
+        "git_dirty": report.get("git_dirty", True),
+        "command": report.get("command"),
         "tests_passed": sum(int(t["passed"]) for t in tests),
         "tests_n": sum(int(t["n"]) for t in tests),
         "tests": {t["nodeid"]: [t["passed"], t["n"]] for t in tests},
