@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import harness.load.driver
 from harness.errors import LoadGeneratorError, UnsafeTargetError
 from harness.load import LoadProgress, LoadSpec, RequestSpec, run_load, start_load
 from harness.load.histogram import merge_encoded
@@ -169,15 +170,20 @@ def test_a_target_outside_loopback_is_refused_before_any_process_starts() -> Non
         start_load(LoadSpec("http://example.com:80", duration_s=1.0))
 
 
-def test_two_processes_master_and_workers_merge_their_histograms(server: Server) -> None:
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=200.0,
-                    users=4, duration_s=2.0, processes=2)
+@pytest.mark.parametrize(("rate_rps", "max_requests"), [(200.0, None), (0.0, 401)])
+def test_two_processes_master_and_workers_merge_their_histograms(
+    server: Server, rate_rps: float, max_requests: int | None
+) -> None:
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=rate_rps,
+                    users=4, duration_s=2.0 if rate_rps else 20.0, processes=2,
+                    max_requests=max_requests)
     result = run_load(spec)
+    expected = max_requests or 400
     assert result.processes == 2
-    assert result.requests == 400 == server.hits["ping"]
-    assert result.samples == 400
-    assert merge_encoded([result.histogram]).get_total_count() == 400
-    assert sum(p.requests for p in result.timeline) == 400
+    assert result.requests == expected == server.hits["ping"]
+    assert result.samples == expected
+    assert merge_encoded([result.histogram]).get_total_count() == expected
+    assert sum(p.requests for p in result.timeline) == expected
 
 
 def test_connection_refused_is_counted_as_failures() -> None:
@@ -278,3 +284,17 @@ def test_requests_a_stuck_generator_never_sent_are_counted_not_dropped(server: S
         "schedule",
     }
     assert result.latency_ms["max"] >= 500.0
+
+
+def test_the_hard_deadline_kills_a_run_that_overstays(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shrink the driver's grace so its deadline (duration + 2 x timeout + grace) is 3 s,
+    # while the child believes it may run for 30 s.
+    monkeypatch.setattr(harness.load.driver, "HARD_DEADLINE_GRACE_S", -29.0)
+    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=20.0,
+                    users=1, duration_s=30.0, request_timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(LoadGeneratorError, match="hard deadline"):
+        run_load(spec)
+    assert time.monotonic() - started < 10
