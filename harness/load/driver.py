@@ -38,6 +38,11 @@ HARD_DEADLINE_GRACE_S = 60.0
 # How long a signalled child may take to write its partial result before it is killed.
 STOP_GRACE_S = 10.0
 STDERR_TAIL_CHARS = 3000
+# ``python -m harness.load.worker``, but with locust imported before the ``harness``
+# package: whatever ``harness/__init__`` comes to import (httpx, ssl), gevent's
+# monkey-patching must come first or ssl dies with RecursionError.
+_BOOTSTRAP = ("import locust, runpy; "
+              "runpy.run_module('harness.load.worker', run_name='__main__', alter_sys=True)")
 
 
 @dataclass
@@ -68,7 +73,7 @@ class _Run:
         name = role if role != "worker" else f"worker {len(self.children) - 1}"
         stderr_path = self.workdir / f"{name.replace(' ', '-')}.stderr"
         stderr_file = stderr_path.open("w", encoding="utf-8")
-        argv = [sys.executable, "-m", "harness.load.worker", "--role", role,
+        argv = [sys.executable, "-c", _BOOTSTRAP, "--role", role,
                 "--spec", str(self.workdir / "spec.json"), "--epoch", repr(self.epoch), *extra]
         process = subprocess.Popen(
             argv,

@@ -3,8 +3,9 @@
 Locust monkey-patches the standard library with gevent when it is imported, and ssl
 breaks (RecursionError) if it was imported first. The harness process imports httpx,
 docker and requests, so Locust never runs there: the driver starts this module as a
-child, which imports locust before anything that could load ssl (``harness`` and
-``harness.load`` import no network library), and hands its result back as a JSON file.
+child, which imports locust before anything that could load ssl (the driver's bootstrap
+imports locust before the ``harness`` package, then runs this module as ``__main__``), and
+hands its result back as a JSON file.
 
 Roles:
 
