@@ -67,6 +67,12 @@ class LoadSpec:
     ``rate_rps > 0`` is the open model: requests leave on a fixed schedule whatever the
     service does, and latency counts from the intended send time. ``rate_rps == 0`` is the
     closed model: each user sends its next request when the last one returns.
+
+    In the open model each user owns every ``users``-th slot of the schedule and has one
+    request in flight at a time, so ``users`` should exceed ``rate_rps`` x the expected
+    latency; a user that falls behind sends its late requests at once, and they are
+    charged from their intended times (never hidden). Keep ``users`` modest all the same:
+    Locust's own latency noise grows with them (bench/results/load.md).
     """
 
     target_url: str
