@@ -8,17 +8,18 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness import gates as gate_logic
-from harness import stats
 from harness.config import ResolvedConfig
 from harness.errors import UsageError
 from harness.session import RunContext, exit_code_for, open_run, target_for
+
+if TYPE_CHECKING:
+    from harness import gates as gate_logic
 
 __all__ = ["cmd_chaos", "cmd_gate", "cmd_load", "cmd_report", "cmd_run"]
 
@@ -33,6 +34,8 @@ def _say(message: str) -> None:
 def _finish(
     ctx: RunContext, results: tuple[gate_logic.GateResult, ...], extra_verdict: str | None = None
 ) -> int:
+    from harness import gates as gate_logic
+
     verdict = gate_logic.overall_outcome(results) if results else (extra_verdict or "pass")
     if extra_verdict == "fail" or (extra_verdict == "insufficient" and verdict == "pass"):
         verdict = extra_verdict
@@ -191,6 +194,8 @@ def _run_tests(
     if result.interrupted:
         ctx.state.finish("interrupted", "error", 130, "interrupted by the user")
         return 130
+    from harness import gates as gate_logic
+
     slo_gate = gate_logic.GateResult(
         "test_slo",
         verdict if verdict != "error" else "fail",  # type: ignore[arg-type]
@@ -237,6 +242,8 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         chaos_evidence = None
         if profile.chaos.enabled:
             chaos_evidence = run_chaos_phase(ctx, profile.chaos, target.url, base_dir=cwd)
+        from harness import gates as gate_logic
+
         evidence = gate_logic.Evidence(test_evidence, load_evidence, chaos_evidence)
         results = gate_logic.evaluate_gates(profile.gates, evidence)
         return _finish(ctx, results)
@@ -269,6 +276,8 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         only_load = gates.model_validate(
             {k: v for k, v in gates.model_dump().items() if k.startswith("load_")}
         )
+        from harness import gates as gate_logic
+
         results = gate_logic.evaluate_gates(only_load, gate_logic.Evidence(load=evidence))
         return _finish(ctx, results)
 
@@ -296,6 +305,8 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
         gates = config.profile.gates
         threshold = gates.chaos_recovery_s or 30.0
         only = gates.model_validate({"chaos_recovery_s": threshold})
+        from harness import gates as gate_logic
+
         results = gate_logic.evaluate_gates(only, gate_logic.Evidence(chaos=evidence))
         return _finish(ctx, results)
 
@@ -339,6 +350,8 @@ def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
         a, b = samples(baseline), samples(report)
         if a and b:
+            from harness import stats
+
             reg = stats.compare_samples(a, b, args.min_effect_ms)
             report["comparison"] = {
                 "baseline": baseline.get("run_id"),

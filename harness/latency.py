@@ -7,7 +7,7 @@ ranks the binomial distribution fixes, so they hold whatever the latency distrib
 from __future__ import annotations
 
 from hdrh.histogram import HdrHistogram
-from scipy.stats import binom
+from scipy.special import bdtrc
 
 from harness import stats
 from harness.gates import PercentileEstimate
@@ -22,7 +22,7 @@ def percentile_lower_bound_rank(n: int, q: float, confidence: float = 0.95) -> i
     low, high = 1, n
     while low <= high:
         mid = (low + high) // 2
-        if float(binom.sf(mid - 1, n, q)) >= confidence:
+        if float(bdtrc(mid - 1, n, q)) >= confidence:  # P(Binomial(n, q) >= mid)
             best = mid
             low = mid + 1
         else:

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import random
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness import gates as gate_logic
 from harness.config import ChaosSettings, LoadSettings, TestSettings
-from harness.faults.provision import provision_toxiproxy
-from harness.faults.runner import run_experiment
-from harness.faults.scenario import find_experiments
-from harness.latency import percentile_estimate
-from harness.load import LoadSpec, RequestSpec, load_load_spec, run_load
-from harness.load.histogram import decode_histogram
 from harness.report.writers import read_history
 from harness.runner import Progress, RunSpec, TestPhaseResult, run_tests
 from harness.runner.accumulate import accumulate
 from harness.session import RunContext, recovery_summary_json
+
+if TYPE_CHECKING:
+    from harness import gates as gate_logic
+    from harness.load import LoadSpec
+
+# scipy.special and jinja2 take a while to import: the runner starts pytest first and
+# imports what the report needs while the workers run
+_HEAVY = ("harness.gates", "harness.report.html", "harness.report.allure")
+
+
+def _prewarm() -> None:
+    for name in _HEAVY:
+        importlib.import_module(name)
+
 
 __all__ = ["run_chaos_phase", "run_load_phase", "run_tests_phase", "tests_json"]
 
@@ -56,7 +65,10 @@ def run_tests_phase(
         f"{' until confident' if settings.until_confident else ''}, workers {settings.workers}, "
         f"timeout {settings.timeout_s} s, budget {settings.budget_s} s, seed {seed}"
     )
+    threading.Thread(target=_prewarm, name="prewarm", daemon=True).start()
     result = run_tests(spec, ctx.state.run_dir / "test-runs.jsonl", on_progress=on_progress)
+    from harness import gates as gate_logic
+
     data = ctx.state.data
     data["tests"] = tests_json(result, settings.slo)
     commit, dirty = ctx.state.git
@@ -92,6 +104,8 @@ def run_tests_phase(
 
 
 def _load_spec(settings: LoadSettings, target_url: str) -> LoadSpec:
+    from harness.load import LoadSpec, RequestSpec, load_load_spec
+
     if settings.profile_file:
         return load_load_spec(Path(settings.profile_file), target_url)
     return LoadSpec(
@@ -111,6 +125,11 @@ def run_load_phase(
     target_url: str,
     on_progress: Callable[[Any], None] | None = None,
 ) -> gate_logic.LoadEvidence:
+    from harness import gates as gate_logic
+    from harness.latency import percentile_estimate
+    from harness.load import run_load
+    from harness.load.histogram import decode_histogram
+
     spec = _load_spec(settings, target_url)
     ctx.say(
         f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
@@ -156,6 +175,11 @@ def run_chaos_phase(
     injections: int | None = None,
     base_dir: Path,
 ) -> tuple[gate_logic.ChaosEvidence, ...]:
+    from harness import gates as gate_logic
+    from harness.faults.provision import provision_toxiproxy
+    from harness.faults.runner import run_experiment
+    from harness.faults.scenario import find_experiments
+
     directory = Path(settings.directory)
     if not directory.is_absolute():
         directory = base_dir / directory

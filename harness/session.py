@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import gates as gate_logic
-from harness import stats
 from harness.config import ResolvedConfig
 from harness.errors import HarnessError
 from harness.netguard import ensure_loopback_url
@@ -189,17 +187,9 @@ def target_for(
         reference.stop()
 
 
-def evidence_from(
-    report: dict[str, Any],
-    tests_n: tuple[int, int] | None,
-    load_evidence: gate_logic.LoadEvidence | None,
-    chaos: tuple[gate_logic.ChaosEvidence, ...] | None,
-) -> gate_logic.Evidence:
-    tests = gate_logic.SuiteEvidence(*tests_n) if tests_n is not None else None
-    return gate_logic.Evidence(tests=tests, load=load_evidence, chaos=chaos)
-
-
 def recovery_summary_json(recoveries: list[float | None], limit_s: float | None) -> dict[str, Any]:
+    from harness import stats
+
     summary = stats.summarize_recoveries(recoveries, limit_s)
     return {
         "n": summary.n,

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats as _sp
+
+# scipy.special, not scipy.stats: half the import time, and these are the same functions
+# (beta.ppf is betaincinv, binom.cdf is bdtr, norm.ppf is ndtri)
+from scipy import special as _special
 
 __all__ = [
     "Decision",
@@ -161,8 +164,8 @@ def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> Interval:
     tail = (1.0 - confidence) / 2.0
     if n == 0:
         return _interval(0, 0, 0.0, 1.0, "clopper-pearson", confidence)
-    low = 0.0 if k == 0 else _sp.beta.ppf(tail, k, n - k + 1)
-    high = 1.0 if k == n else _sp.beta.ppf(1.0 - tail, k + 1, n - k)
+    low = 0.0 if k == 0 else _special.betaincinv(k, n - k + 1, tail)
+    high = 1.0 if k == n else _special.betaincinv(k + 1, n - k, 1.0 - tail)
     return _interval(k, n, low, high, "clopper-pearson", confidence)
 
 
@@ -172,8 +175,12 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> Interval:
     _check_open_unit("confidence", confidence)
     if n == 0:
         return _interval(0, 0, 0.0, 1.0, "wilson", confidence)
-    ci = _sp.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return _interval(k, n, ci.low, ci.high, "wilson", confidence)
+    z = float(_special.ndtri(1.0 - (1.0 - confidence) / 2.0))
+    p_hat = k / n
+    denominator = 1.0 + z * z / n
+    centre = (p_hat + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n)) / denominator
+    return _interval(k, n, max(0.0, centre - half), min(1.0, centre + half), "wilson", confidence)
 
 
 def jeffreys(k: int, n: int, confidence: float = 0.95) -> Interval:
@@ -187,8 +194,8 @@ def jeffreys(k: int, n: int, confidence: float = 0.95) -> Interval:
     tail = (1.0 - confidence) / 2.0
     if n == 0:
         return _interval(0, 0, 0.0, 1.0, "jeffreys", confidence)
-    low = 0.0 if k == 0 else _sp.beta.ppf(tail, k + 0.5, n - k + 0.5)
-    high = 1.0 if k == n else _sp.beta.ppf(1.0 - tail, k + 0.5, n - k + 0.5)
+    low = 0.0 if k == 0 else _special.betaincinv(k + 0.5, n - k + 0.5, tail)
+    high = 1.0 if k == n else _special.betaincinv(k + 0.5, n - k + 0.5, 1.0 - tail)
     return _interval(k, n, low, high, "jeffreys", confidence)
 
 
@@ -198,7 +205,7 @@ def lower_bound(k: int, n: int, confidence: float = 0.95) -> float:
     _check_open_unit("confidence", confidence)
     if k == 0:
         return 0.0
-    return float(_sp.beta.ppf(1.0 - confidence, k, n - k + 1))
+    return float(_special.betaincinv(k, n - k + 1, 1.0 - confidence))
 
 
 def upper_bound(k: int, n: int, confidence: float = 0.95) -> float:
@@ -207,7 +214,7 @@ def upper_bound(k: int, n: int, confidence: float = 0.95) -> float:
     _check_open_unit("confidence", confidence)
     if k == n:
         return 1.0
-    return float(_sp.beta.ppf(confidence, k + 1, n - k))
+    return float(_special.betaincinv(k + 1, n - k, confidence))
 
 
 # ------------------------------------------------------------------------- decisions
@@ -313,13 +320,17 @@ def percentile_upper_bound_rank(n: int, q: float, confidence: float = 0.95) -> i
     _check_open_unit("confidence", confidence)
     if n == 0:
         return None
-    r = int(_sp.binom.ppf(confidence, n, q)) + 1
-    # binom.ppf is a float search; nudge to the exact smallest rank.
-    while r <= n and _sp.binom.cdf(r - 1, n, q) < confidence:
-        r += 1
-    while r > 1 and _sp.binom.cdf(r - 2, n, q) >= confidence:
-        r -= 1
-    return r if r <= n else None
+    if _special.bdtr(n - 1, n, q) < confidence:
+        return None
+    # bisection for the smallest r with P(Binomial(n, q) <= r - 1) >= confidence
+    low, high = 1, n
+    while low < high:
+        mid = (low + high) // 2
+        if _special.bdtr(mid - 1, n, q) >= confidence:
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 # ------------------------------------------------------------------------ regressions
@@ -353,7 +364,9 @@ def compare_samples(
         # All values tie: there is no evidence of a shift (and scipy would divide by 0).
         p_value = 1.0
     else:
-        p_value = float(_sp.mannwhitneyu(cur, base, alternative="greater").pvalue)
+        from scipy.stats import mannwhitneyu  # heavy import, only when comparing runs
+
+        p_value = float(mannwhitneyu(cur, base, alternative="greater").pvalue)
     base_median = float(np.median(base))
     cur_median = float(np.median(cur))
     q75, q25 = np.percentile(base, [75, 25])

@@ -269,12 +269,12 @@ def write_all(
     history: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Path]:
     """Every report file for a run; ``final`` also appends history and moves ``latest``."""
-    from harness.report.allure import write_allure_results
-    from harness.report.html import render_html
-
     paths = {"json": write_json(report, run_dir)}
     if not final:
         return paths
+    from harness.report.allure import write_allure_results
+    from harness.report.html import render_html
+
     paths["junit"] = write_junit(report, run_dir)
     summary = run_dir / "summary.md"
     _atomic_write(summary, render_markdown(report) + "\n")

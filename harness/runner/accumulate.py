@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from harness import stats
-
 __all__ = ["accumulate"]
 
 
@@ -24,6 +22,8 @@ def accumulate(
 ) -> dict[str, dict[str, Any]]:
     """For each current test: passed and n summed over this run and earlier clean runs
     of the same commit, with the interval and decision of the sum."""
+    from harness import stats  # scipy: imported once pytest has started
+
     earlier: dict[str, list[int]] = {}
     runs_counted = 0
     if commit and not dirty:

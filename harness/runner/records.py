@@ -10,8 +10,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness import stats
+if TYPE_CHECKING:
+    from harness import stats
+
 
 __all__ = ["RunRecord", "TestRecord", "aggregate", "collected_count", "read_records"]
 
@@ -55,6 +58,8 @@ class TestRecord:
         return self.n - self.passed
 
     def interval(self, method: str = "clopper-pearson") -> stats.Interval:
+        from harness import stats  # scipy is slow to import: not before pytest has started
+
         fn = {
             "clopper-pearson": stats.clopper_pearson,
             "wilson": stats.wilson,
@@ -63,9 +68,13 @@ class TestRecord:
         return fn(self.passed, self.n, 0.95)
 
     def decision(self, slo: float) -> stats.Decision:
+        from harness import stats
+
         return stats.decide(self.passed, self.n, slo, 0.95)
 
     def trials_needed(self, slo: float) -> int:
+        from harness import stats
+
         return stats.trials_needed(slo, self.passed, self.n, 0.95)
 
     def duration_summary(self) -> dict[str, float]:

@@ -8,6 +8,7 @@ process tree is ended and the records so far still count.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -25,7 +26,6 @@ from harness.runner.records import (
     RunRecord,
     TestRecord,
     aggregate,
-    collected_count,
     read_records,
 )
 
@@ -174,6 +174,43 @@ def _run_batch(
     return (None if killed else proc.returncode), killed, argv, list(tail)
 
 
+class _RecordsTail:
+    """Reads only what was appended to the records file since the last look."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = 0
+        self.runs = 0
+        self.failures = 0
+        self.collected: int | None = None
+        self._outcomes: dict[str, set[str]] = {}
+
+    @property
+    def flaky(self) -> int:
+        return sum(1 for seen in self._outcomes.values() if "passed" in seen and len(seen) > 1)
+
+    def read_new(self) -> None:
+        with self._path.open("rb") as fh:
+            fh.seek(self._offset)
+            chunk = fh.read()
+        end = chunk.rfind(b"\n") + 1  # a torn last line waits for the next look
+        self._offset += end
+        for line in chunk[:end].splitlines():
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                continue
+            if raw.get("event") == "collected":
+                self.collected = int(raw["count"])
+                continue
+            outcome = raw.get("outcome")
+            if outcome == "skipped" or "nodeid" not in raw:
+                continue
+            self.runs += 1
+            self.failures += outcome != "passed"
+            self._outcomes.setdefault(raw["nodeid"], set()).add(outcome)
+
+
 def run_tests(
     spec: RunSpec,
     records_path: Path,
@@ -193,20 +230,20 @@ def run_tests(
     last_argv: list[str] = []
     last_tail: list[str] = []
 
+    tail = _RecordsTail(records_path)
+
     def report_progress() -> None:
         if on_progress is None:
             return
-        runs = read_records(records_path)
-        tests = aggregate(runs)
-        collected = collected_count(records_path)
-        if collected is not None and state["expected"] is None:
-            state["expected"] = state["base"] + collected
+        tail.read_new()
+        if tail.collected is not None and state["expected"] is None:
+            state["expected"] = state["base"] + tail.collected
         on_progress(
             Progress(
-                runs=len(runs),
+                runs=tail.runs,
                 expected=state["expected"],
-                failures=sum(1 for r in runs if r.outcome in ("failed", "error", "timeout")),
-                flaky=sum(1 for t in tests if t.flaky),
+                failures=tail.failures,
+                flaky=tail.flaky,
                 elapsed_s=time.monotonic() - start,
                 batch=state["batch"],
             )
