@@ -241,7 +241,9 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             load_evidence = run_load_phase(ctx, profile.load, target.url)
         chaos_evidence = None
         if profile.chaos.enabled:
-            chaos_evidence = run_chaos_phase(ctx, profile.chaos, target.url, base_dir=cwd)
+            chaos_evidence = run_chaos_phase(
+                ctx, profile.chaos, target.url, base_dir=cwd, external_target=not target.managed
+            )
         from harness import gates as gate_logic
 
         evidence = gate_logic.Evidence(test_evidence, load_evidence, chaos_evidence)
@@ -301,6 +303,7 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
             names=list(args.names) or None,
             injections=args.injections,
             base_dir=Path.cwd(),
+            external_target=not target.managed,
         )
         gates = config.profile.gates
         threshold = gates.chaos_recovery_s or 30.0

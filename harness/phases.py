@@ -166,6 +166,21 @@ def run_load_phase(
     return gate_logic.LoadEvidence(result.requests, result.failures, result.rps, p95, p99)
 
 
+def _chaos_refusals(experiments: list[Any]) -> list[str]:
+    return [
+        f"experiment {e.name!r} ({e.source}) "
+        + (
+            f"injects a process fault ({e.process_fault.type})"
+            if e.process_fault is not None
+            else "puts a fault on the reference API's database link"
+        )
+        + ": it acts on the reference API the harness starts, and --target-url names an "
+        "external service; run it without --target-url"
+        for e in experiments
+        if e.process_fault is not None or e.link == "database"
+    ]
+
+
 def run_chaos_phase(
     ctx: RunContext,
     settings: ChaosSettings,
@@ -174,11 +189,27 @@ def run_chaos_phase(
     names: list[str] | None = None,
     injections: int | None = None,
     base_dir: Path,
+    external_target: bool = False,
 ) -> tuple[gate_logic.ChaosEvidence, ...]:
+    """Run the chaos experiments; process faults and the database link get their own API.
+
+    A process-fault experiment runs against a dedicated reference API under a
+    :class:`~harness.faults.supervisor.Supervisor` (restarted on its port when killed); a
+    database-link experiment against a dedicated API whose PostgreSQL connection goes
+    through the proxy (MOONBASE_DATABASE_URL). Both are refused for an external target
+    (exit 2). Without PostgreSQL a database experiment is reported as not run, which the
+    chaos gate counts as a fault without effect: never a pass.
+    """
+    import os
+    import tempfile
+
     from harness import gates as gate_logic
+    from harness.errors import UsageError
     from harness.faults.provision import provision_toxiproxy
-    from harness.faults.runner import run_experiment
+    from harness.faults.runner import NEEDS_POSTGRES, not_run_result, run_experiment
     from harness.faults.scenario import find_experiments
+    from harness.faults.supervisor import Supervisor
+    from harness.target import ReferenceTarget
 
     directory = Path(settings.directory)
     if not directory.is_absolute():
@@ -188,9 +219,18 @@ def run_chaos_phase(
         names if names is not None else list(settings.experiments),
         where="chaos.experiments",
     )
+    if external_target and (refused := _chaos_refusals(experiments)):
+        raise UsageError("\n".join(refused))
+    database_url = os.environ.get("MOONBASE_DATABASE_URL", "")
+    if not database_url.startswith(("postgresql://", "postgres://")):
+        database_url = ""
     count = injections or settings.injections
     evidence = []
-    with provision_toxiproxy() as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="moonbase-chaos-") as tmp,
+        provision_toxiproxy() as server,
+    ):
+        workroot = Path(tmp)
         ctx.state.data["components"]["toxiproxy"] = {
             "kind": "real" if server.real else "embedded",
             "detail": server.detail,
@@ -200,9 +240,35 @@ def run_chaos_phase(
         results = []
         for experiment in experiments:
             ctx.say(f"chaos: {experiment.name}: {experiment.title} (x{count})")
-            result = run_experiment(
-                experiment, target_url, server, injections=count, on_event=ctx.say
-            )
+            if experiment.link == "database" and not database_url:
+                result = not_run_result(experiment, NEEDS_POSTGRES, server.kind)
+                ctx.say(f"chaos: {experiment.name}: NOT RUN: {NEEDS_POSTGRES}")
+            elif experiment.process_fault is not None:
+                api = ReferenceTarget(
+                    workroot / experiment.name,
+                    log_path=ctx.state.run_dir / f"chaos-{experiment.name}-api.log",
+                )
+                api.start()
+                with Supervisor(api) as supervisor:
+                    ctx.say(f"chaos: {experiment.name}: supervised reference API at {api.url}")
+                    result = run_experiment(
+                        experiment,
+                        api.url,
+                        server,
+                        injections=count,
+                        on_event=ctx.say,
+                        supervisor=supervisor,
+                    )
+            else:
+                result = run_experiment(
+                    experiment,
+                    target_url,
+                    server,
+                    injections=count,
+                    on_event=ctx.say,
+                    database_url=database_url or None,
+                    workdir=workroot,
+                )
             body = result.to_json()
             body["recovery_summary"] = recovery_summary_json(
                 list(result.recovery_s), experiment.expect.max_recovery_s
@@ -213,6 +279,7 @@ def run_chaos_phase(
             evidence.append(
                 gate_logic.ChaosEvidence(
                     result.name,
+                    # a fault that did not run, or broke its error budget, is never a pass
                     result.effect_observed and result.error is None,
                     result.recovery_s or (None,),
                 )

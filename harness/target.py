@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -10,12 +12,15 @@ from pathlib import Path
 
 import httpx
 
-from harness.errors import TargetStartError
+from harness.errors import InfrastructureError, TargetStartError
 from harness.processes import ManagedProcess
 
 __all__ = ["ReferenceTarget", "Target", "wait_until_healthy"]
 
 LISTENING = r"moonbase-api listening on (http://\S+)"
+# target_api exits 2 when it cannot bind its port (server.py); after a kill -9 the port is
+# free again at once (SO_REUSEADDR), so a refusal means another process holds it for now
+BIND_FAILED_EXIT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,12 @@ def wait_until_healthy(url: str, deadline_s: float, path: str = "/api/v0/ping") 
 
 
 class ReferenceTarget:
-    """Runs ``python -m target_api`` on a free loopback port; always stopped on exit."""
+    """Runs ``python -m target_api`` on a loopback port; always stopped on exit.
+
+    ``port=0`` lets the API pick a free port on the first start; :meth:`restart` starts a
+    new process on the port the first one bound, with the same data directory and token,
+    as a supervisor restarting a service would.
+    """
 
     def __init__(
         self,
@@ -54,33 +64,47 @@ class ReferenceTarget:
         token: str | None = None,
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
+        port: int = 0,
     ) -> None:
         self.data_dir = data_dir
         self.token = token or secrets.token_urlsafe(24)
-        extra = {"MOONBASE_API_TOKEN": self.token, "PYTHONUNBUFFERED": "1", **(env or {})}
-        import os
-
-        self._process = ManagedProcess(
-            "reference API",
-            [
-                sys.executable,
-                "-m",
-                "target_api",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-            ],
-            env={**os.environ, **extra},
-            log_path=log_path,
-        )
+        self.port = port
+        self._log_path = log_path
+        self._env = {
+            **os.environ,
+            "MOONBASE_API_TOKEN": self.token,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self._process = self._new_process()
         self.url = ""
+
+    def _new_process(self) -> ManagedProcess:
+        argv = [sys.executable, "-m", "target_api", "--host", "127.0.0.1"]
+        argv += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+        return ManagedProcess("reference API", argv, env=self._env, log_path=self._log_path)
 
     @property
     def pid(self) -> int:
         return self._process.pid
+
+    def alive(self) -> bool:
+        """True while the current API process has not exited (a stopped one is alive)."""
+        return self._process.alive()
+
+    def exit_status(self) -> str:
+        """How the current process ended: ``"signal SIGKILL"``, ``"exit 3"`` or ``"running"``."""
+        proc = self._process.proc
+        code = None if proc is None else proc.poll()
+        if code is None:
+            return "running"
+        if code < 0:
+            return f"signal {signal.Signals(-code).name}"
+        return f"exit {code}"
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Signal the API process itself (not its group: jobs live in groups of their own)."""
+        os.kill(self.pid, sig)
 
     def start(self, deadline_s: float = 30.0) -> Target:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +113,7 @@ class ReferenceTarget:
             match = self._process.wait_for_line(LISTENING, deadline_s)
             self._process.drain()
             self.url = match.group(1)
+            self.port = int(self.url.rsplit(":", 1)[1])
             wait_until_healthy(self.url, deadline_s)
         except Exception as exc:
             self._process.stop()
@@ -96,6 +121,26 @@ class ReferenceTarget:
                 raise
             raise TargetStartError(str(exc)) from exc
         return Target(self.url, self.token, managed=True)
+
+    def restart(self, deadline_s: float = 30.0) -> Target:
+        """Start a fresh process on the same port, data directory and token.
+
+        Whatever is left of the old process (and its process group) is stopped first. A
+        bind refused because the port is briefly held is retried until ``deadline_s``.
+        """
+        if not self.port:
+            raise TargetStartError("restart() before start(): no port to restart on")
+        self._process.stop()
+        end = time.monotonic() + deadline_s
+        while True:
+            self._process = self._new_process()
+            try:
+                return self.start(max(1.0, end - time.monotonic()))
+            except InfrastructureError:
+                code = self._process.proc.poll() if self._process.proc else None
+                if code != BIND_FAILED_EXIT or time.monotonic() > end:
+                    raise
+            time.sleep(0.1)  # back-off before the next bind attempt; the deadline bounds it
 
     def stop(self) -> None:
         self._process.stop()

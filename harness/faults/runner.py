@@ -1,28 +1,54 @@
-"""Running a chaos experiment through a Toxiproxy server with toxiproxy-python.
+"""Running a chaos experiment: faults on a link or on the API process, probes, recovery.
 
-For each experiment: a proxy goes in front of the target; the steady state is probed
-through it; each injection adds the method's toxics, probes while they are on, removes
-them (always, also on error), and probes until the steady state holds again. The
-timeline is analysed by :mod:`harness.faults.timeline`.
+For each experiment the runner sets up what the method's link needs:
+
+- ``link = "api"`` toxics: a Toxiproxy proxy in front of the target; probes go through it;
+- ``link = "database"`` toxics: a proxy in front of PostgreSQL and a dedicated reference
+  API whose MOONBASE_DATABASE_URL points at the proxy; probes go to that API;
+- process faults: the supervised reference API the caller hands in; probes go to it.
+
+Then the steady state is probed; each injection puts the fault on, probes while it is on,
+takes it off (always, also on error), and probes until the steady state holds again. A
+kill has no duration: the kill time is both injection and removal, the probes are "fault"
+probes until the API answers again, and recovery counts from the kill. Optional load runs
+for the whole window. The timeline is analysed by :mod:`harness.faults.timeline`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import toxiproxy
 
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, UnsafeTargetError, UsageError
+from harness.faults.injectors import Injector, KillInjector, PauseInjector, ToxicInjector
+from harness.faults.load_window import FaultLoad
 from harness.faults.provision import ToxiproxyServer
 from harness.faults.scenario import Experiment
+from harness.faults.supervisor import Supervisor
 from harness.faults.timeline import InjectionAnalysis, Phase, ProbeSample, analyse_injection
+from harness.netguard import is_loopback_host
+from harness.target import ReferenceTarget
 
-__all__ = ["ExperimentResult", "InjectionResult", "run_experiment"]
+__all__ = [
+    "NEEDS_POSTGRES",
+    "ExperimentResult",
+    "InjectionResult",
+    "not_run_result",
+    "rewrite_database_url",
+    "run_experiment",
+]
+
+NEEDS_POSTGRES = "needs PostgreSQL: set MOONBASE_DATABASE_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +72,27 @@ class ExperimentResult:
     max_error_rate: float
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    status: Literal["run", "not_run"] = "run"
+    link: str = "api"
+    restarts: tuple[dict[str, object], ...] = ()
+    load: dict[str, object] | None = None
 
     @property
     def effect_observed(self) -> bool:
-        return bool(self.injections) and all(i.analysis.effect_observed for i in self.injections)
+        return (
+            self.status == "run"
+            and bool(self.injections)
+            and all(i.analysis.effect_observed for i in self.injections)
+        )
 
     @property
     def recovery_s(self) -> tuple[float | None, ...]:
         return tuple(i.analysis.recover_s for i in self.injections)
+
+    @property
+    def within_error_budget(self) -> bool:
+        """False only when load ran and its fault-window error rate broke the budget."""
+        return self.load is None or bool(self.load.get("within_budget"))
 
     def to_json(self) -> dict[str, object]:
         first = self.faults[0] if self.faults else {}
@@ -62,6 +101,8 @@ class ExperimentResult:
         return {
             "name": self.name,
             "title": self.title,
+            "status": self.status,
+            "link": self.link,
             "fault": {"type": first.get("type"), "attributes": first.get("attributes", {})},
             "faults": list(self.faults),
             "toxiproxy": self.server_kind,
@@ -95,10 +136,51 @@ class ExperimentResult:
             ],
             "max_recovery_s": self.max_recovery_s,
             "max_error_rate": self.max_error_rate,
+            "restarts": list(self.restarts),
+            "load": self.load,
+            "within_error_budget": self.within_error_budget,
             "timeline": [s.to_json() for s in self.timeline],
             "error": self.error,
             "notes": list(self.notes),
         }
+
+
+def _fault_json(experiment: Experiment) -> tuple[dict[str, object], ...]:
+    out = []
+    for f in experiment.method:
+        body: dict[str, object] = {"kind": f.kind, "type": f.type, "link": f.link}
+        if f.kind == "process":
+            if f.type == "kill":
+                body["signal"] = f.kill_signal
+            else:
+                body["duration_s"] = f.duration_s
+        else:
+            body.update(
+                stream=f.stream,
+                toxicity=f.toxicity,
+                attributes=dict(f.attributes),
+                duration_s=f.duration_s,
+            )
+        out.append(body)
+    return tuple(out)
+
+
+def not_run_result(experiment: Experiment, reason: str, server_kind: str) -> ExperimentResult:
+    """An experiment that could not run: never a pass (no effect observed, no recovery)."""
+    return ExperimentResult(
+        name=experiment.name,
+        title=experiment.title,
+        faults=_fault_json(experiment),
+        server_kind=server_kind,
+        steady_state_met=False,
+        injections=(),
+        timeline=(),
+        max_recovery_s=experiment.expect.max_recovery_s,
+        max_error_rate=experiment.expect.max_error_rate,
+        error=f"not run: {reason}",
+        status="not_run",
+        link=experiment.link,
+    )
 
 
 class _Prober:
@@ -108,6 +190,7 @@ class _Prober:
         ss = experiment.steady_state
         self._url = url + ss.path
         self._expect = set(ss.expect_status)
+        self._max_latency_ms = ss.max_latency_ms
         self._interval = ss.probe_interval_s
         self._t0 = t0
         self._next = time.monotonic()
@@ -116,6 +199,7 @@ class _Prober:
             timeout=ss.probe_timeout_s, limits=httpx.Limits(max_keepalive_connections=0)
         )
         self.samples: list[ProbeSample] = []
+        self.on_probe: Callable[[float], None] | None = None
 
     def probe(self, phase: Phase) -> ProbeSample:
         now = time.monotonic()
@@ -131,7 +215,15 @@ class _Prober:
             latency_ms, ok = None, False
         sample = ProbeSample(start - self._t0, latency_ms, ok, phase)
         self.samples.append(sample)
+        if self.on_probe is not None:
+            self.on_probe(time.monotonic() - self._t0)
         return sample
+
+    def healthy(self, sample: ProbeSample) -> bool:
+        return sample.ok and (sample.latency_ms or 0) <= self._max_latency_ms
+
+    def relabel_last(self, phase: Phase) -> None:
+        self.samples[-1] = dataclasses.replace(self.samples[-1], phase=phase)
 
     def close(self) -> None:
         self._client.close()
@@ -146,12 +238,108 @@ def _create_proxy(server: ToxiproxyServer, upstream: str) -> toxiproxy.Proxy:
         raise InfrastructureError(f"Toxiproxy at {server.url} refused a proxy: {exc}") from exc
 
 
-def _listen_url(proxy: toxiproxy.Proxy) -> str:
+def _listen_address(proxy: toxiproxy.Proxy) -> tuple[str, int]:
     host, _, port = str(proxy.listen).rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
+    return host, int(port)
+
+
+def _listen_url(proxy: toxiproxy.Proxy) -> str:
+    host, port = _listen_address(proxy)
     return f"http://{host}:{port}"
+
+
+def rewrite_database_url(url: str, host: str, port: int) -> str:
+    """``url`` with its host and port replaced (user, password, database, query kept)."""
+    parts = urlsplit(url)
+    userinfo, _, _ = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _database_upstream(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    host = parts.hostname or "127.0.0.1"
+    if not is_loopback_host(host):
+        raise UnsafeTargetError(
+            f"refusing MOONBASE_DATABASE_URL host {host!r} from the environment: the database "
+            "link proxies loopback only (127.0.0.0/8)"
+        )
+    return f"{host}:{parts.port or 5432}"
+
+
+@dataclass
+class _Setup:
+    probe_url: str
+    injector: Injector
+    supervisor: Supervisor[ReferenceTarget] | None = None
+
+
+@contextlib.contextmanager
+def _set_up(
+    experiment: Experiment,
+    target_url: str,
+    server: ToxiproxyServer,
+    *,
+    supervisor: Supervisor[ReferenceTarget] | None,
+    database_url: str | None,
+    workdir: Path | None,
+    errors: list[str],
+) -> Iterator[_Setup]:
+    fault = experiment.process_fault
+    if fault is not None:
+        if supervisor is None:
+            raise UsageError(
+                f"experiment {experiment.name!r} ({experiment.source}) injects a process fault: "
+                "it needs the reference API the harness starts, not an external target"
+            )
+        api = supervisor.process
+        injector: Injector = (
+            KillInjector(api, fault) if fault.type == "kill" else PauseInjector(api, fault)
+        )
+        yield _Setup(api.url, injector, supervisor)
+        return
+    if experiment.link == "database":
+        if not database_url:
+            raise UsageError(f"experiment {experiment.name!r}: {NEEDS_POSTGRES}")
+        proxy = _create_proxy(server, _database_upstream(database_url))
+        try:
+            host, port = _listen_address(proxy)
+            base = workdir or Path.cwd()
+            data_dir = base / f"{experiment.name}-api-{uuid.uuid4().hex[:6]}"
+            api = ReferenceTarget(
+                data_dir,
+                log_path=base / f"{experiment.name}-api.log",
+                env={"MOONBASE_DATABASE_URL": rewrite_database_url(database_url, host, port)},
+            )
+            with api as running:
+                yield _Setup(running.url, ToxicInjector(proxy, experiment.method))
+        finally:
+            _destroy(proxy, errors)
+        return
+    parts = urlsplit(target_url)
+    proxy = _create_proxy(server, f"{parts.hostname}:{parts.port}")
+    try:
+        yield _Setup(_listen_url(proxy), ToxicInjector(proxy, experiment.method))
+    finally:
+        _destroy(proxy, errors)
+
+
+def _destroy(proxy: toxiproxy.Proxy, errors: list[str]) -> None:
+    try:
+        proxy.destroy()
+    except Exception as exc:  # noqa: BLE001 - reported in the result, not swallowed
+        errors.append(f"could not remove proxy: {exc}")
+
+
+def _load_bound_s(experiment: Experiment, injections: int) -> float:
+    """An upper bound on the window the load must cover; the runner stops it earlier."""
+    ss = experiment.steady_state
+    steady = ss.samples * (ss.probe_interval_s + ss.probe_timeout_s)
+    per = max(f.duration_s for f in experiment.method) + 2 * experiment.expect.max_recovery_s
+    return steady * 2 + injections * (per + steady) + 30.0
 
 
 def run_experiment(
@@ -161,100 +349,160 @@ def run_experiment(
     *,
     injections: int = 1,
     on_event: Callable[[str], None] | None = None,
+    supervisor: Supervisor[ReferenceTarget] | None = None,
+    database_url: str | None = None,
+    workdir: Path | None = None,
 ) -> ExperimentResult:
-    """Run ``experiment`` ``injections`` times against ``target_url`` through ``server``."""
+    """Run ``experiment`` ``injections`` times; see the module docstring for the links.
+
+    ``supervisor`` (process faults) is the supervised reference API; ``database_url``
+    (``link = "database"``) the PostgreSQL URL, and ``workdir`` where a dedicated API
+    keeps its data and log.
+    """
     say = on_event or (lambda _msg: None)
-    parts = urlsplit(target_url)
-    upstream = f"{parts.hostname}:{parts.port}"
-    proxy = _create_proxy(server, upstream)
-    t0 = time.monotonic()
-    prober = _Prober(_listen_url(proxy), experiment, t0)
-    ss = experiment.steady_state
-    faults = tuple(
-        {
-            "type": f.type,
-            "stream": f.stream,
-            "toxicity": f.toxicity,
-            "attributes": dict(f.attributes),
-            "duration_s": f.duration_s,
-            "link": f.link,
-        }
-        for f in experiment.method
-    )
+    errors: list[str] = []
     results: list[InjectionResult] = []
-    error: str | None = None
+    windows: list[tuple[float, float]] = []
+    samples: tuple[ProbeSample, ...] = ()
+    load_body: dict[str, object] | None = None
     steady_ok = False
-    try:
-        steady = [prober.probe("steady") for _ in range(ss.samples)]
-        healthy = sum(1 for s in steady if s.ok and (s.latency_ms or 0) <= ss.max_latency_ms)
-        steady_ok = healthy == len(steady)
-        if not steady_ok:
-            error = (
-                f"steady state not met before the fault: {healthy}/{len(steady)} probes healthy "
-                f"(status in {ss.expect_status}, latency <= {ss.max_latency_ms} ms)"
+    restarts_before = len(supervisor.restarts) if supervisor else 0
+    t0 = time.monotonic()
+    with _set_up(
+        experiment,
+        target_url,
+        server,
+        supervisor=supervisor,
+        database_url=database_url,
+        workdir=workdir,
+        errors=errors,
+    ) as setup:
+        prober = _Prober(setup.probe_url, experiment, t0)
+        load = (
+            FaultLoad(
+                experiment,
+                setup.probe_url,
+                _load_bound_s(experiment, injections),
+                clock=lambda: time.monotonic() - t0,
             )
-            say(error)
-        window_start = 0
-        for index in range(injections if steady_ok else 0):
-            if index:
-                # a fresh steady-state window before each further injection
-                window_start = len(prober.samples)
-                for _ in range(max(3, ss.samples // 4)):
-                    prober.probe("steady")
-            names = []
-            t_inject = time.monotonic() - t0
-            try:
-                for number, fault in enumerate(experiment.method):
-                    toxic_name = f"{fault.type}_{fault.stream}_{number}"
-                    proxy.add_toxic(
-                        type=fault.type,
-                        stream=fault.stream,
-                        toxicity=fault.toxicity,
-                        attributes=dict(fault.attributes),
-                        name=toxic_name,
-                    )
-                    names.append(toxic_name)
-                say(f"{experiment.name}: injection {index + 1}/{injections}: faults on")
-                duration = max(f.duration_s for f in experiment.method)
-                end = time.monotonic() + duration
-                while time.monotonic() < end:
-                    prober.probe("fault")
-            finally:
-                for toxic_name in names:  # rollback always runs
-                    proxy.destroy_toxic(toxic_name)
-            t_remove = time.monotonic() - t0
-            say(f"{experiment.name}: injection {index + 1}/{injections}: faults off, probing")
-            deadline = time.monotonic() + experiment.expect.max_recovery_s
-            streak = 0
-            while time.monotonic() < deadline and streak < ss.recovered_after:
-                sample = prober.probe("recovery")
-                healthy_now = sample.ok and (sample.latency_ms or 0) <= ss.max_latency_ms
-                streak = streak + 1 if healthy_now else 0
-            analysis = analyse_injection(
-                prober.samples[window_start:],
-                t_inject=t_inject,
-                t_remove=t_remove,
-                max_latency_ms=ss.max_latency_ms,
-                recovered_after=ss.recovered_after,
-                min_effect_ms=experiment.expect.min_effect_ms,
-            )
-            results.append(InjectionResult(index, t_inject, t_remove, analysis))
-            say(f"{experiment.name}: {analysis.detail}")
-    finally:
-        prober.close()
+            if experiment.load.enabled
+            else None
+        )
         try:
-            proxy.destroy()
-        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-            error = (error + "; " if error else "") + f"could not remove proxy: {exc}"
+            if load is not None:
+                rate = experiment.load.rate_rps
+                say(f"{experiment.name}: load {rate} req/s on {setup.probe_url}")
+                load.start()
+                prober.on_probe = load.observe
+            steady_ok = _probe_steady(prober, experiment, errors, say)
+            for index in range(injections if steady_ok else 0):
+                results.append(
+                    _inject_once(prober, setup.injector, experiment, index, injections, t0, say)
+                )
+                windows.append(_fault_window(results[-1], prober.samples))
+        finally:
+            prober.close()
+            if load is not None:
+                load_body = load.finish(windows or [(0.0, time.monotonic() - t0)])
+            samples = tuple(prober.samples)
+    restarts = supervisor.restarts[restarts_before:] if supervisor else ()
+    if supervisor is not None and supervisor.failed:
+        errors.append(f"supervisor gave up: {supervisor.failed}")
+    if load_body is not None and not load_body["within_budget"]:
+        window = load_body["fault_window"]
+        assert isinstance(window, dict)
+        errors.append(
+            f"error budget exceeded: load error rate {window['error_rate']:.4f} "
+            f"({window['window']}) > max_error_rate {experiment.expect.max_error_rate}"
+        )
     return ExperimentResult(
         name=experiment.name,
         title=experiment.title,
-        faults=faults,
+        faults=_fault_json(experiment),
         server_kind=server.kind,
         steady_state_met=steady_ok,
         injections=tuple(results),
-        timeline=tuple(prober.samples),
+        timeline=samples,
         max_recovery_s=experiment.expect.max_recovery_s,
         max_error_rate=experiment.expect.max_error_rate,
-        error=error,
+        error="; ".join(errors) or None,
+        link=experiment.link,
+        restarts=tuple(r.to_json() for r in restarts),
+        load=load_body,
     )
+
+
+def _probe_steady(
+    prober: _Prober, experiment: Experiment, errors: list[str], say: Callable[[str], None]
+) -> bool:
+    ss = experiment.steady_state
+    steady = [prober.probe("steady") for _ in range(ss.samples)]
+    healthy = sum(1 for s in steady if prober.healthy(s))
+    if healthy == len(steady):
+        return True
+    errors.append(
+        f"steady state not met before the fault: {healthy}/{len(steady)} probes healthy "
+        f"(status in {ss.expect_status}, latency <= {ss.max_latency_ms} ms)"
+    )
+    say(errors[-1])
+    return False
+
+
+def _inject_once(
+    prober: _Prober,
+    injector: Injector,
+    experiment: Experiment,
+    index: int,
+    injections: int,
+    t0: float,
+    say: Callable[[str], None],
+) -> InjectionResult:
+    ss = experiment.steady_state
+    window_start = len(prober.samples)
+    if index:
+        # a fresh steady-state window before each further injection
+        for _ in range(max(3, ss.samples // 4)):
+            prober.probe("steady")
+    else:
+        window_start = 0
+    t_inject = time.monotonic() - t0
+    try:
+        injector.inject()
+        say(f"{experiment.name}: injection {index + 1}/{injections}: fault on")
+        if injector.instantaneous:
+            # down until the first answer: that probe already belongs to the recovery
+            deadline = time.monotonic() + experiment.expect.max_recovery_s
+            while time.monotonic() < deadline:
+                if prober.healthy(prober.probe("fault")):
+                    prober.relabel_last("recovery")
+                    break
+        else:
+            end = time.monotonic() + injector.duration_s
+            while time.monotonic() < end:
+                prober.probe("fault")
+    finally:
+        injector.remove()  # rollback always runs
+    t_remove = t_inject if injector.instantaneous else time.monotonic() - t0
+    say(f"{experiment.name}: injection {index + 1}/{injections}: fault off, probing")
+    deadline = time.monotonic() + experiment.expect.max_recovery_s
+    streak = 1 if prober.samples[-1].phase == "recovery" else 0
+    while time.monotonic() < deadline and streak < ss.recovered_after:
+        streak = streak + 1 if prober.healthy(prober.probe("recovery")) else 0
+    analysis = analyse_injection(
+        prober.samples[window_start:],
+        t_inject=t_inject,
+        t_remove=t_remove,
+        max_latency_ms=ss.max_latency_ms,
+        recovered_after=ss.recovered_after,
+        min_effect_ms=experiment.expect.min_effect_ms,
+    )
+    say(f"{experiment.name}: {analysis.detail}")
+    return InjectionResult(index, t_inject, t_remove, analysis)
+
+
+def _fault_window(result: InjectionResult, samples: list[ProbeSample]) -> tuple[float, float]:
+    """When the fault was on: inject -> remove, or for a kill, inject -> first answer."""
+    if result.t_remove > result.t_inject:
+        return result.t_inject, result.t_remove
+    answered = [s.t_s for s in samples if s.phase == "recovery" and s.t_s >= result.t_inject]
+    return result.t_inject, answered[0] if answered else samples[-1].t_s

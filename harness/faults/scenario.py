@@ -20,7 +20,19 @@ An experiment file (``scenarios/chaos/NAME.toml``)::
     [expect]
     min_effect_ms = 95.0      # latency faults: probes must slow by at least this much
     max_recovery_s = 10.0     # after the fault is removed
-    max_error_rate = 1.0      # of probes while the fault is on
+    max_error_rate = 1.0      # of load requests while the fault is on ([load] enabled)
+
+    [load]                    # optional: Locust against the probed URL for the whole window
+    enabled = true
+    rate_rps = 50.0
+    users = 10
+
+Besides toxics (``kind = "toxic"``, the default), a method entry can be a process fault on
+the reference API (``kind = "process"``): ``type = "kill"`` with a ``signal`` (default
+SIGKILL; the supervisor restarts the API) or ``type = "pause"`` (SIGSTOP for ``duration_s``,
+then SIGCONT). ``link = "database"`` puts the proxy between a dedicated reference API and
+PostgreSQL (MOONBASE_DATABASE_URL). One experiment acts on one link, and a process fault
+is the only entry of its method.
 
 Every problem is reported with the file and the field.
 """
@@ -36,6 +48,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from harness.errors import ScenarioError
 
 __all__ = [
+    "FAULT_KINDS",
+    "KILL_SIGNALS",
+    "LINKS",
+    "PROCESS_FAULTS",
     "TOXIC_ATTRIBUTES",
     "Experiment",
     "FaultSpec",
@@ -53,7 +69,11 @@ TOXIC_ATTRIBUTES: dict[str, frozenset[str]] = {
     "slicer": frozenset({"average_size", "size_variation", "delay"}),
     "limit_data": frozenset({"bytes"}),
 }
-LINKS = ("api",)
+LINKS = ("api", "database")
+FAULT_KINDS = ("toxic", "process")
+PROCESS_FAULTS = ("kill", "pause")
+# Signals that end a process abruptly or by request; SIGSTOP belongs to "pause"
+KILL_SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT")
 
 
 class _Model(BaseModel):
@@ -71,15 +91,27 @@ class SteadyState(_Model):
 
 
 class FaultSpec(_Model):
-    link: Literal["api"] = "api"
+    kind: str = "toxic"
+    link: str = "api"
     type: str
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: Annotated[float, Field(ge=0, le=1)] = 1.0
     attributes: dict[str, Annotated[int, Field(ge=0)]] = {}
     duration_s: Annotated[float, Field(gt=0, le=3600)] = 3.0
+    signal: str | None = None  # process faults of type "kill" only
 
     @model_validator(mode="after")
-    def _known_toxic(self) -> FaultSpec:
+    def _known_fault(self) -> FaultSpec:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(
+                f"unknown fault kind {self.kind!r}; valid kinds: {', '.join(FAULT_KINDS)}"
+            )
+        if self.link not in LINKS:
+            raise ValueError(f"unknown link {self.link!r}; valid links: {', '.join(LINKS)}")
+        if self.kind == "process":
+            return self._check_process()
+        if self.signal is not None:
+            raise ValueError('signal applies to process faults only (kind = "process")')
         valid = TOXIC_ATTRIBUTES.get(self.type)
         if valid is None:
             raise ValueError(
@@ -93,6 +125,31 @@ class FaultSpec(_Model):
                 f"valid attributes: {', '.join(sorted(valid))}"
             )
         return self
+
+    def _check_process(self) -> FaultSpec:
+        if self.type not in PROCESS_FAULTS:
+            raise ValueError(
+                f"unknown process fault type {self.type!r}; "
+                f"valid types: {', '.join(PROCESS_FAULTS)}"
+            )
+        if self.link != "api":
+            raise ValueError(
+                f"process faults act on the API process: link must be 'api', not {self.link!r}"
+            )
+        if self.attributes:
+            raise ValueError("attributes apply to toxics only, not to process faults")
+        if self.type == "pause" and self.signal is not None:
+            raise ValueError("pause always sends SIGSTOP then SIGCONT: remove signal")
+        if self.type == "kill" and self.signal is not None and self.signal not in KILL_SIGNALS:
+            raise ValueError(
+                f"unknown signal {self.signal!r} for kill; valid signals: {', '.join(KILL_SIGNALS)}"
+            )
+        return self
+
+    @property
+    def kill_signal(self) -> str:
+        """The signal a kill sends (SIGKILL unless the file says otherwise)."""
+        return self.signal or "SIGKILL"
 
 
 class Expectations(_Model):
@@ -116,6 +173,28 @@ class Experiment(_Model):
     expect: Expectations = Expectations()
     load: LoadDuringFault = LoadDuringFault()
     source: str = ""
+
+    @model_validator(mode="after")
+    def _one_link(self) -> Experiment:
+        links = sorted({f.link for f in self.method})
+        if len(links) > 1:
+            raise ValueError(
+                f"method mixes links {', '.join(links)}: one experiment acts on one link"
+            )
+        if any(f.kind == "process" for f in self.method) and len(self.method) > 1:
+            raise ValueError("a process fault must be the only entry of its method")
+        return self
+
+    @property
+    def link(self) -> str:
+        """The link every fault of the method acts on."""
+        return self.method[0].link
+
+    @property
+    def process_fault(self) -> FaultSpec | None:
+        """The method's process fault, when it is one."""
+        first = self.method[0]
+        return first if first.kind == "process" else None
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
