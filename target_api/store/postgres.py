@@ -62,7 +62,7 @@ class PostgresStore(SqlStore):
             with self._connect() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
                 for statement in SCHEMA:
-                    conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute(statement)
 
         attempt()
 
@@ -80,7 +80,7 @@ class PostgresStore(SqlStore):
             if conn.closed:
                 conn = self._connect()
             with conn.cursor() as cursor:
-                cursor.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))  # type: ignore[arg-type]
+                cursor.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
                 rows = cursor.fetchall() if cursor.description is not None else []
                 count = cursor.rowcount
             self._idle.put(conn)

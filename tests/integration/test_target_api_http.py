@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from target_api.testing import ApiProcess
 
@@ -255,3 +259,52 @@ def test_sigterm_exits_zero(tmp_path: Path) -> None:
     server = ApiProcess(tmp_path).start()
     assert httpx.get(f"{server.url}/api/v0/ping").status_code == 200
     assert server.stop() == 0
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+# Any program name a fuzzer makes up could exist; "true" is the only one it may run.
+COMMANDS = JSON | st.lists(st.text(max_size=10), max_size=3).map(lambda rest: ["true", *rest])
+FIELDS = {
+    "command": COMMANDS,
+    "timeout_s": JSON,
+    "max_attempts": JSON,
+    "idempotency_key": JSON,
+    "env": JSON,
+    "name": JSON | st.from_regex(r"\Af-[a-z0-9]{1,20}\Z"),
+    "restart_policy": JSON,
+    "containers": st.lists(st.fixed_dictionaries({"name": JSON, "command": COMMANDS}), max_size=2),
+}
+BODIES = (
+    st.fixed_dictionaries({}, optional=FIELDS).map(lambda d: json.dumps(d).encode())
+    | JSON.map(lambda v: json.dumps(v).encode())
+    | st.binary(max_size=64)
+)
+TARGETS = st.sampled_from(
+    [
+        ("POST", "/api/v0/jobs"),
+        ("POST", "/api/v0/pods"),
+        ("PUT", "/api/v0/pods/{pod}/stack"),
+        ("POST", "/api/v0/jobs/{job}/cancel"),
+        ("GET", "/api/v0/jobs/{job}/artifacts/{text}"),
+        ("GET", "/api/v0/pods/{text}"),
+        ("POST", "/api/v0/pods/{pod}/containers/{text}/call"),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(target=TARGETS, body=BODIES, text=st.text(min_size=1, max_size=30))
+def test_no_input_however_malformed_gets_a_5xx(
+    api: ApiProcess, target: tuple[str, str], body: bytes, text: str
+) -> None:
+    method, template = target
+    path = template.format(pod="0" * 32, job="f" * 32, text=quote(text, safe=""))
+    with httpx.Client(base_url=api.url, headers=api.headers, timeout=10) as c:
+        response = c.request(method, path, content=body)
+    assert response.status_code < 500, (method, path, body, response.text)

@@ -183,14 +183,15 @@ class ProcessRuntime:
             proc = psutil.Process(pid)
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return False
-            return proc.environ().get(OWNER_ENV) == self.owner
+            return bool(proc.environ().get(OWNER_ENV) == self.owner)
         except psutil.Error:
             return False
 
     @staticmethod
     def _descendants(pid: int) -> list[psutil.Process]:
         try:
-            return psutil.Process(pid).children(recursive=True)
+            children: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+            return children
         except psutil.Error:
             return []
 
