@@ -21,6 +21,7 @@ import pytest
 
 from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Runtime
 from target_api.director.runtimes.docker import (
+    HOST_NETWORK_ANCHOR,
     LABEL_OWNER,
     DockerContainerGone,
     DockerEngineUnavailable,
@@ -29,7 +30,13 @@ from target_api.director.runtimes.docker import (
     docker_available,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.jobdirector]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.docker,
+    pytest.mark.jobdirector,
+    # a wedged engine must fail the test, not hang the run (see the anchor in docker.py)
+    pytest.mark.timeout(180),
+]
 
 WAIT_S = 20.0  # generous: the engine shares 2 cores with other test runs
 
@@ -336,28 +343,56 @@ def test_container_on_host_network_reaches_a_loopback_server(
     assert log.read_text() == "pong\n"
 
 
-def test_concurrent_use_from_threads(runtime: DockerRuntime, tmp_path: Path) -> None:
-    results: dict[int, tuple[int, str]] = {}
-    errors: list[BaseException] = []
+def test_jobs_join_the_host_network_through_the_anchor_and_no_network_is_created(
+    runtime: DockerRuntime, engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    networks_before = {network.name for network in engine.networks.list()}
+    handle = runtime.start(
+        "pod-1", shell("main", "true"), env={}, workdir=tmp_path, log_path=tmp_path / "l"
+    )
+    assert wait_exit(runtime, handle) == 0
+    anchor = engine.containers.get(HOST_NETWORK_ANCHOR)
+    assert anchor.attrs["HostConfig"]["NetworkMode"] == "host"
+    assert anchor.status == "running"
+    job = engine.containers.get(handle.ref)
+    assert job.attrs["HostConfig"]["NetworkMode"] == f"container:{anchor.id}"
+    assert {network.name for network in engine.networks.list()} == networks_before
+    assert "bridge" not in networks_before  # the engine runs with --bridge=none
 
-    def job(index: int) -> None:
+
+def test_many_jobs_ending_together_do_not_wedge_the_engine(
+    runtime: DockerRuntime, tmp_path: Path
+) -> None:
+    # 20.10's libnetwork deadlocked on host-network containers ending at once: this
+    # reproduced it within a few rounds before jobs joined the anchor's namespace.
+    threads_n, rounds = 8, 3
+    results: dict[tuple[int, int], tuple[int, str]] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads_n, timeout=WAIT_S)
+
+    def worker(index: int) -> None:
         try:
-            log = tmp_path / f"{index}.log"
-            spec = shell(f"c{index}", f"echo job-{index}; exit {index}")
-            handle = runtime.start("pod-1", spec, env={}, workdir=tmp_path, log_path=log)
-            code = wait_exit(runtime, handle)
-            results[index] = (code, log.read_text())
-            runtime.remove(handle)
+            for round_ in range(rounds):
+                log = tmp_path / f"{index}-{round_}.log"
+                spec = shell(f"c{index}", f"echo job-{index}-{round_}; exit {index}")
+                barrier.wait()  # start together so they also end together
+                handle = runtime.start("pod-1", spec, env={}, workdir=tmp_path, log_path=log)
+                code = wait_exit(runtime, handle)
+                results[(index, round_)] = (code, log.read_text())
+                runtime.remove(handle)
         except BaseException as exc:  # reported below, in the test's own thread
             errors.append(exc)
+            barrier.abort()
 
-    threads = [threading.Thread(target=job, args=(i,)) for i in range(6)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(WAIT_S * 2)
+        thread.join(WAIT_S * rounds)
     assert errors == []
-    assert results == {i: (i, f"job-{i}\n") for i in range(6)}
+    assert results == {
+        (i, r): (i, f"job-{i}-{r}\n") for i in range(threads_n) for r in range(rounds)
+    }
     assert runtime.list_owned() == []
 
 

@@ -14,8 +14,17 @@ through :meth:`DockerRuntime.list_owned`. Construction fails with
 
 How a container runs:
 
-- ``network_mode="host"``: the job reaches 127.0.0.1 like a local process would. No
-  bridge network is ever created (the engine runs with ``--bridge=none``).
+- The host's network namespace: the job reaches 127.0.0.1 like a local process would,
+  and no bridge network is ever created (the engine runs with ``--bridge=none``). Jobs
+  join it as ``network_mode="container:<anchor>"``, where the anchor is one long-lived
+  ``network_mode="host"`` container per engine (:func:`ensure_host_network_anchor`).
+  Why not ``network_mode="host"`` on every job: Docker 20.10's libnetwork (Debian's
+  docker.io 20.10.24 is what CI installs) deadlocks when two host-network containers
+  release their endpoints at once (``sbLeave -> getSvcRecords`` against
+  ``processEndpointDelete``; moby/libnetwork#2649, fixed by moby/moby#42545, never in
+  20.10.24): parallel jobs ending together hung the whole engine here. A container
+  that joins another's namespace has no endpoint at all, so job churn never enters
+  that code; only the anchor, started once, does.
 - ``init=True`` with ``TINI_KILL_PROCESS_GROUP=1``: PID 1 is the engine's tini, which
   forwards a signal to the job's whole process group, so ``kill(SIGTERM)`` ends
   ``sh -c 'sleep 1000'`` as it does a process group in the ``process`` runtime.
@@ -63,12 +72,15 @@ __all__ = [
     "LABEL_LOG_PATH",
     "LABEL_OWNER",
     "LABEL_POD",
+    "LABEL_ROLE",
+    "HOST_NETWORK_ANCHOR",
     "DockerContainerGone",
     "DockerEngineUnavailable",
     "DockerImageMissing",
     "DockerRuntime",
     "DockerRuntimeError",
     "docker_available",
+    "ensure_host_network_anchor",
 ]
 
 LABEL_OWNER = "moonbase.owner"
@@ -76,6 +88,8 @@ LABEL_POD = "moonbase.pod"
 LABEL_CONTAINER = "moonbase.container"
 LABEL_LOG_PATH = "moonbase.log_path"
 LABEL_LOG_OFFSET = "moonbase.log_offset"
+LABEL_ROLE = "moonbase.role"
+HOST_NETWORK_ANCHOR = "moonbase-host-network"  # container name, one per engine
 _HANDLE_LABELS = (LABEL_CONTAINER, LABEL_LOG_OFFSET, LABEL_LOG_PATH, LABEL_OWNER, LABEL_POD)
 
 # How long poll() waits, once the engine says a container has exited, for its log
@@ -124,6 +138,51 @@ def docker_available(timeout_s: float = 2.0) -> bool:
         return False
     finally:
         client.close()
+
+
+def ensure_host_network_anchor(client: docker.DockerClient) -> str:
+    """The id of the running host-network anchor container, created and started if
+    needed; a container joins the host's network with ``network_mode="container:<id>"``.
+
+    Safe to call from several threads and processes at once: a lost creation race
+    shows as a name conflict and the winner's container is used.
+    """
+    for _ in range(5):  # create, start, confirm; twice that covers a lost race
+        try:
+            state = client.api.inspect_container(HOST_NETWORK_ANCHOR)
+        except docker.errors.NotFound:
+            ensure_image(client, DEFAULT_IMAGE)
+            try:
+                client.api.create_container(
+                    DEFAULT_IMAGE,
+                    command=["sleep", "2147483647"],  # ~68 years; ended by tini on stop
+                    name=HOST_NETWORK_ANCHOR,
+                    labels={LABEL_ROLE: "host-network-anchor"},
+                    host_config=client.api.create_host_config(
+                        network_mode="host",
+                        init=True,
+                        # back after an engine restart, so jobs can join it again
+                        restart_policy={"Name": "unless-stopped"},
+                    ),
+                )
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: another process created it first
+                    raise
+            continue
+        if state["HostConfig"].get("NetworkMode") != "host":
+            raise DockerRuntimeError(
+                f"container {HOST_NETWORK_ANCHOR!r} exists but is not on the host network "
+                f"(network mode {state['HostConfig'].get('NetworkMode')!r}); remove it "
+                "and it will be recreated"
+            )
+        if not state["State"]["Running"]:
+            client.api.start(state["Id"])  # a no-op (304) if another process just did
+            continue
+        return str(state["Id"])
+    raise DockerRuntimeError(
+        f"the host-network anchor container {HOST_NETWORK_ANCHOR!r} did not stay running; "
+        f"see `docker logs {HOST_NETWORK_ANCHOR}`"
+    )
 
 
 def _engine_location() -> str:
@@ -301,7 +360,7 @@ class DockerRuntime:
                     command=list(spec.command) or None,
                     environment=environment,
                     labels=labels,
-                    network_mode="host",
+                    network_mode=self._host_network_mode(),
                     init=True,
                     user=f"{os.getuid()}:{os.getgid()}",
                     working_dir=str(workdir),
@@ -430,6 +489,11 @@ class DockerRuntime:
         self.close()
 
     # -- internals -----------------------------------------------------------------
+
+    def _host_network_mode(self) -> str:
+        """``container:<anchor id>``, checking each time that the anchor runs (one
+        inspect; it may have been stopped, or the engine restarted, since the last)."""
+        return f"container:{ensure_host_network_anchor(self._client)}"
 
     def _require_image(self, image: str, *, where: str) -> None:
         with _engine_errors(f"look up image {image!r}"):
