@@ -367,6 +367,7 @@ def run_experiment(
     load_body: dict[str, object] | None = None
     steady_ok = False
     restarts_before = len(supervisor.restarts) if supervisor else 0
+    settle_s = supervisor.policy.start_deadline_s + 5.0 if supervisor else 0.0
     t0 = time.monotonic()
     with _set_up(
         experiment,
@@ -400,6 +401,9 @@ def run_experiment(
                     _inject_once(prober, setup.injector, experiment, index, injections, t0, say)
                 )
                 windows.append(_fault_window(results[-1], prober.samples))
+                if supervisor is not None and not supervisor.settle(settle_s):
+                    errors.append(f"the supervised API did not settle within {settle_s} s")
+                    break
         finally:
             prober.close()
             if load is not None:

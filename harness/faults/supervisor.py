@@ -104,6 +104,7 @@ class Supervisor(Generic[P]):
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._restarting = False
         self.failed: str | None = None  # set when the supervisor gave up
 
     @property
@@ -125,6 +126,7 @@ class Supervisor(Generic[P]):
             record = RestartRecord(died_pid, status, now, None, None, self.failed)
         else:
             self._starts.append(now)
+            self._restarting = True
             try:
                 self.process.restart(self.policy.start_deadline_s)
             except InfrastructureError as exc:
@@ -133,7 +135,23 @@ class Supervisor(Generic[P]):
                 record = RestartRecord(died_pid, status, now, self._clock(), self.process.pid)
         with self._lock:
             self._records.append(record)
+            self._restarting = False
         return record
+
+    def settle(self, deadline_s: float) -> bool:
+        """Wait until the process runs and no restart is under way (True), or the deadline.
+
+        Clients may see the new process answer a moment before its restart is recorded;
+        the runner settles before reading :attr:`restarts` or injecting again.
+        """
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            with self._lock:
+                busy = self._restarting
+            if self.failed is not None or (not busy and self.process.alive()):
+                return self.failed is None
+            time.sleep(self._poll_interval_s)  # polling interval, bounded by the deadline
+        return False
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._poll_interval_s):

@@ -158,3 +158,14 @@ def test_kill_sends_the_configured_signal_once_and_is_instantaneous() -> None:
     injector.inject()
     injector.remove()
     assert process.signals == [(100, signal.SIGTERM)]
+
+
+def test_settle_is_true_once_the_process_runs_and_false_after_giving_up() -> None:
+    process = FakeProcess()
+    supervisor = _supervisor(process, burst=1)
+    assert supervisor.settle(0.5)
+    process.die()
+    supervisor.check_once(1.0)
+    process.die()
+    supervisor.check_once(2.0)  # past the burst of 1: gives up
+    assert not supervisor.settle(0.5)
