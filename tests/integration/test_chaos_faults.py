@@ -1,0 +1,146 @@
+"""A reset_peer storm on the API link and latency on the database link, through real servers.
+
+The reset_peer storm runs against the real Toxiproxy and the embedded one; the database
+link puts the proxy between a dedicated reference API and a real PostgreSQL
+(MOONBASE_TEST_POSTGRES_URL, started by .ci/setup-postgres.sh), under Locust load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from cli_helpers import ROOT, run_cli
+from toxiproxy_servers import find_real_toxiproxy, require_component
+
+from harness.faults.embedded import EmbeddedToxiproxy
+from harness.faults.provision import ToxiproxyServer, start_real_toxiproxy
+from harness.faults.runner import run_experiment
+from harness.faults.scenario import load_experiment
+from harness.target import ReferenceTarget, Target
+
+pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy, pytest.mark.chaos]
+
+CHAOS = ROOT / "scenarios" / "chaos"
+PG_URL = os.environ.get(
+    "MOONBASE_TEST_POSTGRES_URL", "postgresql://moonbase:moonbase@127.0.0.1:5432/moonbase_test"
+)
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with ReferenceTarget(tmp_path_factory.mktemp("api")) as running:
+        yield running
+
+
+def _server(kind: str) -> ToxiproxyServer:
+    if kind == "real":
+        url, binary = find_real_toxiproxy()
+        require_component(
+            "real Toxiproxy", url is not None or binary is not None, " (TOXIPROXY_URL or PATH)"
+        )
+        return ToxiproxyServer(url, "url", url) if url else start_real_toxiproxy(binary)
+    embedded = EmbeddedToxiproxy(host="127.0.0.1", port=0)
+    embedded.start()
+    return ToxiproxyServer(embedded.url, "embedded", "test", embedded)
+
+
+@pytest.fixture(params=["real", "embedded"])
+def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
+    with _server(request.param) as server:
+        yield server
+
+
+def test_a_reset_peer_storm_errors_every_probe_and_the_api_recovers(
+    target: Target, toxiproxy_server: ToxiproxyServer
+) -> None:
+    experiment = load_experiment(CHAOS / "api-reset-peer.toml")
+    result = run_experiment(experiment, target.url, toxiproxy_server, injections=2)
+    assert result.error is None, result.error
+    assert len(result.injections) == 2
+    for injection in result.injections:
+        analysis = injection.analysis
+        assert analysis.effect_observed, analysis.detail
+        assert analysis.fault_error_rate == 1.0  # every connection reset while it is on
+        assert analysis.recovered, analysis.detail
+        assert analysis.recover_s is not None
+        assert analysis.recover_s < experiment.expect.max_recovery_s
+    steady = [s for s in result.timeline if s.phase == "steady"]
+    assert all(s.ok for s in steady)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test database, dropped afterwards."""
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        require_component("PostgreSQL (bash .ci/setup-postgres.sh)", False)
+        raise
+    schema = f"chaos_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.mark.postgres
+def test_database_latency_slows_readiness_under_load_and_recovers(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    experiment = load_experiment(CHAOS / "db-latency-under-load.toml")
+    with _server("real") as server:
+        result = run_experiment(
+            experiment, "http://127.0.0.1:1", server, database_url=postgres_url, workdir=tmp_path
+        )
+    assert result.link == "database"
+    assert result.steady_state_met, result.error
+    (injection,) = result.injections
+    analysis = injection.analysis
+    # readiness queries PostgreSQL through the proxy: the 300 ms toxic shows in the probes
+    assert analysis.effect_observed, analysis.detail
+    assert analysis.effect_ms is not None
+    assert analysis.effect_ms >= 250.0
+    assert analysis.recovered, analysis.detail
+    assert analysis.recover_s is not None
+    assert analysis.recover_s < 30.0
+    load = result.load
+    assert load is not None
+    requests = load["requests"]
+    assert isinstance(requests, int)
+    assert requests > 0
+    window = load["fault_window"]
+    assert isinstance(window, dict)
+    assert window["window"] == "fault"
+    assert window["requests"] > 0
+    assert load["within_budget"] == (window["error_rate"] <= experiment.expect.max_error_rate)
+    latency = load["latency_ms"]
+    assert isinstance(latency, dict)
+    assert set(latency) >= {"p50", "p95", "p99"}
+    if not load["within_budget"]:
+        assert result.error is not None
+        assert "error budget exceeded" in result.error
+
+
+def test_a_database_experiment_without_postgres_is_not_run_and_fails_the_gate(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MOONBASE_DATABASE_URL"}
+    result = run_cli(
+        "chaos", "db-latency-under-load", "--report-dir", str(tmp_path), timeout=120, env=env
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((tmp_path / "latest" / "report.json").read_text())
+    (chaos,) = report["chaos"]
+    assert chaos["status"] == "not_run"
+    assert chaos["effect_observed"] is False
+    assert "needs PostgreSQL: set MOONBASE_DATABASE_URL" in chaos["error"]
+    (gate,) = report["gates"]
+    assert gate["outcome"] == "fail"
