@@ -14,6 +14,7 @@ from types import FrameType
 import uvicorn
 
 from target_api.app import create_app
+from target_api.fastping import ping_protocol
 from target_api.settings import SettingsError, load_settings, warn
 
 
@@ -85,10 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
 
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         loop="uvloop",
-        http="httptools",
+        http=ping_protocol(app.counter),  # httptools, answering ping in the parser
         lifespan="on",
         access_log=False,
         log_level="warning",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import threading
 import time
 import uuid
@@ -308,3 +310,65 @@ def test_no_input_however_malformed_gets_a_5xx(
     with httpx.Client(base_url=api.url, headers=api.headers, timeout=10) as c:
         response = c.request(method, path, content=body)
     assert response.status_code < 500, (method, path, body, response.text)
+
+
+def _raw(api: ApiProcess, payload: bytes, expect_responses: int) -> bytes:
+    """Send raw bytes; read until ``expect_responses`` bodies arrived or the peer closed."""
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(payload)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < expect_responses or not data.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+PING = b"GET /api/v0/ping HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_ping_keeps_the_connection_alive_over_many_requests(api: ApiProcess) -> None:
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        for _ in range(20):
+            sock.sendall(PING)
+            reply = b""
+            while not reply.endswith(b'{"status":"ok"}'):
+                chunk = sock.recv(4096)
+                assert chunk, "the server closed a keep-alive connection"
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"content-type: application/json" in reply
+
+
+def test_ping_over_http_1_0_answers_and_closes(api: ApiProcess) -> None:
+    reply = _raw(api, b"GET /api/v0/ping HTTP/1.0\r\n\r\n", 1)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close" in reply
+    assert reply.endswith(b'{"status":"ok"}')
+
+
+def test_pipelined_requests_are_answered_in_order(api: ApiProcess) -> None:
+    live = b"GET /api/v0/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = _raw(api, PING + live + PING, 3)
+    bodies = [part.split(b"\r\n\r\n", 1)[1] for part in reply.split(b"HTTP/1.1 ")[1:]]
+    assert bodies[0] == b'{"status":"ok"}'
+    assert b'"event_loop"' in bodies[1]
+    assert bodies[2] == b'{"status":"ok"}'
+
+
+def test_ping_is_counted_and_other_methods_get_405(client: httpx.Client) -> None:
+    def pings() -> float:
+        text = client.get("/metrics").text
+        return float(re.search(r"^moonbase_ping_requests_total (\S+)$", text, re.M).group(1))  # type: ignore[union-attr]
+
+    before = pings()
+    for _ in range(5):
+        client.get("/api/v0/ping")
+    client.get("/api/v0/ping?probe=1")  # the ASGI fast path, counted alike
+    assert pings() - before == 6
+    refused = client.post("/api/v0/ping")
+    assert (refused.status_code, refused.json()["error"]) == (405, "method_not_allowed")
+    assert client.head("/api/v0/ping").status_code == 200
