@@ -35,6 +35,7 @@ class PingFastPath:
 
     app: ASGIApp
     counter: list[int]
+    state: AppState
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PING_PATH and scope["method"] == "GET":
@@ -76,4 +77,4 @@ def create_app(settings: Settings) -> PingFastPath:
     app.state.moonbase = state
     meta.register_store_metrics(state)
     metered = metrics.middleware(app)
-    return PingFastPath(metered, metrics.ping_counter)
+    return PingFastPath(metered, metrics.ping_counter, state)
