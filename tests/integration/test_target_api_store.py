@@ -143,3 +143,26 @@ def test_claiming_a_job_is_a_compare_and_set(store: SqlStore) -> None:
     assert wins.count(True) == 1
     assert store.count_jobs_by_state() == {"running": 1}
     assert [j.id for j in store.list_jobs(["running"])] == [queued.id]
+
+
+@pytest.mark.postgres
+def test_postgres_store_survives_its_connections_being_killed(tmp_path: Path) -> None:
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        require_component("PostgreSQL (.ci/setup-postgres.sh)", False)
+        raise
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        store = open_store(f"{PG_URL}?options=-csearch_path%3D{schema}")
+        try:
+            assert store.insert_pod(pod("survivor"))
+            # The pool is LIFO: one idle connection, whose backend we terminate.
+            backend = store._rows("SELECT pg_backend_pid()")[0][0]  # noqa: SLF001
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+            assert [p.name for p in store.list_pods()] == ["survivor"]  # retried on a new one
+            assert store._rows("SELECT pg_backend_pid()")[0][0] != backend  # noqa: SLF001
+        finally:
+            store.close()
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
