@@ -27,6 +27,7 @@ from target_api.director.runtimes.docker import (
     DockerEngineUnavailable,
     DockerImageMissing,
     DockerRuntime,
+    DockerRuntimeError,
     docker_available,
 )
 
@@ -393,6 +394,15 @@ def test_many_jobs_ending_together_do_not_wedge_the_engine(
     assert results == {
         (i, r): (i, f"job-{i}-{r}\n") for i in range(threads_n) for r in range(rounds)
     }
+    assert runtime.list_owned() == []
+
+
+def test_a_closed_runtime_starts_nothing(runtime: DockerRuntime, tmp_path: Path) -> None:
+    runtime.close()
+    with pytest.raises(DockerRuntimeError, match="is closed"):
+        runtime.start(
+            "pod-1", shell("main", "true"), env={}, workdir=tmp_path, log_path=tmp_path / "l"
+        )
     assert runtime.list_owned() == []
 
 

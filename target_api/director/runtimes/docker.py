@@ -323,6 +323,10 @@ class DockerRuntime:
         log_path: Path,
     ) -> ContainerHandle:
         """Create and start the container, and begin following its logs."""
+        if self._closed:
+            raise DockerRuntimeError(
+                f"DockerRuntime of owner {self.owner!r} is closed: it starts nothing more"
+            )
         image = spec.image or self.image
         if spec.image:
             self._require_image(image, where=f"container {spec.name!r} of pod {pod_id!r}")
