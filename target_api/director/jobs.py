@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,32 @@ from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Ru
 from target_api.metrics import ApiMetrics
 from target_api.settings import Settings
 from target_api.store import JobRecord, SqlStore
+
+LOST_EXIT_CODE = 255  # the container vanished (removed from outside): no status to be had
+log = logging.getLogger("target_api.director")
+
+
+def poll_container(runtime: Runtime, handle: ContainerHandle) -> int | None:
+    """``runtime.poll``, for a loop that must go on: a container that is gone reads as
+    exited with 255; a runtime error (engine restarting) reads as "still running", and
+    the next tick asks again."""
+    try:
+        return runtime.poll(handle)
+    except LookupError:
+        return LOST_EXIT_CODE
+    except Exception:  # the runtime's trouble, not this container's: ask again next tick
+        log.warning("polling %s/%s failed", handle.pod_id, handle.container_name, exc_info=True)
+        return None
+
+
+def remove_container(runtime: Runtime, handle: ContainerHandle) -> None:
+    """``runtime.remove`` that never stops the caller: a container the runtime could not
+    remove now is found again by ``list_owned`` when the director next starts."""
+    try:
+        runtime.remove(handle)
+    except Exception:  # the state change around it must still happen
+        log.warning("removing %s/%s failed", handle.pod_id, handle.container_name, exc_info=True)
+
 
 # What a job inherits from the API's environment: enough to find programs, nothing secret.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
@@ -120,7 +147,7 @@ class JobRunner:
         with self._lock:
             running = self._running.pop(job_id, None)
         if running is not None:
-            self._runtime.remove(running.handle)
+            remove_container(self._runtime, running.handle)
         if self._store.update_job(
             job_id,
             [QUEUED, JOB_RUNNING],
@@ -191,13 +218,13 @@ class JobRunner:
         with self._lock:
             running = list(self._running.values())
         for item in running:
-            code = self._runtime.poll(item.handle)
+            code = poll_container(self._runtime, item.handle)
             if code is None and time.monotonic() < item.deadline:
                 continue
             with self._lock:
                 if self._running.pop(item.job.id, None) is None:
                     continue  # cancelled meanwhile
-            self._runtime.remove(item.handle)  # the whole group goes, also on exit
+            remove_container(self._runtime, item.handle)  # the whole group goes, also on exit
             if code is None:
                 message = f"timed out after {item.job.timeout_s:g} s (attempt {item.attempt})"
                 self._append_log(item.job.id, message)
@@ -250,7 +277,7 @@ class JobRunner:
         repaired = 0
         for job in self._store.list_jobs([JOB_RUNNING], owner=self._owner, limit=100_000):
             for handle in leftovers.pop(f"job-{job.id}", []):
-                self._runtime.remove(handle)
+                remove_container(self._runtime, handle)
             message = f"attempt {job.attempts} lost: the API stopped while it ran"
             self._append_log(job.id, message)
             self._attempt_ended(job, job.attempts, None, message)
@@ -262,7 +289,7 @@ class JobRunner:
         with self._lock:
             running, self._running = list(self._running.values()), {}
         for item in running:
-            self._runtime.remove(item.handle)
+            remove_container(self._runtime, item.handle)
             self._store.update_job(
                 item.job.id,
                 [JOB_RUNNING],

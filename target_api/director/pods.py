@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target_api.director import lifecycle as lc
-from target_api.director.jobs import INHERITED_ENV
+from target_api.director.jobs import INHERITED_ENV, poll_container, remove_container
 from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Runtime
 from target_api.metrics import ApiMetrics
 from target_api.settings import Settings
@@ -121,7 +121,7 @@ class PodSupervisor:
     def _release(self, pod: _Pod) -> None:
         for container in pod.containers.values():
             if container.handle is not None:
-                self._runtime.remove(container.handle)
+                remove_container(self._runtime, container.handle)
                 container.handle = None
 
     def delete(self, pod_id: str) -> None:
@@ -144,10 +144,10 @@ class PodSupervisor:
         policy = pod.record.restart_policy
         for container in pod.containers.values():
             if container.handle is not None:
-                code = self._runtime.poll(container.handle)
+                code = poll_container(self._runtime, container.handle)
                 if code is None:
                     continue
-                self._runtime.remove(container.handle)
+                remove_container(self._runtime, container.handle)
                 container.handle = None
                 container.exit_code = code
                 if lc.should_restart(policy, code) and container.restarts < MAX_RESTARTS:
@@ -202,7 +202,7 @@ class PodSupervisor:
             if record.owner != self._owner:
                 continue
             for handle in leftovers.pop(record.id, []):
-                self._runtime.remove(handle)
+                remove_container(self._runtime, handle)
             if record.state == lc.DELETING:
                 self._store.delete_pod(record.id)
             elif self._move(record.id, lc.STARTING):
