@@ -9,7 +9,7 @@ injection time as the removal time and probes until the service answers again.
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import toxiproxy
@@ -105,11 +105,19 @@ class KillInjector:
     instantaneous = True
     duration_s = 0.0
 
-    def __init__(self, process: SignalTarget, fault: FaultSpec) -> None:
+    def __init__(
+        self,
+        process: SignalTarget,
+        fault: FaultSpec,
+        announce: Callable[[], None] | None = None,
+    ) -> None:
         self._process = process
         self._signal = signal.Signals[fault.kill_signal]
+        self._announce = announce  # tells the supervisor this death is ours
 
     def inject(self) -> None:
+        if self._announce is not None:
+            self._announce()
         self._process.send_signal(self._signal)
 
     def remove(self) -> None:

@@ -297,7 +297,9 @@ def _set_up(
             )
         api = supervisor.process
         injector: Injector = (
-            KillInjector(api, fault) if fault.type == "kill" else PauseInjector(api, fault)
+            KillInjector(api, fault, announce=supervisor.announce_kill)
+            if fault.type == "kill"
+            else PauseInjector(api, fault)
         )
         yield _Setup(api.url, injector, supervisor)
         return

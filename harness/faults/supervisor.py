@@ -6,7 +6,9 @@ has exited without being asked to (a ``kill -9``, a crash), the supervisor start
 on the same port, data directory and token (``Restart=always``) and records the restart. A
 :class:`RestartPolicy` bounds the restarts the way systemd's ``StartLimitBurst`` within
 ``StartLimitIntervalSec`` does, so a service that dies at once on every start is given up
-on instead of being restarted forever.
+on instead of being restarted forever. A chaos experiment announces its kills
+(:meth:`Supervisor.announce_kill`): those deaths are restarted like any other, but they do
+not count towards the limit, so 59 injected kills in a minute are not a crash loop.
 
 The decision logic (:meth:`Supervisor.check_once`, :class:`RestartPolicy`) takes the time
 as an argument and talks to the process through the small :class:`SupervisedProcess`
@@ -68,6 +70,7 @@ class RestartRecord:
     restarted_at: float | None  # None when the restart failed or was not allowed
     new_pid: int | None
     error: str | None = None
+    injected: bool = False  # the death followed an announced (chaos) kill
 
     @property
     def restart_s(self) -> float | None:
@@ -81,6 +84,7 @@ class RestartRecord:
             "new_pid": self.new_pid,
             "restart_s": None if self.restart_s is None else round(self.restart_s, 4),
             "error": self.error,
+            "injected": self.injected,
         }
 
 
@@ -105,6 +109,7 @@ class Supervisor(Generic[P]):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._restarting = False
+        self._announced = False
         self.failed: str | None = None  # set when the supervisor gave up
 
     @property
@@ -118,25 +123,35 @@ class Supervisor(Generic[P]):
         if self._stopping.is_set() or self.failed is not None or self.process.alive():
             return None
         died_pid, status = self.process.pid, self.process.exit_status()
-        if not self.policy.allows(self._starts, now):
+        with self._lock:
+            injected, self._announced = self._announced, False
+        if not injected and not self.policy.allows(self._starts, now):
             self.failed = (
                 f"pid {died_pid} ended ({status}) after {self.policy.burst} restarts within "
                 f"{self.policy.interval_s} s: restart limit reached, giving up"
             )
             record = RestartRecord(died_pid, status, now, None, None, self.failed)
         else:
-            self._starts.append(now)
+            if not injected:
+                self._starts.append(now)
             self._restarting = True
             try:
                 self.process.restart(self.policy.start_deadline_s)
             except InfrastructureError as exc:
-                record = RestartRecord(died_pid, status, now, None, None, str(exc))
+                record = RestartRecord(died_pid, status, now, None, None, str(exc), injected)
             else:
-                record = RestartRecord(died_pid, status, now, self._clock(), self.process.pid)
+                record = RestartRecord(
+                    died_pid, status, now, self._clock(), self.process.pid, None, injected
+                )
         with self._lock:
             self._records.append(record)
             self._restarting = False
         return record
+
+    def announce_kill(self) -> None:
+        """The next death is a chaos kill: restart it, but not towards the crash-loop limit."""
+        with self._lock:
+            self._announced = True
 
     def settle(self, deadline_s: float) -> bool:
         """Wait until the process runs and no restart is under way (True), or the deadline.

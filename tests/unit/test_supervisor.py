@@ -169,3 +169,23 @@ def test_settle_is_true_once_the_process_runs_and_false_after_giving_up() -> Non
     process.die()
     supervisor.check_once(2.0)  # past the burst of 1: gives up
     assert not supervisor.settle(0.5)
+
+
+def test_announced_chaos_kills_are_restarted_without_counting_as_a_crash_loop() -> None:
+    process = FakeProcess()
+    supervisor = _supervisor(process, burst=2, interval_s=10.0)
+    injector = KillInjector(
+        process, FaultSpec(kind="process", type="kill"), supervisor.announce_kill
+    )
+    for t in range(1, 11):  # ten kills in ten seconds, five times the burst
+        injector.inject()
+        process.die()
+        record = supervisor.check_once(float(t))
+        assert record is not None
+        assert record.injected
+        assert record.new_pid is not None
+    assert supervisor.failed is None
+    process.die("exit 1")  # an unannounced death still counts
+    record = supervisor.check_once(11.0)
+    assert record is not None
+    assert not record.injected
