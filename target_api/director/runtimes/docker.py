@@ -22,9 +22,11 @@ How a container runs:
   docker.io 20.10.24 is what CI installs) deadlocks when two host-network containers
   release their endpoints at once (``sbLeave -> getSvcRecords`` against
   ``processEndpointDelete``; moby/libnetwork#2649, fixed by moby/moby#42545, never in
-  20.10.24): parallel jobs ending together hung the whole engine here. A container
-  that joins another's namespace has no endpoint at all, so job churn never enters
-  that code; only the anchor, started once, does.
+  20.10.24). It is a rare race (here: once in about 100 containers of this module's
+  tests, then not again in 1,000 containers of a synthetic churn), but it hangs the
+  whole engine for every user until dockerd is killed. A container that joins
+  another's namespace has no endpoint (the engine skips allocating and releasing its
+  network), so job churn never enters that code; only the anchor, started once, does.
 - ``init=True`` with ``TINI_KILL_PROCESS_GROUP=1``: PID 1 is the engine's tini, which
   forwards a signal to the job's whole process group, so ``kill(SIGTERM)`` ends
   ``sh -c 'sleep 1000'`` as it does a process group in the ``process`` runtime.
