@@ -36,16 +36,26 @@ def poll_until(what: str, check: object, timeout_s: float) -> None:
         time.sleep(0.05)
 
 
-def processes_with_env(key: str, value: str) -> list[psutil.Process]:
-    """Live (non-zombie) processes whose environment has key=value; zombies listed apart."""
+def processes_with_env(key: str, value: str, *, zombies: bool = False) -> list[psutil.Process]:
+    """Processes whose environment has key=value; zombies only when asked for. A process
+    that ends while being looked at is simply not listed."""
     found = []
     for proc in psutil.process_iter():
         try:
-            if proc.environ().get(key) == value:
+            if proc.environ().get(key) != value:
+                continue
+            if zombies or proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except psutil.Error:
             continue
     return found
+
+
+def is_gone(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_every_acknowledged_job_survives_kill_9_and_finishes(tmp_path: Path) -> None:
@@ -91,12 +101,7 @@ def test_every_acknowledged_job_survives_kill_9_and_finishes(tmp_path: Path) -> 
         states = {client.get(f"/api/v0/jobs/{j}").json()["state"] for j in accepted}
         assert states == {"succeeded"}, states
         owner = (data_dir / "director-id").read_text().strip()
-        leftovers = [
-            p
-            for p in processes_with_env("MOONBASE_RUNTIME_OWNER", owner)
-            if p.status() != psutil.STATUS_ZOMBIE
-        ]
-        assert leftovers == []
+        assert processes_with_env("MOONBASE_RUNTIME_OWNER", owner) == []
 
 
 def test_hung_job_times_out_within_two_seconds_and_leaves_no_process(api: ApiProcess) -> None:
@@ -119,7 +124,7 @@ def test_hung_job_times_out_within_two_seconds_and_leaves_no_process(api: ApiPro
         assert time.monotonic() - started <= 2 + 2
         poll_until(
             "no process of the job left, zombies included",
-            lambda: processes_with_env("MOONBASE_JOB_ID", job_id) == [],
+            lambda: processes_with_env("MOONBASE_JOB_ID", job_id, zombies=True) == [],
             2,
         )
         job = client.get(f"/api/v0/jobs/{job_id}").json()
@@ -185,10 +190,10 @@ def test_pods_are_started_again_after_the_api_is_killed(tmp_path: Path) -> None:
     with ApiProcess(data_dir) as restarted, httpx.Client(base_url=restarted.url) as client:
         pod = client.get(f"/api/v0/pods/{pod_id}").json()
         assert pod["state"] == "running"
-        new = [p for p in processes_with_env("MOONBASE_POD_ID", pod_id) if p.status() != "zombie"]
+        new = processes_with_env("MOONBASE_POD_ID", pod_id)
         assert [p.pid for p in new] != [old[0].pid]
         assert len(new) == 1
-        assert not old[0].is_running() or old[0].status() == psutil.STATUS_ZOMBIE
+        assert is_gone(old[0])
 
 
 ECHO_SERVER = """
