@@ -17,6 +17,7 @@ from harness.session import RunContext, recovery_summary_json
 
 if TYPE_CHECKING:
     from harness import gates as gate_logic
+    from harness.faults.scenario import Experiment
     from harness.load import LoadSpec
 
 # scipy.special and jinja2 take a while to import: the runner starts pytest first and
@@ -166,7 +167,7 @@ def run_load_phase(
     return gate_logic.LoadEvidence(result.requests, result.failures, result.rps, p95, p99)
 
 
-def _chaos_refusals(experiments: list[Any]) -> list[str]:
+def _chaos_refusals(experiments: list[Experiment]) -> list[str]:
     return [
         f"experiment {e.name!r} ({e.source}) "
         + (

@@ -78,9 +78,12 @@ def test_a_toxic_that_does_nothing_visible_is_not_a_pass(
     target: Target, toxiproxy_server: ToxiproxyServer, tmp_path: Path
 ) -> None:
     # 1 ms of latency cannot produce the 95 ms effect the experiment demands
+    # (and a looser latency bound, so a busy machine cannot fail the steady state first)
     text = EXPERIMENT.read_text().replace("latency = 100", "latency = 1")
+    text = text.replace("max_latency_ms = 50.0", "max_latency_ms = 250.0")
     (tmp_path / "tiny.toml").write_text(text)
     result = run_experiment(load_experiment(tmp_path / "tiny.toml"), target.url, toxiproxy_server)
+    assert result.steady_state_met, result.error
     assert result.effect_observed is False
     assert "NO VISIBLE EFFECT" in result.injections[0].analysis.detail
 
