@@ -3,7 +3,6 @@ jobs, timeouts, pods, and nothing left behind. Skips without an engine; fails in
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,19 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from target_api.testing import ApiProcess
+from target_api.testing import ApiProcess, require_component
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.jobdirector]
 
 FINAL = {"succeeded", "failed", "timed_out", "cancelled"}
-
-
-def require_component(name: str, available: bool) -> None:
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI (CI=true) but is not available")
-    pytest.skip(f"{name} not available")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import threading
@@ -14,42 +13,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_api.testing import ApiProcess
+from target_api.testing import ApiProcess, postgres_schema
 
 pytestmark = pytest.mark.integration
-
-PG_URL = os.environ.get(
-    "MOONBASE_TEST_POSTGRES_URL", "postgresql://moonbase:moonbase@127.0.0.1:5432/moonbase_test"
-)
-
-
-def require_component(name: str, available: bool) -> None:
-    """Skip on a laptop without ``name``; fail in CI, where everything must run."""
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI (CI=true) but is not available")
-    pytest.skip(f"{name} not available")
-
-
-def postgres_schema_url() -> Iterator[str]:
-    """A fresh schema in the test database, so servers never see each other's rows."""
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        require_component("PostgreSQL (.ci/setup-postgres.sh)", False)
-        raise
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        sep = "&" if "?" in PG_URL else "?"
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(
@@ -63,13 +33,11 @@ def api(
         with ApiProcess(data_dir) as server:
             yield server
         return
-    urls = postgres_schema_url()
-    url = next(urls)
-    try:
-        with ApiProcess(data_dir, env={"MOONBASE_DATABASE_URL": url}) as server:
-            yield server
-    finally:
-        next(urls, None)
+    with (
+        postgres_schema() as url,
+        ApiProcess(data_dir, env={"MOONBASE_DATABASE_URL": url}) as server,
+    ):
+        yield server
 
 
 @pytest.fixture

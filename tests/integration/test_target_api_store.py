@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -15,21 +14,11 @@ import psycopg
 import pytest
 
 from target_api.store import AttachOutcome, JobRecord, PodRecord, SqlStore, open_store
+from target_api.testing import postgres_schema
 
 pytestmark = pytest.mark.integration
 
-PG_URL = os.environ.get(
-    "MOONBASE_TEST_POSTGRES_URL", "postgresql://moonbase:moonbase@127.0.0.1:5432/moonbase_test"
-)
 T = TypeVar("T")
-
-
-def require_component(name: str, available: bool) -> None:
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI (CI=true) but is not available")
-    pytest.skip(f"{name} not available")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -39,18 +28,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
         yield s
         s.close()
         return
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        require_component("PostgreSQL (.ci/setup-postgres.sh)", False)
-        raise
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        s = open_store(f"{PG_URL}?options=-csearch_path%3D{schema}")
+    with postgres_schema() as url:
+        s = open_store(url)
         yield s
         s.close()
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def pod(name: str) -> PodRecord:
@@ -146,16 +127,9 @@ def test_claiming_a_job_is_a_compare_and_set(store: SqlStore) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_store_survives_its_connections_being_killed(tmp_path: Path) -> None:
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        require_component("PostgreSQL (.ci/setup-postgres.sh)", False)
-        raise
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        store = open_store(f"{PG_URL}?options=-csearch_path%3D{schema}")
+def test_postgres_store_survives_its_connections_being_killed() -> None:
+    with postgres_schema() as url, psycopg.connect(url, autocommit=True) as admin:
+        store = open_store(url)
         try:
             assert store.insert_pod(pod("survivor"))
             # The pool is LIFO: one idle connection, whose backend we terminate.
@@ -165,4 +139,3 @@ def test_postgres_store_survives_its_connections_being_killed(tmp_path: Path) ->
             assert store._rows("SELECT pg_backend_pid()")[0][0] != backend  # noqa: SLF001
         finally:
             store.close()
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
