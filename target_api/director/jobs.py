@@ -212,7 +212,11 @@ class JobRunner:
         deadline = time.monotonic() + job.timeout_s
         with self._lock:
             self._running[job.id] = _Running(job, attempt, handle, deadline)
-        self._store.update_job(job.id, [JOB_RUNNING], handle_ref=handle.ref)
+        if not self._store.update_job(job.id, [JOB_RUNNING], handle_ref=handle.ref):
+            # Cancelled between the claim and now: cancel() found nothing to kill yet.
+            with self._lock:
+                self._running.pop(job.id, None)
+            remove_container(self._runtime, handle)
 
     def poll(self) -> None:
         with self._lock:

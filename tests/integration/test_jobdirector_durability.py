@@ -253,3 +253,18 @@ def test_sigterm_stops_running_jobs_and_they_run_again_after_restart(tmp_path: P
             10,
         )
         assert client.get(f"/api/v0/jobs/{job_id}").json()["attempts"] == 1
+
+
+def test_jobs_cancelled_while_being_started_leave_no_process(api: ApiProcess) -> None:
+    with httpx.Client(base_url=api.url, headers=api.headers) as client:
+        ids = []
+        for _ in range(12):  # cancel races the dispatcher's claim and start
+            job_id = client.post("/api/v0/jobs", json={"command": ["sleep", "30"]}).json()["id"]
+            assert client.post(f"/api/v0/jobs/{job_id}/cancel").json()["state"] == "cancelled"
+            ids.append(job_id)
+
+        def none_left() -> bool:
+            return all(processes_with_env("MOONBASE_JOB_ID", j, zombies=True) == [] for j in ids)
+
+        poll_until("no process of a cancelled job", none_left, 5)
+        assert {client.get(f"/api/v0/jobs/{j}").json()["state"] for j in ids} == {"cancelled"}
