@@ -116,7 +116,9 @@ class PodSupervisor:
                 del self._pods[record.id]
                 self._move(record.id, lc.FAILED)
                 raise
-        self._move(record.id, lc.RUNNING)
+            # Still under the lock: a container that ends at once must find the pod
+            # running, or the tick's "stopped" would lose to this "running".
+            self._move(record.id, lc.RUNNING)
 
     def _release(self, pod: _Pod) -> None:
         for container in pod.containers.values():
