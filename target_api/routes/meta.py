@@ -20,11 +20,18 @@ from target_api.state import AppState, app_state
 
 
 def _store_metrics(state: AppState) -> Iterable[Metric]:
-    jobs = GaugeMetricFamily("moonbase_jobs", "Jobs in the store by state", labels=["state"])
-    counts = state.store.count_jobs_by_state() if state.store is not None else {}
-    for name in JOB_STATES:
-        jobs.add_metric([name], counts.get(name, 0))
-    yield jobs
+    up = GaugeMetricFamily("moonbase_store_up", "1 when the store answered this scrape")
+    try:
+        counts = state.store.count_jobs_by_state() if state.store is not None else None
+    except Exception:  # a scrape must not fail with the database: it reports it instead
+        counts = None
+    up.add_metric([], 0 if counts is None else 1)
+    yield up
+    if counts is not None:
+        jobs = GaugeMetricFamily("moonbase_jobs", "Jobs in the store by state", labels=["state"])
+        for name in JOB_STATES:
+            jobs.add_metric([name], counts.get(name, 0))
+        yield jobs
     if state.director is not None:
         running = GaugeMetricFamily("moonbase_director_running_jobs", "Attempts running now")
         running.add_metric([], state.director.jobs.running_count)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 class BrokenDatabase:
-    """Stands in for the store's ping only; counts that it was asked."""
+    """Stands in for the store's ping and job counts; counts that it was asked."""
 
     dialect = "sqlite"
 
@@ -30,6 +30,9 @@ class BrokenDatabase:
 
     def ping(self) -> None:
         self.pings += 1
+        raise OSError("disk I/O error")
+
+    def count_jobs_by_state(self) -> dict[str, int]:
         raise OSError("disk I/O error")
 
 
@@ -66,6 +69,7 @@ def test_ready_is_503_when_the_database_fails_and_live_stays_200(
             ready = client.get("/api/v0/health/ready")
             health = client.get("/api/v0/health")
             live = client.get("/api/v0/health/live")
+            metrics = client.get("/metrics")
         finally:
             app.state.store = real
         assert broken.pings == 2
@@ -77,4 +81,7 @@ def test_ready_is_503_when_the_database_fails_and_live_stays_200(
         }
         assert health.status_code == 503
         assert (live.status_code, live.json()["status"]) == (200, "ok")
+        assert metrics.status_code == 200
+        assert "moonbase_store_up 0.0" in metrics.text
+        assert "moonbase_jobs{" not in metrics.text
         assert client.get("/api/v0/health/ready").status_code == 200
