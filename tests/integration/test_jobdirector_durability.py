@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from target_api.testing import ApiProcess
+from target_api.testing import ApiProcess, postgres_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.jobdirector]
 
@@ -58,11 +58,22 @@ def is_gone(proc: psutil.Process) -> bool:
         return True
 
 
-def test_every_acknowledged_job_survives_kill_9_and_finishes(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    if request.param == "sqlite":
+        yield {}
+        return
+    with postgres_schema() as url:
+        yield {"MOONBASE_DATABASE_URL": url}
+
+
+def test_every_acknowledged_job_survives_kill_9_and_finishes(
+    tmp_path: Path, database_env: dict[str, str]
+) -> None:
     data_dir = tmp_path / "data"
     accepted: list[str] = []
     stop = threading.Event()
-    server = ApiProcess(data_dir).start()
+    server = ApiProcess(data_dir, env=database_env).start()
 
     def submit_loop(url: str) -> None:
         with httpx.Client(base_url=url, headers=server.headers, timeout=5) as client:
@@ -89,7 +100,10 @@ def test_every_acknowledged_job_survives_kill_9_and_finishes(tmp_path: Path) -> 
     submitter.join(10)
     assert len(accepted) >= 40
 
-    with ApiProcess(data_dir) as restarted, httpx.Client(base_url=restarted.url) as client:
+    with (
+        ApiProcess(data_dir, env=database_env) as restarted,
+        httpx.Client(base_url=restarted.url) as client,
+    ):
 
         def all_final() -> bool:
             states = [client.get(f"/api/v0/jobs/{j}").json().get("state") for j in accepted]
