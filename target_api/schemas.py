@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 # NUL can be neither a process argument nor PostgreSQL text: refused here, as a 422.
 NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 Arg = Annotated[str, StringConstraints(max_length=8192, pattern=NO_NUL)]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-Command = Annotated[list[Arg], Field(min_length=1, max_length=256)]
+
+
+def _program_named(command: list[str]) -> list[str]:
+    if command[0] == "":
+        raise ValueError("the program (first element) must not be empty")
+    return command
+
+
+Command = Annotated[list[Arg], Field(min_length=1, max_length=256), AfterValidator(_program_named)]
 Env = Annotated[dict[EnvName, Arg], Field(max_length=128)]
 
 
@@ -26,13 +41,6 @@ class ContainerIn(_Body):
     image: (
         Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)] | None
     ) = None
-
-    @field_validator("command")
-    @classmethod
-    def _program_named(cls, command: list[str]) -> list[str]:
-        if command[0] == "":
-            raise ValueError("the program (first element) must not be empty")
-        return command
 
 
 class StackIn(_Body):
@@ -62,10 +70,3 @@ class JobIn(_Body):
     idempotency_key: (
         Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)] | None
     ) = None
-
-    @field_validator("command")
-    @classmethod
-    def _program_named(cls, command: list[str]) -> list[str]:
-        if command[0] == "":
-            raise ValueError("the program (first element) must not be empty")
-        return command

@@ -9,6 +9,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
+from target_api.director import Director
 from target_api.errors import ApiError
 from target_api.state import app_state
 
@@ -23,6 +24,14 @@ def path_id(request: Request, param: str, kind: str) -> str:
     if not _ID.match(value):
         raise ApiError(404, f"{kind}_not_found", f"no {kind} with id {value[:80]!r}")
     return value
+
+
+def director_of(request: Request) -> Director:
+    """The running director, or 503 while it is not (starting or stopping)."""
+    director = app_state(request).director
+    if director is None:
+        raise ApiError(503, "unavailable", "the director is not running")
+    return director
 
 
 def require_token(request: Request) -> None:

@@ -12,8 +12,7 @@ from starlette.routing import Route
 
 from target_api.director.jobs import IdempotencyConflict, JobRequest
 from target_api.errors import ApiError
-from target_api.routes.common import path_id, read_json, require_token
-from target_api.routes.pods import _director
+from target_api.routes.common import director_of, path_id, read_json, require_token
 from target_api.schemas import JobIn
 from target_api.store import JobRecord
 
@@ -22,7 +21,7 @@ MAX_LOG_BYTES = 8 * 1024 * 1024  # the tail a client gets; the file on disk keep
 
 async def _job_or_404(request: Request) -> JobRecord:
     job_id = path_id(request, "job_id", "job")
-    job = await run_in_threadpool(_director(request).store.get_job, job_id)
+    job = await run_in_threadpool(director_of(request).store.get_job, job_id)
     if job is None:
         raise ApiError(404, "job_not_found", f"no job with id {job_id!r}")
     return job
@@ -31,7 +30,7 @@ async def _job_or_404(request: Request) -> JobRecord:
 async def submit_job(request: Request) -> Response:
     require_token(request)
     body = await read_json(request, JobIn)
-    director = _director(request)
+    director = director_of(request)
     job_request = JobRequest(
         command=tuple(body.command),
         env=tuple(sorted(body.env.items())),
@@ -58,13 +57,13 @@ async def submit_job(request: Request) -> Response:
 
 async def get_job(request: Request) -> Response:
     job = await _job_or_404(request)
-    return JSONResponse(_director(request).jobs.describe(job))
+    return JSONResponse(director_of(request).jobs.describe(job))
 
 
 async def cancel_job(request: Request) -> Response:
     require_token(request)
     job = await _job_or_404(request)
-    director = _director(request)
+    director = director_of(request)
     updated = await run_in_threadpool(director.jobs.cancel, job.id)
     return JSONResponse(director.jobs.describe(updated or job))
 
@@ -81,7 +80,7 @@ def _tail(path: Path) -> bytes:
 
 async def job_logs(request: Request) -> Response:
     job = await _job_or_404(request)
-    data = await run_in_threadpool(_tail, _director(request).jobs.log_path(job.id))
+    data = await run_in_threadpool(_tail, director_of(request).jobs.log_path(job.id))
     return PlainTextResponse(data.decode("utf-8", errors="replace"))
 
 
@@ -99,14 +98,14 @@ def _list_artifacts(root: Path) -> list[dict[str, object]]:
 
 async def list_artifacts(request: Request) -> Response:
     job = await _job_or_404(request)
-    root = _director(request).jobs.artifacts_dir(job.id)
+    root = director_of(request).jobs.artifacts_dir(job.id)
     return JSONResponse(await run_in_threadpool(_list_artifacts, root))
 
 
 async def get_artifact(request: Request) -> Response:
     job = await _job_or_404(request)
     name = request.path_params["name"]
-    root = _director(request).jobs.artifacts_dir(job.id).resolve()
+    root = director_of(request).jobs.artifacts_dir(job.id).resolve()
     missing = ApiError(404, "artifact_not_found", f"job {job.id} has no artifact {name!r}")
     if "\x00" in name:
         raise missing

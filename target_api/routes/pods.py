@@ -14,17 +14,9 @@ from target_api.director import Director
 from target_api.director.breaker import CircuitOpenError
 from target_api.director.loopback import LoopbackError
 from target_api.errors import ApiError
-from target_api.routes.common import path_id, read_body, read_json, require_token
+from target_api.routes.common import director_of, path_id, read_body, read_json, require_token
 from target_api.schemas import PodIn, StackIn
-from target_api.state import app_state
 from target_api.store import AttachOutcome, PodRecord
-
-
-def _director(request: Request) -> Director:
-    director = app_state(request).director
-    if director is None:
-        raise ApiError(503, "unavailable", "the director is not running")
-    return director
 
 
 def _pod_json(director: Director, pod: PodRecord) -> dict[str, Any]:
@@ -51,7 +43,7 @@ async def _get_or_404(director: Director, pod_id: str) -> PodRecord:
 async def create_pod(request: Request) -> Response:
     require_token(request)
     body = await read_json(request, PodIn)
-    director = _director(request)
+    director = director_of(request)
     stack = body.stack.model_dump(exclude_none=True) if body.stack else None
     pod = await run_in_threadpool(director.create_pod, body.name, body.restart_policy, stack)
     if pod is None:
@@ -60,20 +52,20 @@ async def create_pod(request: Request) -> Response:
 
 
 async def list_pods(request: Request) -> Response:
-    director = _director(request)
+    director = director_of(request)
     pods = await run_in_threadpool(director.store.list_pods)
     return JSONResponse([_pod_json(director, p) for p in pods])
 
 
 async def get_pod(request: Request) -> Response:
-    director = _director(request)
+    director = director_of(request)
     pod = await _get_or_404(director, path_id(request, "pod_id", "pod"))
     return JSONResponse(_pod_json(director, pod))
 
 
 async def delete_pod(request: Request) -> Response:
     require_token(request)
-    director = _director(request)
+    director = director_of(request)
     pod_id = path_id(request, "pod_id", "pod")
     if not await run_in_threadpool(director.delete_pod, pod_id):
         raise ApiError(404, "pod_not_found", f"no pod with id {pod_id!r}")
@@ -84,7 +76,7 @@ async def put_stack(request: Request) -> Response:
     """Attach a stack: the first wins; the same stack again is a no-op; another is 409."""
     require_token(request)
     body = await read_json(request, StackIn)
-    director = _director(request)
+    director = director_of(request)
     pod_id = path_id(request, "pod_id", "pod")
     outcome = await run_in_threadpool(director.attach, pod_id, body.model_dump(exclude_none=True))
     if outcome is AttachOutcome.MISSING:
@@ -102,7 +94,7 @@ async def put_stack(request: Request) -> Response:
 async def call_container(request: Request) -> Response:
     """Relay the body to a container of the pod over loopback TCP; its reply comes back."""
     require_token(request)
-    director = _director(request)
+    director = director_of(request)
     pod_id, name = path_id(request, "pod_id", "pod"), request.path_params["container"]
     await _get_or_404(director, pod_id)
     payload = await read_body(request)
