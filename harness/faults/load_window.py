@@ -23,6 +23,7 @@ from harness.load import LoadHandle, LoadResult, LoadSpec, RequestSpec, start_lo
 __all__ = ["FaultLoad", "LoadSnapshot", "WindowRate", "fault_window_rate"]
 
 FIRST_REQUEST_DEADLINE_S = 30.0  # Locust imports and spawns users in ~2 s on a busy machine
+STOP_WAIT_S = 30.0  # the driver ends its children within its own stop grace (10 s)
 SNAPSHOT_WAIT_S = 3.0  # progress lines come about once a second; allow for a busy machine
 
 
@@ -107,21 +108,28 @@ class FaultLoad:
 
     def start(self) -> None:
         """Start the load and return once its first request completed."""
-        self._handle = start_load(self.spec)
+        handle = start_load(self.spec)
         end = time.monotonic() + FIRST_REQUEST_DEADLINE_S
         while time.monotonic() < end:
-            progress = self._handle.latest_progress
+            progress = handle.latest_progress
             if progress is not None and progress.requests > 0:
+                self._handle = handle
                 return
-            if self._handle.done():
-                self._handle.wait(0)  # raises the load's own error
+            if handle.done():
+                handle.wait(0)  # raises the load's own error
                 break
             time.sleep(0.05)  # polling interval, bounded by the deadline
-        self._handle.stop()
+        handle.stop()
+        handle.wait(STOP_WAIT_S)
         raise LoadGeneratorError(
             f"load for {self.experiment.name}: no request completed within "
             f"{FIRST_REQUEST_DEADLINE_S} s against {self.spec.target_url}"
         )
+
+    @property
+    def started(self) -> bool:
+        """True once the load sent its first request (and :meth:`finish` has work to do)."""
+        return self._handle is not None
 
     def observe(self, t_s: float | None = None) -> None:
         """Record the latest progress snapshot when it changed (called at every probe)."""

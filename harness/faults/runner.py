@@ -408,7 +408,7 @@ def run_experiment(
                     break
         finally:
             prober.close()
-            if load is not None:
+            if load is not None and load.started:
                 load_body = load.finish(windows or [(0.0, time.monotonic() - t0)])
             samples = tuple(prober.samples)
     restarts = supervisor.restarts[restarts_before:] if supervisor else ()
