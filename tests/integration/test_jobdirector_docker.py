@@ -3,6 +3,8 @@ jobs, timeouts, pods, and nothing left behind. Skips without an engine; fails in
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,16 +20,30 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.jobdirect
 FINAL = {"succeeded", "failed", "timed_out", "cancelled"}
 
 
+def engine_answers() -> bool:
+    """GET /_ping on the engine's unix socket, done by hand: the SDK leaks its socket
+    when the connection is refused, which filterwarnings=error turns into a failure
+    of whatever test runs next."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return True  # a TCP engine: the SDK's own ping decides
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(host.removeprefix("unix://"))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b" 200 " in sock.recv(64)
+        except OSError:
+            return False
+
+
 @pytest.fixture(scope="module")
 def engine() -> Iterator[object]:
     import docker
 
-    try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-    except Exception:  # no socket, no permission, engine down: all mean "no engine"
-        require_component("a Docker engine (.ci/setup-docker.sh)", False)
-        raise
+    require_component("a Docker engine (.ci/setup-docker.sh)", engine_answers())
+    client = docker.from_env(timeout=10)
+    client.ping()
     yield client
     client.close()
 
