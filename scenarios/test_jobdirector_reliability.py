@@ -70,6 +70,16 @@ def test_attaching_the_same_stack_twice_is_not_an_error(client: httpx.Client, po
     assert client.get(f"/api/v0/pods/{pod}").json()["state"] in ("starting", "running")
 
 
+def test_a_pod_created_with_its_stack_takes_the_same_stack_again(client: httpx.Client) -> None:
+    body = {"name": f"jd-{uuid.uuid4().hex[:12]}", "stack": stack("s1")}
+    pod_id = client.post("/api/v0/pods", json=body).json()["id"]
+    try:
+        again = client.put(f"/api/v0/pods/{pod_id}/stack", json=stack("s1"))
+        assert again.status_code == 200, again.text  # the seed said "Pod already has a stack"
+    finally:
+        client.delete(f"/api/v0/pods/{pod_id}")
+
+
 def test_a_different_stack_is_409_pod_has_stack(client: httpx.Client, pod: str) -> None:
     client.put(f"/api/v0/pods/{pod}/stack", json=stack("s1"))
     other = client.put(f"/api/v0/pods/{pod}/stack", json=stack("s2"))

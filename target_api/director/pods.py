@@ -41,7 +41,7 @@ class _Container:
     handle: ContainerHandle | None = None
     restarts: int = 0
     restart_at: float | None = None  # time.monotonic() of a pending restart
-    exit_code: int | None = None
+    exit_code: int | None = None  # of the last run; kept across a restart
 
 
 @dataclass(slots=True)
@@ -90,7 +90,6 @@ class PodSupervisor:
             workdir=pod_dir / "work",
             log_path=pod_dir / f"{container.spec.name}.log",
         )
-        container.exit_code = None
         container.restart_at = None
 
     def launch(self, record: PodRecord) -> None:

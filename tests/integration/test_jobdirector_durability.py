@@ -282,3 +282,20 @@ def test_jobs_cancelled_while_being_started_leave_no_process(api: ApiProcess) ->
 
         poll_until("no process of a cancelled job", none_left, 5)
         assert {client.get(f"/api/v0/jobs/{j}").json()["state"] for j in ids} == {"cancelled"}
+
+
+def test_a_pod_container_killed_from_outside_is_restarted(api: ApiProcess) -> None:
+    with httpx.Client(base_url=api.url, headers=api.headers) as client:
+        pod_id = _pod(client, ["sleep", "60"], "on_failure")
+        (victim,) = processes_with_env("MOONBASE_POD_ID", pod_id)
+        victim.kill()  # kill -9: exit 137, a failure under on_failure
+
+        def replaced() -> bool:
+            live = processes_with_env("MOONBASE_POD_ID", pod_id)
+            return len(live) == 1 and live[0].pid != victim.pid
+
+        poll_until("a new container process", replaced, 5)
+        pod = client.get(f"/api/v0/pods/{pod_id}").json()
+        assert (pod["state"], pod["restarts"]) == ("running", 1)
+        assert pod["containers"][0]["restarts"] == 1
+        assert pod["containers"][0]["exit_code"] == 137
