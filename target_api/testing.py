@@ -28,7 +28,17 @@ class ApiProcess:
     url: str = ""
 
     def start(self) -> ApiProcess:
-        env = {**os.environ, "MOONBASE_API_TOKEN": self.token, **self.env}
+        # The server imports the very target_api this module came from, whatever the
+        # caller's working directory holds (a stray target_api/ there would shadow it).
+        source_root = str(Path(__file__).resolve().parents[1])
+        pythonpath = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
+        env = {
+            **os.environ,
+            "PYTHONPATH": pythonpath,
+            "MOONBASE_API_TOKEN": self.token,
+            **self.env,
+        }
+        self.data_dir = self.data_dir.resolve()  # the server runs with it as its cwd
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # stderr to a file: an unread pipe would block the server once it filled up.
         with open(self.data_dir / "stderr.log", "ab") as stderr:
@@ -46,6 +56,7 @@ class ApiProcess:
                 stderr=stderr,
                 text=True,
                 env=env,
+                cwd=self.data_dir,
             )
         assert self.process.stdout is not None
         deadline = time.monotonic() + self.startup_timeout_s
