@@ -216,11 +216,18 @@ def _run_tests(
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import run_chaos_phase, run_load_phase, run_tests_phase
+    from harness.phases import (
+        check_chaos_experiments,
+        run_chaos_phase,
+        run_load_phase,
+        run_tests_phase,
+    )
 
     profile = config.profile
     cwd = Path.cwd()
     console.print(f"[bold]gate[/] profile [cyan]{config.profile_name}[/] from {config.source}")
+    if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
+        check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
     with (
         open_run("gate", config, _report_root(args), _say) as ctx,
         target_for(ctx, args.target_url, args.allow_non_loopback) as target,

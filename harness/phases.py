@@ -30,7 +30,13 @@ def _prewarm() -> None:
         importlib.import_module(name)
 
 
-__all__ = ["run_chaos_phase", "run_load_phase", "run_tests_phase", "tests_json"]
+__all__ = [
+    "check_chaos_experiments",
+    "run_chaos_phase",
+    "run_load_phase",
+    "run_tests_phase",
+    "tests_json",
+]
 
 
 def tests_json(result: TestPhaseResult, slo: float) -> list[dict[str, Any]]:
@@ -182,6 +188,34 @@ def _chaos_refusals(experiments: list[Experiment]) -> list[str]:
     ]
 
 
+def check_chaos_experiments(
+    settings: ChaosSettings,
+    *,
+    names: list[str] | None = None,
+    base_dir: Path,
+    external_target: bool = False,
+) -> list[Experiment]:
+    """Load and validate the chaos experiments before any traffic (ScenarioError/UsageError).
+
+    Also refuses, naming each one, the experiments that act on the reference API itself
+    (process faults, the database link) when the target is an external service.
+    """
+    from harness.errors import UsageError
+    from harness.faults.scenario import find_experiments
+
+    directory = Path(settings.directory)
+    if not directory.is_absolute():
+        directory = base_dir / directory
+    experiments = find_experiments(
+        directory,
+        names if names is not None else list(settings.experiments),
+        where="chaos.experiments",
+    )
+    if external_target and (refused := _chaos_refusals(experiments)):
+        raise UsageError("\n".join(refused))
+    return experiments
+
+
 def run_chaos_phase(
     ctx: RunContext,
     settings: ChaosSettings,
@@ -205,23 +239,14 @@ def run_chaos_phase(
     import tempfile
 
     from harness import gates as gate_logic
-    from harness.errors import UsageError
     from harness.faults.provision import provision_toxiproxy
     from harness.faults.runner import NEEDS_POSTGRES, not_run_result, run_experiment
-    from harness.faults.scenario import find_experiments
     from harness.faults.supervisor import Supervisor
     from harness.target import ReferenceTarget
 
-    directory = Path(settings.directory)
-    if not directory.is_absolute():
-        directory = base_dir / directory
-    experiments = find_experiments(
-        directory,
-        names if names is not None else list(settings.experiments),
-        where="chaos.experiments",
+    experiments = check_chaos_experiments(
+        settings, names=names, base_dir=base_dir, external_target=external_target
     )
-    if external_target and (refused := _chaos_refusals(experiments)):
-        raise UsageError("\n".join(refused))
     database_url = os.environ.get("MOONBASE_DATABASE_URL", "")
     if not database_url.startswith(("postgresql://", "postgres://")):
         database_url = ""

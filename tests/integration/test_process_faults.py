@@ -121,3 +121,22 @@ def test_the_chaos_command_kills_and_reports_the_supervised_restart(tmp_path: Pa
     assert summary["n"] == 2
     assert summary["unrecovered"] == 0
     assert summary["max_s"] < 30.0
+
+
+def test_the_gate_refuses_them_for_an_external_target_before_any_traffic(tmp_path: Path) -> None:
+    # nothing listens on port 9: the refusal must come before the target is even contacted
+    result = run_cli(
+        "gate",
+        "--profile",
+        "release",
+        "--target-url",
+        "http://127.0.0.1:9",
+        "--report-dir",
+        str(tmp_path),
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "'api-kill'" in result.stderr
+    assert "'api-pause'" in result.stderr
+    assert "'db-latency-under-load'" in result.stderr
+    assert not (tmp_path / "latest").exists()  # no run was opened
