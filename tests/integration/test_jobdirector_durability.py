@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,23 @@ FINAL = {"succeeded", "failed", "timed_out", "cancelled"}
 def api(tmp_path: Path) -> Iterator[ApiProcess]:
     with ApiProcess(tmp_path / "data") as server:
         yield server
+
+
+@pytest.fixture
+def launch() -> Iterator[Callable[..., ApiProcess]]:
+    """Start servers that the test kills or stops itself; any it leaves running (a
+    failed assertion before the kill) are killed here, not left to run on."""
+    started: list[ApiProcess] = []
+
+    def start(data_dir: Path, env: dict[str, str] | None = None) -> ApiProcess:
+        server = ApiProcess(data_dir, env=env or {}).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
 
 
 def poll_until(what: str, check: object, timeout_s: float) -> None:
@@ -68,12 +85,12 @@ def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 
 def test_every_acknowledged_job_survives_kill_9_and_finishes(
-    tmp_path: Path, database_env: dict[str, str]
+    tmp_path: Path, database_env: dict[str, str], launch: Callable[..., ApiProcess]
 ) -> None:
     data_dir = tmp_path / "data"
     accepted: list[str] = []
     stop = threading.Event()
-    server = ApiProcess(data_dir, env=database_env).start()
+    server = launch(data_dir, database_env)
 
     def submit_loop(url: str) -> None:
         with httpx.Client(base_url=url, headers=server.headers, timeout=5) as client:
@@ -94,10 +111,12 @@ def test_every_acknowledged_job_survives_kill_9_and_finishes(
 
     submitter = threading.Thread(target=submit_loop, args=(server.url,))
     submitter.start()
-    poll_until("40 jobs acknowledged", lambda: len(accepted) >= 40, 20)
-    server.kill()
-    stop.set()
-    submitter.join(10)
+    try:
+        poll_until("40 jobs acknowledged", lambda: len(accepted) >= 40, 20)
+        server.kill()
+    finally:
+        stop.set()
+        submitter.join(10)
     assert len(accepted) >= 40
 
     with (
@@ -193,11 +212,14 @@ def test_failed_container_is_restarted_per_policy(api: ApiProcess) -> None:
         assert client.get(f"/api/v0/pods/{never}").json()["restarts"] == 0
 
 
-def test_pods_are_started_again_after_the_api_is_killed(tmp_path: Path) -> None:
+def test_pods_are_started_again_after_the_api_is_killed(
+    tmp_path: Path, launch: Callable[..., ApiProcess]
+) -> None:
     data_dir = tmp_path / "data"
-    server = ApiProcess(data_dir).start()
+    server = launch(data_dir)
     with httpx.Client(base_url=server.url, headers=server.headers) as client:
         pod_id = _pod(client, ["sleep", "60"], "on_failure")
+    poll_until("the pod's process", lambda: processes_with_env("MOONBASE_POD_ID", pod_id), 5)
     old = processes_with_env("MOONBASE_POD_ID", pod_id)
     assert len(old) == 1
     server.kill()
@@ -248,9 +270,11 @@ def test_loopback_calls_relay_and_an_open_breaker_shows_in_health_and_metrics(
         assert client.get("/api/v0/health").json()["status"] == "ok"
 
 
-def test_sigterm_stops_running_jobs_and_they_run_again_after_restart(tmp_path: Path) -> None:
+def test_sigterm_stops_running_jobs_and_they_run_again_after_restart(
+    tmp_path: Path, launch: Callable[..., ApiProcess]
+) -> None:
     data_dir = tmp_path / "data"
-    server = ApiProcess(data_dir).start()
+    server = launch(data_dir)
     with httpx.Client(base_url=server.url, headers=server.headers) as client:
         job_id = client.post("/api/v0/jobs", json={"command": ["sleep", "1"]}).json()["id"]
         poll_until(

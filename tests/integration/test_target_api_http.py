@@ -226,9 +226,9 @@ def test_metrics_and_openapi_are_served(client: httpx.Client) -> None:
 
 
 def test_sigterm_exits_zero(tmp_path: Path) -> None:
-    server = ApiProcess(tmp_path).start()
-    assert httpx.get(f"{server.url}/api/v0/ping").status_code == 200
-    assert server.stop() == 0
+    with ApiProcess(tmp_path) as server:  # stopped by __exit__ if an assertion fails first
+        assert httpx.get(f"{server.url}/api/v0/ping").status_code == 200
+        assert server.stop() == 0
 
 
 JSON = st.recursive(
