@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -59,13 +59,17 @@ class ApiProcess:
                 cwd=self.data_dir,
             )
         assert self.process.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout_s
-        # readline blocks, but the server prints the line or exits (closing stdout).
-        line = self.process.stdout.readline()
-        if not line.startswith(LISTENING) or time.monotonic() > deadline:
+        # The server prints the line in one flush, or exits (closing stdout): wait for
+        # either, but no longer than the start-up timeout, so a hung start fails the test.
+        ready, _, _ = select.select([self.process.stdout], [], [], self.startup_timeout_s)
+        line = self.process.stdout.readline() if ready else ""
+        if not line.startswith(LISTENING):
             self.kill()
             err = (self.data_dir / "stderr.log").read_text(errors="replace")
-            raise RuntimeError(f"the API did not start: stdout {line!r}, stderr {err[-2000:]!r}")
+            raise RuntimeError(
+                f"the API did not start within {self.startup_timeout_s} s: stdout {line!r},"
+                f" stderr {err[-2000:]!r}"
+            )
         self.url = line[len(LISTENING) :].strip()
         return self
 
