@@ -64,6 +64,7 @@ class ChaosEvidence:
     name: str
     effect_observed: bool
     recovery_s: tuple[float | None, ...]  # one per injection; None = never recovered
+    error: str | None = None  # e.g. steady state not met, error budget broken, not run
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,9 @@ def _chaos_recovery(ev: Evidence, threshold: float) -> GateResult:
     problems: list[str] = []
     recoveries: list[float | None] = []
     for exp in ev.chaos:
-        if not exp.effect_observed:
+        if exp.error:
+            problems.append(f"{exp.name}: {exp.error}")
+        elif not exp.effect_observed:
             problems.append(f"{exp.name}: the fault had no visible effect")
         recoveries.extend(exp.recovery_s)
     summary = stats.summarize_recoveries(recoveries, threshold, CONFIDENCE, CONFIDENCE)

@@ -305,9 +305,10 @@ def run_chaos_phase(
             evidence.append(
                 gate_logic.ChaosEvidence(
                     result.name,
-                    # a fault that did not run, or broke its error budget, is never a pass
-                    result.effect_observed and result.error is None,
+                    result.effect_observed,
                     result.recovery_s or (None,),
+                    # a fault that did not run, or broke its error budget, is never a pass
+                    error=result.error,
                 )
             )
     return tuple(evidence)

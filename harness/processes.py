@@ -112,7 +112,10 @@ class ManagedProcess:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
         if not ready:
             return None
-        raw = self.proc.stdout.readline()
+        try:
+            raw = self.proc.stdout.readline()
+        except ValueError:  # stop() closed the pipe meanwhile
+            return ""
         if not raw:
             return ""
         line = raw.decode("utf-8", "replace").rstrip("\n")

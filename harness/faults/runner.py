@@ -444,11 +444,14 @@ def _probe_steady(
     ss = experiment.steady_state
     steady = [prober.probe("steady") for _ in range(ss.samples)]
     healthy = sum(1 for s in steady if prober.healthy(s))
-    if healthy == len(steady):
+    answered = sum(1 for s in steady if s.ok)
+    if answered == len(steady) and healthy >= ss.min_healthy_fraction * len(steady):
         return True
     errors.append(
-        f"steady state not met before the fault: {healthy}/{len(steady)} probes healthy "
-        f"(status in {ss.expect_status}, latency <= {ss.max_latency_ms} ms)"
+        f"steady state not met before the fault: {answered}/{len(steady)} probes answered "
+        f"with status in {ss.expect_status}, {healthy}/{len(steady)} within "
+        f"{ss.max_latency_ms} ms (needed all answered and "
+        f"{ss.min_healthy_fraction:.0%} within the bound)"
     )
     say(errors[-1])
     return False

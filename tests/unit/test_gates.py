@@ -90,3 +90,11 @@ def test_overall_outcome_fail_beats_insufficient_beats_pass() -> None:
     results = evaluate_gates(GateSettings(test_success=0.9, load_p95_ms=0.001), ev)
     assert overall_outcome(results) == "fail"
     assert overall_outcome(evaluate_gates(GateSettings(test_success=0.9), ev)) == "pass"
+
+
+def test_chaos_gate_names_the_experiment_error_rather_than_no_effect() -> None:
+    ev = Evidence(chaos=(ChaosEvidence("db", True, (0.1,), error="error budget broken"),))
+    result = _one(GateSettings(chaos_recovery_s=30), ev)
+    assert result.outcome == "fail"
+    assert "db: error budget broken" in result.detail
+    assert "no visible effect" not in result.detail
