@@ -36,16 +36,22 @@ import pytest
 __all__ = ["REPEAT_ID", "base_nodeid"]
 
 REPEAT_ID = "moonbase-r"
-_REPEAT_RE = re.compile(r"(?:\[|-)" + REPEAT_ID + r"(\d+)\]$")
+_REPEAT_RE = re.compile(REPEAT_ID + r"(\d+)")
+# the repeat id alone, first, in the middle or last among a test's own parameter ids
+_REPEAT_PARTS = (
+    re.compile(r"\[" + REPEAT_ID + r"\d+\]$"),
+    re.compile(r"(?<=\[)" + REPEAT_ID + r"\d+-"),
+    re.compile(r"-" + REPEAT_ID + r"\d+(?=[-\]])"),
+)
 
 
 def base_nodeid(nodeid: str) -> str:
     """The node id without the repeat parameter the plugin adds (``t[moonbase-r3]`` -> ``t``)."""
-    match = _REPEAT_RE.search(nodeid)
-    if not match:
-        return nodeid
-    head = nodeid[: match.start()]
-    return head if match.group(0).startswith("[") else head + "]"
+    for pattern in _REPEAT_PARTS:
+        stripped = pattern.sub("", nodeid, count=1)
+        if stripped != nodeid:
+            return stripped
+    return nodeid
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after the test's own parametrize marks: its id goes last
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     count = metafunc.config.getoption("moonbase_repeat", 1) or 1
     if count > 1:
@@ -153,7 +160,7 @@ class _Recorder:
     def _emit(
         self, nodeid: str, outcome: str, duration_s: float, message: str, **extra: Any
     ) -> None:
-        match = _REPEAT_RE.search(nodeid)
+        match = _REPEAT_RE.search(nodeid[nodeid.find("[") :]) if "[" in nodeid else None
         self._write(
             {
                 "nodeid": base_nodeid(nodeid),

@@ -12,6 +12,8 @@ from harness.runner.records import RunRecord, aggregate, read_records
     [
         ("t.py::test_a[moonbase-r3]", "t.py::test_a"),
         ("t.py::test_a[x-moonbase-r12]", "t.py::test_a[x]"),
+        ("t.py::test_a[moonbase-r1-PUT-/api/v0/x]", "t.py::test_a[PUT-/api/v0/x]"),
+        ("t.py::test_a[a-moonbase-r2-b]", "t.py::test_a[a-b]"),
         ("t.py::test_a[x]", "t.py::test_a[x]"),
         ("t.py::test_a", "t.py::test_a"),
     ],
