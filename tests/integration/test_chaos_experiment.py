@@ -15,20 +15,12 @@ from harness.faults.embedded import EmbeddedToxiproxy
 from harness.faults.provision import ToxiproxyServer, start_real_toxiproxy
 from harness.faults.runner import run_experiment
 from harness.faults.scenario import load_experiment
+from harness.plugin import require_component
 from harness.target import ReferenceTarget, Target
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
 
 EXPERIMENT = ROOT / "scenarios" / "chaos" / "api-latency.toml"
-
-
-def _require_real_toxiproxy() -> None:
-    if shutil.which("toxiproxy-server") or os.environ.get("TOXIPROXY_URL"):
-        return
-    message = "toxiproxy-server is not on PATH and TOXIPROXY_URL is unset"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}, and CI=true requires the real server")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +32,11 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 @pytest.fixture(params=["real", "embedded"])
 def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
     if request.param == "real":
-        _require_real_toxiproxy()
+        require_component(
+            "a real Toxiproxy server",
+            bool(shutil.which("toxiproxy-server") or os.environ.get("TOXIPROXY_URL")),
+            " (toxiproxy-server on PATH or TOXIPROXY_URL)",
+        )
         url = os.environ.get("TOXIPROXY_URL")
         server = ToxiproxyServer(url, "url", url) if url else start_real_toxiproxy()
     else:

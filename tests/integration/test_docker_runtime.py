@@ -19,6 +19,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from harness.plugin import require_component
 from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Runtime
 from target_api.director.runtimes.docker import (
     HOST_NETWORK_ANCHOR,
@@ -40,16 +41,6 @@ pytestmark = [
 ]
 
 WAIT_S = 20.0  # generous: the engine shares 2 cores with other test runs
-
-
-def require_component(name: str, available: bool) -> None:
-    """Skip without the component on a laptop; in CI (CI=true) its absence is a failure."""
-    if available:
-        return
-    message = f"{name} is not available"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}, and CI=true requires it (run .ci/setup-docker.sh)")
-    pytest.skip(message)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:

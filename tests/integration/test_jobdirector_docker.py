@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from target_api.testing import ApiProcess, require_component
+from harness.plugin import require_component
+from target_api.testing import ApiProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.jobdirector]
 

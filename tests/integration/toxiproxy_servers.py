@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from harness.faults.embedded import EmbeddedToxiproxy
+from harness.plugin import require_component
 
 __all__ = [
     "BlobUpstream",
@@ -41,16 +42,6 @@ __all__ = [
 
 START_TIMEOUT_S = 15.0
 LOCAL_BUILD = Path("/tmp/gobin/server")
-
-
-def require_component(name: str, available: bool, hint: str = "") -> None:
-    """Skip without the component on a laptop; in CI (CI=true) its absence is a failure."""
-    if available:
-        return
-    message = f"{name} is not available{hint}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}, and CI=true requires it")
-    pytest.skip(message)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout_s: float = START_TIMEOUT_S) -> None:
