@@ -129,7 +129,7 @@ class _Recorder:
         worker = getattr(rep, "node", None)
         state["worker"] = getattr(getattr(worker, "gateway", None), "id", None) or "main"
         text = str(rep.longrepr) if rep.longrepr is not None else ""
-        if rep.outcome == "rerun":
+        if str(rep.outcome) == "rerun":  # pytest-rerunfailures adds this outcome
             # a failed attempt the user's rerun plugin will retry: it counts as a failure
             self._emit(rep.nodeid, "failed", state["duration_s"], text, rerun=True)
             self._phases.pop(rep.nodeid, None)

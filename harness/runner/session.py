@@ -174,6 +174,13 @@ def _run_batch(
     return (None if killed else proc.returncode), killed, argv, list(tail)
 
 
+@dataclass(slots=True)
+class _BatchState:
+    expected: int | None = None  # runs the current batch will make, once collected
+    batch: int = 1
+    base: int = 0  # runs recorded before the current batch
+
+
 class _RecordsTail:
     """Reads only what was appended to the records file since the last look."""
 
@@ -222,7 +229,7 @@ def run_tests(
     deadline = start + spec.budget_s
     records_path.parent.mkdir(parents=True, exist_ok=True)
     records_path.touch()
-    state = {"expected": None, "batch": 1, "base": 0}
+    state = _BatchState()
     exit_codes: list[int] = []
     budget_exhausted = False
     interrupted = False
@@ -236,21 +243,21 @@ def run_tests(
         if on_progress is None:
             return
         tail.read_new()
-        if tail.collected is not None and state["expected"] is None:
-            state["expected"] = state["base"] + tail.collected
+        if tail.collected is not None and state.expected is None:
+            state.expected = state.base + tail.collected
         on_progress(
             Progress(
                 runs=tail.runs,
-                expected=state["expected"],
+                expected=state.expected,
                 failures=tail.failures,
                 flaky=tail.flaky,
                 elapsed_s=time.monotonic() - start,
-                batch=state["batch"],
+                batch=state.batch,
             )
         )
 
     def set_expected(count: int) -> None:
-        state["expected"] = state["base"] + count
+        state.expected = state.base + count
 
     selection: list[str] = []
     repeat = spec.repeat
@@ -295,9 +302,9 @@ def run_tests(
             selection = list(dict.fromkeys(t.nodeid.split("[", 1)[0] for t in undecided))
             needed = max(t.trials_needed(spec.slo) for t in undecided)
             repeat = max(1, min(needed, repeat * 2, spec.max_batch_repeat))
-            state["batch"] += 1
-            state["base"] = len(read_records(records_path))
-            state["expected"] = None
+            state.batch += 1
+            state.base = len(read_records(records_path))
+            state.expected = None
     except KeyboardInterrupt:
         interrupted = True
 
@@ -308,7 +315,7 @@ def run_tests(
         budget_exhausted=budget_exhausted,
         interrupted=interrupted,
         pytest_exit_codes=tuple(exit_codes),
-        batches=int(state["batch"] or 1),
+        batches=state.batch,
         seed=spec.seed,
         duration_s=time.monotonic() - start,
         argv=tuple(last_argv),
