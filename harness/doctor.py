@@ -32,16 +32,24 @@ def _docker() -> tuple[str, str]:
 
 def _postgres() -> tuple[str, str]:
     url = os.environ.get("MOONBASE_DATABASE_URL", "")
+    test_url = os.environ.get("MOONBASE_TEST_POSTGRES_URL", "")
     if not url.startswith(("postgresql://", "postgres://")):
+        if test_url:
+            kind, detail = _postgres_at(test_url, "MOONBASE_TEST_POSTGRES_URL")
+            return kind, f"{detail}; the reference API itself defaults to a SQLite file"
         return "embedded", "MOONBASE_DATABASE_URL unset: the reference API uses a SQLite file"
+    return _postgres_at(url, "MOONBASE_DATABASE_URL")
+
+
+def _postgres_at(url: str, variable: str) -> tuple[str, str]:
     try:
         import psycopg
 
         with psycopg.connect(url, connect_timeout=3) as conn:
             version = conn.execute("show server_version").fetchone()
     except Exception as exc:  # noqa: BLE001 - reported to the user, not swallowed
-        return "missing", f"MOONBASE_DATABASE_URL set but unreachable: {exc}"
-    return "real", f"PostgreSQL {version[0] if version else '?'}"
+        return "missing", f"{variable} set but unreachable: {exc}"
+    return "real", f"PostgreSQL {version[0] if version else '?'} at {variable}"
 
 
 def inventory() -> list[tuple[str, str, str]]:
