@@ -14,9 +14,17 @@ from typing import Protocol
 
 import toxiproxy
 
+from harness.faults.pod import PodUnderTest
 from harness.faults.scenario import FaultSpec
 
-__all__ = ["Injector", "KillInjector", "PauseInjector", "ToxicInjector", "SignalTarget"]
+__all__ = [
+    "ContainerKillInjector",
+    "Injector",
+    "KillInjector",
+    "PauseInjector",
+    "SignalTarget",
+    "ToxicInjector",
+]
 
 
 class Injector(Protocol):
@@ -122,3 +130,20 @@ class KillInjector:
 
     def remove(self) -> None:
         return None  # nothing to undo: restarting is the supervisor's job, and what we measure
+
+
+class ContainerKillInjector:
+    """Kill a pod's container from outside the API; the JobDirector, not the runner, heals it."""
+
+    instantaneous = True
+    duration_s = 0.0
+
+    def __init__(self, pod: PodUnderTest, fault: FaultSpec) -> None:
+        self._pod = pod
+        self._signal = signal.Signals[fault.kill_signal]
+
+    def inject(self) -> None:
+        self._pod.kill(self._signal)
+
+    def remove(self) -> None:
+        return None  # nothing to undo: restarting the container is the director's job

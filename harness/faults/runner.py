@@ -5,7 +5,9 @@ For each experiment the runner sets up what the method's link needs:
 - ``link = "api"`` toxics: a Toxiproxy proxy in front of the target; probes go through it;
 - ``link = "database"`` toxics: a proxy in front of PostgreSQL and a dedicated reference
   API whose MOONBASE_DATABASE_URL points at the proxy; probes go to that API;
-- process faults: the supervised reference API the caller hands in; probes go to it.
+- process faults: the supervised reference API the caller hands in; probes go to it;
+  ``kill_container`` creates a pod on it (:mod:`harness.faults.pod`), probes that pod
+  (GET /api/v0/pods/{id}) and deletes it afterwards, always.
 
 Then the steady state is probed; each injection puts the fault on, probes while it is on,
 takes it off (always, also on error), and probes until the steady state holds again. A
@@ -30,8 +32,15 @@ import httpx
 import toxiproxy
 
 from harness.errors import InfrastructureError, UnsafeTargetError, UsageError
-from harness.faults.injectors import Injector, KillInjector, PauseInjector, ToxicInjector
+from harness.faults.injectors import (
+    ContainerKillInjector,
+    Injector,
+    KillInjector,
+    PauseInjector,
+    ToxicInjector,
+)
 from harness.faults.load_window import FaultLoad
+from harness.faults.pod import PodUnderTest
 from harness.faults.provision import ToxiproxyServer
 from harness.faults.scenario import Experiment
 from harness.faults.supervisor import Supervisor
@@ -76,6 +85,7 @@ class ExperimentResult:
     link: str = "api"
     restarts: tuple[dict[str, object], ...] = ()
     load: dict[str, object] | None = None
+    pod: dict[str, object] | None = None  # kill_container: the pod, its restarts seen
 
     @property
     def effect_observed(self) -> bool:
@@ -137,6 +147,7 @@ class ExperimentResult:
             "max_recovery_s": self.max_recovery_s,
             "max_error_rate": self.max_error_rate,
             "restarts": list(self.restarts),
+            "pod": self.pod,
             "load": self.load,
             "within_error_budget": self.within_error_budget,
             "timeline": [s.to_json() for s in self.timeline],
@@ -152,6 +163,14 @@ def _fault_json(experiment: Experiment) -> tuple[dict[str, object], ...]:
         if f.kind == "process":
             if f.type == "kill":
                 body["signal"] = f.kill_signal
+            elif f.type == "kill_container":
+                pod = experiment.pod_spec
+                assert pod is not None
+                body.update(
+                    signal=f.kill_signal,
+                    command=list(pod.command),
+                    restart_policy=pod.restart_policy,
+                )
             else:
                 body["duration_s"] = f.duration_s
         else:
@@ -186,10 +205,19 @@ def not_run_result(experiment: Experiment, reason: str, server_kind: str) -> Exp
 class _Prober:
     """Sends one probe at a time on a fresh connection, paced on a fixed schedule."""
 
-    def __init__(self, url: str, experiment: Experiment, t0: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        experiment: Experiment,
+        t0: float,
+        *,
+        path: str | None = None,
+        judge: Callable[[httpx.Response], bool] | None = None,
+    ) -> None:
         ss = experiment.steady_state
-        self._url = url + ss.path
+        self._url = url + (path or ss.path)
         self._expect = set(ss.expect_status)
+        self._judge = judge  # replaces the status check (a pod's own health)
         self._max_latency_ms = ss.max_latency_ms
         self._interval = ss.probe_interval_s
         self._t0 = t0
@@ -210,7 +238,11 @@ class _Prober:
         try:
             response = self._client.get(self._url)
             latency_ms: float | None = (time.monotonic() - start) * 1000
-            ok = response.status_code in self._expect
+            ok = (
+                self._judge(response)
+                if self._judge is not None
+                else response.status_code in self._expect
+            )
         except httpx.HTTPError:
             latency_ms, ok = None, False
         sample = ProbeSample(start - self._t0, latency_ms, ok, phase)
@@ -275,6 +307,7 @@ class _Setup:
     probe_url: str
     injector: Injector
     supervisor: Supervisor[ReferenceTarget] | None = None
+    pod: PodUnderTest | None = None
 
 
 @contextlib.contextmanager
@@ -296,6 +329,20 @@ def _set_up(
                 "it needs the reference API the harness starts, not an external target"
             )
         api = supervisor.process
+        pod_spec = experiment.pod_spec
+        if pod_spec is not None:
+            pod = PodUnderTest(
+                api.url, api.token, pod_spec, f"chaos-{experiment.name[:40]}-{uuid.uuid4().hex[:8]}"
+            )
+            try:
+                pod.create()
+                yield _Setup(api.url, ContainerKillInjector(pod, fault), supervisor, pod)
+            finally:
+                try:  # rollback: the pod goes, also after an error
+                    pod.delete()
+                except InfrastructureError as exc:
+                    errors.append(str(exc))
+            return
         injector: Injector = (
             KillInjector(api, fault, announce=supervisor.announce_kill)
             if fault.type == "kill"
@@ -380,7 +427,12 @@ def run_experiment(
         workdir=workdir,
         errors=errors,
     ) as setup:
-        prober = _Prober(setup.probe_url, experiment, t0)
+        pod = setup.pod
+        prober = (
+            _Prober(setup.probe_url, experiment, t0, path=pod.path, judge=pod.judge)
+            if pod is not None
+            else _Prober(setup.probe_url, experiment, t0)
+        )
         load = (
             FaultLoad(
                 experiment,
@@ -400,7 +452,9 @@ def run_experiment(
             steady_ok = _probe_steady(prober, experiment, errors, say)
             for index in range(injections if steady_ok else 0):
                 results.append(
-                    _inject_once(prober, setup.injector, experiment, index, injections, t0, say)
+                    _inject_once(
+                        prober, setup.injector, experiment, index, injections, t0, say, pod
+                    )
                 )
                 windows.append(_fault_window(results[-1], prober.samples))
                 if supervisor is not None and not supervisor.settle(settle_s):
@@ -435,6 +489,7 @@ def run_experiment(
         link=experiment.link,
         restarts=tuple(r.to_json() for r in restarts),
         load=load_body,
+        pod=setup.pod.to_json() if setup.pod is not None else None,
     )
 
 
@@ -465,6 +520,7 @@ def _inject_once(
     injections: int,
     t0: float,
     say: Callable[[str], None],
+    pod: PodUnderTest | None = None,
 ) -> InjectionResult:
     ss = experiment.steady_state
     window_start = len(prober.samples)
@@ -504,7 +560,10 @@ def _inject_once(
         max_latency_ms=ss.max_latency_ms,
         recovered_after=ss.recovered_after,
         min_effect_ms=experiment.expect.min_effect_ms,
+        effect_at=None if pod is None or pod.effect_at is None else pod.effect_at - t0,
     )
+    if pod is not None:
+        pod.end_injection(index)
     say(f"{experiment.name}: {analysis.detail}")
     return InjectionResult(index, t_inject, t_remove, analysis)
 

@@ -30,7 +30,10 @@ An experiment file (``scenarios/chaos/NAME.toml``)::
 Besides toxics (``kind = "toxic"``, the default), a method entry can be a process fault on
 the reference API (``kind = "process"``): ``type = "kill"`` with a ``signal`` (default
 SIGKILL; the supervisor restarts the API) or ``type = "pause"`` (SIGSTOP for ``duration_s``,
-then SIGCONT). ``link = "database"`` puts the proxy between a dedicated reference API and
+then SIGCONT), or ``type = "kill_container"``: the experiment creates a pod (the ``[pod]``
+table: ``command``, ``restart_policy``), kills its container from outside the API with
+``signal`` (default SIGKILL) and probes the pod until the JobDirector has restarted it.
+``link = "database"`` puts the proxy between a dedicated reference API and
 PostgreSQL (MOONBASE_DATABASE_URL). One experiment acts on one link, and a process fault
 is the only entry of its method.
 
@@ -51,10 +54,12 @@ __all__ = [
     "FAULT_KINDS",
     "KILL_SIGNALS",
     "LINKS",
+    "POD_RESTART_POLICIES",
     "PROCESS_FAULTS",
     "TOXIC_ATTRIBUTES",
     "Experiment",
     "FaultSpec",
+    "PodSpec",
     "find_experiments",
     "load_experiment",
 ]
@@ -71,7 +76,9 @@ TOXIC_ATTRIBUTES: dict[str, frozenset[str]] = {
 }
 LINKS = ("api", "database")
 FAULT_KINDS = ("toxic", "process")
-PROCESS_FAULTS = ("kill", "pause")
+PROCESS_FAULTS = ("kill", "pause", "kill_container")
+SIGNALLED_FAULTS = ("kill", "kill_container")
+POD_RESTART_POLICIES = ("always", "on_failure", "never")
 # Signals that end a process abruptly or by request; SIGSTOP belongs to "pause"
 KILL_SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT")
 
@@ -101,7 +108,7 @@ class FaultSpec(_Model):
     toxicity: Annotated[float, Field(ge=0, le=1)] = 1.0
     attributes: dict[str, Annotated[int, Field(ge=0)]] = {}
     duration_s: Annotated[float, Field(gt=0, le=3600)] = 3.0
-    signal: str | None = None  # process faults of type "kill" only
+    signal: str | None = None  # process faults of type "kill" and "kill_container" only
 
     @model_validator(mode="after")
     def _known_fault(self) -> FaultSpec:
@@ -143,9 +150,14 @@ class FaultSpec(_Model):
             raise ValueError("attributes apply to toxics only, not to process faults")
         if self.type == "pause" and self.signal is not None:
             raise ValueError("pause always sends SIGSTOP then SIGCONT: remove signal")
-        if self.type == "kill" and self.signal is not None and self.signal not in KILL_SIGNALS:
+        if (
+            self.type in SIGNALLED_FAULTS
+            and self.signal is not None
+            and self.signal not in KILL_SIGNALS
+        ):
             raise ValueError(
-                f"unknown signal {self.signal!r} for kill; valid signals: {', '.join(KILL_SIGNALS)}"
+                f"unknown signal {self.signal!r} for {self.type}; "
+                f"valid signals: {', '.join(KILL_SIGNALS)}"
             )
         return self
 
@@ -153,6 +165,16 @@ class FaultSpec(_Model):
     def kill_signal(self) -> str:
         """The signal a kill sends (SIGKILL unless the file says otherwise)."""
         return self.signal or "SIGKILL"
+
+
+class PodSpec(_Model):
+    """The pod a ``kill_container`` experiment creates: one long-running container."""
+
+    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = [
+        "sleep",
+        "600",
+    ]
+    restart_policy: Literal["always", "on_failure", "never"] = "always"
 
 
 class Expectations(_Model):
@@ -175,6 +197,7 @@ class Experiment(_Model):
     method: Annotated[list[FaultSpec], Field(min_length=1)]
     expect: Expectations = Expectations()
     load: LoadDuringFault = LoadDuringFault()
+    pod: PodSpec | None = None  # kill_container only; its defaults when the table is absent
     source: str = ""
 
     @model_validator(mode="after")
@@ -186,12 +209,27 @@ class Experiment(_Model):
             )
         if any(f.kind == "process" for f in self.method) and len(self.method) > 1:
             raise ValueError("a process fault must be the only entry of its method")
+        kills_container = self.method[0].type == "kill_container" and len(self.method) == 1
+        if self.pod is not None and not kills_container:
+            raise ValueError('[pod] applies to kind = "process", type = "kill_container" only')
+        if kills_container and "path" in self.steady_state.model_fields_set:
+            raise ValueError(
+                "kill_container probes the pod it creates (GET /api/v0/pods/{id}): "
+                "remove steady_state.path"
+            )
         return self
 
     @property
     def link(self) -> str:
         """The link every fault of the method acts on."""
         return self.method[0].link
+
+    @property
+    def pod_spec(self) -> PodSpec | None:
+        """The pod a ``kill_container`` experiment creates (defaults when ``[pod]`` is absent)."""
+        if self.method[0].type != "kill_container":
+            return None
+        return self.pod or PodSpec()
 
     @property
     def process_fault(self) -> FaultSpec | None:

@@ -61,6 +61,7 @@ def analyse_injection(
     max_latency_ms: float,
     recovered_after: int,
     min_effect_ms: float | None,
+    effect_at: float | None = None,
 ) -> InjectionAnalysis:
     """Effect and recovery of one injection from its probe timeline.
 
@@ -68,6 +69,10 @@ def analyse_injection(
     (errors, or latency past ``max_latency_ms``) and, for latency faults, when the median
     rose by at least ``min_effect_ms``. Recovery is the first run of ``recovered_after``
     consecutive healthy probes after the fault was removed.
+
+    ``effect_at`` is when an effect was seen that a probe's health alone does not show
+    (a killed pod container already restarted, its restart count up, by the first probe):
+    it counts as an effect, detected at that time.
     """
     steady = [s for s in samples if s.phase == "steady"]
     fault = [s for s in samples if s.phase == "fault"]
@@ -90,8 +95,9 @@ def analyse_injection(
         if fault_errors and not fault_latencies:
             effect_observed = True  # every probe failed: an effect, just not a measurable delay
     else:
-        effect_observed = bool(deviating)
-    detect_s = (deviating[0].t_s - t_inject) if deviating else None
+        effect_observed = bool(deviating) or effect_at is not None
+    seen = [t for t in (deviating[0].t_s if deviating else None, effect_at) if t is not None]
+    detect_s = (min(seen) - t_inject) if seen else None
 
     recover_at: float | None = None
     streak = 0
@@ -110,6 +116,8 @@ def analyse_injection(
     total_s = (recover_at - t_inject) if recover_at is not None else None
 
     parts = [f"{len(fault)} probes under fault, {len(deviating)} deviating, {fault_errors} errors"]
+    if effect_at is not None:
+        parts.append(f"effect seen {effect_at - t_inject:.3f} s after injection")
     if effect_ms is not None:
         parts.append(f"median {steady_median:.2f} -> {fault_median:.2f} ms (+{effect_ms:.2f} ms)")
     if min_effect_ms is not None and not effect_observed:

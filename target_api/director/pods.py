@@ -185,6 +185,10 @@ class PodSupervisor:
                     "restarts": c.restarts,
                     "exit_code": c.exit_code,
                     "port": c.port,
+                    # where the running container is, for operators and chaos tooling:
+                    # process runtime: its pid (= its process group); docker: container id
+                    "runtime": c.handle.runtime if c.handle else self._runtime.name,
+                    "ref": c.handle.ref if c.handle else None,
                 }
                 for c in pod.containers.values()
             ]
