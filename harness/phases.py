@@ -295,6 +295,12 @@ def run_chaos_phase(
                     database_url=database_url or None,
                     workdir=workroot,
                 )
+            if result.pod is not None:
+                ctx.say(
+                    f"chaos: {experiment.name}: pod {result.pod['id']} "
+                    f"({result.pod['runtime']} runtime), restarts seen "
+                    f"{result.pod['restarts_seen']}, deleted: {result.pod['deleted']}"
+                )
             body = result.to_json()
             body["recovery_summary"] = recovery_summary_json(
                 list(result.recovery_s), experiment.expect.max_recovery_s
