@@ -21,11 +21,14 @@ Options the runner passes:
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import random
 import re
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +75,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--moonbase-seed", type=int, default=None, help="shuffle tests with this seed")
     group.addoption(
         "--moonbase-timeout-s", type=float, default=None, help="the per-test timeout (for records)"
+    )
+    group.addoption(
+        "--moonbase-hard-timeout-s",
+        type=float,
+        default=None,
+        help="end an xdist worker whose test outlives this (stuck where no signal reaches it)",
     )
 
 
@@ -202,6 +211,33 @@ _RECORDER = pytest.StashKey[_Recorder]()
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def _end_stuck_worker(nodeid: str, after_s: float) -> None:
+    sys.stderr.write(
+        f"\n+++ Timeout: {nodeid} still running after {after_s} s, out of reach of "
+        "pytest-timeout's signal (stuck in a C call?): ending this worker +++\n"
+    )
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(1)  # xdist reports the crash and replaces the worker
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """The second line behind pytest-timeout's signal method: a test stuck where SIGALRM
+    cannot reach it (a C call with signals blocked) ends its worker at the hard deadline."""
+    after_s = item.config.getoption("moonbase_hard_timeout_s", None)
+    if after_s is None or not _is_worker(item.config):
+        yield
+        return
+    timer = threading.Timer(after_s, _end_stuck_worker, args=(item.nodeid, after_s))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def pytest_configure(config: pytest.Config) -> None:

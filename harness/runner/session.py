@@ -103,6 +103,10 @@ def _argv(spec: RunSpec, records: Path, repeat: int, selection: Sequence[str]) -
         f"--timeout-method={spec.timeout_method}",
         f"--rootdir={spec.rootdir}",
     ]
+    if spec.timeout_method == "signal":
+        # pytest-timeout's signal cannot end a test stuck in a C call with signals blocked:
+        # the plugin ends such a worker at this later, hard deadline
+        argv.append(f"--moonbase-hard-timeout-s={spec.timeout_s * 1.5 + 5:g}")
     if spec.workers not in ("0", ""):
         # a crashed worker (thread timeout) is replaced, however often it happens
         argv += ["-n", spec.workers, "--max-worker-restart=100000"]

@@ -97,3 +97,84 @@ def test_a_selector_that_matches_nothing_is_a_usage_error(project: Path, tmp_pat
                      "--report-dir", str(tmp_path / "r"), timeout=120)
     assert result.returncode == 2
     assert "no tests matched" in result.stderr
+
+
+STUCK = '''
+import signal, time
+
+def test_stuck_where_no_signal_reaches():
+    # SIGALRM blocked: pytest-timeout's signal method cannot end this test
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(1000)
+'''
+
+
+def test_a_test_stuck_beyond_signals_is_ended_as_a_timeout(tmp_path: Path) -> None:
+    root = tmp_path / "stuck"
+    root.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "test_stuck.py").write_text(STUCK)
+    result = run_cli("run", "--rootdir", str(root), "--repeat", "2", "--timeout", "1",
+                     "--budget", "90", "--report-dir", str(tmp_path / "r"), timeout=150)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
+    (test,) = report["tests"]
+    assert (test["timeouts"], test["n"]) == (2, 2)
+    assert report["test_run"]["budget_exhausted"] is False
+
+
+def test_until_confident_repeats_until_each_test_decides(project: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "run", "--rootdir", str(project), "-k", "stable or flaky", "--until-confident",
+        "--slo", "0.9", "--repeat", "5", "--budget", "150", "--report-dir", str(tmp_path / "r"),
+        timeout=240,
+    )
+    report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
+    tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+    stable, flaky = tests["test_stable"], tests["test_flaky"]
+    # 29 clean runs clear 0.9 at one-sided 95%: 0.05 ** (1 / 29) = 0.9019
+    assert stable["decision"] == "pass"
+    assert stable["n"] >= 29
+    assert flaky["decision"] == "fail"  # its true pass rate is 0.8 < 0.9
+    assert report["test_run"]["batches"] > 1
+    assert result.returncode == 1, result.stdout + result.stderr
+
+
+FIXTURES = '''
+import os, socket, tempfile
+from pathlib import Path
+
+import httpx
+
+def test_isolated_env_gives_own_cwd_and_tmpdir(isolated_env):
+    assert Path.cwd() == isolated_env
+    assert tempfile.gettempdir() == str(isolated_env)
+    os.environ["LEAK_FROM_TEST"] = "1"
+
+def test_environment_is_restored_after_isolated_env(isolated_env):
+    assert "LEAK_FROM_TEST" not in os.environ
+
+def test_free_tcp_port_can_be_bound(free_tcp_port):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", free_tcp_port))
+
+def test_own_target_is_not_the_shared_one(moonbase_target, target_url):
+    assert moonbase_target.url != target_url
+    assert httpx.get(moonbase_target.url + "/api/v0/ping").json() == {"status": "ok"}
+    assert httpx.get(target_url + "/api/v0/ping").json() == {"status": "ok"}
+'''
+
+
+def test_the_plugin_fixtures_isolate_each_test(tmp_path: Path) -> None:
+    root = tmp_path / "fixtures"
+    root.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "test_fixtures.py").write_text(FIXTURES)
+    result = run_cli("run", "--rootdir", str(root), "--workers", "0", "--seed", "3",
+                     "--slo", "0.5", "--report-dir", str(tmp_path / "r"), timeout=150)
+    report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
+    outcomes = {t["nodeid"].split("::")[-1]: (t["passed"], t["n"], t["messages"])
+                for t in report["tests"]}
+    assert all(p == n == 2 for p, n, _ in outcomes.values()), outcomes  # smoke repeats twice
+    assert len(outcomes) == 4
+    assert result.returncode in (0, 3)
