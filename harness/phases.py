@@ -231,9 +231,11 @@ def run_chaos_phase(
     A process-fault experiment runs against a dedicated reference API under a
     :class:`~harness.faults.supervisor.Supervisor` (restarted on its port when killed); a
     database-link experiment against a dedicated API whose PostgreSQL connection goes
-    through the proxy (MOONBASE_DATABASE_URL). Both are refused for an external target
-    (exit 2). Without PostgreSQL a database experiment is reported as not run, which the
-    chaos gate counts as a fault without effect: never a pass.
+    through the proxy (MOONBASE_DATABASE_URL). A ``kill_container`` experiment creates its
+    pod on the supervised API and reports it (id, restarts seen, deleted) in its entry.
+    Process faults and the database link are refused for an external target (exit 2).
+    Without PostgreSQL a database experiment is reported as not run, which the chaos gate
+    counts as a fault without effect: never a pass.
     """
     import os
     import tempfile

@@ -162,7 +162,8 @@ class PodUnderTest:
         }
         body = {"name": self.name, "restart_policy": self.spec.restart_policy, "stack": stack}
         try:
-            response = self._client.post("/api/v0/pods", json=body)
+            # the API starts the stack before it answers: a docker image may be built first
+            response = self._client.post("/api/v0/pods", json=body, timeout=120.0)
         except httpx.HTTPError as exc:
             raise InfrastructureError(f"pod {self.name!r} not created: {exc}") from exc
         if response.status_code != 201:
