@@ -1,15 +1,14 @@
-"""The PostgreSQL store: psycopg 3, a small bounded pool, connection timeouts."""
+"""The PostgreSQL store: psycopg 3 with psycopg_pool, connection and statement timeouts."""
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from target_api.store.base import SCHEMA, SqlStore, StoreError
@@ -24,30 +23,38 @@ _PLACEHOLDER = re.compile(r"\?")
 
 
 class PostgresStore(SqlStore):
-    """Connections are opened lazily up to ``POOL_SIZE``, checked out for one
-    statement, and dropped (not returned) when they broke, so a restarted server
-    costs one retried statement, not a poisoned pool."""
+    """Connections come from a psycopg_pool pool (opened lazily up to ``POOL_SIZE``), one
+    per statement; the pool drops a connection that broke, so a restarted server costs one
+    retried statement, not a poisoned pool."""
 
     dialect = "postgresql"
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         self.url = url
-        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(pool_size)
-        self._lock = threading.Lock()
         self._closed = False
         self.migrate()
+        self._pool = ConnectionPool(
+            url,
+            min_size=0,
+            max_size=pool_size,
+            timeout=CHECKOUT_TIMEOUT_S,
+            kwargs=self._connect_kwargs(),
+            name="moonbase-api",
+            open=True,
+        )
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _connect_kwargs(self) -> dict[str, Any]:
         # Keep options the URL carries (e.g. a search_path) and add the statement timeout.
         given = conninfo_to_dict(self.url).get("options") or ""
-        return psycopg.connect(
-            self.url,
-            autocommit=True,  # every statement is its own transaction
-            connect_timeout=CONNECT_TIMEOUT_S,
-            options=f"{given} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip(),
-            application_name="moonbase-api",
-        )
+        return {
+            "autocommit": True,  # every statement is its own transaction
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "options": f"{given} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip(),
+            "application_name": "moonbase-api",
+        }
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.url, **self._connect_kwargs())
 
     def migrate(self) -> None:
         # CREATE TABLE IF NOT EXISTS races with itself (a unique violation in pg_type)
@@ -69,29 +76,15 @@ class PostgresStore(SqlStore):
     def _run(self, sql: str, params: Sequence[Any]) -> tuple[int, list[tuple[Any, ...]]]:
         if self._closed:
             raise StoreError("the store is closed")
-        if not self._slots.acquire(timeout=CHECKOUT_TIMEOUT_S):
-            raise StoreError(f"no database connection free within {CHECKOUT_TIMEOUT_S} s")
-        conn: psycopg.Connection[Any] | None = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
-            if conn.closed:
-                conn = self._connect()
-            with conn.cursor() as cursor:
+            with self._pool.connection() as conn, conn.cursor() as cursor:
                 cursor.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
                 rows = cursor.fetchall() if cursor.description is not None else []
-                count = cursor.rowcount
-            self._idle.put(conn)
-            conn = None
-            return count, rows
-        finally:
-            if conn is not None:  # it failed mid-statement: do not hand it out again
-                conn.close()
-            self._slots.release()
-            if self._closed:
-                self._drain()
+                return cursor.rowcount, rows
+        except PoolTimeout:
+            raise StoreError(
+                f"no database connection free within {CHECKOUT_TIMEOUT_S} s"
+            ) from None
 
     def _is_transient(self, exc: BaseException) -> bool:
         if isinstance(exc, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
@@ -101,14 +94,6 @@ class PostgresStore(SqlStore):
             exc, psycopg.errors.QueryCanceled
         )
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
-
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        self._drain()
+        self._closed = True
+        self._pool.close()
