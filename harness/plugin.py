@@ -118,6 +118,7 @@ class _Recorder:
         self._phases: dict[str, dict[str, Any]] = {}
         self._started: dict[str, float] = {}
         self._announced = False
+        self._after_rerun: set[str] = set()
 
     def collected(self, count: int) -> None:
         if not self._announced:  # every xdist worker reports the same collection
@@ -131,6 +132,11 @@ class _Recorder:
         self._fh.write(json.dumps(record, sort_keys=True) + "\n")
 
     def report(self, rep: pytest.TestReport) -> None:
+        if rep.nodeid in self._after_rerun:
+            # the rest of an attempt that was already recorded as a failed rerun
+            if rep.when != "setup":
+                return
+            self._after_rerun.discard(rep.nodeid)
         state = self._phases.setdefault(
             rep.nodeid, {"outcome": "passed", "duration_s": 0.0, "message": ""}
         )
@@ -142,6 +148,7 @@ class _Recorder:
             # a failed attempt the user's rerun plugin will retry: it counts as a failure
             self._emit(rep.nodeid, "failed", state["duration_s"], text, rerun=True)
             self._phases.pop(rep.nodeid, None)
+            self._after_rerun.add(rep.nodeid)
             return
         if rep.failed:
             crashed = "crashed while running" in text

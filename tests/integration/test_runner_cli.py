@@ -183,3 +183,29 @@ def test_the_plugin_fixtures_isolate_each_test(tmp_path: Path) -> None:
     assert all(p == n == 2 for p, n, _ in outcomes.values()), outcomes  # smoke repeats twice
     assert len(outcomes) == 4
     assert result.returncode in (0, 3)
+
+
+RETRIED = '''
+from pathlib import Path
+
+MARK = Path(__file__).with_name("attempts")
+
+def test_passes_on_retry():
+    attempt = int(MARK.read_text()) if MARK.exists() else 0
+    MARK.write_text(str(attempt + 1))
+    assert attempt >= 1  # the first attempt fails, its rerun passes
+'''
+
+
+def test_a_rerun_that_passes_is_a_flake_not_a_pass(tmp_path: Path) -> None:
+    root = tmp_path / "retried"
+    root.mkdir()
+    # the user's own project enables reruns (pytest-rerunfailures)
+    (root / "pytest.ini").write_text("[pytest]\naddopts = --reruns 2\n")
+    (root / "test_retried.py").write_text(RETRIED)
+    run_cli("run", "--rootdir", str(root), "--repeat", "1", "--workers", "0",
+            "--report-dir", str(tmp_path / "r"), timeout=120)
+    report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
+    (test,) = report["tests"]
+    assert test["outcomes"] == ["failed", "passed"]
+    assert (test["passed"], test["n"], test["flaky"]) == (1, 2, True)
