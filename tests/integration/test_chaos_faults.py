@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from cli_helpers import ROOT, run_cli
 from toxiproxy_servers import find_real_toxiproxy, require_component
@@ -23,13 +21,11 @@ from harness.faults.provision import ToxiproxyServer, start_real_toxiproxy
 from harness.faults.runner import run_experiment
 from harness.faults.scenario import load_experiment
 from harness.target import ReferenceTarget, Target
+from target_api.testing import postgres_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy, pytest.mark.chaos]
 
 CHAOS = ROOT / "scenarios" / "chaos"
-PG_URL = os.environ.get(
-    "MOONBASE_TEST_POSTGRES_URL", "postgresql://moonbase:moonbase@127.0.0.1:5432/moonbase_test"
-)
 
 
 @pytest.fixture(scope="module")
@@ -77,18 +73,8 @@ def test_a_reset_peer_storm_errors_every_probe_and_the_api_recovers(
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema in the test database, dropped afterwards."""
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        require_component("PostgreSQL (bash .ci/setup-postgres.sh)", False)
-        raise
-    schema = f"chaos_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.mark.postgres
