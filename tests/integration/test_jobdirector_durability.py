@@ -89,23 +89,27 @@ def test_every_acknowledged_job_survives_kill_9_and_finishes(
 ) -> None:
     data_dir = tmp_path / "data"
     accepted: list[str] = []
+    in_flight: list[dict[str, object]] = []  # sent, never answered: stored or not, unknown
     stop = threading.Event()
     server = launch(data_dir, database_env)
+
+    def job_body(i: int) -> dict[str, object]:
+        return {
+            "command": ["sh", "-c", "sleep 0.3"],
+            "idempotency_key": f"kill9-{i}",
+            "max_attempts": 3,  # an attempt lost to the kill counts; the retry saves it
+        }
 
     def submit_loop(url: str) -> None:
         with httpx.Client(base_url=url, headers=server.headers, timeout=5) as client:
             for i in range(2000):  # bounded; the kill ends it much sooner
                 if stop.is_set():
                     return
-                body = {
-                    "command": ["sh", "-c", "sleep 0.3"],
-                    "idempotency_key": f"kill9-{i}",
-                    "max_attempts": 3,  # an attempt lost to the kill counts; the retry saves it
-                }
                 try:
-                    response = client.post("/api/v0/jobs", json=body)
+                    response = client.post("/api/v0/jobs", json=job_body(i))
                 except httpx.HTTPError:
-                    return  # the server died mid-request: this one was never acknowledged
+                    in_flight.append(job_body(i))  # the server died mid-request
+                    return
                 if response.status_code == 202:
                     accepted.append(response.json()["id"])
 
@@ -133,6 +137,14 @@ def test_every_acknowledged_job_survives_kill_9_and_finishes(
         poll_until("every acknowledged job final", all_final, 60)
         states = {client.get(f"/api/v0/jobs/{j}").json()["state"] for j in accepted}
         assert states == {"succeeded"}, states
+        # The request the kill cut off may have been stored before the server died, and
+        # then its process runs now. Resubmitting by its idempotency key finds it (or
+        # creates it); once it is final too, no process of this director may be left.
+        for body in in_flight:
+            replay = client.post("/api/v0/jobs", json=body, headers=restarted.headers)
+            assert replay.status_code == 202, replay.text
+            accepted.append(replay.json()["id"])
+        poll_until("the cut-off job final", all_final, 60)
         owner = (data_dir / "director-id").read_text().strip()
         assert processes_with_env("MOONBASE_RUNTIME_OWNER", owner) == []
 
