@@ -30,7 +30,7 @@ from pathlib import Path
 
 from harness.load import LoadSpec, RequestSpec, run_load
 
-LOCUSTFILE = '''
+LOCUSTFILE = """
 from locust import FastHttpUser, constant, constant_throughput, task
 
 class PingUser(FastHttpUser):
@@ -39,7 +39,7 @@ class PingUser(FastHttpUser):
     @task
     def ping(self):
         self.client.get("{path}")
-'''
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +49,43 @@ class Sample:
     requests: int
 
 
-def bare_locust(url: str, path: str, users: int, duration_s: float, rate_rps: float,
-                workdir: Path) -> Sample:
+def bare_locust(
+    url: str, path: str, users: int, duration_s: float, rate_rps: float, workdir: Path
+) -> Sample:
     """One ``locust --headless`` run; numbers from its CSV (rounded response-time buckets)."""
     wait = "constant(0)" if rate_rps <= 0 else f"constant_throughput({rate_rps / users!r})"
     locustfile = workdir / "bare_locustfile.py"
     locustfile.write_text(LOCUSTFILE.format(wait=wait, path=path), encoding="utf-8")
     prefix = workdir / "bare"
     subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-         "--users", str(users), "--spawn-rate", "100", "--run-time", f"{duration_s:g}s",
-         "--host", url, "--csv", str(prefix), "--only-summary", "--stop-timeout", "2",
-         "--loglevel", "WARNING", "--exit-code-on-error", "0"],
-        check=True, timeout=duration_s + 60, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(locustfile),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            "100",
+            "--run-time",
+            f"{duration_s:g}s",
+            "--host",
+            url,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--stop-timeout",
+            "2",
+            "--loglevel",
+            "WARNING",
+            "--exit-code-on-error",
+            "0",
+        ],
+        check=True,
+        timeout=duration_s + 60,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
@@ -72,19 +96,27 @@ def bare_locust(url: str, path: str, users: int, duration_s: float, rate_rps: fl
     return Sample(count / duration_s, float(row["99%"]), count)
 
 
-def harness_load(url: str, path: str, users: int, duration_s: float,
-                 rate_rps: float) -> Sample:
-    result = run_load(LoadSpec(url, requests=(RequestSpec(path=path),), rate_rps=rate_rps,
-                               users=users, duration_s=duration_s))
+def harness_load(url: str, path: str, users: int, duration_s: float, rate_rps: float) -> Sample:
+    result = run_load(
+        LoadSpec(
+            url,
+            requests=(RequestSpec(path=path),),
+            rate_rps=rate_rps,
+            users=users,
+            duration_s=duration_s,
+        )
+    )
     if result.failures:
         raise RuntimeError(f"harness run had {result.failures} failures: {result.errors}")
     return Sample(result.requests / duration_s, result.latency_ms["p99"], result.requests)
 
 
 def median(samples: list[Sample]) -> Sample:
-    return Sample(statistics.median(s.rps for s in samples),
-                  statistics.median(s.p99_ms for s in samples),
-                  int(statistics.median(s.requests for s in samples)))
+    return Sample(
+        statistics.median(s.rps for s in samples),
+        statistics.median(s.p99_ms for s in samples),
+        int(statistics.median(s.requests for s in samples)),
+    )
 
 
 def main() -> int:
@@ -109,28 +141,36 @@ def main() -> int:
         LoadSpec(url).validate(where="--target-url")  # loopback only
         try:
             rows = []
-            for label, rate in (("closed, as fast as it goes", 0.0),
-                                (f"open, {args.rate_rps:g} req/s", args.rate_rps)):
+            for label, rate in (
+                ("closed, as fast as it goes", 0.0),
+                (f"open, {args.rate_rps:g} req/s", args.rate_rps),
+            ):
                 ours: list[Sample] = []
                 theirs: list[Sample] = []
                 for _ in range(args.repeats):  # alternate, so drift hits both alike
                     ours.append(harness_load(url, args.path, args.users, args.duration_s, rate))
-                    theirs.append(bare_locust(url, args.path, args.users, args.duration_s,
-                                              rate, workdir))
+                    theirs.append(
+                        bare_locust(url, args.path, args.users, args.duration_s, rate, workdir)
+                    )
                 rows.append((label, median(ours), median(theirs)))
         finally:
             if api is not None:
                 api.stop()
 
-    print(f"users={args.users} duration={args.duration_s:g}s repeats={args.repeats} "
-          f"(medians) target={args.path} at {time.strftime('%Y-%m-%d %H:%M')}\n")
-    print("| model | harness req/s | Locust req/s | ratio | harness p99 ms | Locust p99 ms "
-          "| ratio |")
+    print(
+        f"users={args.users} duration={args.duration_s:g}s repeats={args.repeats} "
+        f"(medians) target={args.path} at {time.strftime('%Y-%m-%d %H:%M')}\n"
+    )
+    print(
+        "| model | harness req/s | Locust req/s | ratio | harness p99 ms | Locust p99 ms | ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, a, b in rows:
         p99_ratio = a.p99_ms / b.p99_ms if b.p99_ms else float("nan")
-        print(f"| {label} | {a.rps:.0f} | {b.rps:.0f} | {a.rps / b.rps:.2f} | {a.p99_ms:.2f} "
-              f"| {b.p99_ms:.0f} | {p99_ratio:.2f} |")
+        print(
+            f"| {label} | {a.rps:.0f} | {b.rps:.0f} | {a.rps / b.rps:.2f} | {a.p99_ms:.2f} "
+            f"| {b.p99_ms:.0f} | {p99_ratio:.2f} |"
+        )
     return 0
 
 

@@ -41,18 +41,45 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
         root = Path(tmp)
         make_project(root, args.tests)
-        bare = [sys.executable, "-m", "pytest", "-p", "no:locust", "-p", "no:cacheprovider",
-                "-q", "-n", "2", f"--count={args.repeat}",
-                "test_trivial.py"]
-        ours = [sys.executable, "-m", "harness", "run", "--rootdir", str(root),
-                "--repeat", str(args.repeat), "--workers", "2", "--slo", "0.8",
-                "--report-dir", str(root / "reports")]
+        bare = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:locust",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-n",
+            "2",
+            f"--count={args.repeat}",
+            "test_trivial.py",
+        ]
+        ours = [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--rootdir",
+            str(root),
+            "--repeat",
+            str(args.repeat),
+            "--workers",
+            "2",
+            "--slo",
+            "0.8",
+            "--report-dir",
+            str(root / "reports"),
+        ]
         baseline, harness = [], []
         for round_ in range(args.rounds):
             baseline.append(timed(bare, root))
             harness.append(timed(ours, root))
-            print(f"round {round_ + 1}: pytest -n 2 --count {args.repeat}: {baseline[-1]:.2f} s; "
-                  f"reliable-test-runner --repeat {args.repeat}: {harness[-1]:.2f} s", flush=True)
+            print(
+                f"round {round_ + 1}: pytest -n 2 --count {args.repeat}: {baseline[-1]:.2f} s; "
+                f"reliable-test-runner --repeat {args.repeat}: {harness[-1]:.2f} s",
+                flush=True,
+            )
         b, h = statistics.median(baseline), statistics.median(harness)
         runs = args.tests * args.repeat
         print(f"\n{runs} test runs ({args.tests} tests x {args.repeat}), median of {args.rounds}:")

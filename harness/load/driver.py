@@ -41,8 +41,10 @@ STDERR_TAIL_CHARS = 3000
 # ``python -m harness.load.worker``, but with locust imported before the ``harness``
 # package: whatever ``harness/__init__`` comes to import (httpx, ssl), gevent's
 # monkey-patching must come first or ssl dies with RecursionError.
-_BOOTSTRAP = ("import locust, runpy; "
-              "runpy.run_module('harness.load.worker', run_name='__main__', alter_sys=True)")
+_BOOTSTRAP = (
+    "import locust, runpy; "
+    "runpy.run_module('harness.load.worker', run_name='__main__', alter_sys=True)"
+)
 
 
 @dataclass
@@ -73,8 +75,18 @@ class _Run:
         name = role if role != "worker" else f"worker {len(self.children) - 1}"
         stderr_path = self.workdir / f"{name.replace(' ', '-')}.stderr"
         stderr_file = stderr_path.open("w", encoding="utf-8")
-        argv = [sys.executable, "-c", _BOOTSTRAP, "--role", role,
-                "--spec", str(self.workdir / "spec.json"), "--epoch", repr(self.epoch), *extra]
+        argv = [
+            sys.executable,
+            "-c",
+            _BOOTSTRAP,
+            "--role",
+            role,
+            "--spec",
+            str(self.workdir / "spec.json"),
+            "--epoch",
+            repr(self.epoch),
+            *extra,
+        ]
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -88,8 +100,9 @@ class _Run:
         child = _Child(name, process, stderr_path, stderr_file)
         self.children.append(child)
         if stdout:
-            threading.Thread(target=self._read_lines, args=(process,), daemon=True,
-                             name=f"load-{name}-stdout").start()
+            threading.Thread(
+                target=self._read_lines, args=(process,), daemon=True, name=f"load-{name}-stdout"
+            ).start()
         return child
 
     def _read_lines(self, process: subprocess.Popen[str]) -> None:
@@ -106,9 +119,10 @@ class _Run:
     def failure(self, what: str) -> LoadGeneratorError:
         tails = "\n".join(
             f"--- {c.name} (pid {c.process.pid}, exit {c.process.poll()}) stderr tail ---\n"
-            f"{c.stderr_tail()}" for c in self.children)
-        return LoadGeneratorError(f"load generator against {self.spec.target_url}: {what}\n"
-                                  f"{tails}")
+            f"{c.stderr_tail()}"
+            for c in self.children
+        )
+        return LoadGeneratorError(f"load generator against {self.spec.target_url}: {what}\n{tails}")
 
     def end_children(self) -> None:
         """End every child this run started, by PID: SIGTERM, then SIGKILL."""
@@ -175,8 +189,9 @@ class LoadHandle:
         """The result; raises TimeoutError if not done within ``timeout`` seconds."""
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise TimeoutError(f"load run against {self.spec.target_url} still running "
-                               f"after {timeout} s")
+            raise TimeoutError(
+                f"load run against {self.spec.target_url} still running after {timeout} s"
+            )
         if self._error is not None:
             raise self._error
         assert self._result is not None
@@ -188,8 +203,9 @@ def start_load(spec: LoadSpec) -> LoadHandle:
     return LoadHandle(spec)
 
 
-def _run(spec: LoadSpec, progress: ProgressCallback | None,
-         stop: threading.Event | None) -> LoadResult:
+def _run(
+    spec: LoadSpec, progress: ProgressCallback | None, stop: threading.Event | None
+) -> LoadResult:
     spec.validate()
     workdir = Path(tempfile.mkdtemp(prefix="moonbase-load-"))
     run = _Run(spec, workdir)
@@ -199,14 +215,16 @@ def _run(spec: LoadSpec, progress: ProgressCallback | None,
         limit_s = spec.duration_s + 2 * spec.request_timeout_s + HARD_DEADLINE_GRACE_S
         deadline = time.monotonic() + limit_s
         distributed = spec.processes > 1
-        main = run.start_child("master" if distributed else "local",
-                               "--result", str(result_path), stdout=True)
+        main = run.start_child(
+            "master" if distributed else "local", "--result", str(result_path), stdout=True
+        )
         stop_sent_at: float | None = None
         eof = False
         while not eof:
             if time.monotonic() > deadline:
-                raise run.failure(f"no result within the hard deadline ({limit_s:.0f} s); "
-                                  "children killed")
+                raise run.failure(
+                    f"no result within the hard deadline ({limit_s:.0f} s); children killed"
+                )
             if stop is not None and stop.is_set() and stop_sent_at is None:
                 stop_sent_at = time.monotonic()
                 main.process.send_signal(signal.SIGTERM)
@@ -221,12 +239,18 @@ def _run(spec: LoadSpec, progress: ProgressCallback | None,
             elif line.get("type") == "ready" and distributed:
                 port = str(int(line["port"]))
                 for index in range(spec.processes):
-                    run.start_child("worker", "--master-port", port,
-                                    "--worker-index", str(index), stdout=False)
+                    run.start_child(
+                        "worker", "--master-port", port, "--worker-index", str(index), stdout=False
+                    )
             elif line.get("type") == "progress" and progress is not None:
-                progress(LoadProgress(
-                    elapsed_s=float(line["elapsed_s"]), duration_s=spec.duration_s,
-                    requests=int(line["requests"]), failures=int(line["failures"])))
+                progress(
+                    LoadProgress(
+                        elapsed_s=float(line["elapsed_s"]),
+                        duration_s=spec.duration_s,
+                        requests=int(line["requests"]),
+                        failures=int(line["failures"]),
+                    )
+                )
         try:
             code = main.process.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -238,9 +262,12 @@ def _run(spec: LoadSpec, progress: ProgressCallback | None,
         except (OSError, ValueError) as exc:
             raise run.failure(f"wrote no readable result ({exc})") from None
         return merge_reports(
-            data["reports"], intended_rate_rps=spec.rate_rps, users=spec.users,
-            model=spec.model, interrupted=bool(data["interrupted"]))
+            data["reports"],
+            intended_rate_rps=spec.rate_rps,
+            users=spec.users,
+            model=spec.model,
+            interrupted=bool(data["interrupted"]),
+        )
     finally:
         run.end_children()
         shutil.rmtree(workdir, ignore_errors=True)
-

@@ -54,8 +54,7 @@ class _ProfileModel(BaseModel):
     max_requests: int | None = Field(default=None, ge=1)
     processes: int = Field(default=1, ge=1)
     request_timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
-    requests: list[_RequestModel] = Field(default_factory=lambda: [_RequestModel()],
-                                          min_length=1)
+    requests: list[_RequestModel] = Field(default_factory=lambda: [_RequestModel()], min_length=1)
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -71,8 +70,10 @@ def _describe(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         in_request = len(loc) > 2 and loc[0] == "requests"
         known = (_RequestModel if in_request else _ProfileModel).model_fields
-        return (f"unknown field {field} = {error['input']!r}: valid fields are "
-                f"{', '.join(sorted(known))}")
+        return (
+            f"unknown field {field} = {error['input']!r}: valid fields are "
+            f"{', '.join(sorted(known))}"
+        )
     return f"invalid {field} = {error['input']!r}: {error['msg']}"
 
 
@@ -88,14 +89,18 @@ def parse_load_profile(
         model = _ProfileModel.model_validate(data)
     except ValidationError as exc:
         problems = [f"{where}: {_describe(e)}" for e in exc.errors()]
-        raise ScenarioError(f"load profile {where} is invalid:\n  " + "\n  ".join(problems)
-                            ) from None
+        raise ScenarioError(
+            f"load profile {where} is invalid:\n  " + "\n  ".join(problems)
+        ) from None
     spec = LoadSpec(
         target_url=target_url,
         requests=tuple(
             RequestSpec(
-                method=r.method.upper(), path=r.path, weight=r.weight,
-                headers=tuple(sorted(r.headers.items())), body=r.body,
+                method=r.method.upper(),
+                path=r.path,
+                weight=r.weight,
+                headers=tuple(sorted(r.headers.items())),
+                body=r.body,
                 expect_status=tuple(r.expect_status),
             )
             for r in model.requests
@@ -110,8 +115,9 @@ def parse_load_profile(
     )
     problems = spec.problems()
     if problems:
-        raise ScenarioError(f"load profile {where} is invalid:\n  "
-                            + "\n  ".join(f"{where}: {p}" for p in problems))
+        raise ScenarioError(
+            f"load profile {where} is invalid:\n  " + "\n  ".join(f"{where}: {p}" for p in problems)
+        )
     spec.validate(where=f"the target URL given for {where}")
     return spec
 
@@ -129,5 +135,6 @@ def load_load_spec(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return parse_load_profile(data, target_url, where=str(path),
-                              allow_non_loopback=allow_non_loopback)
+    return parse_load_profile(
+        data, target_url, where=str(path), allow_non_loopback=allow_non_loopback
+    )

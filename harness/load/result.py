@@ -36,8 +36,12 @@ class TimelinePoint:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {"t_s": self.t_s, "requests": self.requests, "failures": self.failures,
-                "p95_ms": self.p95_ms}
+        return {
+            "t_s": self.t_s,
+            "requests": self.requests,
+            "failures": self.failures,
+            "p95_ms": self.p95_ms,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,8 @@ class LoadResult:
             "processes": self.processes,
             "model": self.model,
             "interrupted": self.interrupted,
-            "latency_measured_from": "intended send time" if self.model == "open"
+            "latency_measured_from": "intended send time"
+            if self.model == "open"
             else "actual send time",
             "histogram": self.histogram,
             "histogram_unit": "us",

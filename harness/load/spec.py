@@ -108,31 +108,61 @@ class LoadSpec:
             if not ok:
                 out.append(f"invalid {field_name} {value!r}: must be {valid}")
 
-        check(math.isfinite(self.rate_rps) and self.rate_rps >= 0, "rate_rps", self.rate_rps,
-              "a finite number >= 0 (0 = closed model)")
+        check(
+            math.isfinite(self.rate_rps) and self.rate_rps >= 0,
+            "rate_rps",
+            self.rate_rps,
+            "a finite number >= 0 (0 = closed model)",
+        )
         check(self.users >= 1, "users", self.users, "an integer >= 1")
-        check(math.isfinite(self.duration_s) and self.duration_s > 0, "duration_s",
-              self.duration_s, "a finite number of seconds > 0")
-        check(self.max_requests is None or self.max_requests >= 1, "max_requests",
-              self.max_requests, "an integer >= 1, or absent for no count bound")
+        check(
+            math.isfinite(self.duration_s) and self.duration_s > 0,
+            "duration_s",
+            self.duration_s,
+            "a finite number of seconds > 0",
+        )
+        check(
+            self.max_requests is None or self.max_requests >= 1,
+            "max_requests",
+            self.max_requests,
+            "an integer >= 1, or absent for no count bound",
+        )
         check(self.processes >= 1, "processes", self.processes, "an integer >= 1")
-        check(self.processes <= 1 or self.users % self.processes == 0, "users", self.users,
-              f"a multiple of processes ({self.processes}) so that every Locust worker "
-              "runs the same number of users")
-        check(math.isfinite(self.request_timeout_s) and self.request_timeout_s > 0,
-              "request_timeout_s", self.request_timeout_s, "a finite number of seconds > 0")
+        check(
+            self.processes <= 1 or self.users % self.processes == 0,
+            "users",
+            self.users,
+            f"a multiple of processes ({self.processes}) so that every Locust worker "
+            "runs the same number of users",
+        )
+        check(
+            math.isfinite(self.request_timeout_s) and self.request_timeout_s > 0,
+            "request_timeout_s",
+            self.request_timeout_s,
+            "a finite number of seconds > 0",
+        )
         check(len(self.requests) >= 1, "requests", list(self.requests), "at least one request")
         for i, req in enumerate(self.requests):
             at = f"requests[{i}]"
-            check(req.method in HTTP_METHODS, f"{at}.method", req.method,
-                  f"one of {sorted(HTTP_METHODS)}")
-            check(req.path.startswith("/"), f"{at}.path", req.path,
-                  "a path starting with '/' (the host comes from target_url)")
+            check(
+                req.method in HTTP_METHODS,
+                f"{at}.method",
+                req.method,
+                f"one of {sorted(HTTP_METHODS)}",
+            )
+            check(
+                req.path.startswith("/"),
+                f"{at}.path",
+                req.path,
+                "a path starting with '/' (the host comes from target_url)",
+            )
             check(req.weight >= 1, f"{at}.weight", req.weight, "an integer >= 1")
-            check(len(req.expect_status) >= 1
-                  and all(100 <= s <= 599 for s in req.expect_status),
-                  f"{at}.expect_status", list(req.expect_status),
-                  "a non-empty list of HTTP status codes 100..599")
+            check(
+                len(req.expect_status) >= 1 and all(100 <= s <= 599 for s in req.expect_status),
+                f"{at}.expect_status",
+                list(req.expect_status),
+                "a non-empty list of HTTP status codes 100..599",
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -59,8 +59,9 @@ locust.runners.WORKER_REPORT_INTERVAL = 1.0
 # Beyond this many distinct error messages the rest are counted under one key, so a
 # service that puts request ids in its errors cannot blow up the report.
 MAX_ERROR_KINDS = 50
-FELL_BEHIND = ("not sent: the load generator fell more than request_timeout_s behind "
-               "the open-model schedule")
+FELL_BEHIND = (
+    "not sent: the load generator fell more than request_timeout_s behind the open-model schedule"
+)
 # Time allowed, past duration_s + 2 x request_timeout_s, for spawning users and draining.
 SPAWN_AND_DRAIN_GRACE_S = 10.0
 # How long the master waits for its workers to connect, and for their final reports.
@@ -124,8 +125,12 @@ class Recorder:
                 self.errors["(other errors)"] += 1
 
     def progress(self) -> dict[str, Any]:
-        return {"requests": self.requests, "failures": self.failures,
-                "users_done": self.users_done, "crashes": len(self.crashes)}
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "users_done": self.users_done,
+            "crashes": len(self.crashes),
+        }
 
     def report(self) -> dict[str, Any]:
         return {
@@ -134,8 +139,7 @@ class Recorder:
             "histogram": encode_histogram(self.histogram),
             "errors": dict(self.errors),
             "timeline": [
-                {"t_s": t_s, "requests": req, "failures": fail,
-                 "histogram": encode_histogram(hist)}
+                {"t_s": t_s, "requests": req, "failures": fail, "histogram": encode_histogram(hist)}
                 for t_s, (req, fail, hist) in sorted(self.seconds.items())
             ],
             "first_send_s": self.first_send_s,
@@ -166,8 +170,12 @@ def describe_error(error: BaseException) -> str:
 def send(user: FastHttpUser, req: RequestSpec) -> str | None:
     """Send one request; return an error message, or None when the status was expected."""
     with user.client.request(
-        req.method, req.path, name=req.name, headers=dict(req.headers) or None,
-        data=req.body, catch_response=True,
+        req.method,
+        req.path,
+        name=req.name,
+        headers=dict(req.headers) or None,
+        data=req.body,
+        catch_response=True,
     ) as response:
         status = response.status_code
         if status in req.expect_status:
@@ -192,8 +200,11 @@ class Plan:
         self.local_users = spec.users // spec.processes
         self._local_ids = itertools.count()
         # Closed model only: this process's share of max_requests.
-        self.budget = (None if spec.max_requests is None
-                       else share_of(spec.max_requests, spec.processes, process_index))
+        self.budget = (
+            None
+            if spec.max_requests is None
+            else share_of(spec.max_requests, spec.processes, process_index)
+        )
         weights = [r.weight for r in spec.requests]
         self._weights = list(itertools.accumulate(weights))
 
@@ -223,7 +234,8 @@ class Plan:
     def _run_open(self, user: FastHttpUser, user_id: int, rng: random.Random) -> None:
         spec = self.spec
         offsets: Iterator[float] = intended_offsets_s(
-            user_id, spec.users, spec.rate_rps, spec.duration_s, spec.max_requests)
+            user_id, spec.users, spec.rate_rps, spec.duration_s, spec.max_requests
+        )
         start = time.perf_counter()
         # A user stuck behind slow responses sends its late requests at once; beyond this
         # point the rest are counted as failures instead of being silently dropped.
@@ -272,13 +284,17 @@ def make_user_class(spec: LoadSpec, plan: Plan | None) -> type[FastHttpUser]:
             plan.recorder.crashes.append(traceback.format_exc())
         raise StopUser()
 
-    return type("HarnessUser", (FastHttpUser,), {
-        "host": spec.target_url,
-        "wait_time": constant(0),
-        "network_timeout": spec.request_timeout_s,
-        "connection_timeout": spec.request_timeout_s,
-        "run_plan": task(run_plan),
-    })
+    return type(
+        "HarnessUser",
+        (FastHttpUser,),
+        {
+            "host": spec.target_url,
+            "wait_time": constant(0),
+            "network_timeout": spec.request_timeout_s,
+            "connection_timeout": spec.request_timeout_s,
+            "run_plan": task(run_plan),
+        },
+    )
 
 
 def hard_deadline(spec: LoadSpec) -> float:
@@ -287,8 +303,7 @@ def hard_deadline(spec: LoadSpec) -> float:
     The open-model cut-off is duration + timeout, and a request sent just before it may
     take one more timeout.
     """
-    return (time.monotonic() + spec.duration_s + 2 * spec.request_timeout_s
-            + SPAWN_AND_DRAIN_GRACE_S)
+    return time.monotonic() + spec.duration_s + 2 * spec.request_timeout_s + SPAWN_AND_DRAIN_GRACE_S
 
 
 def install_stop_signals(on_stop: Callable[[], None]) -> None:
@@ -317,8 +332,11 @@ def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
             emit("progress", elapsed_s=time.monotonic() - started, **recorder.progress())
     recorder.stop_requested = True
     runner.quit()
-    return {"reports": [recorder.report()], "interrupted": timed_out or recorder.signalled,
-            "timed_out": timed_out}
+    return {
+        "reports": [recorder.report()],
+        "interrupted": timed_out or recorder.signalled,
+        "timed_out": timed_out,
+    }
 
 
 def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
@@ -348,8 +366,10 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
     while len(runner.clients.ready) < spec.processes:
         if time.monotonic() > connect_deadline or stop.is_set():
             runner.quit()
-            raise RuntimeError(f"only {len(runner.clients.ready)} of {spec.processes} Locust "
-                               f"workers connected within {WORKER_CONNECT_TIMEOUT_S} s")
+            raise RuntimeError(
+                f"only {len(runner.clients.ready)} of {spec.processes} Locust "
+                f"workers connected within {WORKER_CONNECT_TIMEOUT_S} s"
+            )
         gevent.sleep(0.05)
 
     deadline = hard_deadline(spec)
@@ -368,9 +388,12 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
         gevent.sleep(0.05)
         if time.monotonic() >= next_progress:
             next_progress += 1.0
-            emit("progress", elapsed_s=time.monotonic() - started,
-                 requests=sum(int(p["requests"]) for p in progress.values()),
-                 failures=sum(int(p["failures"]) for p in progress.values()))
+            emit(
+                "progress",
+                elapsed_s=time.monotonic() - started,
+                requests=sum(int(p["requests"]) for p in progress.values()),
+                failures=sum(int(p["failures"]) for p in progress.values()),
+            )
 
     runner.send_message("harness_flush")
     report_deadline = time.monotonic() + WORKER_REPORT_TIMEOUT_S
@@ -378,10 +401,15 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
         gevent.sleep(0.05)
     runner.quit()
     if len(reports) < spec.processes:
-        raise RuntimeError(f"only {len(reports)} of {spec.processes} Locust workers sent "
-                           f"their report within {WORKER_REPORT_TIMEOUT_S} s")
-    return {"reports": list(reports.values()),
-            "interrupted": timed_out or stop.is_set(), "timed_out": timed_out}
+        raise RuntimeError(
+            f"only {len(reports)} of {spec.processes} Locust workers sent "
+            f"their report within {WORKER_REPORT_TIMEOUT_S} s"
+        )
+    return {
+        "reports": list(reports.values()),
+        "interrupted": timed_out or stop.is_set(),
+        "timed_out": timed_out,
+    }
 
 
 def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> None:
@@ -410,8 +438,9 @@ def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> No
     runner.register_message("harness_flush", on_flush)
     install_stop_signals(on_stop_signal)
     # Bounded even if the master vanishes: past the deadline plus the master's own waits.
-    limit = (hard_deadline(spec) - time.monotonic() + WORKER_CONNECT_TIMEOUT_S
-             + WORKER_REPORT_TIMEOUT_S)
+    limit = (
+        hard_deadline(spec) - time.monotonic() + WORKER_CONNECT_TIMEOUT_S + WORKER_REPORT_TIMEOUT_S
+    )
     runner.greenlet.join(timeout=limit)
     if not runner.greenlet.dead:
         runner.quit()
@@ -422,8 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", required=True, help="LoadSpec JSON file")
     parser.add_argument("--result", help="where to write the result JSON (local, master)")
     parser.add_argument("--role", choices=("local", "master", "worker"), default="local")
-    parser.add_argument("--epoch", type=float, required=True,
-                        help="shared time.time() origin for the per-second timeline")
+    parser.add_argument(
+        "--epoch",
+        type=float,
+        required=True,
+        help="shared time.time() origin for the per-second timeline",
+    )
     parser.add_argument("--master-port", type=int, default=0)
     parser.add_argument("--worker-index", type=int, default=0)
     args = parser.parse_args(argv)
@@ -437,8 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.result:
         parser.error("--result is required for the local and master roles")
-    result = run_local(spec, args.epoch) if args.role == "local" else run_master(spec,
-                                                                                 args.epoch)
+    result = run_local(spec, args.epoch) if args.role == "local" else run_master(spec, args.epoch)
     with open(args.result, "w", encoding="utf-8") as f:
         json.dump(result, f)
     crashes = [c for r in result["reports"] for c in r.get("crashes", [])]

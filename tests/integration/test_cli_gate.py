@@ -57,9 +57,19 @@ def test_smoke_gate_passes_with_a_complete_report(tmp_path: Path) -> None:
 
 def test_an_impossible_p95_threshold_fails_the_gate_with_exit_1(tmp_path: Path) -> None:
     result = run_cli(
-        "gate", "--profile", "smoke", "--report-dir", str(tmp_path),
-        "--set", "gates.load_p95_ms=0.001", "--set", "load.duration_s=3",
-        "--set", "chaos.enabled=false", "--set", "tests.repeat=1",
+        "gate",
+        "--profile",
+        "smoke",
+        "--report-dir",
+        str(tmp_path),
+        "--set",
+        "gates.load_p95_ms=0.001",
+        "--set",
+        "load.duration_s=3",
+        "--set",
+        "chaos.enabled=false",
+        "--set",
+        "tests.repeat=1",
     )
     assert result.returncode == 1, result.stdout + result.stderr
     report = _report(tmp_path)
@@ -74,8 +84,7 @@ def test_an_impossible_p95_threshold_fails_the_gate_with_exit_1(tmp_path: Path) 
 def test_a_bad_config_file_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "reliability.toml"
     bad.write_text('[profiles.smoke.gates]\nload_p95_ms = "fast"\n')
-    result = run_cli("gate", "--config", str(bad), "--report-dir", str(tmp_path / "r"),
-                     timeout=60)
+    result = run_cli("gate", "--config", str(bad), "--report-dir", str(tmp_path / "r"), timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert str(bad) in result.stderr
     assert "gates.load_p95_ms" in result.stderr
@@ -88,7 +97,8 @@ def test_an_unknown_option_is_a_usage_error() -> None:
 
 
 def test_a_non_loopback_target_is_refused_without_the_allow_flag(tmp_path: Path) -> None:
-    result = run_cli("load", "--target-url", "http://192.0.2.1:80", "--report-dir",
-                     str(tmp_path), timeout=60)
+    result = run_cli(
+        "load", "--target-url", "http://192.0.2.1:80", "--report-dir", str(tmp_path), timeout=60
+    )
     assert result.returncode == 2
     assert "outside 127.0.0.0/8" in result.stderr

@@ -73,17 +73,29 @@ def make_app(server: Server) -> Starlette:
         server.hits["create_ok" if ok else "create_bad"] += 1
         return JSONResponse({"id": "1"}, status_code=201 if ok else 400)
 
-    return Starlette(routes=[
-        Route("/ping", ping), Route("/fail", fail), Route("/slow", slow),
-        Route("/stall", stall_once), Route("/pods", create, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/ping", ping),
+            Route("/fail", fail),
+            Route("/slow", slow),
+            Route("/stall", stall_once),
+            Route("/pods", create, methods=["POST"]),
+        ]
+    )
 
 
 @pytest.fixture
 def server() -> Iterator[Server]:
     state = Server(url="")
-    config = uvicorn.Config(make_app(state), host="127.0.0.1", port=0, log_level="warning",
-                            access_log=False, lifespan="off", ws="none")
+    config = uvicorn.Config(
+        make_app(state),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name="test-uvicorn", daemon=True)
     thread.start()
@@ -108,8 +120,9 @@ def no_load_children_left() -> Iterator[None]:
 
 def test_open_model_sends_exactly_the_schedule_and_the_server_agrees(server: Server) -> None:
     snapshots: list[LoadProgress] = []
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=200.0,
-                    users=5, duration_s=2.0)
+    spec = LoadSpec(
+        server.url, requests=(RequestSpec(path="/ping"),), rate_rps=200.0, users=5, duration_s=2.0
+    )
     result = run_load(spec, progress=snapshots.append)
     assert result.requests == 400 == server.hits["ping"]
     assert result.failures == 0
@@ -125,8 +138,14 @@ def test_open_model_sends_exactly_the_schedule_and_the_server_agrees(server: Ser
 
 
 def test_500s_are_failures_and_their_messages_are_aggregated(server: Server) -> None:
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"), RequestSpec(path="/fail")),
-                    rate_rps=0.0, users=4, duration_s=10.0, max_requests=300)
+    spec = LoadSpec(
+        server.url,
+        requests=(RequestSpec(path="/ping"), RequestSpec(path="/fail")),
+        rate_rps=0.0,
+        users=4,
+        duration_s=10.0,
+        max_requests=300,
+    )
     result = run_load(spec)
     assert result.requests == 300 == server.hits["ping"] + server.hits["fail"]
     assert result.failures == server.hits["fail"] > 50
@@ -135,8 +154,9 @@ def test_500s_are_failures_and_their_messages_are_aggregated(server: Server) -> 
 
 
 def test_a_200_ms_stall_shows_in_p99_under_the_open_model(server: Server) -> None:
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/stall"),), rate_rps=300.0,
-                    users=10, duration_s=3.0)
+    spec = LoadSpec(
+        server.url, requests=(RequestSpec(path="/stall"),), rate_rps=300.0, users=10, duration_s=3.0
+    )
     result = run_load(spec)
     assert server.stalls == 1
     assert result.requests == 900
@@ -148,8 +168,14 @@ def test_a_200_ms_stall_shows_in_p99_under_the_open_model(server: Server) -> Non
 
 
 def test_max_requests_bounds_the_count_well_before_the_time_bound(server: Server) -> None:
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=1000.0,
-                    users=4, duration_s=30.0, max_requests=150)
+    spec = LoadSpec(
+        server.url,
+        requests=(RequestSpec(path="/ping"),),
+        rate_rps=1000.0,
+        users=4,
+        duration_s=30.0,
+        max_requests=150,
+    )
     started = time.monotonic()
     result = run_load(spec)
     assert result.requests == 150 == server.hits["ping"]
@@ -157,8 +183,14 @@ def test_max_requests_bounds_the_count_well_before_the_time_bound(server: Server
 
 
 def test_closed_model_max_requests_is_exact(server: Server) -> None:
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=0.0,
-                    users=7, duration_s=30.0, max_requests=250)
+    spec = LoadSpec(
+        server.url,
+        requests=(RequestSpec(path="/ping"),),
+        rate_rps=0.0,
+        users=7,
+        duration_s=30.0,
+        max_requests=250,
+    )
     result = run_load(spec)
     assert result.requests == 250 == server.hits["ping"]
 
@@ -174,9 +206,15 @@ def test_a_target_outside_loopback_is_refused_before_any_process_starts() -> Non
 def test_two_processes_master_and_workers_merge_their_histograms(
     server: Server, rate_rps: float, max_requests: int | None
 ) -> None:
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=rate_rps,
-                    users=4, duration_s=2.0 if rate_rps else 20.0, processes=2,
-                    max_requests=max_requests)
+    spec = LoadSpec(
+        server.url,
+        requests=(RequestSpec(path="/ping"),),
+        rate_rps=rate_rps,
+        users=4,
+        duration_s=2.0 if rate_rps else 20.0,
+        processes=2,
+        max_requests=max_requests,
+    )
     result = run_load(spec)
     expected = max_requests or 400
     assert result.processes == 2
@@ -191,16 +229,29 @@ def test_connection_refused_is_counted_as_failures() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # Nothing listens there now: every request fails to connect.
-    spec = LoadSpec(f"http://127.0.0.1:{port}", rate_rps=0.0, users=2, duration_s=5.0,
-                    max_requests=20, request_timeout_s=2.0)
+    spec = LoadSpec(
+        f"http://127.0.0.1:{port}",
+        rate_rps=0.0,
+        users=2,
+        duration_s=5.0,
+        max_requests=20,
+        request_timeout_s=2.0,
+    )
     result = run_load(spec)
     assert result.requests == result.failures == 20
     assert any("Connection" in message for message in result.errors), result.errors
 
 
 def test_timeouts_are_counted_as_failures(server: Server) -> None:
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/slow?ms=1500"),), rate_rps=0.0,
-                    users=2, duration_s=5.0, max_requests=2, request_timeout_s=0.5)
+    spec = LoadSpec(
+        server.url,
+        requests=(RequestSpec(path="/slow?ms=1500"),),
+        rate_rps=0.0,
+        users=2,
+        duration_s=5.0,
+        max_requests=2,
+        request_timeout_s=0.5,
+    )
     result = run_load(spec)
     assert result.requests == result.failures == 2
     assert result.latency_ms["max"] < 2000.0
@@ -208,10 +259,17 @@ def test_timeouts_are_counted_as_failures(server: Server) -> None:
 
 
 def test_stop_ends_a_background_run_with_a_partial_result(server: Server) -> None:
-    handle = start_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),),
-                                 rate_rps=100.0, users=2, duration_s=60.0))
+    handle = start_load(
+        LoadSpec(
+            server.url,
+            requests=(RequestSpec(path="/ping"),),
+            rate_rps=100.0,
+            users=2,
+            duration_s=60.0,
+        )
+    )
     deadline = time.monotonic() + 15
-    while (handle.latest_progress is None or handle.latest_progress.requests == 0):
+    while handle.latest_progress is None or handle.latest_progress.requests == 0:
         assert not handle.done(), "load run ended before it was stopped"
         assert time.monotonic() < deadline, "no progress within 15 s"
         time.sleep(0.05)
@@ -223,15 +281,25 @@ def test_stop_ends_a_background_run_with_a_partial_result(server: Server) -> Non
 
 
 def _load_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True)
-            if "harness.load.worker" in " ".join(p.cmdline())]
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "harness.load.worker" in " ".join(p.cmdline())
+    ]
 
 
 def test_a_killed_load_process_raises_load_generator_error_with_its_stderr(
     server: Server,
 ) -> None:
-    handle = start_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),),
-                                 rate_rps=50.0, users=1, duration_s=60.0))
+    handle = start_load(
+        LoadSpec(
+            server.url,
+            requests=(RequestSpec(path="/ping"),),
+            rate_rps=50.0,
+            users=1,
+            duration_s=60.0,
+        )
+    )
     deadline = time.monotonic() + 15
     while handle.latest_progress is None:
         assert time.monotonic() < deadline, "no progress within 15 s"
@@ -244,7 +312,8 @@ def test_a_killed_load_process_raises_load_generator_error_with_its_stderr(
 
 @pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
 def test_an_exception_in_the_progress_callback_ends_the_run_and_its_children(
-    server: Server, exc_type: type[BaseException],
+    server: Server,
+    exc_type: type[BaseException],
 ) -> None:
     # KeyboardInterrupt is what Ctrl-C raises in the harness's main thread mid-run.
     def explode(snapshot: LoadProgress) -> None:
@@ -252,16 +321,36 @@ def test_an_exception_in_the_progress_callback_ends_the_run_and_its_children(
 
     started = time.monotonic()
     with pytest.raises(exc_type, match="callback failed"):
-        run_load(LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=50.0,
-                          users=1, duration_s=60.0), progress=explode)
+        run_load(
+            LoadSpec(
+                server.url,
+                requests=(RequestSpec(path="/ping"),),
+                rate_rps=50.0,
+                users=1,
+                duration_s=60.0,
+            ),
+            progress=explode,
+        )
     assert time.monotonic() - started < 20
 
 
 def test_method_headers_body_and_expected_status_are_sent_as_specified(server: Server) -> None:
-    create = RequestSpec(method="POST", path="/pods", headers=(("Authorization", "Bearer t"),),
-                         body='{"name": "p1"}', expect_status=(201,), weight=3)
-    spec = LoadSpec(server.url, requests=(create, RequestSpec(path="/ping")), rate_rps=0.0,
-                    users=2, duration_s=10.0, max_requests=200)
+    create = RequestSpec(
+        method="POST",
+        path="/pods",
+        headers=(("Authorization", "Bearer t"),),
+        body='{"name": "p1"}',
+        expect_status=(201,),
+        weight=3,
+    )
+    spec = LoadSpec(
+        server.url,
+        requests=(create, RequestSpec(path="/ping")),
+        rate_rps=0.0,
+        users=2,
+        duration_s=10.0,
+        max_requests=200,
+    )
     result = run_load(spec)
     assert result.failures == 0, result.errors
     assert server.hits["create_bad"] == 0
@@ -273,8 +362,14 @@ def test_method_headers_body_and_expected_status_are_sent_as_specified(server: S
 def test_requests_a_stuck_generator_never_sent_are_counted_not_dropped(server: Server) -> None:
     # Every response takes 1.5 s and times out at 0.5 s: each user falls further behind
     # its schedule; what it could not send by duration + timeout still counts, as failures.
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/slow?ms=1500"),), rate_rps=20.0,
-                    users=2, duration_s=1.0, request_timeout_s=0.5)
+    spec = LoadSpec(
+        server.url,
+        requests=(RequestSpec(path="/slow?ms=1500"),),
+        rate_rps=20.0,
+        users=2,
+        duration_s=1.0,
+        request_timeout_s=0.5,
+    )
     result = run_load(spec)
     assert result.requests == result.failures == 20
     assert 2 <= server.hits["slow"] < 20
@@ -292,8 +387,14 @@ def test_the_hard_deadline_kills_a_run_that_overstays(
     # Shrink the driver's grace so its deadline (duration + 2 x timeout + grace) is 3 s,
     # while the child believes it may run for 30 s.
     monkeypatch.setattr(harness.load.driver, "HARD_DEADLINE_GRACE_S", -29.0)
-    spec = LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=20.0,
-                    users=1, duration_s=30.0, request_timeout_s=1.0)
+    spec = LoadSpec(
+        server.url,
+        requests=(RequestSpec(path="/ping"),),
+        rate_rps=20.0,
+        users=1,
+        duration_s=30.0,
+        request_timeout_s=1.0,
+    )
     started = time.monotonic()
     with pytest.raises(LoadGeneratorError, match="hard deadline"):
         run_load(spec)

@@ -11,7 +11,7 @@ from cli_helpers import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PROJECT = '''
+PROJECT = """
 import fcntl, os, time
 from pathlib import Path
 
@@ -34,7 +34,7 @@ def test_flaky():
 
 def test_hangs():
     time.sleep(1000)
-'''
+"""
 
 
 @pytest.fixture
@@ -49,8 +49,19 @@ def project(tmp_path: Path) -> Path:
 def test_stable_flaky_and_hanging_tests_are_told_apart(project: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     result = run_cli(
-        "run", "--rootdir", str(project), "--repeat", "50", "--timeout", "2",
-        "--budget", "200", "--seed", "1", "--report-dir", str(tmp_path / "reports"),
+        "run",
+        "--rootdir",
+        str(project),
+        "--repeat",
+        "50",
+        "--timeout",
+        "2",
+        "--budget",
+        "200",
+        "--seed",
+        "1",
+        "--report-dir",
+        str(tmp_path / "reports"),
         timeout=300,
     )
     elapsed = time.monotonic() - started
@@ -84,8 +95,18 @@ def test_the_budget_ends_the_whole_run_and_still_writes_the_report(tmp_path: Pat
     )
     started = time.monotonic()
     result = run_cli(
-        "run", "--rootdir", str(root), "--repeat", "50", "--timeout", "30",
-        "--budget", "8", "--report-dir", str(tmp_path / "reports"), timeout=120,
+        "run",
+        "--rootdir",
+        str(root),
+        "--repeat",
+        "50",
+        "--timeout",
+        "30",
+        "--budget",
+        "8",
+        "--report-dir",
+        str(tmp_path / "reports"),
+        timeout=120,
     )
     elapsed = time.monotonic() - started
     assert elapsed < 8 + 20, "the watchdog did not end the run near its budget"
@@ -98,20 +119,28 @@ def test_the_budget_ends_the_whole_run_and_still_writes_the_report(tmp_path: Pat
 
 
 def test_a_selector_that_matches_nothing_is_a_usage_error(project: Path, tmp_path: Path) -> None:
-    result = run_cli("run", "--rootdir", str(project), "-k", "no_such_test",
-                     "--report-dir", str(tmp_path / "r"), timeout=120)
+    result = run_cli(
+        "run",
+        "--rootdir",
+        str(project),
+        "-k",
+        "no_such_test",
+        "--report-dir",
+        str(tmp_path / "r"),
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "no tests matched" in result.stderr
 
 
-STUCK = '''
+STUCK = """
 import signal, time
 
 def test_stuck_where_no_signal_reaches():
     # SIGALRM blocked: pytest-timeout's signal method cannot end this test
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     time.sleep(1000)
-'''
+"""
 
 
 def test_a_test_stuck_beyond_signals_is_ended_as_a_timeout(tmp_path: Path) -> None:
@@ -119,8 +148,20 @@ def test_a_test_stuck_beyond_signals_is_ended_as_a_timeout(tmp_path: Path) -> No
     root.mkdir()
     (root / "pytest.ini").write_text("[pytest]\n")
     (root / "test_stuck.py").write_text(STUCK)
-    result = run_cli("run", "--rootdir", str(root), "--repeat", "2", "--timeout", "1",
-                     "--budget", "90", "--report-dir", str(tmp_path / "r"), timeout=150)
+    result = run_cli(
+        "run",
+        "--rootdir",
+        str(root),
+        "--repeat",
+        "2",
+        "--timeout",
+        "1",
+        "--budget",
+        "90",
+        "--report-dir",
+        str(tmp_path / "r"),
+        timeout=150,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
     (test,) = report["tests"]
@@ -130,8 +171,20 @@ def test_a_test_stuck_beyond_signals_is_ended_as_a_timeout(tmp_path: Path) -> No
 
 def test_until_confident_repeats_until_each_test_decides(project: Path, tmp_path: Path) -> None:
     result = run_cli(
-        "run", "--rootdir", str(project), "-k", "stable or flaky", "--until-confident",
-        "--slo", "0.9", "--repeat", "5", "--budget", "150", "--report-dir", str(tmp_path / "r"),
+        "run",
+        "--rootdir",
+        str(project),
+        "-k",
+        "stable or flaky",
+        "--until-confident",
+        "--slo",
+        "0.9",
+        "--repeat",
+        "5",
+        "--budget",
+        "150",
+        "--report-dir",
+        str(tmp_path / "r"),
         timeout=240,
     )
     report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
@@ -145,7 +198,7 @@ def test_until_confident_repeats_until_each_test_decides(project: Path, tmp_path
     assert result.returncode == 1, result.stdout + result.stderr
 
 
-FIXTURES = '''
+FIXTURES = """
 import os, socket, tempfile
 from pathlib import Path
 
@@ -167,7 +220,7 @@ def test_own_target_is_not_the_shared_one(moonbase_target, target_url):
     assert moonbase_target.url != target_url
     assert httpx.get(moonbase_target.url + "/api/v0/ping").json() == {"status": "ok"}
     assert httpx.get(target_url + "/api/v0/ping").json() == {"status": "ok"}
-'''
+"""
 
 
 def test_the_plugin_fixtures_isolate_each_test(tmp_path: Path) -> None:
@@ -175,17 +228,30 @@ def test_the_plugin_fixtures_isolate_each_test(tmp_path: Path) -> None:
     root.mkdir()
     (root / "pytest.ini").write_text("[pytest]\n")
     (root / "test_fixtures.py").write_text(FIXTURES)
-    result = run_cli("run", "--rootdir", str(root), "--workers", "0", "--seed", "3",
-                     "--slo", "0.5", "--report-dir", str(tmp_path / "r"), timeout=150)
+    result = run_cli(
+        "run",
+        "--rootdir",
+        str(root),
+        "--workers",
+        "0",
+        "--seed",
+        "3",
+        "--slo",
+        "0.5",
+        "--report-dir",
+        str(tmp_path / "r"),
+        timeout=150,
+    )
     report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
-    outcomes = {t["nodeid"].split("::")[-1]: (t["passed"], t["n"], t["messages"])
-                for t in report["tests"]}
+    outcomes = {
+        t["nodeid"].split("::")[-1]: (t["passed"], t["n"], t["messages"]) for t in report["tests"]
+    }
     assert all(p == n == 2 for p, n, _ in outcomes.values()), outcomes  # smoke repeats twice
     assert len(outcomes) == 4
     assert result.returncode in (0, 3)
 
 
-RETRIED = '''
+RETRIED = """
 from pathlib import Path
 
 MARK = Path(__file__).with_name("attempts")
@@ -194,7 +260,7 @@ def test_passes_on_retry():
     attempt = int(MARK.read_text()) if MARK.exists() else 0
     MARK.write_text(str(attempt + 1))
     assert attempt >= 1  # the first attempt fails, its rerun passes
-'''
+"""
 
 
 def test_a_rerun_that_passes_is_a_flake_not_a_pass(tmp_path: Path) -> None:
@@ -203,8 +269,18 @@ def test_a_rerun_that_passes_is_a_flake_not_a_pass(tmp_path: Path) -> None:
     # the user's own project enables reruns (pytest-rerunfailures)
     (root / "pytest.ini").write_text("[pytest]\naddopts = --reruns 2\n")
     (root / "test_retried.py").write_text(RETRIED)
-    run_cli("run", "--rootdir", str(root), "--repeat", "1", "--workers", "0",
-            "--report-dir", str(tmp_path / "r"), timeout=120)
+    run_cli(
+        "run",
+        "--rootdir",
+        str(root),
+        "--repeat",
+        "1",
+        "--workers",
+        "0",
+        "--report-dir",
+        str(tmp_path / "r"),
+        timeout=120,
+    )
     report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
     (test,) = report["tests"]
     assert test["outcomes"] == ["failed", "passed"]

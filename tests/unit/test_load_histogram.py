@@ -83,8 +83,9 @@ def test_summary_of_empty_histogram_is_zeros() -> None:
     assert set(summarize_ms(new_histogram()).values()) == {0.0}
 
 
-def _report(values_us: list[int], *, errors: dict[str, int], start: float, end: float,
-            second: int) -> dict[str, object]:
+def _report(
+    values_us: list[int], *, errors: dict[str, int], start: float, end: float, second: int
+) -> dict[str, object]:
     h = new_histogram()
     for v in values_us:
         record_us(h, v)
@@ -93,8 +94,14 @@ def _report(values_us: list[int], *, errors: dict[str, int], start: float, end: 
         "failures": sum(errors.values()),
         "histogram": encode_histogram(h),
         "errors": errors,
-        "timeline": [{"t_s": second, "requests": len(values_us),
-                      "failures": sum(errors.values()), "histogram": encode_histogram(h)}],
+        "timeline": [
+            {
+                "t_s": second,
+                "requests": len(values_us),
+                "failures": sum(errors.values()),
+                "histogram": encode_histogram(h),
+            }
+        ],
         "first_send_s": start,
         "last_done_s": end,
     }
@@ -102,8 +109,13 @@ def _report(values_us: list[int], *, errors: dict[str, int], start: float, end: 
 
 def test_merge_reports_adds_counts_errors_and_timelines() -> None:
     a = _report([1000] * 100, errors={"GET /x: HTTP 500": 3}, start=2.5, end=4.5, second=2)
-    b = _report([3000] * 100, errors={"GET /x: HTTP 500": 1, "GET /y: HTTP 404": 2},
-                start=2.6, end=4.0, second=3)
+    b = _report(
+        [3000] * 100,
+        errors={"GET /x: HTTP 500": 1, "GET /y: HTTP 404": 2},
+        start=2.6,
+        end=4.0,
+        second=3,
+    )
     result = merge_reports([a, b], intended_rate_rps=100.0, users=4, model="open")
     assert (result.requests, result.failures, result.samples) == (200, 6, 200)
     assert result.errors == {"GET /x: HTTP 500": 4, "GET /y: HTTP 404": 2}

@@ -49,7 +49,8 @@ def test_users_together_cover_the_global_schedule_exactly_once(
     users: int, rate: float, duration: float, max_requests: int | None
 ) -> None:
     merged = sorted(
-        offset for u in range(users)
+        offset
+        for u in range(users)
         for offset in intended_offsets_s(u, users, rate, duration, max_requests)
     )
     total = planned_request_count(rate, duration, max_requests)

@@ -18,16 +18,24 @@ TARGET = "http://127.0.0.1:8080"
 
 def test_exported_members() -> None:
     assert sorted(harness.load.__all__) == [
-        "LoadHandle", "LoadProgress", "LoadResult", "LoadSpec", "RequestSpec",
-        "TimelinePoint", "load_load_spec", "run_load", "start_load",
+        "LoadHandle",
+        "LoadProgress",
+        "LoadResult",
+        "LoadSpec",
+        "RequestSpec",
+        "TimelinePoint",
+        "load_load_spec",
+        "run_load",
+        "start_load",
     ]
 
 
 def test_importing_harness_load_loads_neither_locust_nor_ssl() -> None:
     # The Locust child imports harness.load before locust; ssl loaded first breaks gevent.
     code = "import sys, harness.load; print('locust' in sys.modules, 'ssl' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.split() == ["False", "False"]
 
 
@@ -47,7 +55,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_problem_is_reported_with_file_and_field(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 rate_rps = "fast"
 users = 0
 bogus = 1
@@ -55,7 +65,8 @@ bogus = 1
 path = "/x"
 weight = -2
 colour = "red"
-""")
+""",
+    )
     with pytest.raises(ScenarioError) as info:
         load_load_spec(path, TARGET)
     lines = str(info.value).splitlines()[1:]
@@ -68,13 +79,16 @@ colour = "red"
 
 
 def test_cross_field_problems_name_file_and_field(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 users = 3
 processes = 2
 [[requests]]
 method = "FETCH"
 path = "no-slash"
-""")
+""",
+    )
     with pytest.raises(ScenarioError) as info:
         load_load_spec(path, TARGET)
     message = str(info.value)
@@ -99,8 +113,9 @@ def test_allow_non_loopback_is_not_a_profile_field(tmp_path: Path) -> None:
         load_load_spec(path, "http://10.0.0.1:80")
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1:80", "http://example.com", "http://[::1]:80",
-                                 "http://128.0.0.1:80"])
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1:80", "http://example.com", "http://[::1]:80", "http://128.0.0.1:80"]
+)
 def test_target_outside_loopback_is_refused(url: str) -> None:
     with pytest.raises(UnsafeTargetError, match="outside 127.0.0.0/8"):
         LoadSpec(url).validate()
@@ -122,6 +137,13 @@ def test_malformed_target_is_a_config_error(url: str) -> None:
 
 
 def test_spec_json_round_trips() -> None:
-    spec = LoadSpec(TARGET, requests=(RequestSpec("POST", "/p", 2, (("A", "b"),), "{}", (201,)),),
-                    rate_rps=0.0, users=4, duration_s=1.5, max_requests=9, processes=2)
+    spec = LoadSpec(
+        TARGET,
+        requests=(RequestSpec("POST", "/p", 2, (("A", "b"),), "{}", (201,)),),
+        rate_rps=0.0,
+        users=4,
+        duration_s=1.5,
+        max_requests=9,
+        processes=2,
+    )
     assert LoadSpec.from_json(spec.to_json()) == spec

@@ -7,22 +7,39 @@ import harness.runner
 
 def test_harness_exports() -> None:
     assert sorted(harness.__all__) == [
-        "ConfigError", "HarnessError", "InfrastructureError", "ScenarioError", "UsageError",
+        "ConfigError",
+        "HarnessError",
+        "InfrastructureError",
+        "ScenarioError",
+        "UsageError",
         "__version__",
     ]
 
 
 def test_runner_exports() -> None:
     assert sorted(harness.runner.__all__) == [
-        "Progress", "RunRecord", "RunSpec", "TestPhaseResult", "TestRecord", "aggregate",
-        "read_records", "run_tests",
+        "Progress",
+        "RunRecord",
+        "RunSpec",
+        "TestPhaseResult",
+        "TestRecord",
+        "aggregate",
+        "read_records",
+        "run_tests",
     ]
 
 
 def test_load_exports() -> None:
     assert sorted(harness.load.__all__) == [
-        "LoadHandle", "LoadProgress", "LoadResult", "LoadSpec", "RequestSpec", "TimelinePoint",
-        "load_load_spec", "run_load", "start_load",
+        "LoadHandle",
+        "LoadProgress",
+        "LoadResult",
+        "LoadSpec",
+        "RequestSpec",
+        "TimelinePoint",
+        "load_load_spec",
+        "run_load",
+        "start_load",
     ]
 
 
