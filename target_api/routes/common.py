@@ -28,10 +28,15 @@ def path_id(request: Request, param: str, kind: str) -> str:
 
 def director_of(request: Request) -> Director:
     """The running director, or 503 while it is not (starting or stopping)."""
-    director = app_state(request).director
-    if director is None:
-        raise ApiError(503, "unavailable", "the director is not running")
-    return director
+    state = app_state(request)
+    if state.director is None:
+        why = (
+            f"the database is unavailable ({state.unavailable}); the API keeps retrying"
+            if state.unavailable is not None
+            else "the director is not running"
+        )
+        raise ApiError(503, "unavailable", why, headers={"Retry-After": "1"})
+    return state.director
 
 
 def require_token(request: Request) -> None:

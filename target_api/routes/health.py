@@ -17,6 +17,8 @@ DB_CHECK_TIMEOUT_S = 2.0
 
 async def _database_check(state: AppState) -> dict[str, Any]:
     if state.store is None:
+        if state.unavailable is not None:
+            return {"status": "down", "detail": f"unavailable, retrying: {state.unavailable}"}
         return {"status": "down", "detail": "not opened"}
     try:
         await asyncio.wait_for(run_in_threadpool(state.store.ping), DB_CHECK_TIMEOUT_S)

@@ -72,6 +72,11 @@ class StoreError(RuntimeError):
     """The database failed in a way a retry did not cure."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server could not be reached (or refused us) while opening the store:
+    a condition that may pass, unlike a bad URL or an unwritable SQLite file."""
+
+
 class SqlStore(abc.ABC):
     """The operations the API and the director need, in portable SQL."""
 

@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from target_api.store.base import SCHEMA, SqlStore, StoreError
+from target_api.store.base import SCHEMA, SqlStore, StoreError, StoreUnavailable
 
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_MS = 10_000  # no statement of ours should take a second; ten is broken
@@ -22,6 +22,11 @@ MIGRATION_LOCK_ID = 0x6D6F6F6E  # "moon": any constant all our servers agree on
 _PLACEHOLDER = re.compile(r"\?")
 
 
+def _one_line(exc: BaseException) -> str:
+    """psycopg's messages run over several lines (with hints); the first says it."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 class PostgresStore(SqlStore):
     """Connections come from a psycopg_pool pool (opened lazily up to ``POOL_SIZE``), one
     per statement; the pool drops a connection that broke, so a restarted server costs one
@@ -29,10 +34,15 @@ class PostgresStore(SqlStore):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = POOL_SIZE, connect_attempts: int | None = None
+    ) -> None:
         self.url = url
         self._closed = False
-        self.migrate()
+        try:
+            self.migrate(connect_attempts or self.max_tries)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(_one_line(exc)) from exc
         self._pool = ConnectionPool(
             url,
             min_size=0,
@@ -56,13 +66,13 @@ class PostgresStore(SqlStore):
     def _connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.url, **self._connect_kwargs())
 
-    def migrate(self) -> None:
+    def migrate(self, attempts: int | None = None) -> None:
         # CREATE TABLE IF NOT EXISTS races with itself (a unique violation in pg_type)
         # when two servers start together: one at a time, under an advisory lock.
         @retry(
             retry=retry_if_exception(self._is_transient),
             wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
-            stop=stop_after_attempt(self.max_tries),
+            stop=stop_after_attempt(attempts or self.max_tries),
             reraise=True,
         )
         def attempt() -> None:
@@ -82,9 +92,7 @@ class PostgresStore(SqlStore):
                 rows = cursor.fetchall() if cursor.description is not None else []
                 return cursor.rowcount, rows
         except PoolTimeout:
-            raise StoreError(
-                f"no database connection free within {CHECKOUT_TIMEOUT_S} s"
-            ) from None
+            raise StoreError(f"no database connection free within {CHECKOUT_TIMEOUT_S} s") from None
 
     def _is_transient(self, exc: BaseException) -> bool:
         if isinstance(exc, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
