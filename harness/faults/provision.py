@@ -2,8 +2,9 @@
 
 1. ``TOXIPROXY_URL`` (a server someone else runs);
 2. ``toxiproxy-server`` on PATH, started on a free loopback port and stopped afterwards;
-3. a Docker engine with a Toxiproxy image present (``TOXIPROXY_IMAGE``, default
-   ``ghcr.io/shopify/toxiproxy``), host network;
+3. a Docker engine with a Toxiproxy image present (``TOXIPROXY_IMAGE``; by default the
+   first of ``ghcr.io/shopify/toxiproxy`` and ``moonbase/toxiproxy``, the image
+   ``./moonbase test`` imports from the binary it builds), host network;
 4. the embedded default: an in-process proxy speaking Toxiproxy's HTTP API.
 
 Whichever serves is reported by ``reliable-test-runner doctor`` and in report.json.
@@ -16,7 +17,7 @@ import shutil
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,12 +31,13 @@ __all__ = [
     "describe_toxiproxy",
     "find_toxiproxy_binary",
     "provision_toxiproxy",
+    "start_docker_toxiproxy",
     "start_real_toxiproxy",
     "toxiproxy_version",
 ]
 
 Kind = Literal["url", "binary", "docker", "embedded"]
-DEFAULT_IMAGE = "ghcr.io/shopify/toxiproxy"
+DEFAULT_IMAGES = ("ghcr.io/shopify/toxiproxy", "moonbase/toxiproxy")
 
 
 class _Stoppable(Protocol):
@@ -128,27 +130,52 @@ def start_real_toxiproxy(binary: str | None = None, deadline_s: float = 15.0) ->
 
 
 class _DockerToxiproxy:
-    def __init__(self, container: object) -> None:
+    def __init__(self, client: Any, container: Any) -> None:
+        self._client = client
         self._container = container
 
+    def logs(self) -> str:
+        try:
+            return str(self._container.logs(tail=20).decode(errors="replace"))
+        except Exception as exc:  # noqa: BLE001 - only for an error message
+            return f"(no logs: {exc})"
+
     def stop(self) -> None:
-        self._container.remove(force=True)  # type: ignore[attr-defined]
+        try:
+            self._container.remove(force=True)
+        finally:
+            self._client.close()
 
 
-def _start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:
-    """A Toxiproxy container on the host network, if an engine and the image are both here."""
-    image = os.environ.get("TOXIPROXY_IMAGE", DEFAULT_IMAGE)
+def _docker_toxiproxy_image() -> tuple[Any, str] | None:
+    """(docker client, image name) when an engine answers and has a Toxiproxy image."""
     try:
         import docker  # noqa: PLC0415 - optional at run time, heavy import
         from docker.errors import DockerException
     except ImportError:
         return None
+    wanted = os.environ.get("TOXIPROXY_IMAGE")
     try:
         client = docker.from_env(timeout=5)
         client.ping()
-        client.images.get(image)
     except DockerException:
         return None
+    for image in (wanted,) if wanted else DEFAULT_IMAGES:
+        try:
+            client.images.get(image)
+        except DockerException:
+            continue
+        return client, image
+    client.close()
+    return None
+
+
+def start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:
+    """A Toxiproxy container on the host network, if an engine and the image are both here."""
+    found = _docker_toxiproxy_image()
+    if found is None:
+        return None
+    client, image = found
     port = free_port()
     container = client.containers.run(
         image,
@@ -157,12 +184,16 @@ def _start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:
         detach=True,
         labels={"moonbase.owner": "harness-toxiproxy"},
     )
-    owner = _DockerToxiproxy(container)
+    owner = _DockerToxiproxy(client, container)
     url = f"http://127.0.0.1:{port}"
     version = _wait_version(url, deadline_s)
     if version is None:
+        logs = owner.logs()
         owner.stop()
-        return None
+        raise ToxiproxyUnavailable(
+            f"Toxiproxy container from {image} did not answer on {url}/version within"
+            f" {deadline_s} s; its last output:\n  {logs.strip()}"
+        )
     return ToxiproxyServer(
         url, "docker", f"{image} {version} (container {container.short_id})", owner
     )
@@ -190,7 +221,7 @@ def provision_toxiproxy(
     if find_toxiproxy_binary() is not None:
         return start_real_toxiproxy()
     if allow_docker:
-        server = _start_docker_toxiproxy()
+        server = start_docker_toxiproxy()
         if server is not None:
             return server
     if allow_embedded:
@@ -211,4 +242,9 @@ def describe_toxiproxy() -> tuple[Kind, str]:
     binary = find_toxiproxy_binary()
     if binary is not None:
         return "binary", f"toxiproxy-server at {binary}"
+    found = _docker_toxiproxy_image()
+    if found is not None:
+        client, image = found
+        client.close()
+        return "docker", f"image {image} on the Docker engine (host network)"
     return "embedded", "no real server found; the embedded Toxiproxy-compatible proxy will serve"

@@ -1,6 +1,7 @@
 """A reset_peer storm on the API link and latency on the database link, through real servers.
 
-The reset_peer storm runs against the real Toxiproxy and the embedded one; the database
+The reset_peer storm runs against each kind of Toxiproxy server (a real process, a real
+one in a Docker container, the embedded one); the database
 link puts the proxy between a dedicated reference API and a real PostgreSQL
 (MOONBASE_TEST_POSTGRES_URL, started by .ci/setup-postgres.sh), under Locust load.
 """
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT, run_cli
-from toxiproxy_servers import find_real_toxiproxy, require_component
+from toxiproxy_servers import KINDS, running_toxiproxy
 
-from harness.faults.embedded import EmbeddedToxiproxy
-from harness.faults.provision import ToxiproxyServer, start_real_toxiproxy
+from harness.faults.provision import ToxiproxyServer
 from harness.faults.runner import run_experiment
 from harness.faults.scenario import load_experiment
 from harness.target import ReferenceTarget, Target
@@ -34,21 +34,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield running
 
 
-def _server(kind: str) -> ToxiproxyServer:
-    if kind == "real":
-        url, binary = find_real_toxiproxy()
-        require_component(
-            "real Toxiproxy", url is not None or binary is not None, " (TOXIPROXY_URL or PATH)"
-        )
-        return ToxiproxyServer(url, "url", url) if url else start_real_toxiproxy(binary)
-    embedded = EmbeddedToxiproxy(host="127.0.0.1", port=0)
-    embedded.start()
-    return ToxiproxyServer(embedded.url, "embedded", "test", embedded)
-
-
-@pytest.fixture(params=["real", "embedded"])
+@pytest.fixture(params=KINDS)
 def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
-    with _server(request.param) as server:
+    with running_toxiproxy(request.param) as server:
         yield server
 
 
@@ -82,7 +70,7 @@ def test_database_latency_slows_readiness_under_load_and_recovers(
     postgres_url: str, tmp_path: Path
 ) -> None:
     experiment = load_experiment(CHAOS / "db-latency-under-load.toml")
-    with _server("real") as server:
+    with running_toxiproxy("real") as server:
         result = run_experiment(
             experiment, "http://127.0.0.1:1", server, database_url=postgres_url, workdir=tmp_path
         )

@@ -1,6 +1,7 @@
-"""One suite, two servers: the real Toxiproxy and the embedded one must behave alike.
+"""One suite, three servers: the real Toxiproxy (as a process, and in a Docker container
+when an engine and the image are here) and the embedded one must behave alike.
 
-Every test in the first part runs against both ("real" and "embedded"): the HTTP API's
+Every test in the first part runs against each ("real", "docker", "embedded"): the HTTP API's
 status codes and JSON shapes, and the *measured* effect of each toxic on bytes moving
 between a client and a small upstream on 127.0.0.1. Expected values were taken from
 Toxiproxy 2.12.0. The last part checks what only the embedded server promises (loopback
@@ -22,15 +23,15 @@ import pytest
 import requests
 import toxiproxy
 from toxiproxy_servers import (
+    KINDS,
     BlobUpstream,
     EchoUpstream,
     HttpUpstream,
     RecordingUpstream,
     ToxiproxyServer,
+    clear_proxies,
     free_port,
-    require_component,
-    running_embedded,
-    running_real,
+    running_toxiproxy,
     wait_for,
 )
 
@@ -54,30 +55,20 @@ PROXY_KEYS = {"name", "listen", "upstream", "enabled", "toxics"}
 # ------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module", params=["real", "embedded"])
+@pytest.fixture(scope="module", params=KINDS)
 def any_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
-    """Each Toxiproxy server in turn, shared by the module's tests."""
-    if request.param == "embedded":
-        with running_embedded() as server:
-            yield server
-        return
-    with running_real() as real:
-        if real is None:
-            require_component(
-                "Toxiproxy server",
-                False,
-                " (set TOXIPROXY_URL, put toxiproxy-server on PATH, or build /tmp/gobin/server)",
-            )
-        assert real is not None
-        yield real
+    """Each kind of Toxiproxy server in turn (real, in Docker, embedded), shared by the
+    module's tests."""
+    with running_toxiproxy(request.param) as server:
+        yield server
 
 
 @pytest.fixture
 def server(any_server: ToxiproxyServer) -> Iterator[ToxiproxyServer]:
     """The server, emptied before and after the test."""
-    any_server.clear()
+    clear_proxies(any_server)
     yield any_server
-    any_server.clear()
+    clear_proxies(any_server)
 
 
 @pytest.fixture
@@ -559,7 +550,7 @@ def test_reset_enables_proxies_and_removes_toxics(
 @pytest.fixture
 def embedded() -> Iterator[ToxiproxyServer]:
     """The embedded server alone."""
-    with running_embedded() as server:
+    with running_toxiproxy("embedded") as server:
         yield server
 
 

@@ -1,47 +1,55 @@
-"""Toxiproxy servers (real and embedded) and small upstreams for the conformance suite.
+"""Toxiproxy servers of each kind, and small upstreams, for the conformance suite.
 
-The real server comes from TOXIPROXY_URL, else ``toxiproxy-server`` on PATH, else the
-binary built at /tmp/gobin/server. Without one, a test skips on a laptop and fails in CI.
-Upstreams are plain threaded TCP servers on 127.0.0.1 port 0, closed by their fixture.
+Servers come from the harness's own provisioning (harness/faults/provision.py), so the
+code that starts a real server is the code under test: "real" is TOXIPROXY_URL, else
+``toxiproxy-server`` on PATH (built by ``./moonbase test``); "docker" is a container
+from a Toxiproxy image on the Docker engine (imported by ``./moonbase test``);
+"embedded" is the in-process default. Without one, a test skips on a laptop and fails
+in CI. Upstreams are plain threaded TCP servers on 127.0.0.1 port 0, closed by their
+fixture.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from harness.errors import ToxiproxyUnavailable
 from harness.faults.embedded import EmbeddedToxiproxy
+from harness.faults.provision import (
+    ToxiproxyServer,
+    find_toxiproxy_binary,
+    start_docker_toxiproxy,
+    start_real_toxiproxy,
+    toxiproxy_version,
+)
+from harness.netguard import ensure_loopback_url
 from harness.plugin import require_component
 
 __all__ = [
+    "KINDS",
     "BlobUpstream",
     "EchoUpstream",
     "HttpUpstream",
     "RecordingUpstream",
     "ToxiproxyServer",
-    "find_real_toxiproxy",
+    "clear_proxies",
     "free_port",
     "require_component",
-    "running_embedded",
-    "running_real",
+    "running_toxiproxy",
     "wait_for",
 ]
 
 START_TIMEOUT_S = 15.0
-LOCAL_BUILD = Path("/tmp/gobin/server")
+KINDS = ("real", "docker", "embedded")
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -60,88 +68,51 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass(frozen=True, slots=True)
-class ToxiproxyServer:
-    """A running Toxiproxy API: which kind, and where."""
-
-    kind: str  # "real" or "embedded"
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        """The API base URL."""
-        return f"http://{self.host}:{self.port}"
-
-    def clear(self) -> None:
-        """Delete every proxy, so each test starts from an empty server."""
-        for name in requests.get(self.url + "/proxies", timeout=5).json():
-            requests.delete(f"{self.url}/proxies/{name}", timeout=5)
+def clear_proxies(server: ToxiproxyServer) -> None:
+    """Delete every proxy, so each test starts from an empty server."""
+    for name in requests.get(server.url + "/proxies", timeout=5).json():
+        requests.delete(f"{server.url}/proxies/{name}", timeout=5)
 
 
-def find_real_toxiproxy() -> tuple[str | None, str | None]:
-    """``(url, None)`` from TOXIPROXY_URL, ``(None, binary)`` to start, or ``(None, None)``."""
+def _real() -> ToxiproxyServer:
     url = os.environ.get("TOXIPROXY_URL")
     if url:
-        return url, None
-    binary = shutil.which("toxiproxy-server")
-    if binary is None and LOCAL_BUILD.is_file() and os.access(LOCAL_BUILD, os.X_OK):
-        binary = str(LOCAL_BUILD)
-    return None, binary
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url + "/version", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-@contextlib.contextmanager
-def running_real() -> Iterator[ToxiproxyServer | None]:
-    """The real server (started here when it is a binary), or ``None`` when there is none."""
-    url, binary = find_real_toxiproxy()
-    if url is not None:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 8474
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            pytest.fail(f"TOXIPROXY_URL={url!r} is not on loopback; tests only talk to 127.0.0.1")
-        wait_for(lambda: _answers(url), f"Toxiproxy at TOXIPROXY_URL={url}")
-        yield ToxiproxyServer("real", host, port)
-        return
-    if binary is None:
-        yield None
-        return
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "-host", "127.0.0.1", "-port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        url = ensure_loopback_url(url, where="TOXIPROXY_URL", allow_non_loopback=False)
+        wait_for(lambda: toxiproxy_version(url) is not None, f"Toxiproxy at TOXIPROXY_URL={url}")
+        return ToxiproxyServer(url, "url", f"TOXIPROXY_URL {url}")
+    require_component(
+        "Toxiproxy server",
+        find_toxiproxy_binary() is not None,
+        " (set TOXIPROXY_URL or put toxiproxy-server on PATH; ./moonbase test builds it)",
     )
+    return start_real_toxiproxy()
+
+
+def _docker() -> ToxiproxyServer:
     try:
-        server = ToxiproxyServer("real", "127.0.0.1", port)
+        server = start_docker_toxiproxy()
+    except ToxiproxyUnavailable as exc:
+        pytest.fail(str(exc))
+    require_component(
+        "Toxiproxy Docker image",
+        server is not None,
+        " (a Docker engine with moonbase/toxiproxy, which ./moonbase test imports)",
+    )
+    assert server is not None
+    return server
 
-        def up() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"{binary} exited with {process.returncode} on port {port}")
-            return _answers(server.url)
 
-        wait_for(up, f"{binary} on port {port}")
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+def _embedded() -> ToxiproxyServer:
+    embedded = EmbeddedToxiproxy(host="127.0.0.1", port=0).start()
+    return ToxiproxyServer(embedded.url, "embedded", "in-process", embedded)
 
 
 @contextlib.contextmanager
-def running_embedded() -> Iterator[ToxiproxyServer]:
-    """The embedded server on a port-0 API."""
-    with EmbeddedToxiproxy(host="127.0.0.1", port=0) as embedded:
-        yield ToxiproxyServer("embedded", "127.0.0.1", embedded.port)
+def running_toxiproxy(kind: str) -> Iterator[ToxiproxyServer]:
+    """A Toxiproxy server of ``kind`` (one of KINDS), stopped afterwards."""
+    start = {"real": _real, "docker": _docker, "embedded": _embedded}[kind]
+    with start() as server:
+        yield server
 
 
 class _Upstream:
