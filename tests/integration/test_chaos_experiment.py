@@ -1,21 +1,20 @@
-"""The latency experiment against the reference API, through the real and the embedded Toxiproxy."""
+"""The latency experiment against the reference API, through each kind of Toxiproxy server
+(a real process, a real one in Docker, the embedded one)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT, run_cli
+from toxiproxy_servers import KINDS, running_toxiproxy
 
-from harness.faults.embedded import EmbeddedToxiproxy
-from harness.faults.provision import ToxiproxyServer, start_real_toxiproxy
+from harness.faults.provision import ToxiproxyServer
 from harness.faults.runner import run_experiment
 from harness.faults.scenario import load_experiment
-from harness.plugin import require_component
 from harness.target import ReferenceTarget, Target
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
@@ -29,21 +28,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield running
 
 
-@pytest.fixture(params=["real", "embedded"])
+@pytest.fixture(params=KINDS)
 def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
-    if request.param == "real":
-        require_component(
-            "a real Toxiproxy server",
-            bool(shutil.which("toxiproxy-server") or os.environ.get("TOXIPROXY_URL")),
-            " (toxiproxy-server on PATH or TOXIPROXY_URL)",
-        )
-        url = os.environ.get("TOXIPROXY_URL")
-        server = ToxiproxyServer(url, "url", url) if url else start_real_toxiproxy()
-    else:
-        embedded = EmbeddedToxiproxy(host="127.0.0.1", port=0)
-        embedded.start()
-        server = ToxiproxyServer(embedded.url, "embedded", "test", embedded)
-    with server:
+    with running_toxiproxy(request.param) as server:
         yield server
 
 
@@ -93,6 +80,7 @@ def test_chaos_command_falls_back_to_the_embedded_proxy_without_a_server(tmp_pat
     )
     env = {k: v for k, v in os.environ.items() if k != "TOXIPROXY_URL"}
     env["PATH"] = path
+    env["TOXIPROXY_IMAGE"] = "moonbase/no-such-toxiproxy:0"  # nor one in Docker
     result = run_cli("chaos", "api-latency", "--report-dir", str(tmp_path), timeout=120, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "latest" / "report.json").read_text())

@@ -17,8 +17,8 @@ import httpx
 import psutil
 import pytest
 from cli_helpers import ROOT
+from toxiproxy_servers import running_toxiproxy
 
-from harness.faults.embedded import EmbeddedToxiproxy
 from harness.faults.pod import POD_ENV, POD_LABEL
 from harness.faults.provision import ToxiproxyServer
 from harness.faults.runner import ExperimentResult, run_experiment
@@ -36,9 +36,7 @@ EXPERIMENT = ROOT / "scenarios" / "chaos" / "pod-container-kill.toml"
 @pytest.fixture(scope="module")
 def unused_proxy() -> Iterator[ToxiproxyServer]:
     # a container kill needs no proxy; run_experiment takes a server for the other links
-    embedded = EmbeddedToxiproxy(host="127.0.0.1", port=0)
-    embedded.start()
-    with ToxiproxyServer(embedded.url, "embedded", "test", embedded) as server:
+    with running_toxiproxy("embedded") as server:
         yield server
 
 

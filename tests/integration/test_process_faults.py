@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_helpers import ROOT, run_cli
+from toxiproxy_servers import running_toxiproxy
 
-from harness.faults.embedded import EmbeddedToxiproxy
 from harness.faults.provision import ToxiproxyServer
 from harness.faults.runner import run_experiment
 from harness.faults.scenario import load_experiment
@@ -37,9 +37,7 @@ def supervised(tmp_path: Path) -> Iterator[Supervisor[ReferenceTarget]]:
 @pytest.fixture(scope="module")
 def unused_proxy() -> Iterator[ToxiproxyServer]:
     # process faults need no proxy; run_experiment takes a server for the other links
-    embedded = EmbeddedToxiproxy(host="127.0.0.1", port=0)
-    embedded.start()
-    with ToxiproxyServer(embedded.url, "embedded", "test", embedded) as server:
+    with running_toxiproxy("embedded") as server:
         yield server
 
 
