@@ -69,7 +69,7 @@ class ApiMetrics:
         )
         self.reconciled = Counter(
             "moonbase_reconciled",
-            "Things the director repaired on start",
+            "Things the director repaired: left by an earlier run, or by another director",
             ["kind"],
             registry=self.registry,
         )

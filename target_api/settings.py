@@ -12,6 +12,9 @@ from pathlib import Path
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a stack or job spec is a few KiB at most
 DEFAULT_MAX_RUNNING_JOBS = 8  # two cores here; more only queues in the kernel instead of here
 VALID_RUNTIMES = ("process", "docker")
+# A director not seen for this long (several missed heartbeats) has its running jobs taken
+# over by another director sharing the database. Longer than any pause we inject on purpose.
+DEFAULT_DIRECTOR_LEASE_S = 15.0
 
 
 class SettingsError(ValueError):
@@ -30,6 +33,7 @@ class Settings:
     artifacts_dir: Path
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_running_jobs: int = DEFAULT_MAX_RUNNING_JOBS
+    director_lease_s: float = DEFAULT_DIRECTOR_LEASE_S
     reap_orphans: bool = False  # only the server process may adopt and reap orphans
 
     @property
@@ -47,6 +51,19 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         value = 0
     if value <= 0:
         raise SettingsError(f"invalid {name}={raw!r} from the environment: must be an integer > 0")
+    return value
+
+
+def _positive_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"invalid {name}={raw!r} from the environment: must be a number > 0")
     return value
 
 
@@ -101,6 +118,9 @@ def load_settings(
         artifacts_dir=artifacts_dir,
         max_body_bytes=_positive_int(env, "MOONBASE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         max_running_jobs=_positive_int(env, "MOONBASE_MAX_RUNNING_JOBS", DEFAULT_MAX_RUNNING_JOBS),
+        director_lease_s=_positive_float(
+            env, "MOONBASE_DIRECTOR_LEASE_S", DEFAULT_DIRECTOR_LEASE_S
+        ),
         reap_orphans=reap_orphans,
     )
 

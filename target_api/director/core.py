@@ -22,6 +22,7 @@ from target_api.settings import Settings
 from target_api.store import AttachOutcome, PodRecord, SqlStore
 
 TICK_S = 0.1  # job timeouts fire within this of their deadline
+HEARTBEATS_PER_LEASE = 5  # a director is given up on after missing about this many
 STALL_S = 5.0  # a tick older than this makes the director (and readiness) "down"
 log = logging.getLogger("target_api.director")
 
@@ -64,10 +65,16 @@ class Director:
         self._last_tick = time.monotonic()
         self._last_error: str | None = None
         self._stopping = False
+        self._last_heartbeat = 0.0  # time.time() of this director's last heartbeat
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        return self.settings.director_lease_s / HEARTBEATS_PER_LEASE
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
+        await asyncio.to_thread(self._heartbeat)
         await asyncio.to_thread(self.reconcile)
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
@@ -127,6 +134,22 @@ class Director:
         self.jobs.poll()
         self.jobs.dispatch()
         self.pods.poll()
+        if time.time() - self._last_heartbeat >= self.heartbeat_interval_s:
+            self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        """Say this director is alive; take over the jobs of any that is not; stop the
+        attempts that are no longer this director's (it may itself have been given up on
+        while paused)."""
+        now = time.time()
+        self.store.heartbeat(self.owner, now)
+        self._last_heartbeat = now
+        adopted = self.jobs.adopt(seen_since=now - self.settings.director_lease_s)
+        if adopted:
+            self.metrics.reconciled.labels("adopted_job").inc(adopted)
+        released = self.jobs.release_lost()
+        if released:
+            self.metrics.reconciled.labels("released_job").inc(released)
 
     def wake(self) -> None:
         """Ask for a tick now (thread-safe): a job was queued."""
@@ -146,6 +169,7 @@ class Director:
             "runtime": self.runtime.name,
             "last_tick_age_s": round(age, 3),
             "running_jobs": self.jobs.running_count,
+            "heartbeat_age_s": round(time.time() - self._last_heartbeat, 3),
             "pods": self.pods.pod_count,
         }
         if self._last_error is not None:

@@ -212,7 +212,9 @@ class JobRunner:
         deadline = time.monotonic() + job.timeout_s
         with self._lock:
             self._running[job.id] = _Running(job, attempt, handle, deadline)
-        if not self._store.update_job(job.id, [JOB_RUNNING], handle_ref=handle.ref):
+        if not self._store.update_job(
+            job.id, [JOB_RUNNING], owned_by=self._owner, handle_ref=handle.ref
+        ):
             # Cancelled between the claim and now: cancel() found nothing to kill yet.
             with self._lock:
                 self._running.pop(job.id, None)
@@ -237,35 +239,55 @@ class JobRunner:
                 self._attempt_ended(item.job, item.attempt, code, None)
 
     def _attempt_ended(
-        self, job: JobRecord, attempt: int, code: int | None, error: str | None
-    ) -> None:
+        self,
+        job: JobRecord,
+        attempt: int,
+        code: int | None,
+        error: str | None,
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        """Retry or finish ``job`` after ``attempt``, if it is still running under
+        ``owner`` (this director unless said): an attempt another director has taken
+        over, or that was cancelled meanwhile, is left alone. True if it changed."""
+        owner = owner or self._owner
         if code == 0:
-            self._finish(job.id, SUCCEEDED, 0, None)
-            return
+            return self._finish(job.id, SUCCEEDED, 0, None, owner=owner)
         error = error or f"attempt {attempt} exited with code {code}"
         if attempt < job.max_attempts:
-            self._store.update_job(
+            return self._store.update_job(
                 job.id,
                 [JOB_RUNNING],
+                owned_by=owner,
                 state=QUEUED,
                 exit_code=code,
                 handle_ref=None,
                 error=f"{error}; retrying",
             )
-        else:
-            self._finish(job.id, JOB_FAILED, code, error)
+        return self._finish(job.id, JOB_FAILED, code, error, owner=owner)
 
-    def _finish(self, job_id: str, state: str, code: int | None, error: str | None) -> None:
-        if self._store.update_job(
+    def _finish(
+        self,
+        job_id: str,
+        state: str,
+        code: int | None,
+        error: str | None,
+        *,
+        owner: str | None = None,
+    ) -> bool:
+        if not self._store.update_job(
             job_id,
             [JOB_RUNNING],
+            owned_by=owner or self._owner,
             state=state,
             exit_code=code,
             error=error,
             finished_at=time.time(),
             handle_ref=None,
         ):
-            self._metrics.jobs_finished.labels(state).inc()
+            return False
+        self._metrics.jobs_finished.labels(state).inc()
+        return True
 
     def _append_log(self, job_id: str, message: str) -> None:
         path = self.log_path(job_id)
@@ -288,6 +310,45 @@ class JobRunner:
             repaired += 1
         return repaired
 
+    def adopt(self, seen_since: float) -> int:
+        """Take over the running jobs of directors sharing the database that have not
+        heartbeated since ``seen_since``: each lost attempt counts, and the job is queued
+        again within its max_attempts (or fails), exactly as after a restart. Of several
+        directors adopting at once, one wins each job (a compare-and-set on its owner)."""
+        adopted = 0
+        for job in self._store.orphaned_jobs(self._owner, seen_since):
+            message = (
+                f"attempt {job.attempts} lost: director {job.owner} stopped heartbeating;"
+                f" taken over by director {self._owner}"
+            )
+            if self._attempt_ended(job, job.attempts, None, message, owner=job.owner):
+                self._append_log(job.id, message)
+                log.warning("job %s: %s", job.id, message)
+                adopted += 1
+        return adopted
+
+    def release_lost(self) -> int:
+        """Stop the attempts this director runs that are no longer its own in the store
+        (taken over while it was paused or cut off, or cancelled through another
+        director): their containers go, and nothing of theirs is written back."""
+        with self._lock:
+            mine = list(self._running)
+        if not mine:
+            return 0
+        still = {j.id for j in self._store.list_jobs([JOB_RUNNING], owner=self._owner)}
+        released = 0
+        for job_id in mine:
+            if job_id in still:
+                continue
+            with self._lock:
+                item = self._running.pop(job_id, None)
+            if item is None:
+                continue
+            remove_container(self._runtime, item.handle)
+            log.warning("job %s is no longer this director's: its attempt was stopped", job_id)
+            released += 1
+        return released
+
     def stop(self) -> None:
         """A graceful stop: running attempts are killed and queued again, not counted."""
         with self._lock:
@@ -297,6 +358,7 @@ class JobRunner:
             self._store.update_job(
                 item.job.id,
                 [JOB_RUNNING],
+                owned_by=self._owner,
                 state=QUEUED,
                 attempts=item.attempt - 1,
                 handle_ref=None,
@@ -310,6 +372,7 @@ class JobRunner:
             "max_attempts": job.max_attempts,
             "exit_code": job.exit_code,
             "error": job.error,
+            "director": job.owner,  # the director that ran (or runs) its latest attempt
             "command": json.loads(job.command_json),
             "timeout_s": job.timeout_s,
             "idempotency_key": job.idempotency_key,

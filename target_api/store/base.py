@@ -62,6 +62,12 @@ SCHEMA = (
         finished_at DOUBLE PRECISION
     )""",
     "CREATE INDEX IF NOT EXISTS jobs_state_created ON jobs (state, created_at)",
+    # One row per director that shares this database: a running job whose director has
+    # not been seen for a lease is taken over by another (see JobRunner.adopt).
+    """CREATE TABLE IF NOT EXISTS directors (
+        id TEXT PRIMARY KEY,
+        heartbeat_at DOUBLE PRECISION NOT NULL
+    )""",
 )
 
 _POD_SELECT = f"SELECT {', '.join(POD_COLUMNS)} FROM pods"
@@ -232,18 +238,52 @@ class SqlStore(abc.ABC):
         params.append(limit)
         return [JobRecord(*r) for r in self._rows(sql, params)]
 
-    def update_job(self, job_id: str, from_states: Sequence[str], **fields: Any) -> bool:
-        """Compare-and-set: change ``fields`` only if the job is in one of ``from_states``."""
+    def update_job(
+        self,
+        job_id: str,
+        from_states: Sequence[str],
+        *,
+        owned_by: str | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Compare-and-set: change ``fields`` only if the job is in one of ``from_states``
+        (and, with ``owned_by``, still belongs to that director)."""
         unknown = set(fields) - set(JOB_COLUMNS)
         if unknown:
             raise ValueError(f"unknown job fields {sorted(unknown)}")
         sets = ", ".join(f"{name} = ?" for name in fields)
         marks = ", ".join("?" for _ in from_states)
-        count, _ = self._exec(
-            f"UPDATE jobs SET {sets} WHERE id = ? AND state IN ({marks})",
-            [*fields.values(), job_id, *from_states],
-        )
+        sql = f"UPDATE jobs SET {sets} WHERE id = ? AND state IN ({marks})"
+        params: list[Any] = [*fields.values(), job_id, *from_states]
+        if owned_by is not None:
+            sql += " AND owner = ?"
+            params.append(owned_by)
+        count, _ = self._exec(sql, params)
         return count == 1
+
+    # -- directors sharing the database --------------------------------------------------
+
+    def heartbeat(self, director: str, now: float) -> None:
+        """Record that ``director`` is alive at ``now`` (seconds since the epoch)."""
+        self._exec(
+            "INSERT INTO directors (id, heartbeat_at) VALUES (?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            [director, now],
+        )
+
+    def orphaned_jobs(self, director: str, seen_since: float, limit: int = 100) -> list[JobRecord]:
+        """Running jobs of other directors that have not heartbeated since ``seen_since``
+        (or never did): their attempts are lost with their director."""
+        return [
+            JobRecord(*r)
+            for r in self._rows(
+                f"{_JOB_SELECT} WHERE state = 'running' AND owner IS NOT NULL AND owner <> ?"
+                " AND NOT EXISTS (SELECT 1 FROM directors d"
+                " WHERE d.id = jobs.owner AND d.heartbeat_at >= ?)"
+                " ORDER BY created_at LIMIT ?",
+                [director, seen_since, limit],
+            )
+        ]
 
     def count_jobs_by_state(self) -> dict[str, int]:
         return {

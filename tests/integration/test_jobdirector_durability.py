@@ -3,6 +3,7 @@ is lost across kill -9, hung jobs die with their whole group, dead containers co
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -335,3 +336,130 @@ def test_a_pod_container_killed_from_outside_is_restarted(api: ApiProcess) -> No
         assert (pod["state"], pod["restarts"]) == ("running", 1)
         assert pod["containers"][0]["restarts"] == 1
         assert pod["containers"][0]["exit_code"] == 137
+
+
+# -- several directors on one PostgreSQL -------------------------------------------------
+
+LEASE_S = 3.0  # short for the test; each director heartbeats five times per lease
+# Attempt 1 hangs until it is stopped; attempt 2 succeeds at once: the job finishes
+# only if another director takes it over.
+HANG_ONCE = (
+    'if [ "$MOONBASE_ATTEMPT" = 1 ]; then exec sleep 120; fi; echo attempt $MOONBASE_ATTEMPT'
+)
+
+
+@pytest.fixture
+def shared_database() -> Iterator[dict[str, str]]:
+    with postgres_schema() as url:
+        yield {"MOONBASE_DATABASE_URL": url, "MOONBASE_DIRECTOR_LEASE_S": str(LEASE_S)}
+
+
+def _directors(
+    tmp_path: Path, env: dict[str, str], launch: Callable[..., ApiProcess]
+) -> dict[str, ApiProcess]:
+    """Two APIs on one database, by director id."""
+    servers = [launch(tmp_path / name, env) for name in ("a", "b")]
+    return {(s.data_dir / "director-id").read_text().strip(): s for s in servers}
+
+
+def _job(client: httpx.Client, job_id: str) -> dict[str, object]:
+    answer = client.get(f"/api/v0/jobs/{job_id}")
+    assert answer.status_code == 200, answer.text
+    job: dict[str, object] = answer.json()
+    return job
+
+
+@pytest.mark.postgres
+def test_a_live_director_keeps_its_jobs_and_a_killed_ones_are_taken_over(
+    tmp_path: Path, shared_database: dict[str, str], launch: Callable[..., ApiProcess]
+) -> None:
+    directors = _directors(tmp_path, shared_database, launch)
+    any_api = next(iter(directors.values()))
+    with httpx.Client(base_url=any_api.url, headers=any_api.headers) as client:
+        # Longer than two leases, next to a live second director: nobody takes it.
+        steady = client.post("/api/v0/jobs", json={"command": ["sleep", str(2 * LEASE_S)]})
+        steady_id = steady.json()["id"]
+        poll_until("the steady job final", lambda: _job(client, steady_id)["state"] in FINAL, 20)
+        job = _job(client, steady_id)
+        assert (job["state"], job["attempts"]) == ("succeeded", 1), job
+
+        hanging = client.post(
+            "/api/v0/jobs",
+            json={"command": ["sh", "-c", HANG_ONCE], "max_attempts": 2, "timeout_s": 300},
+        )
+        job_id = hanging.json()["id"]
+        poll_until("the job running", lambda: _job(client, job_id)["state"] == "running", 10)
+        runner = str(_job(client, job_id)["director"])
+        (survivor_id,) = set(directors) - {runner}
+        survivor = directors[survivor_id]
+        directors[runner].kill()
+
+    with httpx.Client(base_url=survivor.url, headers=survivor.headers) as client:
+        poll_until(
+            "the job taken over and final",
+            lambda: _job(client, job_id)["state"] in FINAL,
+            LEASE_S + 15,
+        )
+        job = _job(client, job_id)
+        assert (job["state"], job["attempts"], job["director"]) == ("succeeded", 2, survivor_id)
+        logs = client.get(f"/api/v0/jobs/{job_id}/logs").text
+        assert f"director {runner} stopped heartbeating" in logs
+        assert logs.endswith("attempt 2\n")
+        metrics = client.get("/metrics").text
+        assert 'moonbase_reconciled_total{kind="adopted_job"} 1.0' in metrics
+
+    # The killed director's hung attempt outlived it; its restart removes it as a stray
+    # (the job is no longer its own) and leaves the job as the survivor finished it.
+    assert processes_with_env("MOONBASE_JOB_ID", job_id) != []
+    with ApiProcess(directors[runner].data_dir, env=shared_database) as restarted:
+        poll_until(
+            "the hung attempt removed",
+            lambda: processes_with_env("MOONBASE_JOB_ID", job_id) == [],
+            10,
+        )
+        with httpx.Client(base_url=restarted.url) as client:
+            assert _job(client, job_id)["state"] == "succeeded"
+            assert _job(client, job_id)["director"] == survivor_id
+
+
+@pytest.mark.postgres
+def test_a_director_paused_past_its_lease_gives_up_the_job_it_lost_and_writes_nothing(
+    tmp_path: Path, shared_database: dict[str, str], launch: Callable[..., ApiProcess]
+) -> None:
+    directors = _directors(tmp_path, shared_database, launch)
+    any_api = next(iter(directors.values()))
+    with httpx.Client(base_url=any_api.url, headers=any_api.headers) as client:
+        body = {"command": ["sh", "-c", HANG_ONCE], "max_attempts": 2, "timeout_s": 300}
+        job_id = client.post("/api/v0/jobs", json=body).json()["id"]
+        poll_until("the job running", lambda: _job(client, job_id)["state"] == "running", 10)
+        runner_id = str(_job(client, job_id)["director"])
+    runner = directors[runner_id]
+    (survivor_id,) = set(directors) - {runner_id}
+    survivor = directors[survivor_id]
+    assert runner.process is not None
+    hung = processes_with_env("MOONBASE_JOB_ID", job_id)
+    assert len(hung) == 1
+
+    runner.process.send_signal(signal.SIGSTOP)
+    try:
+        with httpx.Client(base_url=survivor.url, headers=survivor.headers) as client:
+            poll_until(
+                "the paused director's job taken over and final",
+                lambda: _job(client, job_id)["state"] in FINAL,
+                LEASE_S + 15,
+            )
+    finally:
+        runner.process.send_signal(signal.SIGCONT)
+    # Back, it finds the job is no longer its own and stops its attempt at its next
+    # heartbeat; nothing it does afterwards changes the job.
+    poll_until("the lost attempt stopped", lambda: is_gone(hung[0]), 10)
+    with httpx.Client(base_url=runner.url, headers=runner.headers) as client:
+        poll_until(
+            "the runner answering again",
+            lambda: client.get("/api/v0/health/ready").status_code == 200,
+            10,
+        )
+        job = _job(client, job_id)
+        assert (job["state"], job["attempts"], job["director"]) == ("succeeded", 2, survivor_id)
+        metrics = client.get("/metrics").text
+        assert 'moonbase_reconciled_total{kind="released_job"} 1.0' in metrics

@@ -126,6 +126,43 @@ def test_claiming_a_job_is_a_compare_and_set(store: SqlStore) -> None:
     assert [j.id for j in store.list_jobs(["running"])] == [queued.id]
 
 
+def test_orphaned_jobs_are_those_of_directors_not_seen_within_the_lease(store: SqlStore) -> None:
+    now = time.time()
+    jobs = {}
+    for owner in ("me", "alive", "dead", "never_seen"):
+        queued, _ = store.submit_job(job(None))
+        assert store.update_job(queued.id, ["queued"], state="running", owner=owner)
+        jobs[owner] = queued.id
+    store.heartbeat("me", now)
+    store.heartbeat("alive", now - 1)
+    store.heartbeat("dead", now - 60)
+    store.heartbeat("dead", now - 30)  # a later heartbeat replaces the earlier one
+    orphaned = store.orphaned_jobs("me", seen_since=now - 15)
+    assert sorted(j.id for j in orphaned) == sorted([jobs["dead"], jobs["never_seen"]])
+    assert store.orphaned_jobs("me", seen_since=now - 45) == [store.get_job(jobs["never_seen"])]
+
+
+def test_a_job_update_guarded_by_owner_loses_once_another_director_took_it(
+    store: SqlStore,
+) -> None:
+    queued, _ = store.submit_job(job(None))
+    assert store.update_job(queued.id, ["queued"], state="running", owner="old")
+    assert store.update_job(queued.id, ["running"], owned_by="old", state="queued")
+    assert store.update_job(queued.id, ["queued"], state="running", owner="new")
+    assert not store.update_job(queued.id, ["running"], owned_by="old", state="succeeded")
+    assert store.update_job(queued.id, ["running"], owned_by="new", state="succeeded")
+    assert store.count_jobs_by_state() == {"succeeded": 1}
+
+
+def test_of_directors_adopting_one_orphan_at_once_exactly_one_wins(store: SqlStore) -> None:
+    queued, _ = store.submit_job(job(None))
+    assert store.update_job(queued.id, ["queued"], state="running", owner="dead")
+    wins = race(
+        8, lambda i: store.update_job(queued.id, ["running"], owned_by="dead", state="queued")
+    )
+    assert wins.count(True) == 1
+
+
 @pytest.mark.postgres
 def test_postgres_store_survives_its_connections_being_killed() -> None:
     with postgres_schema() as url, psycopg.connect(url, autocommit=True) as admin:
