@@ -62,6 +62,11 @@ class ApiMetrics:
         self.job_attempts = Counter(
             "moonbase_job_attempts", "Job attempts started", registry=self.registry
         )
+        self.director_tick_failures = Counter(
+            "moonbase_director_tick_failures",
+            "Director ticks that failed (a database error, say); the next tick tries again",
+            registry=self.registry,
+        )
         self.container_restarts = Counter(
             "moonbase_container_restarts",
             "Pod containers restarted by their restart policy",

@@ -64,6 +64,7 @@ class Director:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_tick = time.monotonic()
         self._last_error: str | None = None
+        self._failed_ticks = 0
         self._stopping = False
         self._last_heartbeat = 0.0  # time.time() of this director's last heartbeat
 
@@ -127,6 +128,8 @@ class Director:
                 self._last_error = None
             except Exception as exc:  # a database blip must not stop the director for good
                 self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self._failed_ticks += 1
+                self.metrics.director_tick_failures.inc()
                 log.exception("director tick failed")
             self._last_tick = time.monotonic()
 
@@ -170,6 +173,7 @@ class Director:
             "last_tick_age_s": round(age, 3),
             "running_jobs": self.jobs.running_count,
             "heartbeat_age_s": round(time.time() - self._last_heartbeat, 3),
+            "failed_ticks": self._failed_ticks,
             "pods": self.pods.pod_count,
         }
         if self._last_error is not None:

@@ -80,6 +80,22 @@ class _Running:
     deadline: float  # time.monotonic() at which the attempt times out
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How an attempt ended (``code`` None: timed out), until the store has it."""
+
+    item: _Running
+    code: int | None
+
+    @property
+    def timed_out(self) -> bool:
+        return self.code is None
+
+    @property
+    def timeout_message(self) -> str:
+        return f"timed out after {self.item.job.timeout_s:g} s (attempt {self.item.attempt})"
+
+
 class IdempotencyConflict(Exception):
     """The idempotency key was used before for a different job."""
 
@@ -104,6 +120,7 @@ class JobRunner:
         self._owner = owner
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
+        self._unrecorded: list[_Outcome] = []  # attempts over, not yet in the store
 
     # -- paths -----------------------------------------------------------------------
 
@@ -221,6 +238,7 @@ class JobRunner:
             remove_container(self._runtime, handle)
 
     def poll(self) -> None:
+        self._record_unrecorded()
         with self._lock:
             running = list(self._running.values())
         for item in running:
@@ -231,12 +249,36 @@ class JobRunner:
                 if self._running.pop(item.job.id, None) is None:
                     continue  # cancelled meanwhile
             remove_container(self._runtime, item.handle)  # the whole group goes, also on exit
-            if code is None:
-                message = f"timed out after {item.job.timeout_s:g} s (attempt {item.attempt})"
-                self._append_log(item.job.id, message)
-                self._finish(item.job.id, TIMED_OUT, None, message)
-            else:
-                self._attempt_ended(item.job, item.attempt, code, None)
+            outcome = _Outcome(item, code)
+            if outcome.timed_out:
+                self._append_log(item.job.id, outcome.timeout_message)
+            try:
+                self._record(outcome)
+            except Exception:
+                # The database did not take it: the attempt is over and its container
+                # gone, so keep the outcome and record it on a later tick rather than
+                # leave the job "running" with nothing running it.
+                with self._lock:
+                    self._unrecorded.append(outcome)
+                raise
+
+    def _record(self, outcome: _Outcome) -> None:
+        item = outcome.item
+        if outcome.timed_out:
+            self._finish(item.job.id, TIMED_OUT, None, outcome.timeout_message)
+        else:
+            self._attempt_ended(item.job, item.attempt, outcome.code, None)
+
+    def _record_unrecorded(self) -> None:
+        with self._lock:
+            pending, self._unrecorded = self._unrecorded, []
+        for index, outcome in enumerate(pending):
+            try:
+                self._record(outcome)
+            except Exception:
+                with self._lock:
+                    self._unrecorded[:0] = pending[index:]
+                raise
 
     def _attempt_ended(
         self,

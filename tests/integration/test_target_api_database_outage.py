@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psutil
 import pytest
 
 from harness.faults.embedded import EmbeddedToxiproxy
@@ -59,6 +60,17 @@ def link() -> Iterator[DatabaseLink]:
             yield database_link
         finally:
             database_link.close()
+
+
+def processes_with_env(key: str, value: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(key) == value and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
 
 
 def poll_until(what: str, check: Callable[[], bool], timeout_s: float) -> float:
@@ -162,3 +174,38 @@ def test_losing_the_database_while_serving_makes_ready_503_not_live_and_it_recov
             20,
         )
         assert "moonbase_store_up 1.0" in client.get("/metrics").text
+
+
+def test_a_job_that_ends_while_the_database_is_away_is_recorded_when_it_returns(
+    tmp_path: Path, link: DatabaseLink
+) -> None:
+    server = ApiProcess(tmp_path / "data", env={"MOONBASE_DATABASE_URL": link.database_url})
+    with server, httpx.Client(base_url=server.url, headers=server.headers, timeout=15) as client:
+        body = {"command": ["sleep", "60"], "max_attempts": 1}
+        job_id = client.post("/api/v0/jobs", json=body).json()["id"]
+        poll_until(
+            "the job running",
+            lambda: client.get(f"/api/v0/jobs/{job_id}").json()["state"] == "running",
+            10,
+        )
+
+        def failed_ticks() -> int:
+            return int(client.get("/api/v0/health").json()["checks"]["director"]["failed_ticks"])
+
+        link.set_enabled(False)
+        (process,) = processes_with_env("MOONBASE_JOB_ID", job_id)
+        process.kill()  # the attempt ends while the database is away
+        process.wait(5)
+        # Two more failed ticks: at least one whole tick, that saw the attempt end and
+        # could not record it, ran after the kill.
+        before = failed_ticks()
+        poll_until("two ticks failing on the store", lambda: failed_ticks() >= before + 2, 60)
+        link.set_enabled(True)
+        poll_until(
+            "the attempt's end recorded",
+            lambda: client.get(f"/api/v0/jobs/{job_id}").json()["state"] != "running",
+            20,
+        )
+        job = client.get(f"/api/v0/jobs/{job_id}").json()
+        assert (job["state"], job["attempts"]) == ("failed", 1), job
+        assert "exited with code" in job["error"], job
