@@ -12,6 +12,7 @@ Whichever serves is reported by ``reliable-test-runner doctor`` and in report.js
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -170,19 +171,39 @@ def _docker_toxiproxy_image() -> tuple[Any, str] | None:
     return None
 
 
+OWNER_LABEL, OWNER_VALUE = "moonbase.owner", "harness-toxiproxy"
+PID_LABEL = "moonbase.harness-pid"
+
+
+def _remove_abandoned(client: Any) -> None:
+    """Remove Toxiproxy containers left by harness processes that are gone (killed before
+    they could stop them); those of running harnesses are left alone."""
+    import psutil  # noqa: PLC0415 - only on the Docker path
+
+    for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
+        if container.labels.get(OWNER_LABEL) != OWNER_VALUE:
+            continue
+        pid = container.labels.get(PID_LABEL, "")
+        if pid.isdigit() and psutil.pid_exists(int(pid)):
+            continue
+        with contextlib.suppress(Exception):  # removed meanwhile by someone else: fine
+            container.remove(force=True)
+
+
 def start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:
     """A Toxiproxy container on the host network, if an engine and the image are both here."""
     found = _docker_toxiproxy_image()
     if found is None:
         return None
     client, image = found
+    _remove_abandoned(client)
     port = free_port()
     container = client.containers.run(
         image,
         command=["-host", "127.0.0.1", "-port", str(port)],
         network_mode="host",
         detach=True,
-        labels={"moonbase.owner": "harness-toxiproxy"},
+        labels={OWNER_LABEL: OWNER_VALUE, PID_LABEL: str(os.getpid())},
     )
     owner = _DockerToxiproxy(client, container)
     url = f"http://127.0.0.1:{port}"

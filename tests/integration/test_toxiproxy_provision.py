@@ -5,7 +5,9 @@ lets go of what was started (the process, the container)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from harness.faults.provision import (
     toxiproxy_version,
 )
 from harness.plugin import require_component
+from harness.processes import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
 
@@ -149,3 +152,38 @@ def test_with_nothing_real_and_the_embedded_default_disabled_it_says_what_is_mis
     message = str(excinfo.value)
     for missing in ("TOXIPROXY_URL is unset", "not on PATH", "embedded default is disabled"):
         assert missing in message
+
+
+def test_containers_abandoned_by_a_dead_harness_are_removed_those_of_live_ones_kept(
+    no_binary: None, engine: docker.DockerClient
+) -> None:
+    require_component(
+        "Toxiproxy Docker image",
+        bool(engine.images.list(name="moonbase/toxiproxy")),
+        " (./moonbase test imports moonbase/toxiproxy from the binary it builds)",
+    )
+    child = subprocess.Popen(["true"])  # reaped below: a pid that no longer runs
+    child.wait()
+    dead_pid = child.pid
+    assert not psutil.pid_exists(dead_pid)
+
+    def leftover(pid: int) -> str:
+        container = engine.containers.create(
+            "moonbase/toxiproxy",
+            command=["-host", "127.0.0.1", "-port", str(free_port())],
+            network_mode="host",
+            labels={"moonbase.owner": "harness-toxiproxy", "moonbase.harness-pid": str(pid)},
+        )
+        return str(container.id)
+
+    abandoned, alive = leftover(dead_pid), leftover(os.getpid())
+    try:
+        with provision_toxiproxy() as server:
+            assert server.kind == "docker"
+        with pytest.raises(NotFound):
+            engine.containers.get(abandoned)
+        assert engine.containers.get(alive).labels["moonbase.harness-pid"] == str(os.getpid())
+    finally:
+        for container_id in (abandoned, alive):
+            with contextlib.suppress(NotFound):
+                engine.containers.get(container_id).remove(force=True)
