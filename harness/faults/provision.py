@@ -173,18 +173,29 @@ def _docker_toxiproxy_image() -> tuple[Any, str] | None:
 
 OWNER_LABEL, OWNER_VALUE = "moonbase.owner", "harness-toxiproxy"
 PID_LABEL = "moonbase.harness-pid"
+PIDNS_LABEL = "moonbase.harness-pidns"
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "unknown"
 
 
 def _remove_abandoned(client: Any) -> None:
     """Remove Toxiproxy containers left by harness processes that are gone (killed before
-    they could stop them); those of running harnesses are left alone."""
+    they could stop them). Only a harness of this PID namespace can be judged gone; those
+    of running harnesses, or of other namespaces sharing the engine, are left alone."""
     import psutil  # noqa: PLC0415 - only on the Docker path
 
+    here = _pid_namespace()
     for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
-        if container.labels.get(OWNER_LABEL) != OWNER_VALUE:
+        labels = container.labels
+        if labels.get(OWNER_LABEL) != OWNER_VALUE or labels.get(PIDNS_LABEL) != here:
             continue
-        pid = container.labels.get(PID_LABEL, "")
-        if pid.isdigit() and psutil.pid_exists(int(pid)):
+        pid = labels.get(PID_LABEL, "")
+        if here == "unknown" or (pid.isdigit() and psutil.pid_exists(int(pid))):
             continue
         with contextlib.suppress(Exception):  # removed meanwhile by someone else: fine
             container.remove(force=True)
@@ -203,7 +214,11 @@ def start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:
         command=["-host", "127.0.0.1", "-port", str(port)],
         network_mode="host",
         detach=True,
-        labels={OWNER_LABEL: OWNER_VALUE, PID_LABEL: str(os.getpid())},
+        labels={
+            OWNER_LABEL: OWNER_VALUE,
+            PID_LABEL: str(os.getpid()),
+            PIDNS_LABEL: _pid_namespace(),
+        },
     )
     owner = _DockerToxiproxy(client, container)
     url = f"http://127.0.0.1:{port}"

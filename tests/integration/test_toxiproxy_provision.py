@@ -167,23 +167,31 @@ def test_containers_abandoned_by_a_dead_harness_are_removed_those_of_live_ones_k
     dead_pid = child.pid
     assert not psutil.pid_exists(dead_pid)
 
-    def leftover(pid: int) -> str:
+    def leftover(pid: int, pidns: str) -> str:
         container = engine.containers.create(
             "moonbase/toxiproxy",
             command=["-host", "127.0.0.1", "-port", str(free_port())],
             network_mode="host",
-            labels={"moonbase.owner": "harness-toxiproxy", "moonbase.harness-pid": str(pid)},
+            labels={
+                "moonbase.owner": "harness-toxiproxy",
+                "moonbase.harness-pid": str(pid),
+                "moonbase.harness-pidns": pidns,
+            },
         )
         return str(container.id)
 
-    abandoned, alive = leftover(dead_pid), leftover(os.getpid())
+    here = os.readlink("/proc/self/ns/pid")
+    abandoned = leftover(dead_pid, here)
+    alive = leftover(os.getpid(), here)
+    elsewhere = leftover(dead_pid, "pid:[1]")  # another namespace: its pids mean nothing here
     try:
         with provision_toxiproxy() as server:
             assert server.kind == "docker"
         with pytest.raises(NotFound):
             engine.containers.get(abandoned)
         assert engine.containers.get(alive).labels["moonbase.harness-pid"] == str(os.getpid())
+        assert engine.containers.get(elsewhere).labels["moonbase.harness-pidns"] == "pid:[1]"
     finally:
-        for container_id in (abandoned, alive):
+        for container_id in (abandoned, alive, elsewhere):
             with contextlib.suppress(NotFound):
                 engine.containers.get(container_id).remove(force=True)
