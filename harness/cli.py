@@ -6,11 +6,13 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from harness import __version__
@@ -28,14 +30,14 @@ exit codes:
   2    usage or configuration error
   3    not enough evidence to decide (more trials needed)
   4    infrastructure failed (a component did not start)
-  130  interrupted
+  130  interrupted (SIGINT or SIGTERM); the report so far is kept
 
 `reliable-test-runner SELECTOR...` is short for `reliable-test-runner run SELECTOR...`;
 a selector is a path, a marker (e.g. JobDirector -> -m jobdirector) or a -k keyword.
 """
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="config profile: smoke, ci, release, or one of yours")
     parser.add_argument(
         "--config",
@@ -52,14 +54,33 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report-dir", default="reports", help="where runs are written (default: reports/)"
     )
-    parser.add_argument(
-        "--target-url", help="test this running service instead of starting the reference API"
-    )
+
+
+def _allow_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--allow-non-loopback",
         action="store_true",
-        help="allow targets outside 127.0.0.0/8 (off by default)",
+        help=f"allow {what} outside 127.0.0.0/8 (off by default)",
     )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _config_options(parser)
+    parser.add_argument(
+        "--target-url", help="test this running service instead of starting the reference API"
+    )
+    _allow_flag(parser, "targets")
+
+
+def _command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,12 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser(
-        "run",
-        help="run scenario tests: isolated, parallel, repeated",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    run = _command(sub, "run", "run scenario tests: isolated, parallel, repeated")
     run.add_argument(
         "selectors", nargs="*", metavar="SELECTOR", help="path, marker or keyword (OR-ed by kind)"
     )
@@ -97,27 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-m", dest="markexpr", help="pytest -m marker expression")
     _common(run)
 
-    gate = sub.add_parser(
-        "gate",
-        help="tests + load + chaos from the config, then gates",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    gate = _command(sub, "gate", "tests + load + chaos from the config, then gates")
     _common(gate)
 
-    load = sub.add_parser("load", help="the load phase alone, with its gates")
+    load = _command(sub, "load", "the load phase alone, with its gates")
     load.add_argument("--duration", type=float, help="seconds of load")
     load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
-    load.add_argument("--users", type=int)
-    load.add_argument("--profile-file", help="a scenarios/load/*.toml profile")
+    load.add_argument("--users", type=int, help="concurrent simulated users")
+    load.add_argument(
+        "--profile-file",
+        help="a load profile TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
+        "--users still override it",
+    )
     _common(load)
 
-    chaos = sub.add_parser("chaos", help="run chaos experiments (all of the profile's by default)")
-    chaos.add_argument("names", nargs="*", metavar="NAME")
+    chaos = _command(sub, "chaos", "run chaos experiments (all of the profile's by default)")
+    chaos.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="an experiment in chaos.directory (default scenarios/chaos) by its file's stem, "
+        "or the path of a TOML file",
+    )
     chaos.add_argument("--injections", type=int, help="inject each fault N times")
     _common(chaos)
 
-    report = sub.add_parser("report", help="re-render a run's reports from its report.json")
+    report = _command(sub, "report", "re-render a run's reports from its report.json")
     report.add_argument("run", nargs="?", default="latest", help="run id or directory")
     report.add_argument("--compare", metavar="BASELINE", help="run id or directory to compare")
     report.add_argument(
@@ -126,20 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="smallest latency regression worth flagging (default 0.5 ms)",
     )
-    _common(report)
+    _config_options(report)
 
-    target = sub.add_parser("target", help="serve the reference API in the foreground")
-    target.add_argument("--host", default="127.0.0.1")
-    target.add_argument("--port", type=int, default=8000)
-    target.add_argument("--data-dir", default=".moonbase")
+    target = _command(sub, "target", "serve the reference API in the foreground")
+    target.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    target.add_argument(
+        "--port", type=int, default=8000, help="port to bind (default 8000; 0 picks a free one)"
+    )
+    target.add_argument(
+        "--data-dir", default=".moonbase", help="SQLite file, logs, token (default .moonbase)"
+    )
+    _allow_flag(target, "binding")
 
-    sub.add_parser("doctor", help="which real components are present, which defaults serve")
+    doctor = _command(sub, "doctor", "which real components are present, which defaults serve")
+    _config_options(doctor)
     return parser
 
 
 def _normalise(argv: list[str]) -> list[str]:
     if not argv:
-        return ["run"]
+        return ["--help"]
     first = argv[0]
     if first in COMMANDS or first in ("-h", "--help", "--version"):
         return argv
@@ -150,6 +177,15 @@ def _config(args: argparse.Namespace) -> ResolvedConfig:
     return load_config(profile=args.profile, config_file=args.config, overrides=args.set)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (how CI cancels a job), handled as an interruption: the run's report is
+    finished as "interrupted" and every child the run started is stopped."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = _normalise(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
@@ -157,10 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else 2
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _dispatch(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"reliable-test-runner: {how} (exit 130)", file=sys.stderr)
         return 130
     except HarnessError as exc:
         print(f"reliable-test-runner: error: {exc}", file=sys.stderr)
@@ -169,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print("reliable-test-runner: crashed (exit 4); this is a bug", file=sys.stderr)
         return 4
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -177,6 +217,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         from harness.doctor import doctor
 
+        config = _config(args)  # a config error is reported here too (exit 2)
+        print(f"config: profile {config.profile_name} from {config.source}")
         return doctor()
     from harness import commands
 
@@ -186,6 +228,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _target(args: argparse.Namespace) -> int:
+    from harness.netguard import is_loopback_host
+
+    if not args.allow_non_loopback and not is_loopback_host(args.host):
+        raise UsageError(
+            f"--host {args.host!r} is outside 127.0.0.0/8: the API runs any command a client"
+            " submits; pass --allow-non-loopback to serve beyond this machine"
+        )
+    data_dir = Path(args.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UsageError(f"--data-dir {args.data_dir!r} exists and is not a directory")
     argv = [
         sys.executable,
         "-m",
@@ -197,10 +249,18 @@ def _target(args: argparse.Namespace) -> int:
         "--data-dir",
         args.data_dir,
     ]
+    child = subprocess.Popen(argv)
     try:
-        return subprocess.call(argv)
+        return child.wait()
     except KeyboardInterrupt:
-        return 130
+        # SIGINT from a terminal reached the child too; SIGTERM to us alone did not.
+        child.terminate()
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
 
 
 def resolve_selectors(selectors: Sequence[str], rootdir: Path) -> dict[str, Any]:

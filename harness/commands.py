@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from harness.config import ResolvedConfig
 from harness.errors import UsageError
+from harness.netguard import ensure_loopback_url
 from harness.session import RunContext, exit_code_for, open_run, target_for
 
 if TYPE_CHECKING:
@@ -47,10 +49,8 @@ def _finish(
         status, verdict, code = "crashed", "error", 4
     report = ctx.state.finish(status, verdict, code, run.get("internal_error"))
     _print_gates(results)
-    colour = {"pass": "green", "fail": "red", "insufficient": "yellow"}.get(verdict, "red")
-    console.print(f"[bold {colour}]verdict: {verdict.upper()}[/] (exit code {code})")
-    print(f"verdict: {verdict} (exit {code}); report: {ctx.state.run_dir / 'index.html'}")
     del report
+    print(f"verdict: {verdict} (exit {code}); report: {ctx.state.run_dir / 'index.html'}")
     return code
 
 
@@ -114,7 +114,73 @@ def _progress(description: str) -> Iterator[Any]:
 
 
 def _report_root(args: argparse.Namespace) -> Path:
-    return Path(args.report_dir)
+    """--report-dir as an absolute path (pytest runs elsewhere with --rootdir), created."""
+    root = Path(args.report_dir).expanduser().resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--report-dir {args.report_dir!r}: {exc.strerror or exc}") from None
+    if not root.is_dir():
+        raise UsageError(f"--report-dir {args.report_dir!r} is not a directory")
+    return root
+
+
+def _validated(model: Any, updates: dict[str, Any], options: dict[str, str]) -> Any:
+    """``model`` with ``updates`` applied; a bad value is a usage error naming the option."""
+    import pydantic
+
+    try:
+        return model.model_validate({**model.model_dump(), **updates})
+    except pydantic.ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            message = error["msg"].replace("Input should be", "must be")
+            message = message.removeprefix("Value error, ")
+            given = updates.get(field, error.get("input"))
+            problems.append(f"{options.get(field, field)} {given!r}: {message}")
+        raise UsageError("; ".join(problems)) from None
+
+
+def _check_expression(option: str, expression: str | None) -> None:
+    """Refuse a -k/-m expression pytest cannot parse, before any worker starts."""
+    if not expression:
+        return
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:  # pytest moved it: pytest itself will complain, later
+        return
+    try:
+        Expression.compile(expression)
+    except Exception as exc:  # SyntaxError in recent pytest, its own ParseError before
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise UsageError(f"invalid {option} expression {expression!r}: {message}") from None
+
+
+def _check_target(args: argparse.Namespace) -> None:
+    """Refuse a non-loopback --target-url before anything starts."""
+    if getattr(args, "target_url", None):
+        ensure_loopback_url(
+            args.target_url, where="--target-url", allow_non_loopback=args.allow_non_loopback
+        )
+
+
+RUN_OPTIONS = {
+    "repeat": "--repeat",
+    "workers": "--workers",
+    "timeout_s": "--timeout",
+    "budget_s": "--budget",
+    "slo": "--slo",
+    "seed": "--seed",
+    "markexpr": "-m",
+    "keyword": "-k",
+}
+LOAD_OPTIONS = {
+    "duration_s": "--duration",
+    "rate_rps": "--rate",
+    "users": "--users",
+    "profile_file": "--profile-file",
+}
 
 
 # -- run ---------------------------------------------------------------------------------
@@ -141,6 +207,9 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     rootdir = Path(args.rootdir).resolve() if args.rootdir else Path.cwd()
     if not rootdir.is_dir():
         raise UsageError(f"--rootdir {args.rootdir!r} is not a directory")
+    _check_expression("-k", args.keyword)
+    _check_expression("-m", args.markexpr)
+    _check_target(args)
     chosen = resolve_selectors(args.selectors, rootdir)
     markexpr = " or ".join(chosen["markers"])
     keyword = " or ".join(chosen["keywords"])
@@ -151,33 +220,44 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     if chosen["markers"] or chosen["keywords"] or args.markexpr or args.keyword:
         updates["markexpr"] = markexpr
         updates["keyword"] = keyword
-    try:
-        settings = settings.model_validate({**settings.model_dump(), **updates})
-    except ValueError as exc:
-        raise UsageError(f"invalid option: {exc}") from None
+    settings = _validated(settings, updates, RUN_OPTIONS)
+    report_root = _report_root(args)
     if chosen["paths"]:
         paths = tuple(chosen["paths"])
-    elif args.rootdir:
+    elif args.rootdir or not any((rootdir / p).exists() for p in settings.paths):
+        # another pytest project (given, or the current directory without our
+        # scenarios/): its own configuration says where its tests are
         paths = ()
     else:
         paths = tuple(settings.paths)
     env: dict[str, str] = {}
-    with open_run("run", config, _report_root(args), _say) as ctx:
+    with open_run("run", config, report_root, _say) as ctx:
         if args.target_url:
             with target_for(ctx, args.target_url, args.allow_non_loopback) as target:
                 env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
-                return _run_tests(ctx, settings, rootdir, paths, env)
-        return _run_tests(ctx, settings, rootdir, paths, env)
+                return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
+        return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
 
 
 def _run_tests(
-    ctx: RunContext, settings: Any, rootdir: Path, paths: tuple[str, ...], env: dict[str, str]
+    ctx: RunContext,
+    settings: Any,
+    rootdir: Path,
+    paths: tuple[str, ...],
+    env: dict[str, str],
+    allow_non_loopback: bool,
 ) -> int:
     from harness.phases import run_tests_phase
 
     with _progress("test runs") as update:
         result, evidence = run_tests_phase(
-            ctx, settings, rootdir=rootdir, paths=paths, env=env, on_progress=update
+            ctx,
+            settings,
+            rootdir=rootdir,
+            paths=paths,
+            env=env,
+            on_progress=update,
+            allow_non_loopback=allow_non_loopback,
         )
     _print_tests(ctx.state.data["tests"])
     decisions = {t.decision(settings.slo) for t in result.tests}
@@ -191,9 +271,8 @@ def _run_tests(
             f"[yellow]budget of {settings.budget_s} s reached: the run was stopped; "
             "its records so far are kept[/]"
         )
-    if result.interrupted:
-        ctx.state.finish("interrupted", "error", 130, "interrupted by the user")
-        return 130
+    if result.interrupted:  # the partial results are kept; open_run ends the run
+        raise result.interruption or KeyboardInterrupt()
     from harness import gates as gate_logic
 
     slo_gate = gate_logic.GateResult(
@@ -226,23 +305,28 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     profile = config.profile
     cwd = Path.cwd()
     console.print(f"[bold]gate[/] profile [cyan]{config.profile_name}[/] from {config.source}")
+    _check_target(args)
     if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
         check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
+    report_root = _report_root(args)
     with (
-        open_run("gate", config, _report_root(args), _say) as ctx,
+        open_run("gate", config, report_root, _say) as ctx,
         target_for(ctx, args.target_url, args.allow_non_loopback) as target,
     ):
         env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
         with _progress("test runs") as update:
-            _, test_evidence = run_tests_phase(
+            tests_result, test_evidence = run_tests_phase(
                 ctx,
                 profile.tests,
                 rootdir=cwd,
                 paths=tuple(profile.tests.paths),
                 env=env,
                 on_progress=update,
+                allow_non_loopback=args.allow_non_loopback,
             )
         _print_tests(ctx.state.data["tests"])
+        if tests_result.interrupted:  # no load or chaos after an interruption
+            raise tests_result.interruption or KeyboardInterrupt()
         load_evidence = None
         if profile.load.enabled:
             load_evidence = run_load_phase(ctx, profile.load, target.url)
@@ -275,12 +359,23 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         )
         if v is not None
     }
-    settings = settings.model_validate({**settings.model_dump(), **updates})
+    settings = _validated(settings, updates, LOAD_OPTIONS)
+    overrides = {k: v for k, v in updates.items() if k != "profile_file"}
+    if settings.profile_file:  # read and validated now, not after the API has started
+        from harness.load import load_load_spec
+
+        try:
+            spec = load_load_spec(Path(settings.profile_file), "http://127.0.0.1:1")
+            dataclasses.replace(spec, **overrides)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--profile-file {settings.profile_file!r}: {exc}") from None
+    _check_target(args)
+    report_root = _report_root(args)
     with (
-        open_run("load", config, _report_root(args), _say) as ctx,
+        open_run("load", config, report_root, _say) as ctx,
         target_for(ctx, args.target_url, args.allow_non_loopback) as target,
     ):
-        evidence = run_load_phase(ctx, settings, target.url)
+        evidence = run_load_phase(ctx, settings, target.url, overrides=overrides)
         gates = config.profile.gates
         only_load = gates.model_validate(
             {k: v for k, v in gates.model_dump().items() if k.startswith("load_")}
@@ -295,12 +390,20 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
 
 def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import run_chaos_phase
+    from harness.phases import check_chaos_experiments, run_chaos_phase
 
     if args.injections is not None and args.injections < 1:
         raise UsageError(f"--injections {args.injections}: must be >= 1")
+    _check_target(args)
+    check_chaos_experiments(  # every experiment valid (and allowed) before any traffic
+        config.profile.chaos,
+        names=list(args.names) or None,
+        base_dir=Path.cwd(),
+        external_target=bool(args.target_url),
+    )
+    report_root = _report_root(args)
     with (
-        open_run("chaos", config, _report_root(args), _say) as ctx,
+        open_run("chaos", config, report_root, _say) as ctx,
         target_for(ctx, args.target_url, args.allow_non_loopback) as target,
     ):
         evidence = run_chaos_phase(
@@ -334,19 +437,35 @@ def _run_dir(root: Path, ref: str) -> Path:
     raise UsageError(f"no run {ref!r}: neither a directory nor a run id under {root}")
 
 
+def _read_report(run_dir: Path) -> dict[str, Any]:
+    from harness.report.writers import SCHEMA
+
+    path = run_dir / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        found = report.get("schema") if isinstance(report, dict) else type(report).__name__
+        raise UsageError(f"{path} is not a {SCHEMA} report (schema {found!r})")
+    return report
+
+
 def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    """Re-render a run's reports. Exits with the run's own exit code, or 1 when
+    --compare flags a latency regression against the baseline."""
     from harness.load.histogram import decode_histogram
     from harness.report.writers import write_all
 
+    if not args.min_effect_ms >= 0:
+        raise UsageError(f"--min-effect-ms {args.min_effect_ms}: must be a number >= 0")
     root = _report_root(args)
     run_dir = _run_dir(root, args.run).resolve()
-    try:
-        report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read {run_dir / 'report.json'}: {exc}") from None
+    report = _read_report(run_dir)
+    regressed = False
     if args.compare:
         base_dir = _run_dir(root, args.compare).resolve()
-        baseline = json.loads((base_dir / "report.json").read_text(encoding="utf-8"))
+        baseline = _read_report(base_dir)
 
         def samples(rep: dict[str, Any]) -> list[float]:
             encoded = (rep.get("load") or {}).get("histogram_encoded")
@@ -363,6 +482,7 @@ def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
             from harness import stats
 
             reg = stats.compare_samples(a, b, args.min_effect_ms)
+            regressed = reg.regressed
             report["comparison"] = {
                 "baseline": baseline.get("run_id"),
                 "metric": "load latency (ms)",
@@ -383,8 +503,23 @@ def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
                 f"min effect {reg.min_effect} ms, noise {reg.noise:.3f} ms): {state}"
             )
         else:
-            console.print("no load histograms in both runs: nothing to compare")
-    paths = write_all(report, run_dir, root, final=True, history=[])
+            lacking = [
+                str(rep.get("run_id")) for rep, got in ((baseline, a), (report, b)) if not got
+            ]
+            console.print(
+                f"nothing to compare: no load histogram in {' and '.join(lacking)}"
+                " (only runs with a load phase can be compared)"
+            )
+    try:
+        paths = write_all(report, run_dir, root, final=True, history=[])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(
+            f"{run_dir / 'report.json'} does not have the shape of a report: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     for kind, path in paths.items():
         print(f"{kind}: {path}")
+    if regressed:
+        print(f"verdict: fail (exit 1): latency regressed against {args.compare}")
+        return 1
     return int(report.get("exit_code", 0))

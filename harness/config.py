@@ -264,6 +264,12 @@ def load_config(
     defaults = _embedded_defaults()
     path, file_data = _find_file(config_file, cwd)
     source = str(path) if path is not None else "embedded defaults"
+    # the tables as the user wrote them: [tool.reliability.profiles...] in pyproject.toml
+    table = (
+        "tool.reliability.profiles"
+        if path is not None and path.name == "pyproject.toml"
+        else "profiles"
+    )
 
     unknown_top = set(file_data) - {"default_profile", "profiles"}
     if unknown_top:
@@ -293,7 +299,7 @@ def load_config(
             if isinstance(value, Mapping):
                 walk((*prefix, key), value)
             else:
-                origins[(*prefix, key)] = f"{source} [profiles.{name}.{'.'.join(prefix)}] {key}"
+                origins[(*prefix, key)] = f"{source} [{table}.{name}.{'.'.join(prefix)}] {key}"
 
     if isinstance(file_profiles.get(name), Mapping):
         walk((), file_profiles[name])

@@ -4,30 +4,75 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.faults.provision import describe_toxiproxy
 
-__all__ = ["doctor", "inventory"]
+__all__ = ["DockerEngine", "describe_jobdirector_runtime", "doctor", "inventory"]
+
+RUNTIME_ENV = "MOONBASE_RUNTIME"
+# what the reference API accepts (target_api/settings.py VALID_RUNTIMES); unset is "process"
+RUNTIMES = ("process", "docker")
 
 
-def _docker() -> tuple[str, str]:
+@dataclass(frozen=True, slots=True)
+class DockerEngine:
+    """What a Docker engine probe found: its version, or why none answers."""
+
+    version: str | None
+    problem: str = ""
+
+
+def probe_docker_engine(timeout_s: float = 3.0) -> DockerEngine:
+    """Ask the engine the docker SDK finds (DOCKER_HOST or the local socket) its version."""
     try:
         import docker
+        import requests
         from docker.errors import DockerException
     except ImportError:
-        return "missing", "docker SDK not installed; JobDirector uses local processes"
+        return DockerEngine(None, "the docker SDK is not installed")
     try:
-        client = docker.from_env(timeout=3)
-        version = client.version().get("Version", "?")
-    except DockerException as exc:
+        client = docker.from_env(timeout=timeout_s)
+        try:
+            version = str(client.version().get("Version", "?"))
+        finally:
+            client.close()
+    except (DockerException, requests.RequestException) as exc:
+        where = os.environ.get("DOCKER_HOST") or "the default socket"
+        return DockerEngine(None, f"no Docker engine answers at {where} ({type(exc).__name__})")
+    return DockerEngine(version)
+
+
+def describe_jobdirector_runtime(env: Mapping[str, str], engine: DockerEngine) -> tuple[str, str]:
+    """(serving, detail) for the runtime the reference API's JobDirector will actually use:
+    ``MOONBASE_RUNTIME`` decides it (unset is ``process``), not whether an engine answers."""
+    runtime = env.get(RUNTIME_ENV, "") or "process"
+    if runtime not in RUNTIMES:
         return (
-            "embedded",
-            f"no Docker engine answers ({type(exc).__name__}); JobDirector uses local processes",
+            "missing",
+            f"invalid {RUNTIME_ENV}={runtime!r} from the environment: must be one of "
+            f"{', '.join(RUNTIMES)} (or unset for local processes); the reference API "
+            "refuses to start",
         )
-    return "real", f"Docker engine {version}"
+    if runtime == "docker":
+        if engine.version is None:
+            return (
+                "missing",
+                f"{RUNTIME_ENV}=docker, but {engine.problem}: the reference API cannot run "
+                f"jobs; start a Docker engine, or unset {RUNTIME_ENV} for local processes",
+            )
+        return "real", f"Docker engine {engine.version} ({RUNTIME_ENV}=docker)"
+    if engine.version is None:
+        return "embedded", f"local processes (for {RUNTIME_ENV}=docker: {engine.problem})"
+    return (
+        "embedded",
+        f"local processes ({RUNTIME_ENV}=docker would use the Docker engine found: "
+        f"{engine.version})",
+    )
 
 
 def _postgres() -> tuple[str, str]:
@@ -57,7 +102,9 @@ def inventory() -> list[tuple[str, str, str]]:
     rows = [("fault injection", "real" if kind != "embedded" else "embedded", detail)]
     rows.append(("load", "real", "Locust (in a child process)"))
     rows.append(("test isolation", "real", "pytest, pytest-xdist, pytest-timeout"))
-    rows.append(("JobDirector runtime", *_docker()))
+    rows.append(
+        ("JobDirector runtime", *describe_jobdirector_runtime(os.environ, probe_docker_engine()))
+    )
     rows.append(("database", *_postgres()))
     allure = shutil.which("allure")
     rows.append(

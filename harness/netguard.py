@@ -26,8 +26,17 @@ def is_loopback_host(host: str) -> bool:
     return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
-def ensure_loopback_url(url: str, *, where: str, allow_non_loopback: bool = False) -> str:
-    """Return ``url`` if it is safe to send traffic to; raise UnsafeTargetError otherwise."""
+ALLOW_HINT = "pass --allow-non-loopback to test a service elsewhere"
+
+
+def ensure_loopback_url(
+    url: str, *, where: str, allow_non_loopback: bool = False, allow_hint: str = ALLOW_HINT
+) -> str:
+    """Return ``url`` if it is safe to send traffic to; raise UnsafeTargetError otherwise.
+
+    Nothing is sent to ``url``; only a host *name* is resolved (an IP literal is not).
+    ``allow_hint`` tells the user how to allow a non-loopback host where this is called.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeTargetError(
@@ -36,6 +45,6 @@ def ensure_loopback_url(url: str, *, where: str, allow_non_loopback: bool = Fals
     if not allow_non_loopback and not is_loopback_host(parts.hostname):
         raise UnsafeTargetError(
             f"refusing target {url!r} from {where}: {parts.hostname} is outside 127.0.0.0/8; "
-            "pass --allow-non-loopback to test a service elsewhere"
+            f"{allow_hint}"
         )
     return url.rstrip("/")

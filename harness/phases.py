@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ def run_tests_phase(
     paths: tuple[str, ...],
     env: dict[str, str],
     on_progress: Callable[[Progress], None] | None = None,
+    allow_non_loopback: bool = False,
 ) -> tuple[TestPhaseResult, gate_logic.SuiteEvidence]:
     seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
     spec = RunSpec(
@@ -66,6 +68,7 @@ def run_tests_phase(
         until_confident=settings.until_confident,
         slo=settings.slo,
         env=env,
+        allow_non_loopback=allow_non_loopback,
     )
     ctx.say(
         f"tests: {' '.join(paths) or '.'} x{settings.repeat}"
@@ -110,11 +113,15 @@ def run_tests_phase(
     return result, gate_logic.SuiteEvidence(passed, n)
 
 
-def _load_spec(settings: LoadSettings, target_url: str) -> LoadSpec:
+def _load_spec(
+    settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None = None
+) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
 
     if settings.profile_file:
-        return load_load_spec(Path(settings.profile_file), target_url)
+        spec = load_load_spec(Path(settings.profile_file), target_url)
+        # what the user typed on the command line wins over the profile file
+        return dataclasses.replace(spec, **dict(overrides or {}))
     return LoadSpec(
         target_url=target_url,
         requests=(RequestSpec(path=settings.path),),
@@ -131,13 +138,16 @@ def run_load_phase(
     settings: LoadSettings,
     target_url: str,
     on_progress: Callable[[Any], None] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> gate_logic.LoadEvidence:
+    """Run the load; with a profile file, ``overrides`` (LoadSpec fields given on the
+    command line) replace the file's values."""
     from harness import gates as gate_logic
     from harness.latency import percentile_estimate
     from harness.load import run_load
     from harness.load.histogram import decode_histogram
 
-    spec = _load_spec(settings, target_url)
+    spec = _load_spec(settings, target_url, overrides)
     ctx.say(
         f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
         f"{spec.duration_s} s against {target_url}"
@@ -209,7 +219,7 @@ def check_chaos_experiments(
     experiments = find_experiments(
         directory,
         names if names is not None else list(settings.experiments),
-        where="chaos.experiments",
+        where="the command line" if names is not None else "chaos.experiments",
     )
     if external_target and (refused := _chaos_refusals(experiments)):
         raise UsageError("\n".join(refused))

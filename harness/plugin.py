@@ -5,7 +5,9 @@ unless its options are given, except for fixtures a test asks for by name:
 
 - ``target_url`` / ``api_token``: the Moonbase API under test, from
   ``MOONBASE_TARGET_URL`` / ``MOONBASE_API_TOKEN`` or, when unset, a reference API this
-  worker starts on a free loopback port and stops at the end of its session;
+  worker starts on a free loopback port and stops at the end of its session; a
+  ``MOONBASE_TARGET_URL`` outside 127.0.0.0/8 is refused (the tests that ask for it
+  error, nothing is sent to it) unless ``--moonbase-allow-non-loopback`` is given;
 - ``moonbase_target``: a reference API of the test's own (its own database);
 - ``free_tcp_port``: a loopback port that was free a moment ago;
 - ``isolated_env``: the test runs in its own temporary working directory with its own
@@ -14,9 +16,13 @@ unless its options are given, except for fixtures a test asks for by name:
 Options the runner passes:
 
 - ``--moonbase-records PATH``: one JSON line per test run, written by the controller
-  (the xdist main process), flushed as it goes so that nothing is lost on a crash;
+  (the xdist main process), flushed as it goes so that nothing is lost on a crash, and
+  a ``{"event": "started"}`` line as each test run starts, so that whoever ends the
+  session (the runner's budget watchdog) knows which runs it cut off;
 - ``--moonbase-repeat N``: every test N times, as parametrized copies, in one session;
-- ``--moonbase-seed S``: shuffle the test order with seed S (the same on every worker).
+- ``--moonbase-seed S``: shuffle the test order with seed S (the same on every worker);
+- ``--moonbase-allow-non-loopback``: the user's explicit ``--allow-non-loopback``, which
+  lets ``MOONBASE_TARGET_URL`` name a host outside 127.0.0.0/8.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import pytest
 __all__ = ["REPEAT_ID", "base_nodeid", "require_component"]
 
 REPEAT_ID = "moonbase-r"
+TARGET_URL_ENV = "MOONBASE_TARGET_URL"
 _REPEAT_RE = re.compile(REPEAT_ID + r"(\d+)")
 # the repeat id alone, first, in the middle or last among a test's own parameter ids
 _REPEAT_PARTS = (
@@ -75,6 +82,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--moonbase-seed", type=int, default=None, help="shuffle tests with this seed")
     group.addoption(
         "--moonbase-timeout-s", type=float, default=None, help="the per-test timeout (for records)"
+    )
+    group.addoption(
+        "--moonbase-allow-non-loopback",
+        action="store_true",
+        default=False,
+        help=f"let {TARGET_URL_ENV} name a host outside 127.0.0.0/8 (refused without this)",
     )
     group.addoption(
         "--moonbase-hard-timeout-s",
@@ -127,6 +140,8 @@ class _Recorder:
 
     def start(self, nodeid: str) -> None:
         self._started[nodeid] = time.monotonic()
+        # not a trial: it tells whoever ends this session early which runs were in flight
+        self._write({"event": "started", **_run_ids(nodeid), "t": time.time()})
 
     def _write(self, record: dict[str, Any]) -> None:
         self._fh.write(json.dumps(record, sort_keys=True) + "\n")
@@ -187,12 +202,9 @@ class _Recorder:
     def _emit(
         self, nodeid: str, outcome: str, duration_s: float, message: str, **extra: Any
     ) -> None:
-        match = _REPEAT_RE.search(nodeid[nodeid.find("[") :]) if "[" in nodeid else None
         self._write(
             {
-                "nodeid": base_nodeid(nodeid),
-                "run_nodeid": nodeid,
-                "repeat": int(match.group(1)) if match else 1,
+                **_run_ids(nodeid),
                 "outcome": outcome,
                 "duration_s": round(duration_s, 6),
                 "message": _short(message),
@@ -205,6 +217,16 @@ class _Recorder:
         for nodeid in list(self._phases):
             self._finish(nodeid)
         self._fh.close()
+
+
+def _run_ids(nodeid: str) -> dict[str, Any]:
+    """The fields that name one run of one test in every line of the records file."""
+    match = _REPEAT_RE.search(nodeid[nodeid.find("[") :]) if "[" in nodeid else None
+    return {
+        "nodeid": base_nodeid(nodeid),
+        "run_nodeid": nodeid,
+        "repeat": int(match.group(1)) if match else 1,
+    }
 
 
 def _short(text: str, limit: int = 500) -> str:
@@ -303,11 +325,38 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
 # -- fixtures ---------------------------------------------------------------------------
 
 
+def _target_from_environment(config: pytest.Config) -> str | None:
+    """``MOONBASE_TARGET_URL`` if set and allowed; a non-loopback host needs the allow flag.
+
+    The check reads the URL only: a refused target is never sent a packet.
+    """
+    url = os.environ.get(TARGET_URL_ENV)
+    if not url:
+        return None
+    from harness.errors import UnsafeTargetError
+    from harness.netguard import ensure_loopback_url
+
+    try:
+        return ensure_loopback_url(
+            url,
+            where=f"the environment variable {TARGET_URL_ENV}",
+            allow_non_loopback=bool(config.getoption("moonbase_allow_non_loopback", False)),
+            allow_hint=(
+                "pass --allow-non-loopback to reliable-test-runner "
+                "(--moonbase-allow-non-loopback to pytest) to test a service elsewhere"
+            ),
+        )
+    except UnsafeTargetError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @pytest.fixture(scope="session")
-def _moonbase_shared_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    url = os.environ.get("MOONBASE_TARGET_URL")
+def _moonbase_shared_target(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    url = _target_from_environment(pytestconfig)
     if url:
-        yield url.rstrip("/"), os.environ.get("MOONBASE_API_TOKEN", "")
+        yield url, os.environ.get("MOONBASE_API_TOKEN", "")
         return
     from harness.target import ReferenceTarget
 

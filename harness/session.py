@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import secrets
+import shutil
 import subprocess
 import tempfile
 import time
@@ -141,11 +142,19 @@ def open_run(
     result: dict[str, Any] = {}
     try:
         yield ctx
-    except KeyboardInterrupt:
-        result = state.finish("interrupted", "error", 130, "interrupted by the user")
+    except KeyboardInterrupt as exc:
+        why = "terminated (SIGTERM)" if type(exc).__name__ == "Terminated" else "interrupted"
+        result = state.finish("interrupted", "error", 130, f"{why} by the user")
         ctx.state.data["_final"] = result
+        print(f"verdict: error ({why}, exit 130); report so far: {run_dir / 'index.html'}")
         raise
     except HarnessError as exc:
+        if exc.exit_code == 2:
+            # A usage or config error, found before anything was measured (a selection
+            # that matches nothing, say): not a run, so no report, no `latest`, no line
+            # in the history.
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         result = state.finish("crashed", "error", exc.exit_code, str(exc))
         ctx.state.data["_final"] = result
         raise

@@ -269,14 +269,24 @@ def load_experiment(path: Path) -> Experiment:
 
 
 def find_experiments(directory: Path, names: list[str], *, where: str) -> list[Experiment]:
-    """Load the named experiments (all when ``names`` is empty), validating every one first."""
+    """Load the named experiments (all when ``names`` is empty), validating every one first.
+
+    A name is an experiment file's stem in ``directory``, or the path of a TOML file.
+    """
     available = {p.stem: p for p in sorted(directory.glob("*.toml"))} if directory.is_dir() else {}
+    for name in names:
+        if name.endswith(".toml") or "/" in name:
+            path = Path(name)
+            if not path.is_file():
+                raise ScenarioError(f"experiment file {name!r} from {where} does not exist")
+            available[name] = path
     wanted = names or sorted(available)
     missing = [n for n in wanted if n not in available]
     if missing:
         raise ScenarioError(
             f"unknown experiment(s) {', '.join(missing)} from {where}; "
             f"found in {directory}: {', '.join(sorted(available)) or 'none'}"
+            " (or give the path of a TOML file)"
         )
     problems: list[str] = []
     experiments = []

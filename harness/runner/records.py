@@ -2,21 +2,43 @@
 
 The trial unit is one run of one test. A test whose runs both passed and failed is
 flaky; a failed attempt that a rerun later "fixed" still counts as a failure.
+
+The records file (``test-runs.jsonl``) has one JSON object a line:
+
+- ``{"event": "collected", "count": N}``: a pytest session collected N test runs;
+- ``{"event": "started", "nodeid", "run_nodeid", "repeat", "t"}``: a test run began;
+- a run record (no ``"event"``; ``outcome``, ``duration_s``, ...): a test run ended;
+- ``{"event": "cut_off", "nodeid", "run_nodeid", "repeat", "running_s", "reason", "t"}``:
+  a run that had started and not ended when the runner ended its session (the budget
+  watchdog, an interrupt). It is no trial, neither passed nor failed, and is kept so that
+  a hang longer than the budget is seen rather than silently missing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness import stats
 
 
-__all__ = ["RunRecord", "TestRecord", "aggregate", "collected_count", "read_records"]
+__all__ = [
+    "CutOffRun",
+    "RunRecord",
+    "StartedRun",
+    "TestRecord",
+    "aggregate",
+    "collected_count",
+    "cut_off_line",
+    "in_flight",
+    "read_cut_offs",
+    "read_lines",
+    "read_records",
+]
 
 COUNTED = ("passed", "failed", "error", "timeout")
 
@@ -35,6 +57,27 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StartedRun:
+    """A test run that began (its ``started`` line) and has not ended yet."""
+
+    nodeid: str
+    run_nodeid: str
+    repeat: int
+    started_t: float  # wall clock (time.time()) when the controller heard of its start
+
+
+@dataclass(frozen=True, slots=True)
+class CutOffRun:
+    """A test run still in flight when the runner ended its session: no trial."""
+
+    nodeid: str
+    run_nodeid: str
+    repeat: int
+    running_s: float  # how long it had been running when it was cut off
+    reason: str  # "budget" (the whole-run watchdog) or "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
 class TestRecord:
     """Every counted run of one test, with its figures."""
 
@@ -48,6 +91,12 @@ class TestRecord:
     outcomes: tuple[str, ...]
     durations_s: tuple[float, ...]
     messages: tuple[str, ...] = field(default=())
+    # runs still going when the session was ended (budget, interrupt): listed, never counted
+    cut_off_running_s: tuple[float, ...] = field(default=())
+
+    @property
+    def cut_off(self) -> int:
+        return len(self.cut_off_running_s)
 
     @property
     def flaky(self) -> bool:
@@ -107,6 +156,8 @@ class TestRecord:
             "duration_s": self.duration_summary(),
             "outcomes": list(self.outcomes),
             "messages": list(self.messages[:5]),
+            "cut_off": self.cut_off,
+            "cut_off_running_s": [round(s, 3) for s in self.cut_off_running_s],
         }
         if self.n:
             body["pass_rate"] = self.interval().to_json()
@@ -117,30 +168,90 @@ class TestRecord:
         return body
 
 
-def read_records(path: Path) -> list[RunRecord]:
-    """Read a records file; a torn last line (crash mid-write) is ignored, not fatal."""
-    records: list[RunRecord] = []
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Every whole JSON object in a records file; a torn line (crash mid-write) is skipped."""
+    lines: list[dict[str, Any]] = []
     if not path.exists():
-        return records
+        return lines
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             raw = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if "nodeid" not in raw:  # an event line, e.g. {"event": "collected"}
-            continue
-        records.append(
-            RunRecord(
-                nodeid=str(raw["nodeid"]),
-                outcome=str(raw["outcome"]),
-                duration_s=float(raw.get("duration_s", 0.0)),
-                repeat=int(raw.get("repeat", 1)),
-                message=str(raw.get("message", "")),
-                worker=raw.get("worker"),
-                rerun=bool(raw.get("rerun", False)),
-            )
+        if isinstance(raw, dict):
+            lines.append(raw)
+    return lines
+
+
+def _is_run(raw: Mapping[str, Any]) -> bool:
+    return "event" not in raw and "nodeid" in raw and "outcome" in raw
+
+
+def read_records(path: Path) -> list[RunRecord]:
+    """The ended test runs of a records file; a torn last line is ignored, not fatal."""
+    return [
+        RunRecord(
+            nodeid=str(raw["nodeid"]),
+            outcome=str(raw["outcome"]),
+            duration_s=float(raw.get("duration_s", 0.0)),
+            repeat=int(raw.get("repeat", 1)),
+            message=str(raw.get("message", "")),
+            worker=raw.get("worker"),
+            rerun=bool(raw.get("rerun", False)),
         )
-    return records
+        for raw in read_lines(path)
+        if _is_run(raw)
+    ]
+
+
+def in_flight(lines: Iterable[Mapping[str, Any]]) -> list[StartedRun]:
+    """Runs that started and have not ended (nor been recorded as cut off), in start order.
+
+    A run id can recur (a later batch of ``--until-confident`` reuses it), so the lines are
+    replayed in order. A ``rerun`` record ends an attempt, not the run: the retry goes on.
+    """
+    running: dict[str, StartedRun] = {}
+    for raw in lines:
+        run_nodeid = str(raw.get("run_nodeid", raw.get("nodeid", "")))
+        event = raw.get("event")
+        if event == "started":
+            running[run_nodeid] = StartedRun(
+                nodeid=str(raw["nodeid"]),
+                run_nodeid=run_nodeid,
+                repeat=int(raw.get("repeat", 1)),
+                started_t=float(raw.get("t", 0.0)),
+            )
+        elif event == "cut_off" or (_is_run(raw) and not raw.get("rerun", False)):
+            running.pop(run_nodeid, None)
+    return list(running.values())
+
+
+def cut_off_line(run: CutOffRun, t: float) -> dict[str, Any]:
+    """The records-file line for a run that was cut off."""
+    return {
+        "event": "cut_off",
+        "nodeid": run.nodeid,
+        "run_nodeid": run.run_nodeid,
+        "repeat": run.repeat,
+        "running_s": round(run.running_s, 3),
+        "reason": run.reason,
+        "t": t,
+    }
+
+
+def read_cut_offs(path: Path) -> list[CutOffRun]:
+    """The runs a records file says were cut off when their session was ended."""
+    return [
+        CutOffRun(
+            nodeid=str(raw["nodeid"]),
+            run_nodeid=str(raw.get("run_nodeid", raw["nodeid"])),
+            repeat=int(raw.get("repeat", 1)),
+            running_s=float(raw.get("running_s", 0.0)),
+            reason=str(raw.get("reason", "")),
+        )
+        for raw in read_lines(path)
+        if raw.get("event") == "cut_off" and "nodeid" in raw
+    ]
 
 
 def collected_count(path: Path) -> int | None:
@@ -156,17 +267,29 @@ def collected_count(path: Path) -> int | None:
     return count
 
 
-def aggregate(records: Iterable[RunRecord]) -> list[TestRecord]:
-    """Fold runs into one record per test, sorted by failure rate (worst first)."""
+def aggregate(records: Iterable[RunRecord], cut_off: Iterable[CutOffRun] = ()) -> list[TestRecord]:
+    """Fold runs into one record per test, sorted by failure rate (worst first).
+
+    Cut-off runs are listed with their test (a test that only ever hung past the budget
+    gets a record with n = 0) and count in none of its figures.
+    """
     by_test: dict[str, list[RunRecord]] = {}
     for record in records:
         by_test.setdefault(record.nodeid, []).append(record)
-    out = [_fold(nodeid, runs) for nodeid, runs in by_test.items()]
+    cut_by_test: dict[str, list[float]] = {}
+    for run in cut_off:
+        cut_by_test.setdefault(run.nodeid, []).append(run.running_s)
+        by_test.setdefault(run.nodeid, [])
+    out = [
+        _fold(nodeid, runs, tuple(cut_by_test.get(nodeid, ()))) for nodeid, runs in by_test.items()
+    ]
     out.sort(key=lambda t: (-(t.failures / t.n) if t.n else 1.0, t.nodeid))
     return out
 
 
-def _fold(nodeid: str, runs: Sequence[RunRecord]) -> TestRecord:
+def _fold(
+    nodeid: str, runs: Sequence[RunRecord], cut_off_running_s: tuple[float, ...] = ()
+) -> TestRecord:
     outcomes = tuple(r.outcome for r in runs)
     counted = [r for r in runs if r.outcome in COUNTED]
     messages = tuple(dict.fromkeys(r.message for r in runs if r.message and r.outcome != "passed"))
@@ -181,4 +304,5 @@ def _fold(nodeid: str, runs: Sequence[RunRecord]) -> TestRecord:
         outcomes=outcomes,
         durations_s=tuple(r.duration_s for r in counted),
         messages=messages,
+        cut_off_running_s=cut_off_running_s,
     )

@@ -3,14 +3,14 @@
 Each batch is one ``python -m pytest`` child in its own process group, spread over
 pytest-xdist workers, each test under pytest-timeout; the harness plugin writes one JSON
 line per test run, which this module tails for live progress. At the budget the whole
-process tree is ended and the records so far still count.
+process tree is ended and the records so far still count; the runs in flight at that
+moment are recorded as cut off (listed, not counted).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -21,17 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import InfrastructureError, UsageError
+from harness.netguard import ensure_loopback_url
 from harness.processes import kill_tree
 from harness.runner.records import (
+    CutOffRun,
     RunRecord,
     TestRecord,
     aggregate,
+    cut_off_line,
+    in_flight,
+    read_cut_offs,
+    read_lines,
     read_records,
 )
 
 __all__ = ["Progress", "RunSpec", "TestPhaseResult", "run_tests"]
 
-_COLLECTED = re.compile(r"(?:collected (\d+) items?|\[(\d+) items?\])")
+TARGET_URL_ENV = "MOONBASE_TARGET_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +61,17 @@ class RunSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     extra_args: tuple[str, ...] = ()
     max_batch_repeat: int = 1000
+    # the user's --allow-non-loopback: MOONBASE_TARGET_URL may then name another host
+    allow_non_loopback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
+    """Live progress. ``runs`` counts every ended test run (skips too, so the bar can
+    fill); ``expected`` is what the batches so far will make, ``None`` while a batch has
+    not collected yet, and never below ``runs``: ``--until-confident`` grows it a batch
+    at a time."""
+
     runs: int
     expected: int | None
     failures: int
@@ -80,6 +93,11 @@ class TestPhaseResult:
     argv: tuple[str, ...]
     output_tail: tuple[str, ...]
     internal_error: str | None = None
+    # runs in flight when the session was ended (budget or interrupt): not in ``runs``
+    cut_off: tuple[CutOffRun, ...] = ()
+    # what interrupted the session (SIGINT, or SIGTERM as the CLI raises it), to re-raise
+    # once the partial results are kept
+    interruption: KeyboardInterrupt | None = None
 
 
 def _argv(spec: RunSpec, records: Path, repeat: int, selection: Sequence[str]) -> list[str]:
@@ -112,6 +130,8 @@ def _argv(spec: RunSpec, records: Path, repeat: int, selection: Sequence[str]) -
         argv += ["-n", spec.workers, "--max-worker-restart=100000"]
     if spec.seed is not None:
         argv.append(f"--moonbase-seed={spec.seed}")
+    if spec.allow_non_loopback:
+        argv.append("--moonbase-allow-non-loopback")
     if spec.keyword:
         argv += ["-k", spec.keyword]
     if spec.markexpr:
@@ -128,7 +148,6 @@ def _run_batch(
     selection: Sequence[str],
     deadline: float,
     on_line: Callable[[], None],
-    expected_cb: Callable[[int], None],
 ) -> tuple[int | None, bool, list[str], list[str]]:
     """One pytest child; returns (exit code or None if killed, killed at budget, argv, tail)."""
     argv = _argv(spec, records_path, repeat, selection)
@@ -150,10 +169,7 @@ def _run_batch(
     def pump() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
-            tail.append(line)
-            if match := _COLLECTED.search(line):
-                expected_cb(int(match.group(1) or match.group(2)))
+            tail.append(raw.decode("utf-8", "replace").rstrip())
 
     reader = threading.Thread(target=pump, name="pytest-output", daemon=True)
     reader.start()
@@ -174,31 +190,45 @@ def _run_batch(
         raise
     finally:
         reader.join(timeout=5)
+        if not reader.is_alive() and proc.stdout is not None:
+            # at EOF; a reader still blocked (a grandchild holds the pipe) keeps it open
+            proc.stdout.close()
         on_line()
     return (None if killed else proc.returncode), killed, argv, list(tail)
 
 
-@dataclass(slots=True)
-class _BatchState:
-    expected: int | None = None  # runs the current batch will make, once collected
-    batch: int = 1
-    base: int = 0  # runs recorded before the current batch
-
-
 class _RecordsTail:
-    """Reads only what was appended to the records file since the last look."""
+    """Live counts from the records file, reading only what was appended since the last look.
+
+    The total is honest: a batch's expected runs are known only once that batch's own
+    ``collected`` line is read (never a count left over from the previous batch), and it
+    never shows fewer runs than have ended (a rerun adds a run that was not collected).
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._offset = 0
-        self.runs = 0
+        self.runs = 0  # ended test runs, skips included
         self.failures = 0
-        self.collected: int | None = None
+        self._base = 0  # runs ended before the current batch
+        self._collected: int | None = None  # the current batch's, once it has collected
         self._outcomes: dict[str, set[str]] = {}
 
     @property
     def flaky(self) -> int:
         return sum(1 for seen in self._outcomes.values() if "passed" in seen and len(seen) > 1)
+
+    @property
+    def expected(self) -> int | None:
+        if self._collected is None:
+            return None
+        return max(self._base + self._collected, self.runs)
+
+    def begin_batch(self) -> None:
+        """A new pytest session is about to start: its total is unknown until it collects."""
+        self.read_new()
+        self._base = self.runs
+        self._collected = None
 
     def read_new(self) -> None:
         with self._path.open("rb") as fh:
@@ -211,15 +241,52 @@ class _RecordsTail:
                 raw = json.loads(line)
             except ValueError:
                 continue
-            if raw.get("event") == "collected":
-                self.collected = int(raw["count"])
-                continue
-            outcome = raw.get("outcome")
-            if outcome == "skipped" or "nodeid" not in raw:
+            event = raw.get("event") if isinstance(raw, dict) else "?"
+            if event == "collected":
+                self._collected = int(raw["count"])
+            if event is not None or "outcome" not in raw:
                 continue
             self.runs += 1
+            outcome = raw["outcome"]
+            if outcome == "skipped":
+                continue
             self.failures += outcome != "passed"
-            self._outcomes.setdefault(raw["nodeid"], set()).add(outcome)
+            self._outcomes.setdefault(str(raw.get("nodeid")), set()).add(outcome)
+
+
+def _check_target(spec: RunSpec) -> None:
+    """Refuse a non-loopback MOONBASE_TARGET_URL before any test starts (nothing is sent)."""
+    url = {**os.environ, **spec.env}.get(TARGET_URL_ENV)
+    if url:
+        where = "the runner's environment" if TARGET_URL_ENV in spec.env else "the environment"
+        ensure_loopback_url(
+            url,
+            where=f"{TARGET_URL_ENV} in {where}",
+            allow_non_loopback=spec.allow_non_loopback,
+        )
+
+
+def _record_cut_offs(records_path: Path, reason: str) -> None:
+    """Append a ``cut_off`` line for every run that started and did not end."""
+    now = time.time()
+    running = in_flight(read_lines(records_path))
+    if not running:
+        return
+    with records_path.open("rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":  # the killed writer left a torn line: end it first
+                fh.write(b"\n")
+        for run in running:
+            cut = CutOffRun(
+                nodeid=run.nodeid,
+                run_nodeid=run.run_nodeid,
+                repeat=run.repeat,
+                running_s=max(0.0, now - run.started_t),
+                reason=reason,
+            )
+            fh.write((json.dumps(cut_off_line(cut, now), sort_keys=True) + "\n").encode())
 
 
 def run_tests(
@@ -229,14 +296,16 @@ def run_tests(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> TestPhaseResult:
     """Run the selected tests ``spec.repeat`` times (or until confident) within the budget."""
+    _check_target(spec)
     start = time.monotonic()
     deadline = start + spec.budget_s
     records_path.parent.mkdir(parents=True, exist_ok=True)
     records_path.touch()
-    state = _BatchState()
+    batch = 1
     exit_codes: list[int] = []
     budget_exhausted = False
     interrupted = False
+    interruption: KeyboardInterrupt | None = None
     internal_error: str | None = None
     last_argv: list[str] = []
     last_tail: list[str] = []
@@ -247,31 +316,28 @@ def run_tests(
         if on_progress is None:
             return
         tail.read_new()
-        if tail.collected is not None and state.expected is None:
-            state.expected = state.base + tail.collected
         on_progress(
             Progress(
                 runs=tail.runs,
-                expected=state.expected,
+                expected=tail.expected,
                 failures=tail.failures,
                 flaky=tail.flaky,
                 elapsed_s=time.monotonic() - start,
-                batch=state.batch,
+                batch=batch,
             )
         )
-
-    def set_expected(count: int) -> None:
-        state.expected = state.base + count
 
     selection: list[str] = []
     repeat = spec.repeat
     try:
         while True:
+            tail.begin_batch()
             code, killed, last_argv, last_tail = _run_batch(
-                spec, records_path, repeat, selection, deadline, report_progress, set_expected
+                spec, records_path, repeat, selection, deadline, report_progress
             )
             if killed:
                 budget_exhausted = True
+                _record_cut_offs(records_path, "budget")
                 break
             assert code is not None
             exit_codes.append(code)
@@ -306,23 +372,26 @@ def run_tests(
             selection = list(dict.fromkeys(t.nodeid.split("[", 1)[0] for t in undecided))
             needed = max(t.trials_needed(spec.slo) for t in undecided)
             repeat = max(1, min(needed, repeat * 2, spec.max_batch_repeat))
-            state.batch += 1
-            state.base = len(read_records(records_path))
-            state.expected = None
-    except KeyboardInterrupt:
+            batch += 1
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM as the CLI raises it
         interrupted = True
+        interruption = exc
+        _record_cut_offs(records_path, "interrupted")
 
     runs = read_records(records_path)
+    cut_off = read_cut_offs(records_path)
     return TestPhaseResult(
-        tests=tuple(aggregate(runs)),
+        tests=tuple(aggregate(runs, cut_off)),
         runs=tuple(runs),
         budget_exhausted=budget_exhausted,
         interrupted=interrupted,
+        interruption=interruption,
         pytest_exit_codes=tuple(exit_codes),
-        batches=state.batch,
+        batches=batch,
         seed=spec.seed,
         duration_s=time.monotonic() - start,
         argv=tuple(last_argv),
         output_tail=tuple(last_tail),
         internal_error=internal_error,
+        cut_off=tuple(cut_off),
     )

@@ -285,3 +285,56 @@ def test_a_rerun_that_passes_is_a_flake_not_a_pass(tmp_path: Path) -> None:
     (test,) = report["tests"]
     assert test["outcomes"] == ["failed", "passed"]
     assert (test["passed"], test["n"], test["flaky"]) == (1, 2, True)
+
+
+HANGS_PAST_THE_BUDGET = """
+import time
+
+def test_sleeps_past_the_budget():
+    time.sleep(100)
+
+def test_fast():
+    pass
+"""
+
+
+def test_a_test_running_when_the_budget_ends_the_run_is_listed_as_cut_off(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "hang"
+    root.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "test_hang.py").write_text(HANGS_PAST_THE_BUDGET)
+    result = run_cli(
+        "run",
+        "--rootdir",
+        str(root),
+        "--repeat",
+        "1",
+        "--workers",
+        "2",
+        "--timeout",
+        "200",
+        "--budget",
+        "5",
+        "--report-dir",
+        str(tmp_path / "r"),
+        timeout=120,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr  # no test decided anything
+    report = json.loads((tmp_path / "r" / "latest" / "report.json").read_text())
+    assert report["test_run"]["budget_exhausted"] is True
+    tests = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+    hang = tests["test_sleeps_past_the_budget"]
+    # seen, but no trial: it neither passed nor failed, and n leaves it out
+    assert (hang["cut_off"], hang["n"], hang["passed"], hang["failed"]) == (1, 0, 0, 0)
+    assert (hang["timeouts"], hang["errors"], hang["pass_rate"]) == (0, 0, None)
+    (running_s,) = hang["cut_off_running_s"]
+    assert 2.0 < running_s < 10.0
+    assert (tests["test_fast"]["n"], tests["test_fast"]["cut_off"]) == (1, 0)
+    assert report["test_run"]["runs"] == 1  # the finished run only
+    records = (tmp_path / "r" / "latest" / "test-runs.jsonl").read_text().splitlines()
+    cut = [json.loads(line) for line in records if '"cut_off"' in line]
+    assert [(c["nodeid"].split("::")[-1], c["reason"]) for c in cut] == [
+        ("test_sleeps_past_the_budget", "budget")
+    ]

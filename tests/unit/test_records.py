@@ -4,7 +4,16 @@ from pathlib import Path
 import pytest
 
 from harness.plugin import base_nodeid
-from harness.runner.records import RunRecord, aggregate, read_records
+from harness.runner.records import (
+    CutOffRun,
+    RunRecord,
+    aggregate,
+    cut_off_line,
+    in_flight,
+    read_cut_offs,
+    read_records,
+)
+from harness.runner.session import _RecordsTail
 
 
 @pytest.mark.parametrize(
@@ -65,3 +74,108 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     good = json.dumps({"nodeid": "a", "outcome": "passed", "duration_s": 0.1})
     path.write_text(good + "\n" + '{"nodeid": "a", "outc')
     assert [r.outcome for r in read_records(path)] == ["passed"]
+
+
+def _started(run_nodeid: str, t: float = 100.0) -> dict[str, object]:
+    return {
+        "event": "started",
+        "nodeid": base_nodeid(run_nodeid),
+        "run_nodeid": run_nodeid,
+        "repeat": 1,
+        "t": t,
+    }
+
+
+def _ended(run_nodeid: str, outcome: str = "passed", **extra: object) -> dict[str, object]:
+    return {
+        "nodeid": base_nodeid(run_nodeid),
+        "run_nodeid": run_nodeid,
+        "outcome": outcome,
+        "duration_s": 0.1,
+        **extra,
+    }
+
+
+def test_event_lines_are_not_read_as_runs(tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    lines = [{"event": "collected", "count": 2}, _started("t::a"), _ended("t::a")]
+    lines.append(cut_off_line(CutOffRun("t::b", "t::b", 1, 5.0, "budget"), t=1.0))
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [(r.nodeid, r.outcome) for r in read_records(path)] == [("t::a", "passed")]
+    assert read_cut_offs(path) == [CutOffRun("t::b", "t::b", 1, 5.0, "budget")]
+
+
+def test_a_run_that_started_and_did_not_end_is_in_flight() -> None:
+    lines = [
+        _started("t::a[moonbase-r1]", t=10.0),
+        _started("t::a[moonbase-r2]", t=11.0),
+        _ended("t::a[moonbase-r1]"),
+        _started("t::b", t=12.0),
+        _ended("t::b", "failed", rerun=True),  # an attempt ended; its retry goes on
+        _started("t::c"),
+        _ended("t::c", "timeout"),
+    ]
+    running = in_flight(lines)
+    assert [(r.run_nodeid, r.nodeid, r.started_t) for r in running] == [
+        ("t::a[moonbase-r2]", "t::a", 11.0),
+        ("t::b", "t::b", 12.0),
+    ]
+
+
+def test_a_run_id_reused_by_a_later_batch_is_in_flight_again_until_it_ends() -> None:
+    first = [_started("t::a"), _ended("t::a")]
+    assert in_flight(first) == []
+    assert [r.run_nodeid for r in in_flight([*first, _started("t::a")])] == ["t::a"]
+    cut = cut_off_line(CutOffRun("t::a", "t::a", 1, 1.0, "budget"), t=1.0)
+    assert in_flight([*first, _started("t::a"), cut]) == []  # recorded once, not again
+
+
+def test_cut_off_runs_are_listed_but_are_no_trials() -> None:
+    runs = [RunRecord("t::fast", "passed", 0.1)] * 3
+    cut = [
+        CutOffRun("t::hangs", "t::hangs", 1, 95.5, "budget"),
+        CutOffRun("t::fast", "t::fast[moonbase-r4]", 4, 0.2, "budget"),
+    ]
+    tests = {t.nodeid: t for t in aggregate(runs, cut)}
+    hangs, fast = tests["t::hangs"], tests["t::fast"]
+    assert (hangs.n, hangs.passed, hangs.failures, hangs.cut_off) == (0, 0, 0, 1)
+    assert (fast.n, fast.passed, fast.cut_off) == (3, 3, 1)
+    body = hangs.to_json(slo=0.9)
+    assert (body["n"], body["passed"], body["failed"], body["timeouts"]) == (0, 0, 0, 0)
+    assert body["cut_off"] == 1
+    assert body["cut_off_running_s"] == [95.5]
+    assert body["pass_rate"] is None
+    assert fast.to_json(slo=0.9)["cut_off"] == 1
+    assert aggregate(runs)[0].to_json(slo=0.9)["cut_off"] == 0
+
+
+def test_the_progress_total_waits_for_each_batch_and_never_falls_below_the_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.touch()
+    tail = _RecordsTail(path)
+
+    def append(*lines: dict[str, object]) -> None:
+        with path.open("a") as fh:
+            fh.write("".join(json.dumps(line) + "\n" for line in lines))
+
+    tail.begin_batch()
+    append({"event": "collected", "count": 10})
+    append(*[_ended(f"t::a[moonbase-r{i}]") for i in range(1, 11)])
+    tail.read_new()
+    assert (tail.runs, tail.expected) == (10, 10)
+    # --until-confident adds a batch of 20: the previous batch's count says nothing of it
+    tail.begin_batch()
+    assert tail.expected is None
+    append({"event": "collected", "count": 20})
+    append(*[_ended(f"t::a[moonbase-r{i}]") for i in range(1, 20)])
+    tail.read_new()
+    assert (tail.runs, tail.expected) == (29, 30)
+    # a rerun adds a run nobody collected: the total grows with it
+    append(_ended("t::a[moonbase-r20]", "failed", rerun=True), _ended("t::a[moonbase-r20]"))
+    append({"nodeid": "t::b", "outcome": "skipped"}, _started("t::c"))
+    tail.read_new()
+    assert tail.runs == 32
+    assert tail.expected == 32
+    assert tail.failures == 1
