@@ -27,6 +27,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ConfigError
+from harness.validation import allowed_fields
 
 __all__ = [
     "ChaosSettings",
@@ -218,13 +219,7 @@ def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, list[str], Any
 
 def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     """The valid field names at ``loc`` (for 'extra fields not permitted' errors)."""
-    current: Any = model
-    for part in loc[:-1]:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return ""
-        current = field.annotation
-    names = sorted(getattr(current, "model_fields", {}))
+    names = allowed_fields(model, loc)
     return f"; valid fields: {', '.join(names)}" if names else ""
 
 

@@ -49,6 +49,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import ScenarioError
+from harness.validation import allowed_fields
 
 __all__ = [
     "FAULT_KINDS",
@@ -263,7 +264,8 @@ def load_experiment(path: Path) -> Experiment:
             field = _field_name(error["loc"]) or "(top level)"
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
-                message = "unknown field"
+                valid = allowed_fields(Experiment, tuple(error["loc"]))
+                message = "unknown field" + (f"; valid fields: {', '.join(valid)}" if valid else "")
             problems.append(f"{path}: field {field}: {message} (got {error.get('input')!r})")
         raise ScenarioError("\n".join(problems)) from None
 
