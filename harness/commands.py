@@ -231,12 +231,31 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     else:
         paths = tuple(settings.paths)
     env: dict[str, str] = {}
-    with open_run("run", config, report_root, _say) as ctx:
-        if args.target_url:
-            with target_for(ctx, args.target_url, args.allow_non_loopback) as target:
-                env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
-                return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
-        return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
+    try:
+        with open_run("run", config, report_root, _say) as ctx:
+            if args.target_url:
+                with target_for(ctx, args.target_url, args.allow_non_loopback) as target:
+                    env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
+                    return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
+            return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
+    except UsageError as exc:
+        hint = _command_hint(args.selectors)
+        if hint and "no tests matched" in str(exc):
+            raise UsageError(f"{exc}\n  {hint}") from None
+        raise
+
+
+def _command_hint(selectors: list[str]) -> str | None:
+    """'did you mean ...' when a selector that matched nothing looks like a command."""
+    import difflib
+
+    from harness.cli import COMMANDS
+
+    for selector in selectors:
+        close = difflib.get_close_matches(selector, COMMANDS, n=1, cutoff=0.75)
+        if close:
+            return f"did you mean the command `reliable-test-runner {close[0]}`?"
+    return None
 
 
 def _run_tests(

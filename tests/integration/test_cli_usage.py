@@ -34,6 +34,7 @@ def _no_run_written(report_dir: Path) -> None:
         (["run", "-m", "api and ("], "invalid -m expression 'api and ('"),
         (["run", "-k", "("], "invalid -k expression '('"),
         (["run", "nosuchthing_xyz"], "no tests matched"),
+        (["doctr"], "did you mean the command `reliable-test-runner doctor`?"),
         (["chaos", "no-such-experiment"], "unknown experiment(s) no-such-experiment"),
         (["load", "--profile-file", "/nonexistent/load.toml"], "--profile-file"),
         (["run", "API", "--target-url", "http://192.0.2.1:8000"], "outside 127.0.0.0/8"),
