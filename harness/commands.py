@@ -72,22 +72,34 @@ def _print_gates(results: tuple[gate_logic.GateResult, ...]) -> None:
 def _print_tests(tests: list[dict[str, Any]]) -> None:
     if not tests:
         return
+    cut_off = any(t.get("cut_off") for t in tests)
     table = Table(title="tests, worst first (k/n with 95% Clopper-Pearson interval)")
-    for col in ("test", "passed/runs", "95% CI", "flaky", "timeouts", "decision", "more trials"):
+    columns = ["test", "passed/runs", "95% CI", "flaky", "timeouts", "decision", "more trials"]
+    for col in [*columns, "cut off"] if cut_off else columns:
         table.add_column(col, overflow="fold")
     for t in tests:
         rate = t.get("pass_rate") or {}
         ci = f"[{rate['low']:.4f}, {rate['high']:.4f}]" if rate else "-"
-        table.add_row(
+        # trials still needed only while undecided: a decided test needs none
+        needed = t.get("trials_needed") if t["decision"] == "insufficient" else None
+        row = [
             t["nodeid"],
             f"{t['passed']}/{t['n']}",
             ci,
             "[yellow]flaky[/]" if t["flaky"] else "",
             str(t["timeouts"]),
             str(t["decision"]),
-            str(t.get("trials_needed")),
-        )
+            "-" if needed is None else str(needed),
+        ]
+        if cut_off:
+            row.append(f"[yellow]{t['cut_off']}[/]" if t.get("cut_off") else "")
+        table.add_row(*row)
     console.print(table)
+    if cut_off:
+        console.print(
+            "[yellow]cut off: runs still going when the run was ended (budget or interrupt);"
+            " listed, never counted[/]"
+        )
 
 
 @contextlib.contextmanager
