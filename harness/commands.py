@@ -58,13 +58,19 @@ def _print_gates(results: tuple[gate_logic.GateResult, ...]) -> None:
     if not results:
         return
     table = Table(title="gates", show_lines=False)
-    for col in ("gate", "outcome", "observed", "threshold", "detail"):
+    for col in ("gate", "outcome", "observed", "decided on", "threshold", "detail"):
         table.add_column(col, overflow="fold")
     for g in results:
         colour = {"pass": "green", "fail": "red"}.get(g.outcome, "yellow")
         observed = "-" if g.observed is None else f"{g.observed:.4g}"
+        decided = "-" if g.decided_on is None else f"{g.decided_on:.4g} ({g.decided_by})"
         table.add_row(
-            g.name, f"[{colour}]{g.outcome}[/]", observed, f"{g.comparison} {g.threshold}", g.detail
+            g.name,
+            f"[{colour}]{g.outcome}[/]",
+            observed,
+            decided,
+            f"{g.comparison} {g.threshold}",
+            g.detail,
         )
     console.print(table)
 
@@ -525,6 +531,9 @@ def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
                 "significant": reg.significant,
                 "regressed": reg.regressed,
                 "noise": reg.noise,
+                "noise_method": reg.noise_method,
+                "n_baseline": reg.n_baseline,
+                "n_current": reg.n_current,
                 "test": "Mann-Whitney U, one-sided",
             }
             state = "REGRESSED" if reg.regressed else "no regression"

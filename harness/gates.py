@@ -7,6 +7,7 @@ trials to say either, with the number still needed where one can be computed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +20,7 @@ __all__ = [
     "Evidence",
     "GateResult",
     "LoadEvidence",
+    "NOT_RUN_PREFIX",
     "Outcome",
     "PercentileEstimate",
     "SuiteEvidence",
@@ -59,12 +61,27 @@ class LoadEvidence:
     p99: PercentileEstimate
 
 
+# harness.faults.runner.not_run_result starts every not-run experiment's error with this
+NOT_RUN_PREFIX = "not run: "
+
+
 @dataclass(frozen=True, slots=True)
 class ChaosEvidence:
+    """One chaos experiment: did its fault show, and how long did each injection take to heal.
+
+    An experiment that did not run (``status="not_run"``, or an error starting with
+    ``"not run: "``) injected nothing: its ``recovery_s`` is no evidence either way.
+    """
+
     name: str
     effect_observed: bool
     recovery_s: tuple[float | None, ...]  # one per injection; None = never recovered
     error: str | None = None  # e.g. steady state not met, error budget broken, not run
+    status: Literal["run", "not_run"] = "run"
+
+    @property
+    def ran(self) -> bool:
+        return self.status == "run" and not (self.error or "").startswith(NOT_RUN_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +93,14 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class GateResult:
+    """One gate's outcome and the figures it was decided on.
+
+    ``observed`` is the point estimate: k/n, or the measured value. ``decided_on`` is the
+    figure the outcome was decided on (a one-sided 95% bound, an order-statistic bound,
+    or the measured value where there is no interval) and ``decided_by`` names it; both
+    are None when there was nothing to decide on (no evidence, too few samples).
+    """
+
     name: str
     outcome: Outcome
     observed: float | None
@@ -84,6 +109,8 @@ class GateResult:
     detail: str
     n: int = 0
     trials_needed: int | None = None
+    decided_on: float | None = None
+    decided_by: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -95,7 +122,22 @@ class GateResult:
             "detail": self.detail,
             "n": self.n,
             "trials_needed": self.trials_needed,
+            "decided_on": self.decided_on,
+            "decided_by": self.decided_by,
         }
+
+
+_LOWER = "one-sided 95% lower bound"
+_UPPER = "one-sided 95% upper bound"
+
+
+def _seconds(value: float) -> str:
+    """Seconds to 3 significant digits, positional, no trailing zeros: 0.000462, 1.2, 31.4."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    rounded = float(f"{value:.2e}")  # round first: 0.0009996 is 0.001, not 0.000999
+    decimals = max(0, 2 - math.floor(math.log10(abs(rounded))))
+    return f"{rounded:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{rounded:.0f}"
 
 
 def _missing(name: str, threshold: float, comparison: Literal["<=", ">="], what: str) -> GateResult:
@@ -117,7 +159,11 @@ def _test_success(ev: Evidence, threshold: float) -> GateResult:
     )
     if needed is not None:
         detail += f"; not enough evidence: {needed} more passing runs needed"
-    return GateResult(name, outcome, low, threshold, ">=", detail, n, needed)
+    # a minimum passes on its lower bound and fails on its upper bound (stats.decide)
+    decided_on, decided_by = (high, _UPPER) if outcome == "fail" else (low, _LOWER)
+    return GateResult(
+        name, outcome, k / n, threshold, ">=", detail, n, needed, decided_on, decided_by
+    )
 
 
 def _load_error_rate(ev: Evidence, threshold: float) -> GateResult:
@@ -136,7 +182,14 @@ def _load_error_rate(ev: Evidence, threshold: float) -> GateResult:
     )
     if needed is not None:
         detail += f"; not enough evidence: {needed} more clean requests needed"
-    return GateResult(name, outcome, bad / n, threshold, "<=", detail, n, needed)
+    # a maximum passes on its upper bound and fails on its lower bound (stats.decide_max_rate)
+    if outcome == "fail":
+        decided_on, decided_by = stats.lower_bound(bad, n, CONFIDENCE), _LOWER
+    else:
+        decided_on, decided_by = high, _UPPER
+    return GateResult(
+        name, outcome, bad / n, threshold, "<=", detail, n, needed, decided_on, decided_by
+    )
 
 
 def _latency(attr: Literal["p95", "p99"], ev: Evidence, threshold: float) -> GateResult:
@@ -166,7 +219,13 @@ def _latency(attr: Literal["p95", "p99"], ev: Evidence, threshold: float) -> Gat
         f"{attr} {est.estimate_ms:.3f} ms from {est.n} samples, 95% order-statistic bounds "
         f"[{est.low_ms:.3f}, {est.high_ms:.3f}] ms against <= {threshold} ms"
     )
-    return GateResult(name, outcome, est.estimate_ms, threshold, "<=", detail, est.n)
+    if outcome == "fail":
+        decided_on, decided_by = est.low_ms, "95% order-statistic lower bound"
+    else:
+        decided_on, decided_by = est.high_ms, "95% order-statistic upper bound"
+    return GateResult(
+        name, outcome, est.estimate_ms, threshold, "<=", detail, est.n, None, decided_on, decided_by
+    )
 
 
 def _load_min_rps(ev: Evidence, threshold: float) -> GateResult:
@@ -175,36 +234,79 @@ def _load_min_rps(ev: Evidence, threshold: float) -> GateResult:
         return _missing(name, threshold, ">=", "load throughput")
     outcome: Outcome = "pass" if ev.load.rps >= threshold else "fail"
     detail = f"{ev.load.rps:.1f} req/s measured against >= {threshold}"
-    return GateResult(name, outcome, ev.load.rps, threshold, ">=", detail, ev.load.requests)
+    return GateResult(
+        name,
+        outcome,
+        ev.load.rps,
+        threshold,
+        ">=",
+        detail,
+        ev.load.requests,
+        decided_on=ev.load.rps,
+        decided_by="measured throughput (no interval)",
+    )
 
 
 def _chaos_recovery(ev: Evidence, threshold: float) -> GateResult:
+    """Every injection must take effect and recover within ``threshold``.
+
+    An experiment that did not run injected nothing: it adds no recovery to count, and
+    the gate cannot pass without it (insufficient), but it is never "not recovered".
+    """
     name = "chaos_recovery_s"
     if not ev.chaos:
         return _missing(name, threshold, "<=", "chaos experiments")
+    ran = [exp for exp in ev.chaos if exp.ran]
+    not_run = [exp for exp in ev.chaos if not exp.ran]
     problems: list[str] = []
     recoveries: list[float | None] = []
-    for exp in ev.chaos:
+    for exp in ran:
         if exp.error:
             problems.append(f"{exp.name}: {exp.error}")
         elif not exp.effect_observed:
             problems.append(f"{exp.name}: the fault had no visible effect")
         recoveries.extend(exp.recovery_s)
     summary = stats.summarize_recoveries(recoveries, threshold, CONFIDENCE, CONFIDENCE)
-    slow = [r for r in recoveries if r is None or r > threshold]
-    if slow:
-        problems.append(
-            f"{len(slow)}/{len(recoveries)} injections not recovered within {threshold} s"
+    parts: list[str] = []
+    if summary.n:
+        parts.append(
+            f"{summary.within_limit}/{summary.n} injections recovered within {threshold} s"
         )
-    observed = summary.max_s
-    outcome: Outcome = "fail" if problems else "pass"
-    detail = (
-        f"{summary.recovered}/{summary.n} injections recovered; "
-        f"max {observed if observed is None else round(observed, 3)} s"
-    )
+        if summary.max_s is not None:
+            parts.append(f"slowest {_seconds(summary.max_s)} s")
+        if summary.within_limit < summary.n:
+            problems.append(
+                f"{summary.n - summary.within_limit}/{summary.n} injections not recovered "
+                f"within {threshold} s"
+            )
+    elif ran:
+        parts.append("no injection measured")
+    else:
+        parts.append("no experiment ran")
+    parts += problems
+    for exp in not_run:
+        reason = (exp.error or "").removeprefix(NOT_RUN_PREFIX) or "no reason given"
+        parts.append(f"not run: {exp.name} ({reason})")
+    if not_run and ran and not problems:
+        parts.append("the gate cannot pass until every experiment has run")
     if problems:
-        detail += "; " + "; ".join(problems)
-    return GateResult(name, outcome, observed, threshold, "<=", detail, summary.n)
+        outcome: Outcome = "fail"
+    elif not_run or not summary.n:
+        outcome = "insufficient"  # an experiment that did not run can be no pass
+    else:
+        outcome = "pass"
+    every_recovered = summary.n > 0 and summary.unrecovered == 0
+    return GateResult(
+        name,
+        outcome,
+        summary.max_s,
+        threshold,
+        "<=",
+        "; ".join(parts),
+        summary.n,
+        decided_on=summary.max_s if every_recovered else None,
+        decided_by="slowest recovery" if every_recovered else None,
+    )
 
 
 _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {

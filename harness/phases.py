@@ -244,8 +244,8 @@ def run_chaos_phase(
     through the proxy (MOONBASE_DATABASE_URL). A ``kill_container`` experiment creates its
     pod on the supervised API and reports it (id, restarts seen, deleted) in its entry.
     Process faults and the database link are refused for an external target (exit 2).
-    Without PostgreSQL a database experiment is reported as not run, which the chaos gate
-    counts as a fault without effect: never a pass.
+    Without PostgreSQL a database experiment is reported as not run, which adds no
+    recovery evidence: the chaos gate is insufficient without it, never a pass.
     """
     import os
     import tempfile
@@ -324,9 +324,11 @@ def run_chaos_phase(
                 gate_logic.ChaosEvidence(
                     result.name,
                     result.effect_observed,
-                    result.recovery_s or (None,),
-                    # a fault that did not run, or broke its error budget, is never a pass
+                    result.recovery_s,
+                    # a fault that broke its error budget is never a pass; one that did
+                    # not run is no evidence either way
                     error=result.error,
+                    status=result.status,
                 )
             )
     return tuple(evidence)

@@ -36,6 +36,7 @@ from allure_commons.model2 import (
 )
 
 from harness import stats
+from harness.report import views
 
 __all__ = ["write_allure_results"]
 
@@ -151,10 +152,9 @@ def _test_result(report: Mapping[str, Any], test: Mapping[str, Any]) -> TestResu
         result.statusDetails = StatusDetails(message=summary, flaky=True)
     result.description = summary
     result.parameters = _rate_parameters(passed, n, "passed k/n", test)
-    if test.get("trials_needed") is not None:
-        result.parameters.append(
-            Parameter(name="trials needed", value=str(test.get("trials_needed")))
-        )
+    needed = views.undecided_trials_needed(test)  # none once the test is decided
+    if needed is not None:
+        result.parameters.append(Parameter(name="trials needed", value=str(needed)))
     path, _, func = nodeid.partition("::")
     result.labels += [
         Label(name="package", value=path.removesuffix(".py").replace("/", ".")),
@@ -185,7 +185,11 @@ def _gate_result(report: Mapping[str, Any], gate: Mapping[str, Any]) -> TestResu
     status = _GATE_STATUS.get(outcome, Status.BROKEN)
     observed, threshold = gate.get("observed"), gate.get("threshold")
     comparison = str(gate.get("comparison", ""))
-    message = f"gate {name}: {outcome}: observed {observed}, required {comparison} {threshold}"
+    (row,) = views.gate_rows([gate])
+    message = (
+        f"gate {name}: {outcome}: observed {row.observed}, decided on {row.decided_on}, "
+        f"required {comparison} {threshold}"
+    )
     if gate.get("detail"):
         message += f" ({gate['detail']})"
     if outcome == "insufficient":
@@ -194,6 +198,7 @@ def _gate_result(report: Mapping[str, Any], gate: Mapping[str, Any]) -> TestResu
     result.description = message
     result.parameters = [
         Parameter(name="observed", value=str(observed)),
+        Parameter(name="decided on", value=row.decided_on),
         Parameter(name="comparison", value=comparison),
         Parameter(name="threshold", value=str(threshold)),
     ]
@@ -202,9 +207,12 @@ def _gate_result(report: Mapping[str, Any], gate: Mapping[str, Any]) -> TestResu
 
 def _chaos_result(report: Mapping[str, Any], experiment: Mapping[str, Any]) -> TestResult:
     name = str(experiment.get("name", "?"))
-    fault = _map(experiment.get("fault"))
+    (row,) = views.chaos_rows([experiment])
     recovered, effect = experiment.get("recovered"), experiment.get("effect_observed")
-    if recovered is False:
+    if not row.ran:
+        # Nothing was injected: no evidence either way, never "did not recover".
+        status, message = Status.SKIPPED, row.note or "not run"
+    elif recovered is False:
         status, message = Status.FAILED, "the system did not recover from the fault"
     elif effect is False:
         # A fault with no observed effect proves nothing about recovery.
@@ -213,15 +221,19 @@ def _chaos_result(report: Mapping[str, Any], experiment: Mapping[str, Any]) -> T
         status, message = Status.PASSED, ""
     else:
         status, message = Status.UNKNOWN, "recovery was not determined"
+    if row.ran and row.note:
+        message = f"{message}; {row.note}" if message else row.note
     result = _result(report, "chaos", name, status, message)
-    result.parameters = [Parameter(name="fault", value=str(fault.get("type", "?")))]
-    for key, value in _map(fault.get("attributes")).items():
-        result.parameters.append(Parameter(name=f"fault.{key}", value=str(value)))
-    for key in ("effect_observed", "recovered", "recovery_s"):
-        if key in experiment:
-            result.parameters.append(Parameter(name=key, value=str(experiment[key])))
+    result.parameters = [
+        Parameter(name="fault", value=row.fault),
+        Parameter(name="effect observed", value=row.effect_observed),
+        Parameter(name="recovered k/n [95% CP]", value=row.recovered),
+        Parameter(name="recovery s p50 / p95 / max", value=row.recovery),
+        Parameter(name="claim", value=row.claim),
+    ]
     for key, value in _map(experiment.get("recovery")).items():
-        result.parameters.append(Parameter(name=f"recovery.{key}", value=str(value)))
+        shown = views.significant(value) if isinstance(value, float) else str(value)
+        result.parameters.append(Parameter(name=f"first injection {key}", value=shown))
     return result
 
 

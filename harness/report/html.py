@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 
 from harness import stats
+from harness.report import views
 
 __all__ = ["render_html"]
 
@@ -273,7 +274,7 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
                 "cp": _rate(passed, n, t.get("pass_rate")),
                 "wilson": _rate(passed, n, t.get("wilson"), stats.wilson),
                 "jeffreys": _rate(passed, n, t.get("jeffreys"), stats.jeffreys),
-                "trials_needed": t.get("trials_needed"),
+                "trials_needed": views.trials_needed_text(t),
                 "durations": {k: _fmt(durations.get(k)) for k in ("p50", "p95", "max")}
                 if durations
                 else None,
@@ -283,15 +284,6 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
         )
     rows.sort(key=lambda r: (-r["failure_rate"], r["nodeid"]))
     return rows
-
-
-def _gate_rows(gates: Sequence[Any]) -> list[dict[str, str]]:
-    return [
-        {"name": str(g.get("name", "?")), "outcome": str(g.get("outcome", "insufficient")),
-         "observed": _fmt(g.get("observed")), "comparison": str(g.get("comparison", "")),
-         "threshold": _fmt(g.get("threshold")), "detail": str(g.get("detail", ""))}
-        for g in map(_map, gates)
-    ]  # fmt: skip
 
 
 def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -374,49 +366,29 @@ def _bar_chart(
 
 
 def _chaos_view(experiments: Sequence[Any]) -> list[dict[str, Any]]:
-    views = []
-    for raw in experiments:
+    """Per experiment: its figures over injections (shared with summary.md) and its chart."""
+    out = []
+    for raw, row in zip(experiments, views.chaos_rows(experiments), strict=True):
         e = _map(raw)
-        fault = _map(e.get("fault"))
         recovery = _map(e.get("recovery"))
-        views.append(
+        out.append(
             {
-                "name": str(e.get("name", "?")),
-                "fault_type": str(fault.get("type", "?")),
-                "attributes": ", ".join(
-                    f"{k}={v}" for k, v in _map(fault.get("attributes")).items()
-                ),
-                "effect_observed": e.get("effect_observed"),
-                "recovered": e.get("recovered"),
-                "recovery_s": _fmt(e.get("recovery_s")),
-                "phases": [(k, _fmt(recovery.get(k))) for k in ("detect_s", "recover_s", "total_s")]
-                if recovery
-                else [],
+                "row": row,
+                "recovered": e.get("recovered") if row.ran else None,
+                "effect_observed": e.get("effect_observed") if row.ran else None,
+                "phases": [
+                    (label, views.significant(recovery.get(key)))
+                    for key, label in (
+                        ("detect_s", "detection"),
+                        ("recover_s", "recovery"),
+                        ("total_s", "total"),
+                    )
+                    if recovery.get(key) is not None
+                ],
                 "chart": _chaos_chart(e),
             }
         )
-    return views
-
-
-def _chaos_summary(experiments: Sequence[Any]) -> dict[str, Any] | None:
-    times: list[float | None] = []
-    for raw in experiments:
-        e = _map(raw)
-        seconds = _num(e.get("recovery_s"))
-        if e.get("recovered") is False:
-            times.append(None)
-        elif seconds is not None and seconds >= 0:
-            times.append(seconds)
-    if not times:
-        return None
-    s = stats.summarize_recoveries(times, limit_s=None)
-    return {
-        "rate": _rate(s.recovered, s.n),
-        "p50": _fmt(s.p50_s),
-        "p95": _fmt(s.p95_s),
-        "max": _fmt(s.max_s),
-        "unrecovered": s.unrecovered,
-    }
+    return out
 
 
 def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
@@ -585,13 +557,14 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
             key: ("" if report.get(key) is None else str(report.get(key))) for key in _HEADER_KEYS
         },
         "components": components,
-        "gates": _gate_rows(_list(report.get("gates"))),
+        "gates": views.gate_rows(_list(report.get("gates"))),
+        "comparison": views.comparison_view(report),
         "tests": tests,
         "tests_total": _rate(total_passed, total_n) if total_n else None,
         "flaky_count": sum(1 for t in tests if t["flaky"]),
         "load": _load_view(_map(report.get("load"))),
         "chaos": _chaos_view(_list(report.get("chaos"))),
-        "chaos_summary": _chaos_summary(_list(report.get("chaos"))),
+        "chaos_totals": views.chaos_totals(_list(report.get("chaos"))),
         "trend": _trend(report, history),
     }
     return _environment().get_template("report.html.j2").render(**context)

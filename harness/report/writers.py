@@ -12,7 +12,10 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.report.views import ChaosRow, ComparisonView
 
 __all__ = [
     "SCHEMA",
@@ -49,6 +52,8 @@ def _rate(k: int, n: int, interval: Mapping[str, Any] | None) -> str:
 
 def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
     """One testcase per test (its figures as properties), per gate and per chaos experiment."""
+    from harness.report import views  # needs scipy: see render_markdown
+
     root = ET.Element("testsuites", name=f"moonbase-reliability {report.get('run_id', '')}")
     suites: list[tuple[str, list[ET.Element]]] = []
 
@@ -63,12 +68,16 @@ def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
             time=f"{sum_durations(test):.3f}",
         )
         props = ET.SubElement(case, "properties")
-        for key in ("n", "passed", "failed", "errors", "timeouts", "flaky", "trials_needed"):
+        for key in ("n", "passed", "failed", "errors", "timeouts", "flaky", "decision"):
             ET.SubElement(props, "property", name=key, value=str(test.get(key)))
         rate = test.get("pass_rate") or {}
         for key in ("estimate", "low", "high", "method", "confidence"):
             if key in rate:
                 ET.SubElement(props, "property", name=f"pass_rate.{key}", value=str(rate[key]))
+        # trials needed only while undecided: a test that has already failed needs none
+        needed = views.undecided_trials_needed(test)
+        shown = views.MISSING if needed is None else str(needed)
+        ET.SubElement(props, "property", name="trials_needed", value=shown)
         figure = _rate(int(test["passed"]), int(test["n"]), rate)
         if test["n"] and test["passed"] < test["n"]:
             kind = "flaky" if test.get("flaky") else "failing"
@@ -82,15 +91,15 @@ def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
     suites.append(("tests", cases))
 
     gate_cases = []
-    for gate in report.get("gates", []):
-        case = ET.Element("testcase", classname="gates", name=str(gate["name"]), time="0")
+    for gate in views.gate_rows(report.get("gates", [])):
+        case = ET.Element("testcase", classname="gates", name=gate.name, time="0")
         message = (
-            f"{gate['outcome']}: observed {gate.get('observed')} "
-            f"{gate.get('comparison')} {gate.get('threshold')}; {gate.get('detail', '')}"
+            f"{gate.outcome}: observed {gate.observed}, decided on {gate.decided_on} "
+            f"{gate.required}; {gate.detail}"
         )
-        if gate["outcome"] == "fail":
+        if gate.outcome == "fail":
             ET.SubElement(case, "failure", type="gate", message=message)
-        elif gate["outcome"] == "insufficient":
+        elif gate.outcome == "insufficient":
             ET.SubElement(case, "failure", type="insufficient-evidence", message=message)
         gate_cases.append(case)
     suites.append(("gates", gate_cases))
@@ -98,7 +107,9 @@ def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
     chaos_cases = []
     for exp in report.get("chaos", []):
         case = ET.Element("testcase", classname="chaos", name=str(exp["name"]), time="0")
-        if not exp.get("effect_observed") or not exp.get("recovered") or exp.get("error"):
+        if exp.get("status") == "not_run":  # nothing injected: no evidence, no failure
+            ET.SubElement(case, "skipped", message=str(exp.get("error") or "not run"))
+        elif not exp.get("effect_observed") or not exp.get("recovered") or exp.get("error"):
             ET.SubElement(
                 case,
                 "failure",
@@ -136,33 +147,48 @@ def sum_durations(test: Mapping[str, Any]) -> float:
     return float(summary.get("p50", 0.0)) * int(test.get("n", 0))
 
 
+def _cell(text: object) -> str:
+    """Text safe inside a Markdown table cell: no pipe ends the cell, no newline the row."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
-    """The CI page summary: verdict, gates, flaky tests first, load, chaos."""
+    """The CI page summary: verdict, gates, comparison, flaky tests first, load, chaos."""
+    # views needs scipy (harness.stats): imported here, not when phases.py reads history
+    from harness.report import views
+
+    def header(key: str) -> str:
+        value = report.get(key)
+        return views.MISSING if value is None else str(value)
+
     lines = [
-        f"# Moonbase reliability: {str(report.get('verdict', '?')).upper()}",
+        f"# Moonbase reliability: {str(report.get('verdict') or '?').upper()}",
         "",
-        f"run `{report.get('run_id')}` · profile `{report.get('profile', '-')}` · "
-        f"status **{report.get('status')}** · exit code {report.get('exit_code')}",
+        f"run `{header('run_id')}` · profile `{header('profile')}` · "
+        f"status **{header('status')}** · exit code {header('exit_code')}",
         "",
     ]
     if report.get("error"):
         lines += [f"> **error:** {report['error']}", ""]
-    gates = report.get("gates", [])
+    gates = views.gate_rows(report.get("gates", []))
     if gates:
         lines += [
             "## Gates",
             "",
-            "| gate | outcome | observed | threshold | detail |",
-            "|---|---|---|---|---|",
+            "| gate | outcome | observed | decided on | threshold | detail |",
+            "|---|---|---|---|---|---|",
         ]
-        for g in gates:
-            observed = g.get("observed")
-            shown = f"{observed:.4g}" if isinstance(observed, float) else str(observed)
-            lines.append(
-                f"| {g['name']} | **{g['outcome']}** | {shown} | "
-                f"{g['comparison']} {g['threshold']} | {g.get('detail', '')} |"
-            )
-        lines.append("")
+        lines += [
+            f"| {g.name} | **{g.outcome}** | {g.observed} | {_cell(g.decided_on)} | "
+            f"{g.required} | {_cell(g.detail)} |"
+            for g in gates
+        ]
+        lines += [
+            "",
+            "observed: the point estimate; decided on: the figure the outcome was decided on.",
+            "",
+        ]
+    lines += _comparison_markdown(views.comparison_view(report))
     tests = sorted(
         report.get("tests", []),
         key=lambda t: (not t.get("flaky"), -(t["n"] - t["passed"]) / max(t["n"], 1)),
@@ -175,12 +201,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             "|---|---|---|---|---|",
         ]
         for t in tests:
-            figure = _rate(t["passed"], t["n"], t.get("pass_rate"))
+            figure = views.rate_text(t["passed"], t["n"], t.get("pass_rate"))
             lines.append(
-                f"| `{t['nodeid']}` | {figure} | {'yes' if t.get('flaky') else ''} | "
-                f"{t.get('timeouts', 0)} | {t.get('trials_needed')} |"
+                f"| `{_cell(t['nodeid'])}` | {figure} | {'yes' if t.get('flaky') else ''} | "
+                f"{t.get('timeouts', 0)} | {views.trials_needed_text(t)} |"
             )
-        lines.append("")
+        lines += ["", "trials needed: shown only while a test's decision is insufficient.", ""]
     load = report.get("load")
     if load:
         lat = load.get("latency_ms", {})
@@ -193,23 +219,46 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"({load.get('model', 'open')} model)",
             "",
         ]
-    chaos = report.get("chaos", [])
-    if chaos:
-        lines += [
-            "## Chaos",
-            "",
-            "| experiment | fault | effect observed | recovered | recovery s |",
-            "|---|---|---|---|---|",
-        ]
-        for c in chaos:
-            fault = c.get("fault", {})
-            lines.append(
-                f"| {c['name']} | {fault.get('type')} {fault.get('attributes')} | "
-                f"{c.get('effect_observed')} | {c.get('recovered')} | "
-                f"{c.get('recovery_s')} |"
-            )
-        lines.append("")
+    lines += _chaos_markdown(views.chaos_rows(report.get("chaos", [])))
     return "\n".join(lines)
+
+
+def _comparison_markdown(c: ComparisonView | None) -> list[str]:
+    if c is None:
+        return []
+    return [
+        "## Comparison with baseline",
+        "",
+        f"**{c.verdict}** against baseline run `{c.baseline}` ({c.test})",
+        "",
+        "| metric | median before -> after | effect | p-value | minimum effect | noise |",
+        "|---|---|---|---|---|---|",
+        f"| {c.metric} | {c.medians} | {c.effect} | {c.p_value} | {c.min_effect} | "
+        f"{_cell(c.noise)} |",
+        "",
+    ]
+
+
+def _chaos_markdown(rows: Sequence[ChaosRow]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "## Chaos",
+        "",
+        "| experiment | fault | effect observed | recovered k/n [95% CI] "
+        "| recovery s p50 / p95 / max | claim |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c.name} | {_cell(c.fault)} | {c.effect_observed} | {c.recovered} | "
+        f"{c.recovery} | {_cell(c.claim)} |"
+        for c in rows
+    ]
+    lines.append("")
+    notes = [f"- {c.name}: {c.note}" for c in rows if c.note]
+    if notes:
+        lines += [*notes, ""]
+    return lines
 
 
 def history_line(report: Mapping[str, Any]) -> dict[str, Any]:

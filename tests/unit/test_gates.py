@@ -1,3 +1,6 @@
+import pytest
+
+from harness import stats
 from harness.config import GateSettings
 from harness.gates import (
     ChaosEvidence,
@@ -23,8 +26,8 @@ def _one(settings: GateSettings, evidence: Evidence):  # noqa: ANN202
 def test_test_success_passes_when_lower_bound_clears_target() -> None:
     result = _one(GateSettings(test_success=0.9), Evidence(tests=SuiteEvidence(60, 60)))
     assert result.outcome == "pass"
-    assert result.observed is not None
-    assert result.observed >= 0.9
+    assert result.decided_on is not None
+    assert result.decided_on >= 0.9
 
 
 def test_test_success_is_insufficient_with_too_few_runs_and_says_how_many_more() -> None:
@@ -98,3 +101,156 @@ def test_chaos_gate_names_the_experiment_error_rather_than_no_effect() -> None:
     assert result.outcome == "fail"
     assert "db: error budget broken" in result.detail
     assert "no visible effect" not in result.detail
+
+
+# -- observed is the point estimate; decided_on is the figure the outcome was decided on
+
+
+def test_observed_is_k_over_n_and_decided_on_the_lower_bound_for_a_minimum() -> None:
+    result = _one(GateSettings(test_success=0.8), Evidence(tests=SuiteEvidence(62, 62)))
+    assert result.outcome == "pass"
+    assert result.observed == 1.0
+    assert result.decided_on == pytest.approx(stats.lower_bound(62, 62))
+    assert result.decided_by == "one-sided 95% lower bound"
+
+
+def test_a_minimum_that_fails_was_decided_on_its_upper_bound() -> None:
+    result = _one(GateSettings(test_success=0.9), Evidence(tests=SuiteEvidence(40, 60)))
+    assert result.outcome == "fail"
+    assert result.observed == pytest.approx(40 / 60)
+    assert result.decided_on == pytest.approx(stats.upper_bound(40, 60))
+    assert result.decided_on is not None
+    assert result.decided_on < 0.9
+    assert result.decided_by == "one-sided 95% upper bound"
+
+
+def test_error_rate_observed_is_the_point_estimate_decided_on_the_upper_bound() -> None:
+    result = _one(GateSettings(load_error_rate=0.01), Evidence(load=_load(failures=5)))
+    assert result.outcome == "pass"
+    assert result.observed == pytest.approx(5 / 5000)
+    assert result.decided_on == pytest.approx(stats.upper_bound(5, 5000))
+    assert result.decided_by == "one-sided 95% upper bound"
+    failed = _one(GateSettings(load_error_rate=0.01), Evidence(load=_load(failures=500)))
+    assert failed.decided_on == pytest.approx(stats.lower_bound(500, 5000))
+    assert failed.decided_by == "one-sided 95% lower bound"
+
+
+def test_latency_observed_is_the_percentile_decided_on_its_order_statistic_bound() -> None:
+    result = _one(GateSettings(load_p95_ms=10), Evidence(load=_load(p95=2.0)))
+    assert (result.observed, result.decided_on) == (2.0, pytest.approx(2.2))
+    assert result.decided_by == "95% order-statistic upper bound"
+    failed = _one(GateSettings(load_p95_ms=0.001), Evidence(load=_load(p95=2.0)))
+    assert (failed.observed, failed.decided_on) == (2.0, pytest.approx(1.8))
+    assert failed.decided_by == "95% order-statistic lower bound"
+
+
+def test_a_percentile_with_too_few_samples_was_decided_on_nothing() -> None:
+    small = LoadEvidence(
+        58,
+        0,
+        1.0,
+        PercentileEstimate(0.95, 58, 1.0, None, None),
+        PercentileEstimate(0.99, 58, 1.0, None, None),
+    )
+    result = _one(GateSettings(load_p95_ms=10), Evidence(load=small))
+    assert result.observed == 1.0
+    assert result.decided_on is None
+
+
+def test_throughput_is_decided_on_the_measured_value() -> None:
+    result = _one(GateSettings(load_min_rps=100), Evidence(load=_load()))
+    assert result.observed == result.decided_on == 500.0
+    assert result.decided_by is not None
+
+
+def test_chaos_gate_is_decided_on_the_slowest_recovery() -> None:
+    ev = Evidence(chaos=(ChaosEvidence("latency", True, (0.1, 0.3, 0.2)),))
+    result = _one(GateSettings(chaos_recovery_s=30), ev)
+    assert result.outcome == "pass"
+    assert result.observed == result.decided_on == 0.3
+
+
+def test_every_gate_keeps_the_report_json_fields_and_adds_decided_on() -> None:
+    ev = Evidence(
+        tests=SuiteEvidence(60, 60),
+        load=_load(),
+        chaos=(ChaosEvidence("latency", True, (0.1,)),),
+    )
+    settings = GateSettings(
+        test_success=0.9,
+        load_error_rate=0.01,
+        load_p95_ms=10,
+        load_p99_ms=10,
+        load_min_rps=100,
+        chaos_recovery_s=30,
+    )
+    results = evaluate_gates(settings, ev)
+    assert len(results) == 6
+    for result in results:
+        body = result.to_json()
+        assert {"name", "outcome", "observed", "threshold", "comparison", "detail"} <= set(body)
+        assert {"n", "trials_needed", "decided_on", "decided_by"} <= set(body)
+
+
+# -- chaos experiments that did not run
+
+
+NOT_RUN = "not run: needs PostgreSQL: set MOONBASE_DATABASE_URL"
+
+
+def _not_run(name: str = "db-latency-under-load") -> ChaosEvidence:
+    # what phases.py passes for harness.faults.runner.not_run_result: no injection, so
+    # one placeholder None, no effect, and the not-run error
+    return ChaosEvidence(name, False, (None,), error=NOT_RUN)
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    [_not_run(), ChaosEvidence("db-latency-under-load", False, (), status="not_run")],
+    ids=["flagged-by-its-error", "flagged-by-status"],
+)
+def test_chaos_gate_is_insufficient_when_no_experiment_ran(experiment: ChaosEvidence) -> None:
+    result = _one(GateSettings(chaos_recovery_s=30), Evidence(chaos=(experiment,)))
+    assert result.outcome == "insufficient"
+    assert result.n == 0
+    assert result.observed is None
+    assert "not run: db-latency-under-load" in result.detail
+    assert "not recovered" not in result.detail
+    assert "no visible effect" not in result.detail
+    assert "None" not in result.detail
+
+
+def test_chaos_gate_names_why_an_experiment_did_not_run() -> None:
+    result = _one(GateSettings(chaos_recovery_s=30), Evidence(chaos=(_not_run(),)))
+    assert "needs PostgreSQL: set MOONBASE_DATABASE_URL" in result.detail
+
+
+def test_an_experiment_that_did_not_run_adds_no_injection_to_the_count() -> None:
+    ev = Evidence(chaos=(ChaosEvidence("api-latency", True, (0.1, 0.2)), _not_run()))
+    result = _one(GateSettings(chaos_recovery_s=30), ev)
+    assert result.n == 2
+    assert result.detail.startswith("2/2 injections recovered within 30.0 s")
+
+
+def test_chaos_gate_cannot_pass_while_an_experiment_has_not_run() -> None:
+    ev = Evidence(chaos=(ChaosEvidence("api-latency", True, (0.1,)), _not_run()))
+    result = _one(GateSettings(chaos_recovery_s=30), ev)
+    assert result.outcome == "insufficient"
+    assert "not run: db-latency-under-load" in result.detail
+
+
+def test_an_experiment_not_run_does_not_hide_a_failure_of_another() -> None:
+    unrecovered = ChaosEvidence("api-kill", True, (0.1, None))
+    no_effect = ChaosEvidence("api-latency", False, (0.1,))
+    for failing in (unrecovered, no_effect):
+        ev = Evidence(chaos=(failing, _not_run()))
+        result = _one(GateSettings(chaos_recovery_s=30), ev)
+        assert result.outcome == "fail", result.detail
+        assert "not run: db-latency-under-load" in result.detail
+
+
+def test_chaos_gate_detail_gives_seconds_to_three_significant_digits() -> None:
+    ev = Evidence(chaos=(ChaosEvidence("api-latency", True, (0.0004617550002876669, 0.0002)),))
+    result = _one(GateSettings(chaos_recovery_s=30), ev)
+    assert "slowest 0.000462 s" in result.detail
+    assert "0.0004617" not in result.detail

@@ -31,10 +31,12 @@ def report() -> dict[str, Any]:
              "errors": 0, "timeouts": 0, "flaky": False, "outcomes": ["passed"] * 50},
             {"nodeid": "scenarios/test_jobs.py::test_retry", "n": 57, "passed": 53, "failed": 4,
              "errors": 0, "timeouts": 0, "flaky": True, "trials_needed": 4742,
+             "decision": "insufficient",
              "pass_rate": {"estimate": 0.93, "low": 0.8300, "high": 0.9805,
                            "method": "clopper-pearson", "confidence": 0.95}},
             {"nodeid": "scenarios/test_jobs.py::test_hang", "n": 3, "passed": 0, "failed": 0,
-             "errors": 1, "timeouts": 2, "flaky": False},
+             "errors": 1, "timeouts": 2, "flaky": False, "decision": "fail",
+             "trials_needed": 73},
             {"nodeid": "scenarios/test_x.py::test_never_ran", "n": 0, "passed": 0},
         ],
         "gates": [
@@ -52,6 +54,10 @@ def report() -> dict[str, Any]:
              "recovered": False},
             {"name": "no-effect", "fault": {"type": "bandwidth"}, "effect_observed": False,
              "recovered": True},
+            {"name": "db-latency-under-load", "status": "not_run",
+             "fault": {"type": "latency", "attributes": {"latency": 300}},
+             "effect_observed": False, "recovered": False, "recovery_s": None,
+             "injections": [], "error": "not run: needs PostgreSQL: set MOONBASE_DATABASE_URL"},
         ],
     }  # fmt: skip
 
@@ -68,7 +74,7 @@ def load_results(paths: list[Path]) -> dict[str, dict[str, Any]]:
 def test_every_result_file_is_valid_allure_json(tmp_path: Path) -> None:
     paths = write_allure_results(report(), tmp_path / "allure-results")
     results = load_results(paths)
-    assert len(results) == 4 + 3 + 3
+    assert len(results) == 4 + 3 + 4
     for path in paths:
         assert path.parent == tmp_path / "allure-results"
         assert path.exists()
@@ -174,3 +180,31 @@ def test_crashed_or_empty_reports_still_give_valid_results(
     if "run: r" in results and crashed.get("error"):
         assert "TargetStartError: x" in results["run: r"]["statusDetails"]["message"]
     assert (tmp_path / "environment.properties").exists()
+
+
+def test_trials_needed_is_a_parameter_only_while_the_test_is_undecided(tmp_path: Path) -> None:
+    results = load_results(write_allure_results(report(), tmp_path))
+    undecided = results["tests: scenarios/test_jobs.py::test_retry"]
+    decided = results["tests: scenarios/test_jobs.py::test_hang"]  # 0/3: already "fail"
+    assert {p["name"]: p["value"] for p in undecided["parameters"]}["trials needed"] == "4742"
+    assert "trials needed" not in {p["name"] for p in decided["parameters"]}
+
+
+def test_an_experiment_that_did_not_run_is_skipped_never_unrecovered(tmp_path: Path) -> None:
+    results = load_results(write_allure_results(report(), tmp_path))
+    not_run = results["chaos: db-latency-under-load"]
+    assert not_run["status"] == "skipped"
+    assert "needs PostgreSQL" in not_run["statusDetails"]["message"]
+    assert "recover" not in not_run["statusDetails"]["message"]
+
+
+def test_gate_result_carries_the_figure_it_was_decided_on(tmp_path: Path) -> None:
+    data = report()
+    data["gates"] = [
+        {"name": "test_success", "outcome": "pass", "observed": 1.0, "threshold": 0.8,
+         "comparison": ">=", "decided_on": 0.9528, "decided_by": "one-sided 95% lower bound"},
+    ]  # fmt: skip
+    gate = load_results(write_allure_results(data, tmp_path))["gates: test_success"]
+    params = {p["name"]: p["value"] for p in gate["parameters"]}
+    assert params["observed"] == "1.0"
+    assert params["decided on"] == "0.9528 (one-sided 95% lower bound)"

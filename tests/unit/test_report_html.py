@@ -82,6 +82,10 @@ def full_report() -> dict[str, Any]:
                 "recovered": True,
                 "recovery_s": 0.4,
                 "recovery": {"detect_s": 0.2, "recover_s": 0.4, "total_s": 0.6},
+                "injections": [
+                    {"index": 0, "recovered": True, "recover_s": 0.4},
+                    {"index": 1, "recovered": True, "recover_s": 0.0004617550002876669},
+                ],
                 "timeline": [
                     {
                         "t_s": t / 2,
@@ -97,6 +101,33 @@ def full_report() -> dict[str, Any]:
                 "fault": {"type": "timeout", "attributes": {"timeout": 0}},
                 "effect_observed": True,
                 "recovered": False,
+                "injections": [
+                    {"index": 0, "recovered": True, "recover_s": 1.5},
+                    {"index": 1, "recovered": False, "recover_s": None},
+                    {"index": 2, "recovered": True, "recover_s": 2.25},
+                ],
+                "recovery_summary": {
+                    "n": 3,
+                    "recovered": 2,
+                    "unrecovered": 1,
+                    "p50_s": 1.5,
+                    "p95_s": 2.25,
+                    "max_s": 2.25,
+                    "limit_s": 10.0,
+                    "within_limit": 2,
+                    "claim": {"estimate": 0.6667, "low": 0.0943, "high": 0.9916},
+                    "trials_needed": 120,
+                },
+            },
+            {
+                "name": "db-latency-under-load",
+                "status": "not_run",
+                "fault": {"type": "latency", "attributes": {"latency": 300}},
+                "effect_observed": False,
+                "recovered": False,
+                "recovery_s": None,
+                "injections": [],
+                "error": "not run: needs PostgreSQL: set MOONBASE_DATABASE_URL",
             },
         ],
         "gates": [
@@ -240,7 +271,7 @@ def test_rates_are_shown_as_k_of_n_with_intervals() -> None:
     assert re.search(r"53/57 \[0\.\d{4}, 0\.\d{4}\] \(95% Jeffreys\)", text)
     # Load errors as k/n, chaos recoveries as k/n, history pass rates as k/n.
     assert re.search(r"12/90000 \[0\.\d{4}, 0\.\d{4}\] \(95% CP\)", text)
-    assert re.search(r"1/2 \[0\.\d{4}, 0\.\d{4}\] \(95% CP\)", text)
+    assert re.search(r"4/5 \[0\.\d{4}, 0\.\d{4}\] \(95% CP\)", text)  # injections
     assert "95/100 [" in text
     # Never a bare percentage: the only "%" are confidence levels.
     assert re.findall(r"\d+(?:\.\d+)?%", text) == re.findall(r"95%(?= \w)", text)
@@ -359,3 +390,93 @@ def test_extra_latency_percentiles_are_shown_after_the_standard_ones() -> None:
     text = visible_text(parse(render_html(report)))
     assert text.index("p50 (ms)") < text.index("max (ms)") < text.index("p99.9 (ms)")
     assert "7.5" in text
+
+
+def _chaos_table(html: str) -> str:
+    start = html.index('<table class="chaos">')
+    return visible_text(parse(html[start : html.index("</table>", start)]))
+
+
+def test_chaos_recoveries_are_counted_over_injections_not_experiments() -> None:
+    text = visible_text(parse(render_html(full_report())))
+    # two experiments ran, with 2 + 3 injections; one injection never recovered
+    assert re.search(r"injections recovered k/n \[95% CP\] 4/5 \[0\.\d{4}, 0\.\d{4}\]", text)
+    assert "recovery s p50 / p95 / max 0.4 / 2.25 / 2.25 (n=4 recovered of 5)" in text
+    table = _chaos_table(render_html(full_report()))
+    assert "db-down timeout timeout=0 yes 2/3 [0.0943, 0.9916]" in table
+    assert "1.5 / 2.25 / 2.25 (n=2 recovered of 3)" in table
+
+
+def test_chaos_claim_shows_its_interval_and_the_injections_still_needed() -> None:
+    table = _chaos_table(render_html(full_report()))
+    assert (
+        "95% of recoveries within 10 s: not yet shown "
+        "(2/3 within [0.0943, 0.9916]; 120 more injections needed)"
+    ) in table
+
+
+def test_an_experiment_that_did_not_run_is_shown_as_not_run_never_unrecovered() -> None:
+    html = render_html(full_report())
+    table = _chaos_table(html)
+    assert "db-latency-under-load latency latency=300 no not run - not run" in table
+    heading = html[html.index("<h3>db-latency-under-load") :]
+    heading = heading[: heading.index("</h3>")]
+    assert "not run" in heading
+    assert "not recovered" not in heading
+    assert "needs PostgreSQL: set MOONBASE_DATABASE_URL" in html
+    assert "None" not in visible_text(parse(html))
+
+
+def test_chaos_figures_have_no_raw_floats_or_python_reprs() -> None:
+    text = visible_text(parse(render_html(full_report())))
+    assert "{'" not in text
+    assert "0.0004617" not in text
+
+
+def test_scorecard_has_a_decided_on_column_beside_the_point_estimate() -> None:
+    report = full_report()
+    report["gates"][0] |= {
+        "observed": 110 / 114,
+        "decided_on": 0.9126,
+        "decided_by": "one-sided 95% lower bound",
+    }
+    html = render_html(report)
+    assert "<th>decided on</th>" in html
+    text = visible_text(parse(html))
+    assert "test_success insufficient 0.9649 0.9126 (one-sided 95% lower bound) >= 0.999" in text
+
+
+def test_trials_needed_show_a_dash_once_the_test_is_decided() -> None:
+    report = full_report()
+    report["tests"][0]["decision"] = "pass"  # 57/57, trials_needed 2938 in the report
+    report["tests"][1]["decision"] = "insufficient"
+    html = render_html(report)
+    rows = [row[: row.index("</tr>")] for row in html.split('<td class="mono test-id">')[1:]]
+    jobs, ping = rows  # worst first
+    assert "test_ping" in ping
+    assert "2938" not in ping
+    assert '<td class="num">-</td>' in ping
+    assert '<td class="num">4,742</td>' in jobs
+
+
+def test_comparison_with_baseline_is_shown_when_the_report_has_one() -> None:
+    report = full_report()
+    assert "Comparison with baseline" not in render_html(report)
+    report["comparison"] = {
+        "baseline": "20261127T200000Z-aaaa",
+        "metric": "load latency (ms)",
+        "baseline_median": 1.234567,
+        "current_median": 2.5,
+        "effect": 1.265433,
+        "p_value": 1.234e-9,
+        "min_effect": 0.5,
+        "regressed": True,
+        "noise": 0.31234,
+        "test": "Mann-Whitney U, one-sided",
+    }
+    text = visible_text(parse(render_html(report)))
+    assert "Comparison with baseline REGRESSED against baseline run 20261127T200000Z-aaaa" in text
+    assert "1.235 ms -> 2.5 ms +1.265 ms 1.23e-09 0.5 ms 0.3123 ms (IQR of the baseline)" in text
+    report["comparison"] |= {"regressed": False, "p_value": 0.4}
+    text = visible_text(parse(render_html(report)))
+    assert "no significant regression against baseline run" in text
