@@ -14,7 +14,7 @@ from harness.config import ChaosSettings, LoadSettings, TestSettings
 from harness.report.writers import read_history
 from harness.runner import Progress, RunSpec, TestPhaseResult, run_tests
 from harness.runner.accumulate import accumulate
-from harness.session import RunContext, recovery_summary_json
+from harness.session import RunContext
 
 if TYPE_CHECKING:
     from harness import gates as gate_logic
@@ -251,6 +251,7 @@ def run_chaos_phase(
     import tempfile
 
     from harness import gates as gate_logic
+    from harness import stats
     from harness.faults.provision import provision_toxiproxy
     from harness.faults.runner import NEEDS_POSTGRES, not_run_result, run_experiment
     from harness.faults.supervisor import Supervisor
@@ -314,9 +315,9 @@ def run_chaos_phase(
                     f"{result.pod['restarts_seen']}, deleted: {result.pod['deleted']}"
                 )
             body = result.to_json()
-            body["recovery_summary"] = recovery_summary_json(
+            body["recovery_summary"] = stats.summarize_recoveries(
                 list(result.recovery_s), experiment.expect.max_recovery_s
-            )
+            ).to_json()
             results.append(body)
             ctx.state.data["chaos"] = results
             ctx.state.checkpoint()

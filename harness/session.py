@@ -194,27 +194,3 @@ def target_for(
         yield target
     finally:
         reference.stop()
-
-
-def recovery_summary_json(recoveries: list[float | None], limit_s: float | None) -> dict[str, Any]:
-    from harness import stats
-
-    summary = stats.summarize_recoveries(recoveries, limit_s)
-    return {
-        "n": summary.n,
-        "recovered": summary.recovered,
-        "unrecovered": summary.unrecovered,
-        "p50_s": summary.p50_s,
-        "p95_s": summary.p95_s,
-        "max_s": summary.max_s,
-        "limit_s": summary.limit_s,
-        "within_limit": summary.within_limit,
-        "claim": summary.claim.to_json() if summary.claim else None,
-        "claim_text": (
-            f"{summary.within_limit}/{summary.n} recoveries within {limit_s} s, "
-            f"95% CI [{summary.claim.low:.4f}, {summary.claim.high:.4f}]"
-            if summary.claim and summary.n
-            else None
-        ),
-        "trials_needed": summary.trials_needed,
-    }

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -121,6 +121,27 @@ class RecoverySummary:
     limit_s: float | None
     claim: Interval | None
     trials_needed: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``recovery_summary`` of a chaos experiment in report.json."""
+        return {
+            "n": self.n,
+            "recovered": self.recovered,
+            "unrecovered": self.unrecovered,
+            "p50_s": self.p50_s,
+            "p95_s": self.p95_s,
+            "max_s": self.max_s,
+            "limit_s": self.limit_s,
+            "within_limit": self.within_limit,
+            "claim": self.claim.to_json() if self.claim else None,
+            "claim_text": (
+                f"{self.within_limit}/{self.n} recoveries within {self.limit_s} s, "
+                f"95% CI [{self.claim.low:.4f}, {self.claim.high:.4f}]"
+                if self.claim and self.n
+                else None
+            ),
+            "trials_needed": self.trials_needed,
+        }
 
 
 # --------------------------------------------------------------------------- validation

@@ -212,18 +212,9 @@ def _recovery_summary(experiment: Mapping[str, Any]) -> Mapping[str, Any]:
     if not times:
         return {}
     limit = _num(experiment.get("max_recovery_s"))
-    summary = stats.summarize_recoveries(times, limit if limit is not None and limit >= 0 else None)
-    return {
-        "n": summary.n,
-        "recovered": summary.recovered,
-        "p50_s": summary.p50_s,
-        "p95_s": summary.p95_s,
-        "max_s": summary.max_s,
-        "limit_s": summary.limit_s,
-        "within_limit": summary.within_limit,
-        "claim": summary.claim.to_json() if summary.claim else None,
-        "trials_needed": summary.trials_needed,
-    }
+    return stats.summarize_recoveries(
+        times, limit if limit is not None and limit >= 0 else None
+    ).to_json()
 
 
 def _claim_text(summary: Mapping[str, Any]) -> str:
