@@ -8,10 +8,15 @@ import select
 import signal
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 LISTENING = "moonbase-api listening on "
 
@@ -143,3 +148,33 @@ def postgres_schema() -> Iterator[str]:
             yield f"{url}{sep}options=-csearch_path%3D{schema}"
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def poll_until(
+    what: str, check: Callable[[], object], timeout_s: float, interval_s: float = 0.05
+) -> float:
+    """Poll ``check`` until it is true and return the seconds that took; after
+    ``timeout_s`` fail with an AssertionError naming ``what``."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout_s:
+            raise AssertionError(f"{what}: not within {timeout_s} s")
+        time.sleep(interval_s)  # the polling interval, bounded by the deadline
+    return time.monotonic() - start
+
+
+def processes_with_env(key: str, value: str, *, zombies: bool = False) -> list[psutil.Process]:
+    """Processes whose environment has key=value; zombies only when asked for. A process
+    that ends while being looked at is simply not listed."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(key) != value:
+                continue
+            if zombies or proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found

@@ -9,8 +9,7 @@ answers; required when CI=true).
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,6 +26,7 @@ from harness.faults.supervisor import Supervisor
 from harness.plugin import require_component
 from harness.target import ReferenceTarget
 from target_api.director.runtimes.docker import docker_available
+from target_api.testing import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.jobdirector]
 
@@ -38,14 +38,6 @@ def unused_proxy() -> Iterator[ToxiproxyServer]:
     # a container kill needs no proxy; run_experiment takes a server for the other links
     with running_toxiproxy("embedded") as server:
         yield server
-
-
-def poll_until(what: str, check: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        time.sleep(0.05)  # polling interval, bounded by the deadline
 
 
 def pod_processes(pod_id: str) -> list[psutil.Process]:

@@ -9,12 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 from cli_helpers import ROOT, run_cli
+
+from target_api.testing import poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -137,14 +138,6 @@ def _children_of(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _wait_for(what: str, check: object, timeout_s: float) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
-        time.sleep(0.05)
-
-
 def test_sigterm_during_a_gate_keeps_the_report_and_stops_the_reference_api(
     tmp_path: Path,
 ) -> None:
@@ -160,7 +153,7 @@ def test_sigterm_during_a_gate_keeps_the_report_and_stops_the_reference_api(
     )
     try:
         # Tests are running once a record exists: the API is up, workers are busy.
-        _wait_for(
+        poll_until(
             "the first test run recorded",
             lambda: (
                 any(report_dir.glob("*/test-runs.jsonl"))
@@ -183,7 +176,7 @@ def test_sigterm_during_a_gate_keeps_the_report_and_stops_the_reference_api(
     assert "SIGTERM" in report["error"]
     assert report["finished_at"] is not None
     assert "report so far:" in stdout
-    _wait_for("the reference API stopped", lambda: not api[0].is_running(), 15)
+    poll_until("the reference API stopped", lambda: not api[0].is_running(), 15)
 
 
 def test_sigterm_stops_the_api_that_target_serves(tmp_path: Path) -> None:
@@ -207,4 +200,4 @@ def test_sigterm_stops_the_api_that_target_serves(tmp_path: Path) -> None:
             process.kill()
             process.communicate()
     assert process.returncode == 130
-    _wait_for("the API stopped", lambda: not api.is_running(), 15)
+    poll_until("the API stopped", lambda: not api.is_running(), 15)

@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from target_api.testing import ApiProcess, postgres_schema
+from target_api.testing import ApiProcess, poll_until, postgres_schema, processes_with_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.jobdirector]
 
@@ -43,30 +43,6 @@ def launch() -> Iterator[Callable[..., ApiProcess]]:
     for server in started:
         if server.process is not None and server.process.poll() is None:
             server.kill()
-
-
-def poll_until(what: str, check: object, timeout_s: float) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        time.sleep(0.05)
-
-
-def processes_with_env(key: str, value: str, *, zombies: bool = False) -> list[psutil.Process]:
-    """Processes whose environment has key=value; zombies only when asked for. A process
-    that ends while being looked at is simply not listed."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(key) != value:
-                continue
-            if zombies or proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
 
 
 def is_gone(proc: psutil.Process) -> bool:

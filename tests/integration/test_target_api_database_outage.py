@@ -7,16 +7,15 @@ embedded Toxiproxy; disabling it refuses new connections and cuts the open ones.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psutil
 import pytest
 
 from harness.faults.embedded import EmbeddedToxiproxy
-from target_api.testing import ApiProcess, postgres_schema
+from target_api.testing import ApiProcess, poll_until, postgres_schema, processes_with_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -60,27 +59,6 @@ def link() -> Iterator[DatabaseLink]:
             yield database_link
         finally:
             database_link.close()
-
-
-def processes_with_env(key: str, value: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(key) == value and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
-def poll_until(what: str, check: Callable[[], bool], timeout_s: float) -> float:
-    """Seconds it took for ``check`` to hold; fails the test after ``timeout_s``."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout_s:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def test_api_starts_without_its_database_serves_not_ready_and_connects_when_it_comes(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -12,16 +11,9 @@ import pytest
 
 from target_api.director.runtimes import ContainerSpec, Runtime, make_runtime
 from target_api.director.runtimes.process import ProcessRuntime
+from target_api.testing import poll_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(what: str, check: object, timeout_s: float = 5) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def test_it_implements_the_runtime_protocol(runtime: ProcessRuntime) -> None:
 def test_exit_code_and_log(runtime: ProcessRuntime, tmp_path: Path) -> None:
     spec = ContainerSpec("main", ("sh", "-c", "echo out; echo err >&2; exit 4"), env=(("A", "1"),))
     handle = runtime.start("pod", spec, env={}, workdir=tmp_path / "w", log_path=tmp_path / "l")
-    wait_for("exit", lambda: runtime.poll(handle) is not None)
+    poll_until("exit", lambda: runtime.poll(handle) is not None, 5, interval_s=0.02)
     assert runtime.poll(handle) == 4
     runtime.remove(handle)
     assert (tmp_path / "l").read_text() == "out\nerr\n"
@@ -50,15 +42,20 @@ def test_kill_reaches_the_whole_group_and_list_owned_finds_it(
     spec = ContainerSpec("main", ("sh", "-c", "sleep 100 & sleep 100"))
     handle = runtime.start("pod-x", spec, env={}, workdir=tmp_path, log_path=tmp_path / "l")
     leader = psutil.Process(int(handle.ref))
-    wait_for("both sleeps forked", lambda: len(leader.children()) == 2)
+    poll_until("both sleeps forked", lambda: len(leader.children()) == 2, 5, interval_s=0.02)
     children = leader.children()
     owned = runtime.list_owned()
     assert [(h.pod_id, h.container_name, h.ref) for h in owned] == [("pod-x", "main", handle.ref)]
     runtime.kill(handle, signal.SIGKILL)
-    wait_for("leader ended", lambda: runtime.poll(handle) is not None)
+    poll_until("leader ended", lambda: runtime.poll(handle) is not None, 5, interval_s=0.02)
     assert runtime.poll(handle) == 137
     for child in children:
-        wait_for("child killed", lambda c=child: not c.is_running() or c.status() == "zombie")
+        poll_until(
+            "child killed",
+            lambda c=child: not c.is_running() or c.status() == "zombie",
+            5,
+            interval_s=0.02,
+        )
     runtime.remove(handle)
     assert runtime.list_owned() == []
 
