@@ -65,6 +65,17 @@ def engine() -> Iterator[docker.DockerClient]:
     client.close()
 
 
+@pytest.fixture
+def toxiproxy_image(engine: docker.DockerClient) -> str:
+    """The Toxiproxy image ./moonbase test imports from the binary it builds."""
+    require_component(
+        "Toxiproxy Docker image",
+        bool(engine.images.list(name="moonbase/toxiproxy")),
+        " (./moonbase test imports moonbase/toxiproxy from the binary it builds)",
+    )
+    return "moonbase/toxiproxy"
+
+
 def test_toxiproxy_url_comes_first_and_is_not_stopped_by_us(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -111,13 +122,8 @@ def test_toxiproxy_server_on_path_is_started_and_stopped(no_url: None) -> None:
 
 
 def test_without_a_binary_a_docker_image_serves_on_the_host_network_and_is_removed(
-    no_binary: None, engine: docker.DockerClient
+    no_binary: None, engine: docker.DockerClient, toxiproxy_image: str
 ) -> None:
-    require_component(
-        "Toxiproxy Docker image",
-        bool(engine.images.list(name="moonbase/toxiproxy")),
-        " (./moonbase test imports moonbase/toxiproxy from the binary it builds)",
-    )
     kind, detail = describe_toxiproxy()
     assert kind == "docker", detail
     with provision_toxiproxy() as server:
@@ -155,13 +161,8 @@ def test_with_nothing_real_and_the_embedded_default_disabled_it_says_what_is_mis
 
 
 def test_containers_abandoned_by_a_dead_harness_are_removed_those_of_live_ones_kept(
-    no_binary: None, engine: docker.DockerClient
+    no_binary: None, engine: docker.DockerClient, toxiproxy_image: str
 ) -> None:
-    require_component(
-        "Toxiproxy Docker image",
-        bool(engine.images.list(name="moonbase/toxiproxy")),
-        " (./moonbase test imports moonbase/toxiproxy from the binary it builds)",
-    )
     child = subprocess.Popen(["true"])  # reaped below: a pid that no longer runs
     child.wait()
     dead_pid = child.pid
@@ -169,7 +170,7 @@ def test_containers_abandoned_by_a_dead_harness_are_removed_those_of_live_ones_k
 
     def leftover(pid: int, pidns: str) -> str:
         container = engine.containers.create(
-            "moonbase/toxiproxy",
+            toxiproxy_image,
             command=["-host", "127.0.0.1", "-port", str(free_port())],
             network_mode="host",
             labels={
