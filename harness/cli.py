@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import __version__
 from harness.config import ResolvedConfig, load_config
-from harness.errors import HarnessError, UsageError
+from harness.errors import HarnessError, Terminated, UsageError, interruption_cause
 
 __all__ = ["main"]
 
@@ -177,11 +177,6 @@ def _config(args: argparse.Namespace) -> ResolvedConfig:
     return load_config(profile=args.profile, config_file=args.config, overrides=args.set)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (how CI cancels a job), handled as an interruption: the run's report is
-    finished as "interrupted" and every child the run started is stopped."""
-
-
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
@@ -197,8 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except KeyboardInterrupt as exc:
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        print(f"reliable-test-runner: {how} (exit 130)", file=sys.stderr)
+        print(f"reliable-test-runner: {interruption_cause(exc)} (exit 130)", file=sys.stderr)
         return 130
     except HarnessError as exc:
         print(f"reliable-test-runner: error: {exc}", file=sys.stderr)

@@ -12,6 +12,8 @@
         ├── ToxiproxyUnavailable          no Toxiproxy server could be had
         └── LoadGeneratorError            the Locust process failed
 
+    Terminated (KeyboardInterrupt)        SIGTERM, handled as an interruption           -> exit 130
+
 Every message names where the bad value came from, the value, and what is valid.
 """
 
@@ -24,6 +26,7 @@ __all__ = [
     "LoadGeneratorError",
     "ScenarioError",
     "TargetStartError",
+    "Terminated",
     "ToxiproxyUnavailable",
     "UnsafeTargetError",
     "UsageError",
@@ -76,3 +79,14 @@ class ToxiproxyUnavailable(InfrastructureError):
 
 class LoadGeneratorError(InfrastructureError):
     """The Locust load process failed or produced no result."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (how CI cancels a job), raised by the CLI's handler so that it takes the
+    interruption path: the run's report is finished as "interrupted" and every child the
+    run started is stopped."""
+
+
+def interruption_cause(exc: KeyboardInterrupt) -> str:
+    """How a run was interrupted, for messages and report.json."""
+    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"

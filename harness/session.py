@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ResolvedConfig
-from harness.errors import HarnessError
+from harness.errors import HarnessError, interruption_cause
 from harness.netguard import ensure_loopback_url
 from harness.report.writers import SCHEMA, write_all
 from harness.target import ReferenceTarget, Target, wait_until_healthy
@@ -143,7 +143,7 @@ def open_run(
     try:
         yield ctx
     except KeyboardInterrupt as exc:
-        why = "terminated (SIGTERM)" if type(exc).__name__ == "Terminated" else "interrupted"
+        why = interruption_cause(exc)
         result = state.finish("interrupted", "error", 130, f"{why} by the user")
         ctx.state.data["_final"] = result
         print(f"verdict: error ({why}, exit 130); report so far: {run_dir / 'index.html'}")
