@@ -6,8 +6,9 @@
 # - starts dockerd in the background with no bridge and no iptables rules (containers use
 #   the host network; no bridge network is ever created), log in $DOCKERD_LOG;
 # - waits until `docker info` answers, at most $DOCKER_WAIT_S seconds;
-# - imports the busybox image from the host's static busybox (no registry is reachable).
-# If an engine already answers, only the image is ensured.
+# - imports the busybox image from the host's static busybox (no registry is reachable),
+#   with the project's interpreter when $MOONBASE_PYTHON names it, else with the shell.
+# If an engine already answers, only the image is ensured. No bare `python3` is ever run.
 set -euo pipefail
 
 DOCKERD_LOG=${DOCKERD_LOG:-/tmp/dockerd.log}
@@ -69,17 +70,19 @@ start_engine() {
   say "dockerd $pid answers"
 }
 
-# The same image target_api/director/images.py builds; the Python path is preferred so
-# there is one definition, the shell path serves when the package is not importable.
+# The same image target_api/director/images.py builds. That module imports the project
+# (starlette, ...), so it runs only under the project's own interpreter, handed in as
+# $MOONBASE_PYTHON (.ci/run passes the venv's); never the machine's python3, which may
+# have `docker` but none of the project's dependencies. Without it the shell path serves.
 ensure_image() {
   if as_root docker image inspect "$IMAGE" >/dev/null 2>&1; then
     say "image $IMAGE present"
     return 0
   fi
-  if (cd "$repo_root" && as_root env PYTHONPATH="$repo_root" python3 -c 'import docker' \
-        >/dev/null 2>&1); then
-    (cd "$repo_root" && as_root env PYTHONPATH="$repo_root" \
-      python3 -m target_api.director.images --image "$IMAGE") || die "importing $IMAGE failed"
+  if [ -n "${MOONBASE_PYTHON:-}" ]; then
+    [ -x "$MOONBASE_PYTHON" ] || die "MOONBASE_PYTHON=$MOONBASE_PYTHON is not an executable"
+    (cd "$repo_root" && as_root "$MOONBASE_PYTHON" -m target_api.director.images \
+      --image "$IMAGE") || die "importing $IMAGE with $MOONBASE_PYTHON failed"
   else
     local root
     root=$(mktemp -d)

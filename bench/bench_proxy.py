@@ -71,14 +71,16 @@ def _process(command: list[str], url: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def real_server() -> Iterator[str | None]:
-    """The real Toxiproxy: TOXIPROXY_URL, toxiproxy-server on PATH, or /tmp/gobin/server."""
+    """The real Toxiproxy: TOXIPROXY_URL, toxiproxy-server on PATH, or the one
+    `./moonbase setup` builds into .toolcache/bin (never a file an earlier run left in /tmp)."""
     url = os.environ.get("TOXIPROXY_URL")
     if url:
         yield url
         return
     binary = shutil.which("toxiproxy-server")
-    if binary is None and Path("/tmp/gobin/server").is_file():
-        binary = "/tmp/gobin/server"
+    built = Path(__file__).resolve().parents[1] / ".toolcache" / "bin" / "toxiproxy-server"
+    if binary is None and built.is_file():
+        binary = str(built)
     if binary is None:
         yield None
         return
