@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import shutil
+import difflib
 import signal
 import subprocess
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -206,19 +204,69 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "target":
-        return _target(args)
-    if args.command == "doctor":
-        from harness.doctor import doctor
+    return HANDLERS[args.command](args)
 
-        config = _config(args)  # a config error is reported here too (exit 2)
-        print(f"config: profile {config.profile_name} from {config.source}")
-        return doctor()
-    from harness import commands
 
-    handler = getattr(commands, f"cmd_{args.command}")
-    result: int = handler(args, _config(args))
-    return result
+# The commands module (rich, the config, the session) is imported only once a command
+# that needs it runs: `--help`, `target` and `doctor` stay quick.
+def _run(args: argparse.Namespace) -> int:
+    from harness.commands import cmd_run
+
+    return _with_hint(args, cmd_run)
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from harness.commands import cmd_gate
+
+    return cmd_gate(args, _config(args))
+
+
+def _load(args: argparse.Namespace) -> int:
+    from harness.commands import cmd_load
+
+    return cmd_load(args, _config(args))
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    from harness.commands import cmd_chaos
+
+    return cmd_chaos(args, _config(args))
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.commands import cmd_report
+
+    return cmd_report(args, _config(args))
+
+
+def _with_hint(
+    args: argparse.Namespace, run: Callable[[argparse.Namespace, ResolvedConfig], int]
+) -> int:
+    """``run``, adding 'did you mean' when a selector that matched nothing looks like a
+    command (`reliable-test-runner gaet`)."""
+    try:
+        return run(args, _config(args))
+    except UsageError as exc:
+        hint = _command_hint(args.selectors)
+        if hint and "no tests matched" in str(exc):
+            raise UsageError(f"{exc}\n  {hint}") from None
+        raise
+
+
+def _command_hint(selectors: list[str]) -> str | None:
+    for selector in selectors:
+        close = difflib.get_close_matches(selector, COMMANDS, n=1, cutoff=0.75)
+        if close:
+            return f"did you mean the command `reliable-test-runner {close[0]}`?"
+    return None
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from harness.doctor import doctor
+
+    config = _config(args)  # a config error is reported here too (exit 2)
+    print(f"config: profile {config.profile_name} from {config.source}")
+    return doctor()
 
 
 def _target(args: argparse.Namespace) -> int:
@@ -257,52 +305,13 @@ def _target(args: argparse.Namespace) -> int:
         raise
 
 
-def resolve_selectors(selectors: Sequence[str], rootdir: Path) -> dict[str, Any]:
-    """Split selectors into paths, markers and keywords; markers are found case-insensitively."""
-    paths, markers, keywords = [], [], []
-    known = _known_markers(rootdir) if selectors else {}
-    for selector in selectors:
-        bare = selector.split("::", 1)[0]
-        if (rootdir / bare).exists():
-            paths.append(selector)
-        elif selector.lower() in known:
-            markers.append(known[selector.lower()])
-        elif re.fullmatch(r"[\w\[\]\- .()]+", selector):
-            keywords.append(selector)
-        else:
-            raise UsageError(
-                f"selector {selector!r} is not a path under {rootdir}, a marker "
-                f"({', '.join(sorted(known.values())) or 'none registered'}) or a keyword"
-            )
-    return {"paths": paths, "markers": markers, "keywords": keywords}
-
-
-def _known_markers(rootdir: Path) -> dict[str, str]:
-    try:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "--markers",
-                "-p",
-                "no:locust",
-                "-p",
-                "no:cacheprovider",
-                f"--rootdir={rootdir}",
-            ],
-            cwd=rootdir,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    names = re.findall(r"^@pytest\.mark\.(\w+)", out.stdout, flags=re.MULTILINE)
-    return {name.lower(): name for name in names}
-
-
-def terminal_width() -> int:
-    return shutil.get_terminal_size((100, 20)).columns
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "gate": _gate,
+    "load": _load,
+    "chaos": _chaos,
+    "report": _report,
+    "target": _target,
+    "doctor": _doctor,
+}
+assert set(HANDLERS) == set(COMMANDS), "every command has exactly one handler"

@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from harness.config import ResolvedConfig
+from harness.console import console, print_gates, print_tests
+from harness.console import progress as _progress
+from harness.console import say as _say
 from harness.errors import UsageError
 from harness.netguard import ensure_loopback_url
+from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
 
 if TYPE_CHECKING:
     from harness import gates as gate_logic
 
 __all__ = ["cmd_chaos", "cmd_gate", "cmd_load", "cmd_report", "cmd_run"]
-
-# a CI log is not a terminal: give tables room instead of rich's 80-column default
-console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
-
-
-def _say(message: str) -> None:
-    console.print(f"[dim]·[/dim] {message}")
 
 
 def _finish(
@@ -47,88 +37,10 @@ def _finish(
     run = ctx.state.data.get("test_run") or {}
     if run.get("internal_error"):
         status, verdict, code = "crashed", "error", 4
-    report = ctx.state.finish(status, verdict, code, run.get("internal_error"))
-    _print_gates(results)
-    del report
+    ctx.state.finish(status, verdict, code, run.get("internal_error"))
+    print_gates(results)
     print(f"verdict: {verdict} (exit {code}); report: {ctx.state.run_dir / 'index.html'}")
     return code
-
-
-def _print_gates(results: tuple[gate_logic.GateResult, ...]) -> None:
-    if not results:
-        return
-    table = Table(title="gates", show_lines=False)
-    for col in ("gate", "outcome", "observed", "decided on", "threshold", "detail"):
-        table.add_column(col, overflow="fold")
-    for g in results:
-        colour = {"pass": "green", "fail": "red"}.get(g.outcome, "yellow")
-        observed = "-" if g.observed is None else f"{g.observed:.4g}"
-        decided = "-" if g.decided_on is None else f"{g.decided_on:.4g} ({g.decided_by})"
-        table.add_row(
-            g.name,
-            f"[{colour}]{g.outcome}[/]",
-            observed,
-            decided,
-            f"{g.comparison} {g.threshold}",
-            g.detail,
-        )
-    console.print(table)
-
-
-def _print_tests(tests: list[dict[str, Any]]) -> None:
-    if not tests:
-        return
-    cut_off = any(t.get("cut_off") for t in tests)
-    table = Table(title="tests, worst first (k/n with 95% Clopper-Pearson interval)")
-    columns = ["test", "passed/runs", "95% CI", "flaky", "timeouts", "decision", "more trials"]
-    for col in [*columns, "cut off"] if cut_off else columns:
-        table.add_column(col, overflow="fold")
-    for t in tests:
-        rate = t.get("pass_rate") or {}
-        ci = f"[{rate['low']:.4f}, {rate['high']:.4f}]" if rate else "-"
-        # trials still needed only while undecided: a decided test needs none
-        needed = t.get("trials_needed") if t["decision"] == "insufficient" else None
-        row = [
-            t["nodeid"],
-            f"{t['passed']}/{t['n']}",
-            ci,
-            "[yellow]flaky[/]" if t["flaky"] else "",
-            str(t["timeouts"]),
-            str(t["decision"]),
-            "-" if needed is None else str(needed),
-        ]
-        if cut_off:
-            row.append(f"[yellow]{t['cut_off']}[/]" if t.get("cut_off") else "")
-        table.add_row(*row)
-    console.print(table)
-    if cut_off:
-        console.print(
-            "[yellow]cut off: runs still going when the run was ended (budget or interrupt);"
-            " listed, never counted[/]"
-        )
-
-
-@contextlib.contextmanager
-def _progress(description: str) -> Iterator[Any]:
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(description, total=None, info="")
-
-        def update(p: Any) -> None:
-            progress.update(
-                task,
-                completed=p.runs,
-                total=p.expected,
-                info=f"failures {p.failures} · flaky {p.flaky}",
-            )
-
-        yield update
 
 
 def _report_root(args: argparse.Namespace) -> Path:
@@ -205,8 +117,6 @@ LOAD_OPTIONS = {
 
 
 def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.cli import resolve_selectors
-
     settings = config.profile.tests
     updates: dict[str, Any] = {}
     for name, attr in (
@@ -229,19 +139,19 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     _check_expression("-m", args.markexpr)
     _check_target(args)
     chosen = resolve_selectors(args.selectors, rootdir)
-    markexpr = " or ".join(chosen["markers"])
-    keyword = " or ".join(chosen["keywords"])
+    markexpr = chosen.markexpr
+    keyword = chosen.keyword
     if args.markexpr:
         markexpr = f"({markexpr}) and ({args.markexpr})" if markexpr else args.markexpr
     if args.keyword:
         keyword = f"({keyword}) and ({args.keyword})" if keyword else args.keyword
-    if chosen["markers"] or chosen["keywords"] or args.markexpr or args.keyword:
+    if chosen.markers or chosen.keywords or args.markexpr or args.keyword:
         updates["markexpr"] = markexpr
         updates["keyword"] = keyword
     settings = _validated(settings, updates, RUN_OPTIONS)
     report_root = _report_root(args)
-    if chosen["paths"]:
-        paths = tuple(chosen["paths"])
+    if chosen.paths:
+        paths = chosen.paths
     elif args.rootdir or not any((rootdir / p).exists() for p in settings.paths):
         # another pytest project (given, or the current directory without our
         # scenarios/): its own configuration says where its tests are
@@ -249,31 +159,12 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     else:
         paths = tuple(settings.paths)
     env: dict[str, str] = {}
-    try:
-        with open_run("run", config, report_root, _say) as ctx:
-            if args.target_url:
-                with target_for(ctx, args.target_url, args.allow_non_loopback) as target:
-                    env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
-                    return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
-            return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
-    except UsageError as exc:
-        hint = _command_hint(args.selectors)
-        if hint and "no tests matched" in str(exc):
-            raise UsageError(f"{exc}\n  {hint}") from None
-        raise
-
-
-def _command_hint(selectors: list[str]) -> str | None:
-    """'did you mean ...' when a selector that matched nothing looks like a command."""
-    import difflib
-
-    from harness.cli import COMMANDS
-
-    for selector in selectors:
-        close = difflib.get_close_matches(selector, COMMANDS, n=1, cutoff=0.75)
-        if close:
-            return f"did you mean the command `reliable-test-runner {close[0]}`?"
-    return None
+    with open_run("run", config, report_root, _say) as ctx:
+        if args.target_url:
+            with target_for(ctx, args.target_url, args.allow_non_loopback) as target:
+                env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
+                return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
+        return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
 
 
 def _run_tests(
@@ -296,13 +187,7 @@ def _run_tests(
             on_progress=update,
             allow_non_loopback=allow_non_loopback,
         )
-    _print_tests(ctx.state.data["tests"])
-    decisions = {t.decision(settings.slo) for t in result.tests}
-    verdict = (
-        "fail"
-        if "fail" in decisions
-        else ("insufficient" if "insufficient" in decisions or not result.tests else "pass")
-    )
+    print_tests(ctx.state.data["tests"])
     if result.budget_exhausted:
         console.print(
             f"[yellow]budget of {settings.budget_s} s reached: the run was stopped; "
@@ -312,19 +197,8 @@ def _run_tests(
         raise result.interruption or KeyboardInterrupt()
     from harness import gates as gate_logic
 
-    slo_gate = gate_logic.GateResult(
-        "test_slo",
-        verdict if verdict != "error" else "fail",  # type: ignore[arg-type]
-        None,
-        settings.slo,
-        ">=",
-        f"every test decided against slo {settings.slo}: "
-        + ", ".join(
-            f"{d}={sum(1 for t in result.tests if t.decision(settings.slo) == d)}"
-            for d in ("pass", "fail", "insufficient")
-        ),
-        evidence.n,
-    )
+    decisions = [t.decision(settings.slo) for t in result.tests]
+    slo_gate = gate_logic.test_slo_gate(decisions, settings.slo, evidence.n)
     return _finish(ctx, (slo_gate,))
 
 
@@ -361,7 +235,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
                 on_progress=update,
                 allow_non_loopback=args.allow_non_loopback,
             )
-        _print_tests(ctx.state.data["tests"])
+        print_tests(ctx.state.data["tests"])
         if tests_result.interrupted:  # no load or chaos after an interruption
             raise tests_result.interruption or KeyboardInterrupt()
         load_evidence = None

@@ -7,6 +7,8 @@
     ├── UsageError (ValueError)           bad command-line usage                         -> exit 2
     ├── ScenarioError (ValueError)        a scenario file that does not validate         -> exit 2
     ├── UnsafeTargetError (ValueError)    a target or upstream outside 127.0.0.0/8       -> exit 2
+    ├── InvalidAttribute (ValueError)     a toxic attribute the embedded proxy refuses (400)
+    ├── ApiError                          the embedded Toxiproxy API's answer (never the CLI's)
     └── InfrastructureError (RuntimeError) a component did not start or went away        -> exit 4
         ├── TargetStartError              the reference API did not come up
         ├── ToxiproxyUnavailable          no Toxiproxy server could be had

@@ -10,15 +10,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from harness import stats
-from harness.config import GateSettings
+from harness.stats import PercentileEstimate
 
 __all__ = [
     "ChaosEvidence",
     "Evidence",
+    "GATE_NAMES",
     "GateResult",
+    "GateThresholds",
     "LoadEvidence",
     "NOT_RUN_PREFIX",
     "Outcome",
@@ -26,6 +28,7 @@ __all__ = [
     "SuiteEvidence",
     "evaluate_gates",
     "overall_outcome",
+    "test_slo_gate",
 ]
 
 Outcome = Literal["pass", "fail", "insufficient"]
@@ -39,17 +42,6 @@ class SuiteEvidence:
 
     passed: int
     n: int
-
-
-@dataclass(frozen=True, slots=True)
-class PercentileEstimate:
-    """A latency percentile with order-statistic confidence bounds (None when n is too small)."""
-
-    q: float
-    n: int
-    estimate_ms: float
-    low_ms: float | None
-    high_ms: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +311,28 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
 }
 
 
-def evaluate_gates(settings: GateSettings, evidence: Evidence) -> tuple[GateResult, ...]:
+class GateThresholds(Protocol):
+    """A threshold per gate name, ``None`` where the gate is not applied (the config's
+    ``gates`` table satisfies it; gates never read the config themselves)."""
+
+    @property
+    def test_success(self) -> float | None: ...
+    @property
+    def load_error_rate(self) -> float | None: ...
+    @property
+    def load_p95_ms(self) -> float | None: ...
+    @property
+    def load_p99_ms(self) -> float | None: ...
+    @property
+    def load_min_rps(self) -> float | None: ...
+    @property
+    def chaos_recovery_s(self) -> float | None: ...
+
+
+GATE_NAMES: tuple[str, ...] = tuple(_GATES)
+
+
+def evaluate_gates(settings: GateThresholds, evidence: Evidence) -> tuple[GateResult, ...]:
     """Apply every configured gate to the evidence, in a stable order."""
     results = []
     for name, evaluate in _GATES.items():
@@ -327,6 +340,25 @@ def evaluate_gates(settings: GateSettings, evidence: Evidence) -> tuple[GateResu
         if threshold is not None:
             results.append(evaluate(evidence, float(threshold)))
     return tuple(results)
+
+
+def test_slo_gate(decisions: Sequence[Outcome], slo: float, n: int) -> GateResult:
+    """``test_slo``: every test decided on its own against ``slo``; one that fails fails the
+    gate, one still undecided (or no test at all) leaves it insufficient. ``n`` is the
+    number of runs behind the decisions."""
+    outcome: Outcome
+    if "fail" in decisions:
+        outcome = "fail"
+    elif "insufficient" in decisions or not decisions:
+        outcome = "insufficient"
+    else:
+        outcome = "pass"
+    counts = ", ".join(
+        f"{d}={sum(1 for x in decisions if x == d)}" for d in ("pass", "fail", "insufficient")
+    )
+    return GateResult(
+        "test_slo", outcome, None, slo, ">=", f"every test decided against slo {slo}: {counts}", n
+    )
 
 
 def overall_outcome(results: Sequence[GateResult]) -> Outcome:

@@ -82,9 +82,12 @@ def run_tests_phase(
     data = ctx.state.data
     data["tests"] = tests_json(result, settings.slo)
     commit, dirty = ctx.state.git
+    history = read_history(ctx.state.report_root)
+    for line in history.skipped:
+        ctx.say(f"history: line left out: {line}")
     across = accumulate(
         data["tests"],
-        read_history(ctx.state.report_root),
+        list(history.runs),
         commit=commit,
         dirty=dirty,
         slo=settings.slo,
@@ -107,6 +110,8 @@ def run_tests_phase(
         "internal_error": result.internal_error,
         "replay": " ".join(result.argv),
     }
+    if history.skipped:  # said in the report too: the accumulated figures rest on fewer runs
+        data["test_run"]["history_skipped"] = list(history.skipped)
     passed = sum(t.passed for t in result.tests)
     n = sum(t.n for t in result.tests)
     ctx.state.checkpoint()
@@ -143,9 +148,9 @@ def run_load_phase(
     """Run the load; with a profile file, ``overrides`` (LoadSpec fields given on the
     command line) replace the file's values."""
     from harness import gates as gate_logic
-    from harness.latency import percentile_estimate
     from harness.load import run_load
     from harness.load.histogram import decode_histogram
+    from harness.load.percentiles import percentile_estimate
 
     spec = _load_spec(settings, target_url, overrides)
     ctx.say(

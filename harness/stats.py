@@ -36,6 +36,7 @@ from scipy import special as _special
 __all__ = [
     "Decision",
     "Interval",
+    "PercentileEstimate",
     "RecoverySummary",
     "Regression",
     "clopper_pearson",
@@ -46,6 +47,7 @@ __all__ = [
     "jeffreys",
     "lower_bound",
     "min_samples_for_percentile",
+    "percentile_lower_bound_rank",
     "percentile_upper_bound_rank",
     "summarize_recoveries",
     "trials_needed",
@@ -78,6 +80,17 @@ class Interval:
             "method": self.method,
             "confidence": self.confidence,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PercentileEstimate:
+    """A latency percentile with order-statistic confidence bounds (None when n is too small)."""
+
+    q: float
+    n: int
+    estimate_ms: float
+    low_ms: float | None
+    high_ms: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +368,21 @@ def percentile_upper_bound_rank(n: int, q: float, confidence: float = 0.95) -> i
 
 
 # ------------------------------------------------------------------------ regressions
+
+
+def percentile_lower_bound_rank(n: int, q: float, confidence: float = 0.95) -> int | None:
+    """Largest 1-based rank r with P(x_(r) <= q-quantile) >= confidence, or None."""
+    # x_(r) <= xi_q  iff  at least r of n samples fall at or under xi_q: Binomial(n, q) >= r
+    best = None
+    low, high = 1, n
+    while low <= high:
+        mid = (low + high) // 2
+        if float(_special.bdtrc(mid - 1, n, q)) >= confidence:  # P(Binomial(n, q) >= mid)
+            best = mid
+            low = mid + 1
+        else:
+            high = mid - 1
+    return best
 
 
 def compare_samples(

@@ -9,6 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from target_api.exceptions import MoonbaseError
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -24,7 +26,7 @@ _HTTP_CODES = {
 }
 
 
-class ApiError(Exception):
+class ApiError(MoonbaseError):
     """An error the client should see, with its HTTP status, code and a clear message."""
 
     def __init__(

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from target_api.exceptions import MoonbaseError
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a stack or job spec is a few KiB at most
 DEFAULT_MAX_RUNNING_JOBS = 8  # two cores here; more only queues in the kernel instead of here
 VALID_RUNTIMES = ("process", "docker")
@@ -17,7 +19,7 @@ VALID_RUNTIMES = ("process", "docker")
 DEFAULT_DIRECTOR_LEASE_S = 15.0
 
 
-class SettingsError(ValueError):
+class SettingsError(MoonbaseError, ValueError):
     """A setting has a value the API cannot run with."""
 
 

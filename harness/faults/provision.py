@@ -12,7 +12,7 @@ Whichever serves is reported by ``reliable-test-runner doctor`` and in report.js
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import shutil
 import time
@@ -26,6 +26,8 @@ import httpx
 from harness.errors import ToxiproxyUnavailable
 from harness.netguard import ensure_loopback_url
 from harness.processes import ManagedProcess, free_port
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "ToxiproxyServer",
@@ -187,6 +189,7 @@ def _remove_abandoned(client: Any) -> None:
     """Remove Toxiproxy containers left by harness processes that are gone (killed before
     they could stop them). Only a harness of this PID namespace can be judged gone; those
     of running harnesses, or of other namespaces sharing the engine, are left alone."""
+    import docker.errors  # noqa: PLC0415 - only on the Docker path
     import psutil  # noqa: PLC0415 - only on the Docker path
 
     here = _pid_namespace()
@@ -197,8 +200,14 @@ def _remove_abandoned(client: Any) -> None:
         pid = labels.get(PID_LABEL, "")
         if here == "unknown" or (pid.isdigit() and psutil.pid_exists(int(pid))):
             continue
-        with contextlib.suppress(Exception):  # removed meanwhile by someone else: fine
+        try:
             container.remove(force=True)
+        except docker.errors.NotFound:  # removed meanwhile by someone else: fine
+            continue
+        except docker.errors.APIError as exc:  # e.g. removal already in progress: said, not hidden
+            _log.warning(
+                "could not remove abandoned Toxiproxy container %s: %s", container.name, exc
+            )
 
 
 def start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:

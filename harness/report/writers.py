@@ -11,6 +11,7 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA",
+    "History",
     "append_history",
     "history_line",
     "read_history",
@@ -281,17 +283,37 @@ def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_history(root: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class History:
+    """The earlier runs of ``history.jsonl``, and the lines that could not be read.
+
+    A line that is not a JSON object (a write cut short by a crash, a hand edit) is not
+    evidence: it is left out, and ``skipped`` says which line and why, so that the run
+    that reads it can say so instead of quietly accumulating less."""
+
+    runs: tuple[dict[str, Any], ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+def read_history(root: Path) -> History:
     path = root / "history.jsonl"
     if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
+        return History()
+    runs: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
             continue
-    return out
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            skipped.append(f"{path}:{number}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(entry, dict):
+            skipped.append(f"{path}:{number}: a {type(entry).__name__}, not a run")
+            continue
+        runs.append(entry)
+    return History(tuple(runs), tuple(skipped))
 
 
 def append_history(report: Mapping[str, Any], root: Path) -> None:
@@ -328,7 +350,7 @@ def write_all(
     summary = run_dir / "summary.md"
     _atomic_write(summary, render_markdown(report) + "\n")
     paths["markdown"] = summary
-    past = list(history) if history is not None else read_history(root)
+    past = list(history) if history is not None else list(read_history(root).runs)
     html = run_dir / "index.html"
     _atomic_write(html, render_html(report, [*past, history_line(report)]))
     paths["html"] = html

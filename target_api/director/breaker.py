@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from target_api.exceptions import MoonbaseError
 from target_api.metrics import ApiMetrics
 
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
 _GAUGE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 
-class CircuitOpenError(ConnectionError):
+class CircuitOpenError(MoonbaseError, ConnectionError):
     """The breaker refused the call without trying: the target failed too often."""
 
 

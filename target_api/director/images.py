@@ -30,6 +30,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from target_api.exceptions import MoonbaseError
+
 __all__ = [
     "BUSYBOX_CANDIDATES",
     "DEFAULT_IMAGE",
@@ -64,7 +66,7 @@ _IMAGE_CHANGES: tuple[str, ...] = (
 _PT_INTERP = 3  # ELF program header type naming the dynamic loader
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(MoonbaseError, RuntimeError):
     """The default image could not be built or imported."""
 
 

@@ -23,6 +23,7 @@ from target_api.director.lifecycle import (
     TIMED_OUT,
 )
 from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Runtime
+from target_api.exceptions import MoonbaseError
 from target_api.metrics import ApiMetrics
 from target_api.settings import Settings
 from target_api.store import JobRecord, SqlStore
@@ -96,7 +97,7 @@ class _Outcome:
         return f"timed out after {self.item.job.timeout_s:g} s (attempt {self.item.attempt})"
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflict(MoonbaseError):
     """The idempotency key was used before for a different job."""
 
     def __init__(self, job: JobRecord) -> None:

@@ -19,13 +19,14 @@ from tenacity import (
 )
 
 from target_api.director.breaker import CircuitBreaker, CircuitOpenError
+from target_api.exceptions import MoonbaseError
 
 __all__ = ["CallPolicy", "CircuitOpenError", "LoopbackError", "call"]
 
 MAX_REPLY_BYTES = 1024 * 1024
 
 
-class LoopbackError(ConnectionError):
+class LoopbackError(MoonbaseError, ConnectionError):
     """The container did not answer after every retry."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -17,6 +18,8 @@ from target_api.director.runtimes.base import ContainerHandle, ContainerSpec, Ru
 from target_api.metrics import ApiMetrics
 from target_api.settings import Settings
 from target_api.store import PodRecord, SqlStore
+
+log = logging.getLogger("target_api.director")
 
 MAX_RESTARTS = 10  # per container; then the pod fails instead of crash-looping forever
 RESTART_BACKOFF_S = (0.1, 10.0)  # first delay, cap; doubled per restart
@@ -160,7 +163,15 @@ class PodSupervisor:
                 self._metrics.container_restarts.inc()
                 try:
                     self._start(pod, container)
-                except Exception:
+                except Exception as exc:  # the pod is judged below; the reason is logged
+                    log.warning(
+                        "restart %d of container %s in pod %s failed: %s: %s",
+                        container.restarts,
+                        container.spec.name,
+                        pod.record.id,
+                        type(exc).__name__,
+                        exc,
+                    )
                     container.restart_at = None
                     container.exit_code = 127
                     continue
@@ -214,7 +225,7 @@ class PodSupervisor:
                 try:
                     self.launch(record)
                 except Exception:  # launch marked it failed; the others still get their turn
-                    pass
+                    log.exception("relaunching pod %s after a restart of the API failed", record.id)
             repaired += 1
         return repaired
 

@@ -1,1 +1,3 @@
-"""The API's endpoints, one module per resource."""
+"""The API's endpoints, one module per resource (each module's ``routes`` list)."""
+
+__all__: list[str] = []

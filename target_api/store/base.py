@@ -22,6 +22,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from target_api.exceptions import MoonbaseError
 from target_api.store.records import (
     JOB_COLUMNS,
     POD_COLUMNS,
@@ -74,7 +75,7 @@ _POD_SELECT = f"SELECT {', '.join(POD_COLUMNS)} FROM pods"
 _JOB_SELECT = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 
 
-class StoreError(RuntimeError):
+class StoreError(MoonbaseError, RuntimeError):
     """The database failed in a way a retry did not cure."""
 
 

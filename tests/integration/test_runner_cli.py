@@ -338,3 +338,23 @@ def test_a_test_running_when_the_budget_ends_the_run_is_listed_as_cut_off(
     assert [(c["nodeid"].split("::")[-1], c["reason"]) for c in cut] == [
         ("test_sleeps_past_the_budget", "budget")
     ]
+
+
+def test_a_project_whose_markers_cannot_be_listed_is_a_usage_error_not_a_keyword(
+    tmp_path: Path,
+) -> None:
+    # before: a failed `pytest --markers` quietly turned the marker into a -k keyword
+    root = tmp_path / "broken"
+    root.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\nmarkers =\n    smoke: quick ones\n")
+    (root / "conftest.py").write_text("raise RuntimeError('conftest is broken')\n")
+    (root / "test_a.py").write_text(
+        "import pytest\n\n@pytest.mark.smoke\ndef test_a():\n    pass\n"
+    )
+    result = run_cli(
+        "run", "smoke", "--rootdir", str(root), "--report-dir", str(tmp_path / "r"), timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"pytest cannot read the project at {root} to list its markers" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "r" / "latest").exists()

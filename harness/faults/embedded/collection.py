@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 
-from harness.errors import UnsafeTargetError
+from harness.errors import HarnessError, UnsafeTargetError
 from harness.faults.embedded.addresses import check_loopback, format_host_port, split_host_port
 from harness.faults.embedded.proxy import Proxy, Toxic
 from harness.faults.embedded.toxics import (
@@ -22,8 +22,9 @@ from harness.faults.embedded.toxics import (
 __all__ = ["ApiError", "ProxyCollection"]
 
 
-class ApiError(Exception):
-    """An API failure: Toxiproxy's ``{"error": message, "status": status}``."""
+class ApiError(HarnessError):
+    """An API failure: Toxiproxy's ``{"error": message, "status": status}``; the embedded
+    server answers it, it never reaches the command line."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)

@@ -66,6 +66,7 @@ import requests
 
 from target_api.director.images import DEFAULT_IMAGE, ImageBuildError, ensure_image
 from target_api.director.runtimes.base import ContainerHandle, ContainerSpec
+from target_api.exceptions import MoonbaseError
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -108,7 +109,7 @@ _DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _log = logging.getLogger(__name__)
 
 
-class DockerRuntimeError(RuntimeError):
+class DockerRuntimeError(MoonbaseError, RuntimeError):
     """Root of the docker runtime's errors."""
 
 

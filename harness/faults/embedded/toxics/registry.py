@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.faults.embedded.toxics.base import ToxicAttributes, ToxicStage
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
 ]
 
 
-class InvalidAttribute(ValueError):
+class InvalidAttribute(HarnessError, ValueError):
     """An attribute in a toxic's JSON is unknown or not an integer; the API answers 400."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,107 @@
+"""What the commands print on the terminal: progress lines, the live bar, the tables.
+
+Everything goes to stderr; stdout keeps the verdict line and paths that scripts read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:  # scipy loads with the gates: imported while the workers run, not here
+    from harness.gates import GateResult
+
+__all__ = ["console", "print_gates", "print_tests", "progress", "say"]
+
+# a CI log is not a terminal: give tables room instead of rich's 80-column default
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+
+
+def say(message: str) -> None:
+    """One progress line."""
+    console.print(f"[dim]·[/dim] {message}")
+
+
+def print_gates(results: Sequence[GateResult]) -> None:
+    if not results:
+        return
+    table = Table(title="gates", show_lines=False)
+    for col in ("gate", "outcome", "observed", "decided on", "threshold", "detail"):
+        table.add_column(col, overflow="fold")
+    for g in results:
+        colour = {"pass": "green", "fail": "red"}.get(g.outcome, "yellow")
+        observed = "-" if g.observed is None else f"{g.observed:.4g}"
+        decided = "-" if g.decided_on is None else f"{g.decided_on:.4g} ({g.decided_by})"
+        table.add_row(
+            g.name,
+            f"[{colour}]{g.outcome}[/]",
+            observed,
+            decided,
+            f"{g.comparison} {g.threshold}",
+            g.detail,
+        )
+    console.print(table)
+
+
+def print_tests(tests: Sequence[dict[str, Any]]) -> None:
+    """The tests of a run as report.json lists them, worst first."""
+    if not tests:
+        return
+    cut_off = any(t.get("cut_off") for t in tests)
+    table = Table(title="tests, worst first (k/n with 95% Clopper-Pearson interval)")
+    columns = ["test", "passed/runs", "95% CI", "flaky", "timeouts", "decision", "more trials"]
+    for col in [*columns, "cut off"] if cut_off else columns:
+        table.add_column(col, overflow="fold")
+    for t in tests:
+        rate = t.get("pass_rate") or {}
+        ci = f"[{rate['low']:.4f}, {rate['high']:.4f}]" if rate else "-"
+        # trials still needed only while undecided: a decided test needs none
+        needed = t.get("trials_needed") if t["decision"] == "insufficient" else None
+        row = [
+            t["nodeid"],
+            f"{t['passed']}/{t['n']}",
+            ci,
+            "[yellow]flaky[/]" if t["flaky"] else "",
+            str(t["timeouts"]),
+            str(t["decision"]),
+            "-" if needed is None else str(needed),
+        ]
+        if cut_off:
+            row.append(f"[yellow]{t['cut_off']}[/]" if t.get("cut_off") else "")
+        table.add_row(*row)
+    console.print(table)
+    if cut_off:
+        console.print(
+            "[yellow]cut off: runs still going when the run was ended (budget or interrupt);"
+            " listed, never counted[/]"
+        )
+
+
+@contextlib.contextmanager
+def progress(description: str) -> Iterator[Callable[[Any], None]]:
+    """A live bar; the callable it yields takes the runner's Progress values."""
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=None, info="")
+
+        def update(p: Any) -> None:
+            bar.update(
+                task,
+                completed=p.runs,
+                total=p.expected,
+                info=f"failures {p.failures} · flaky {p.flaky}",
+            )
+
+        yield update
