@@ -94,7 +94,7 @@ def real_server() -> Iterator[str | None]:
 def embedded_server() -> Iterator[str]:
     """The embedded server, in its own process like the real one."""
     port = _free_port()
-    command = [sys.executable, "-m", "harness.faults.embedded", "--port", str(port)]
+    command = [sys.executable, "-m", "harness.toxiproxy.embedded", "--port", str(port)]
     with _process(command, f"http://127.0.0.1:{port}") as started:
         yield started
 

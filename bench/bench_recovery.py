@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness import stats  # noqa: E402
-from harness.faults.embedded import EmbeddedToxiproxy  # noqa: E402
-from harness.faults.provision import ToxiproxyServer  # noqa: E402
-from harness.faults.runner import run_experiment  # noqa: E402
-from harness.faults.scenario import load_experiment  # noqa: E402
+from harness.chaos.executor import run_experiment  # noqa: E402
+from harness.chaos.experiment import load_experiment  # noqa: E402
 from harness.faults.supervisor import Supervisor  # noqa: E402
 from harness.target import ReferenceTarget  # noqa: E402
+from harness.toxiproxy.embedded import EmbeddedToxiproxy  # noqa: E402
+from harness.toxiproxy.provision import ToxiproxyServer  # noqa: E402
 
 LIMIT_S = 30.0
 

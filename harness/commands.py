@@ -206,12 +206,8 @@ def _run_tests(
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import (
-        check_chaos_experiments,
-        run_chaos_phase,
-        run_load_phase,
-        run_tests_phase,
-    )
+    from harness.chaos.phase import check_chaos_experiments, run_chaos_phase
+    from harness.phases import run_load_phase, run_tests_phase
 
     profile = config.profile
     cwd = Path.cwd()
@@ -301,7 +297,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
 
 def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import check_chaos_experiments, run_chaos_phase
+    from harness.chaos.phase import check_chaos_experiments, run_chaos_phase
 
     if args.injections is not None and args.injections < 1:
         raise UsageError(f"--injections {args.injections}: must be >= 1")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from harness.faults.provision import describe_toxiproxy
+from harness.toxiproxy.provision import describe_toxiproxy
 
 __all__ = ["DockerEngine", "describe_jobdirector_runtime", "doctor", "inventory"]
 

@@ -53,7 +53,7 @@ class LoadEvidence:
     p99: PercentileEstimate
 
 
-# harness.faults.runner.not_run_result starts every not-run experiment's error with this
+# harness.chaos.executor.not_run_result starts every not-run experiment's error with this
 NOT_RUN_PREFIX = "not run: "
 
 

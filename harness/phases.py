@@ -1,4 +1,5 @@
-"""The three phases of a gate run, each turning a component's output into evidence."""
+"""The tests and load phases of a gate run, each turning a component's output into evidence
+(the chaos phase is :mod:`harness.chaos.phase`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.config import ChaosSettings, LoadSettings, TestSettings
+from harness.config import LoadSettings, TestSettings
 from harness.report.writers import read_history
 from harness.runner import Progress, RunSpec, TestPhaseResult, run_tests
 from harness.runner.accumulate import accumulate
@@ -18,7 +19,6 @@ from harness.session import RunContext
 
 if TYPE_CHECKING:
     from harness import gates as gate_logic
-    from harness.faults.scenario import Experiment
     from harness.load import LoadSpec
 
 # scipy.special and jinja2 take a while to import: the runner starts pytest first and
@@ -32,8 +32,6 @@ def _prewarm() -> None:
 
 
 __all__ = [
-    "check_chaos_experiments",
-    "run_chaos_phase",
     "run_load_phase",
     "run_tests_phase",
     "tests_json",
@@ -186,155 +184,3 @@ def run_load_phase(
         f"p95 {p95.estimate_ms:.3f} ms"
     )
     return gate_logic.LoadEvidence(result.requests, result.failures, result.rps, p95, p99)
-
-
-def _chaos_refusals(experiments: list[Experiment]) -> list[str]:
-    return [
-        f"experiment {e.name!r} ({e.source}) "
-        + (
-            f"injects a process fault ({e.process_fault.type})"
-            if e.process_fault is not None
-            else "puts a fault on the reference API's database link"
-        )
-        + ": it acts on the reference API the harness starts, and --target-url names an "
-        "external service; run it without --target-url"
-        for e in experiments
-        if e.process_fault is not None or e.link == "database"
-    ]
-
-
-def check_chaos_experiments(
-    settings: ChaosSettings,
-    *,
-    names: list[str] | None = None,
-    base_dir: Path,
-    external_target: bool = False,
-) -> list[Experiment]:
-    """Load and validate the chaos experiments before any traffic (ScenarioError/UsageError).
-
-    Also refuses, naming each one, the experiments that act on the reference API itself
-    (process faults, the database link) when the target is an external service.
-    """
-    from harness.errors import UsageError
-    from harness.faults.scenario import find_experiments
-
-    directory = Path(settings.directory)
-    if not directory.is_absolute():
-        directory = base_dir / directory
-    experiments = find_experiments(
-        directory,
-        names if names is not None else list(settings.experiments),
-        where="the command line" if names is not None else "chaos.experiments",
-    )
-    if external_target and (refused := _chaos_refusals(experiments)):
-        raise UsageError("\n".join(refused))
-    return experiments
-
-
-def run_chaos_phase(
-    ctx: RunContext,
-    settings: ChaosSettings,
-    target_url: str,
-    *,
-    names: list[str] | None = None,
-    injections: int | None = None,
-    base_dir: Path,
-    external_target: bool = False,
-) -> tuple[gate_logic.ChaosEvidence, ...]:
-    """Run the chaos experiments; process faults and the database link get their own API.
-
-    A process-fault experiment runs against a dedicated reference API under a
-    :class:`~harness.faults.supervisor.Supervisor` (restarted on its port when killed); a
-    database-link experiment against a dedicated API whose PostgreSQL connection goes
-    through the proxy (MOONBASE_DATABASE_URL). A ``kill_container`` experiment creates its
-    pod on the supervised API and reports it (id, restarts seen, deleted) in its entry.
-    Process faults and the database link are refused for an external target (exit 2).
-    Without PostgreSQL a database experiment is reported as not run, which adds no
-    recovery evidence: the chaos gate is insufficient without it, never a pass.
-    """
-    import os
-    import tempfile
-
-    from harness import gates as gate_logic
-    from harness import stats
-    from harness.faults.provision import provision_toxiproxy
-    from harness.faults.runner import NEEDS_POSTGRES, not_run_result, run_experiment
-    from harness.faults.supervisor import Supervisor
-    from harness.target import ReferenceTarget
-
-    experiments = check_chaos_experiments(
-        settings, names=names, base_dir=base_dir, external_target=external_target
-    )
-    database_url = os.environ.get("MOONBASE_DATABASE_URL", "")
-    if not database_url.startswith(("postgresql://", "postgres://")):
-        database_url = ""
-    count = injections or settings.injections
-    evidence = []
-    with (
-        tempfile.TemporaryDirectory(prefix="moonbase-chaos-") as tmp,
-        provision_toxiproxy() as server,
-    ):
-        workroot = Path(tmp)
-        ctx.state.data["components"]["toxiproxy"] = {
-            "kind": "real" if server.real else "embedded",
-            "detail": server.detail,
-            "source": server.kind,
-        }
-        ctx.say(f"chaos: Toxiproxy {server.kind}: {server.detail}")
-        results = []
-        for experiment in experiments:
-            ctx.say(f"chaos: {experiment.name}: {experiment.title} (x{count})")
-            if experiment.link == "database" and not database_url:
-                result = not_run_result(experiment, NEEDS_POSTGRES, server.kind)
-                ctx.say(f"chaos: {experiment.name}: NOT RUN: {NEEDS_POSTGRES}")
-            elif experiment.process_fault is not None:
-                api = ReferenceTarget(
-                    workroot / experiment.name,
-                    log_path=ctx.state.run_dir / f"chaos-{experiment.name}-api.log",
-                )
-                api.start()
-                with Supervisor(api) as supervisor:
-                    ctx.say(f"chaos: {experiment.name}: supervised reference API at {api.url}")
-                    result = run_experiment(
-                        experiment,
-                        api.url,
-                        server,
-                        injections=count,
-                        on_event=ctx.say,
-                        supervisor=supervisor,
-                    )
-            else:
-                result = run_experiment(
-                    experiment,
-                    target_url,
-                    server,
-                    injections=count,
-                    on_event=ctx.say,
-                    database_url=database_url or None,
-                    workdir=workroot,
-                )
-            if result.pod is not None:
-                ctx.say(
-                    f"chaos: {experiment.name}: pod {result.pod['id']} "
-                    f"({result.pod['runtime']} runtime), restarts seen "
-                    f"{result.pod['restarts_seen']}, deleted: {result.pod['deleted']}"
-                )
-            body = result.to_json()
-            body["recovery_summary"] = stats.summarize_recoveries(
-                list(result.recovery_s), experiment.expect.max_recovery_s
-            ).to_json()
-            results.append(body)
-            ctx.state.data["chaos"] = results
-            ctx.state.checkpoint()
-            evidence.append(
-                gate_logic.ChaosEvidence(
-                    result.name,
-                    result.effect_observed,
-                    result.recovery_s,
-                    # a fault that broke its error budget is never a pass; one that did
-                    # not run is no evidence either way
-                    error=result.error,
-                    status=result.status,
-                )
-            )
-    return tuple(evidence)

@@ -1,5 +1,5 @@
-"""Chaos: experiments as data, fault injectors, the supervisor, Toxiproxy provisioning and
-the embedded Toxiproxy. Import the modules themselves; this package re-exports nothing, so
-that ``python -m harness.faults.embedded`` loads only the embedded server."""
+"""Fault injectors (toxics, process signals, container kills), the supervisor that restarts
+the reference API after a kill, and the pod a container-kill experiment kills. Import the
+modules themselves; this package re-exports nothing."""
 
 __all__: list[str] = []

@@ -24,7 +24,7 @@ import httpx
 import psutil
 
 from harness.errors import InfrastructureError, UnsafeTargetError
-from harness.faults.scenario import PodSpec
+from harness.faults.spec import PodSpec
 
 __all__ = ["ContainerView", "PodUnderTest", "kill_docker_container", "kill_process_group"]
 

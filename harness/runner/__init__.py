@@ -1,7 +1,7 @@
 """pytest orchestration: workers, repeats, watchdog, per-test records."""
 
+from harness.runner.pytest_runs import Progress, RunSpec, TestPhaseResult, run_tests
 from harness.runner.records import RunRecord, TestRecord, aggregate, read_records
-from harness.runner.session import Progress, RunSpec, TestPhaseResult, run_tests
 
 __all__ = [
     "Progress",

@@ -12,10 +12,10 @@ import pytest
 from cli_helpers import ROOT, run_cli
 from toxiproxy_servers import KINDS, running_toxiproxy
 
-from harness.faults.provision import ToxiproxyServer
-from harness.faults.runner import run_experiment
-from harness.faults.scenario import load_experiment
+from harness.chaos.executor import run_experiment
+from harness.chaos.experiment import load_experiment
 from harness.target import ReferenceTarget, Target
+from harness.toxiproxy.provision import ToxiproxyServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
 

@@ -15,10 +15,10 @@ import pytest
 from cli_helpers import ROOT
 from toxiproxy_servers import KINDS, running_toxiproxy
 
-from harness.faults.provision import ToxiproxyServer
-from harness.faults.runner import run_experiment
-from harness.faults.scenario import load_experiment
+from harness.chaos.executor import run_experiment
+from harness.chaos.experiment import load_experiment
 from harness.target import ReferenceTarget, Target
+from harness.toxiproxy.provision import ToxiproxyServer
 from target_api.testing import postgres_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy, pytest.mark.chaos]

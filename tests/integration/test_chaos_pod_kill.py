@@ -18,13 +18,13 @@ import pytest
 from cli_helpers import ROOT
 from toxiproxy_servers import running_toxiproxy
 
+from harness.chaos.executor import ExperimentResult, run_experiment
+from harness.chaos.experiment import load_experiment
 from harness.faults.pod import POD_ENV, POD_LABEL
-from harness.faults.provision import ToxiproxyServer
-from harness.faults.runner import ExperimentResult, run_experiment
-from harness.faults.scenario import load_experiment
 from harness.faults.supervisor import Supervisor
 from harness.plugin import require_component
 from harness.target import ReferenceTarget
+from harness.toxiproxy.provision import ToxiproxyServer
 from target_api.director.runtimes.docker import docker_available
 from target_api.testing import poll_until
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from harness.faults.embedded import EmbeddedToxiproxy
+from harness.toxiproxy.embedded import EmbeddedToxiproxy
 from target_api.testing import ApiProcess, poll_until, postgres_schema, processes_with_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]

@@ -35,7 +35,7 @@ from toxiproxy_servers import (
     wait_for,
 )
 
-from harness.faults.embedded import EmbeddedToxiproxy
+from harness.toxiproxy.embedded import EmbeddedToxiproxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
 
@@ -594,7 +594,7 @@ def test_embedded_rejects_unknown_attributes_listing_valid_ones(
 
 
 def test_embedded_cli_serves_until_sigterm() -> None:
-    command = [sys.executable, "-m", "harness.faults.embedded", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "harness.toxiproxy.embedded", "--host", "127.0.0.1"]
     process = subprocess.Popen(
         [*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

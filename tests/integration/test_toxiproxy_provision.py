@@ -17,15 +17,15 @@ import pytest
 from docker.errors import DockerException, NotFound
 
 from harness.errors import ToxiproxyUnavailable, UnsafeTargetError
-from harness.faults.embedded import EmbeddedToxiproxy
-from harness.faults.provision import (
+from harness.plugin import require_component
+from harness.processes import free_port
+from harness.toxiproxy.embedded import EmbeddedToxiproxy
+from harness.toxiproxy.provision import (
     describe_toxiproxy,
     find_toxiproxy_binary,
     provision_toxiproxy,
     toxiproxy_version,
 )
-from harness.plugin import require_component
-from harness.processes import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
 

@@ -1,6 +1,6 @@
 """Toxiproxy servers of each kind, and small upstreams, for the conformance suite.
 
-Servers come from the harness's own provisioning (harness/faults/provision.py), so the
+Servers come from the harness's own provisioning (harness/toxiproxy/provision.py), so the
 code that starts a real server is the code under test: "real" is TOXIPROXY_URL, else
 ``toxiproxy-server`` on PATH (built by ``./moonbase test``); "docker" is a container
 from a Toxiproxy image on the Docker engine (imported by ``./moonbase test``);
@@ -23,16 +23,16 @@ import pytest
 import requests
 
 from harness.errors import ToxiproxyUnavailable
-from harness.faults.embedded import EmbeddedToxiproxy
-from harness.faults.provision import (
+from harness.netguard import ensure_loopback_url
+from harness.plugin import require_component
+from harness.toxiproxy.embedded import EmbeddedToxiproxy
+from harness.toxiproxy.provision import (
     ToxiproxyServer,
     find_toxiproxy_binary,
     start_docker_toxiproxy,
     start_real_toxiproxy,
     toxiproxy_version,
 )
-from harness.netguard import ensure_loopback_url
-from harness.plugin import require_component
 
 __all__ = [
     "KINDS",

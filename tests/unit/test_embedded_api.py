@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.faults.embedded.api import VERSION, create_app
-from harness.faults.embedded.collection import ProxyCollection
+from harness.toxiproxy.embedded.api import VERSION, create_app
+from harness.toxiproxy.embedded.collection import ProxyCollection
 
 UPSTREAM = "127.0.0.1:9"
 

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from harness.faults.embedded.link import Connection, Side
-from harness.faults.embedded.toxics import (
+from harness.toxiproxy.embedded.link import Connection, Side
+from harness.toxiproxy.embedded.toxics import (
     BaseStage,
     Chunk,
     Emit,

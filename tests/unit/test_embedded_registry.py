@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 import pytest
 
-import harness.faults.embedded
+import harness.toxiproxy.embedded
 from harness.errors import UnsafeTargetError
-from harness.faults.embedded.addresses import (
+from harness.toxiproxy.embedded.addresses import (
     check_loopback,
     format_host_port,
     is_loopback_host,
     split_host_port,
 )
-from harness.faults.embedded.toxics import (
+from harness.toxiproxy.embedded.toxics import (
     BaseStage,
     InvalidAttribute,
     ToxicAttributes,
@@ -27,7 +27,7 @@ from harness.faults.embedded.toxics import (
 
 
 def test_embedded_package_exports_only_the_server() -> None:
-    assert harness.faults.embedded.__all__ == ["EmbeddedToxiproxy"]
+    assert harness.toxiproxy.embedded.__all__ == ["EmbeddedToxiproxy"]
 
 
 def test_every_toxiproxy_kind_is_registered() -> None:

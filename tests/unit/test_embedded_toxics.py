@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.faults.embedded.toxics import BaseStage, Chunk, get_kind, parse_attributes
-from harness.faults.embedded.toxics.slicer import slice_bounds
+from harness.toxiproxy.embedded.toxics import BaseStage, Chunk, get_kind, parse_attributes
+from harness.toxiproxy.embedded.toxics.slicer import slice_bounds
 
 
 class FakeLink:

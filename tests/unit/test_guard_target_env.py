@@ -12,7 +12,7 @@ import pytest
 from harness.errors import UnsafeTargetError
 from harness.plugin import _target_from_environment
 from harness.runner import RunSpec, run_tests
-from harness.runner.session import _argv
+from harness.runner.pytest_runs import _argv
 
 ELSEWHERE = "http://192.0.2.1:9"  # TEST-NET-1 (RFC 5737): never routed
 

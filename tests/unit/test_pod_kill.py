@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.chaos.experiment import PodSpec
+from harness.chaos.timeline import ProbeSample, analyse_injection
 from harness.errors import InfrastructureError, UnsafeTargetError
 from harness.faults.pod import ContainerView, PodUnderTest, kill_process_group
-from harness.faults.scenario import PodSpec
-from harness.faults.timeline import ProbeSample, analyse_injection
 
 
 def pod_body(state: str = "running", container: str = "running", restarts: int = 0,

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from harness.plugin import base_nodeid
+from harness.runner.pytest_runs import _RecordsTail
 from harness.runner.records import (
     CutOffRun,
     RunRecord,
@@ -13,7 +14,6 @@ from harness.runner.records import (
     read_cut_offs,
     read_records,
 )
-from harness.runner.session import _RecordsTail
 
 
 @pytest.mark.parametrize(

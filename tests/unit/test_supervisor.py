@@ -9,9 +9,10 @@ import signal
 
 import pytest
 
+from harness.chaos.experiment import FaultSpec
 from harness.errors import TargetStartError
-from harness.faults.injectors import KillInjector, PauseInjector
-from harness.faults.scenario import FaultSpec
+from harness.faults.kill import KillInjector
+from harness.faults.pause import PauseInjector
 from harness.faults.supervisor import RestartPolicy, Supervisor
 
 

@@ -1,5 +1,5 @@
-from harness.faults.load_window import LoadSnapshot, fault_window_rate
-from harness.faults.timeline import ProbeSample, analyse_injection
+from harness.chaos.load_window import LoadSnapshot, fault_window_rate
+from harness.chaos.timeline import ProbeSample, analyse_injection
 
 
 def _samples(spec: list[tuple[float, float | None, bool, str]]) -> list[ProbeSample]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.chaos.experiment import Experiment, load_experiment
 from harness.config import Profile
 from harness.errors import ScenarioError
-from harness.faults.scenario import Experiment, load_experiment
 from harness.validation import allowed_fields
 
 CHAOS = Path(__file__).resolve().parents[2] / "scenarios" / "chaos"

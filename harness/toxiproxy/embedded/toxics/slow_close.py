@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.faults.embedded.toxics.base import BaseStage, LinkControl, ToxicAttributes
-from harness.faults.embedded.toxics.registry import register
+from harness.toxiproxy.embedded.toxics.base import BaseStage, LinkControl, ToxicAttributes
+from harness.toxiproxy.embedded.toxics.registry import register
 
 
 @dataclass(frozen=True, slots=True)

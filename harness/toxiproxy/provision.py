@@ -245,7 +245,7 @@ def start_docker_toxiproxy(deadline_s: float = 20.0) -> ToxiproxyServer | None:
 
 
 def _start_embedded() -> ToxiproxyServer:
-    from harness.faults.embedded import EmbeddedToxiproxy  # noqa: PLC0415
+    from harness.toxiproxy.embedded import EmbeddedToxiproxy  # noqa: PLC0415
 
     server = EmbeddedToxiproxy(host="127.0.0.1", port=0)
     server.start()

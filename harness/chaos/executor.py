@@ -1,6 +1,7 @@
 """Running a chaos experiment: faults on a link or on the API process, probes, recovery.
 
-For each experiment the runner sets up what the method's link needs:
+For each experiment its fault kind (:mod:`harness.faults`: ``toxic``, ``database_toxic``,
+``kill``, ``pause``, ``kill_container``) sets up what it needs:
 
 - ``link = "api"`` toxics: a Toxiproxy proxy in front of the target; probes go through it;
 - ``link = "database"`` toxics: a proxy in front of PostgreSQL and a dedicated reference
@@ -13,40 +14,30 @@ Then the steady state is probed; each injection puts the fault on, probes while 
 takes it off (always, also on error), and probes until the steady state holds again. A
 kill has no duration: the kill time is both injection and removal, the probes are "fault"
 probes until the API answers again, and recovery counts from the kill. Optional load runs
-for the whole window. The timeline is analysed by :mod:`harness.faults.timeline`.
+for the whole window. The timeline is analysed by :mod:`harness.chaos.timeline`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import toxiproxy
 
-from harness.errors import InfrastructureError, UnsafeTargetError, UsageError
-from harness.faults.injectors import (
-    ContainerKillInjector,
-    Injector,
-    KillInjector,
-    PauseInjector,
-    ToxicInjector,
-)
-from harness.faults.load_window import FaultLoad
+from harness.chaos.experiment import Experiment
+from harness.chaos.load_window import FaultLoad
+from harness.chaos.timeline import InjectionAnalysis, Phase, ProbeSample, analyse_injection
+from harness.faults.base import FaultContext, Injector
+from harness.faults.kinds import fault_kind
 from harness.faults.pod import PodUnderTest
-from harness.faults.provision import ToxiproxyServer
-from harness.faults.scenario import Experiment
 from harness.faults.supervisor import Supervisor
-from harness.faults.timeline import InjectionAnalysis, Phase, ProbeSample, analyse_injection
-from harness.netguard import is_loopback_host
+from harness.faults.toxic import NEEDS_POSTGRES, rewrite_database_url
 from harness.target import ReferenceTarget
+from harness.toxiproxy.provision import ToxiproxyServer
 
 __all__ = [
     "NEEDS_POSTGRES",
@@ -56,8 +47,6 @@ __all__ = [
     "rewrite_database_url",
     "run_experiment",
 ]
-
-NEEDS_POSTGRES = "needs PostgreSQL: set MOONBASE_DATABASE_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,31 +146,9 @@ class ExperimentResult:
 
 
 def _fault_json(experiment: Experiment) -> tuple[dict[str, object], ...]:
-    out = []
-    for f in experiment.method:
-        body: dict[str, object] = {"kind": f.kind, "type": f.type, "link": f.link}
-        if f.kind == "process":
-            if f.type == "kill":
-                body["signal"] = f.kill_signal
-            elif f.type == "kill_container":
-                pod = experiment.pod_spec
-                assert pod is not None
-                body.update(
-                    signal=f.kill_signal,
-                    command=list(pod.command),
-                    restart_policy=pod.restart_policy,
-                )
-            else:
-                body["duration_s"] = f.duration_s
-        else:
-            body.update(
-                stream=f.stream,
-                toxicity=f.toxicity,
-                attributes=dict(f.attributes),
-                duration_s=f.duration_s,
-            )
-        out.append(body)
-    return tuple(out)
+    """Each fault of the method as its kind describes it."""
+    kind = fault_kind(experiment.method)
+    return tuple(kind.describe(f, experiment.pod_spec) for f in experiment.method)
 
 
 def not_run_result(experiment: Experiment, reason: str, server_kind: str) -> ExperimentResult:
@@ -261,128 +228,6 @@ class _Prober:
         self._client.close()
 
 
-def _create_proxy(server: ToxiproxyServer, upstream: str) -> toxiproxy.Proxy:
-    toxiproxy.Toxiproxy().update_api_consumer(server.host, server.port)
-    name = f"moonbase-{uuid.uuid4().hex[:8]}"
-    try:
-        return toxiproxy.Toxiproxy().create(upstream=upstream, name=name, listen="127.0.0.1:0")
-    except Exception as exc:  # toxiproxy-python raises bare Exception subclasses
-        raise InfrastructureError(f"Toxiproxy at {server.url} refused a proxy: {exc}") from exc
-
-
-def _listen_address(proxy: toxiproxy.Proxy) -> tuple[str, int]:
-    host, _, port = str(proxy.listen).rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return host, int(port)
-
-
-def _listen_url(proxy: toxiproxy.Proxy) -> str:
-    host, port = _listen_address(proxy)
-    return f"http://{host}:{port}"
-
-
-def rewrite_database_url(url: str, host: str, port: int) -> str:
-    """``url`` with its host and port replaced (user, password, database, query kept)."""
-    parts = urlsplit(url)
-    userinfo, _, _ = parts.netloc.rpartition("@")
-    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def _database_upstream(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    host = parts.hostname or "127.0.0.1"
-    if not is_loopback_host(host):
-        raise UnsafeTargetError(
-            f"refusing MOONBASE_DATABASE_URL host {host!r} from the environment: the database "
-            "link proxies loopback only (127.0.0.0/8)"
-        )
-    return f"{host}:{parts.port or 5432}"
-
-
-@dataclass
-class _Setup:
-    probe_url: str
-    injector: Injector
-    supervisor: Supervisor[ReferenceTarget] | None = None
-    pod: PodUnderTest | None = None
-
-
-@contextlib.contextmanager
-def _set_up(
-    experiment: Experiment,
-    target_url: str,
-    server: ToxiproxyServer,
-    *,
-    supervisor: Supervisor[ReferenceTarget] | None,
-    database_url: str | None,
-    workdir: Path | None,
-    errors: list[str],
-) -> Iterator[_Setup]:
-    fault = experiment.process_fault
-    if fault is not None:
-        if supervisor is None:
-            raise UsageError(
-                f"experiment {experiment.name!r} ({experiment.source}) injects a process fault: "
-                "it needs the reference API the harness starts, not an external target"
-            )
-        api = supervisor.process
-        pod_spec = experiment.pod_spec
-        if pod_spec is not None:
-            pod = PodUnderTest(
-                api.url, api.token, pod_spec, f"chaos-{experiment.name[:40]}-{uuid.uuid4().hex[:8]}"
-            )
-            try:
-                pod.create()
-                yield _Setup(api.url, ContainerKillInjector(pod, fault), supervisor, pod)
-            finally:
-                try:  # rollback: the pod goes, also after an error
-                    pod.delete()
-                except InfrastructureError as exc:
-                    errors.append(str(exc))
-            return
-        injector: Injector = (
-            KillInjector(api, fault, announce=supervisor.announce_kill)
-            if fault.type == "kill"
-            else PauseInjector(api, fault)
-        )
-        yield _Setup(api.url, injector, supervisor)
-        return
-    if experiment.link == "database":
-        if not database_url:
-            raise UsageError(f"experiment {experiment.name!r}: {NEEDS_POSTGRES}")
-        proxy = _create_proxy(server, _database_upstream(database_url))
-        try:
-            host, port = _listen_address(proxy)
-            base = workdir or Path.cwd()
-            data_dir = base / f"{experiment.name}-api-{uuid.uuid4().hex[:6]}"
-            api = ReferenceTarget(
-                data_dir,
-                log_path=base / f"{experiment.name}-api.log",
-                env={"MOONBASE_DATABASE_URL": rewrite_database_url(database_url, host, port)},
-            )
-            with api as running:
-                yield _Setup(running.url, ToxicInjector(proxy, experiment.method))
-        finally:
-            _destroy(proxy, errors)
-        return
-    parts = urlsplit(target_url)
-    proxy = _create_proxy(server, f"{parts.hostname}:{parts.port}")
-    try:
-        yield _Setup(_listen_url(proxy), ToxicInjector(proxy, experiment.method))
-    finally:
-        _destroy(proxy, errors)
-
-
-def _destroy(proxy: toxiproxy.Proxy, errors: list[str]) -> None:
-    try:
-        proxy.destroy()
-    except Exception as exc:  # noqa: BLE001 - reported in the result, not swallowed
-        errors.append(f"could not remove proxy: {exc}")
-
-
 def _load_bound_s(experiment: Experiment, injections: int) -> float:
     """An upper bound on the window the load must cover; the runner stops it earlier."""
     ss = experiment.steady_state
@@ -418,15 +263,19 @@ def run_experiment(
     restarts_before = len(supervisor.restarts) if supervisor else 0
     settle_s = supervisor.policy.start_deadline_s + 5.0 if supervisor else 0.0
     t0 = time.monotonic()
-    with _set_up(
-        experiment,
-        target_url,
-        server,
+    context = FaultContext(
+        name=experiment.name,
+        source=experiment.source,
+        method=tuple(experiment.method),
+        pod=experiment.pod_spec,
+        target_url=target_url,
+        server=server,
         supervisor=supervisor,
         database_url=database_url,
         workdir=workdir,
         errors=errors,
-    ) as setup:
+    )
+    with fault_kind(experiment.method).prepare(context) as setup:
         pod = setup.pod
         prober = (
             _Prober(setup.probe_url, experiment, t0, path=pod.path, judge=pod.judge)

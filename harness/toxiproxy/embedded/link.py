@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import cast
 
-from harness.faults.embedded.toxics import Chunk, ToxicStage
+from harness.toxiproxy.embedded.toxics import Chunk, ToxicStage
 
 __all__ = ["Connection", "Pipe", "Side"]
 

@@ -11,9 +11,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.faults.embedded.addresses import format_host_port, split_host_port
-from harness.faults.embedded.link import Connection, Side
-from harness.faults.embedded.toxics import ToxicAttributes, ToxicKind, ToxicStage, attributes_json
+from harness.toxiproxy.embedded.addresses import format_host_port, split_host_port
+from harness.toxiproxy.embedded.link import Connection, Side
+from harness.toxiproxy.embedded.toxics import (
+    ToxicAttributes,
+    ToxicKind,
+    ToxicStage,
+    attributes_json,
+)
 
 __all__ = ["DIRECTIONS", "Proxy", "Toxic"]
 

@@ -10,9 +10,9 @@ import random
 from collections.abc import Callable, Mapping
 
 from harness.errors import HarnessError, UnsafeTargetError
-from harness.faults.embedded.addresses import check_loopback, format_host_port, split_host_port
-from harness.faults.embedded.proxy import Proxy, Toxic
-from harness.faults.embedded.toxics import (
+from harness.toxiproxy.embedded.addresses import check_loopback, format_host_port, split_host_port
+from harness.toxiproxy.embedded.proxy import Proxy, Toxic
+from harness.toxiproxy.embedded.toxics import (
     InvalidAttribute,
     get_kind,
     kind_names,

@@ -1,4 +1,4 @@
-"""``python -m harness.faults.embedded``: serve the embedded Toxiproxy in the foreground."""
+"""``python -m harness.toxiproxy.embedded``: serve the embedded Toxiproxy in the foreground."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from types import FrameType
 
 from harness.errors import HarnessError
-from harness.faults.embedded.server import EmbeddedToxiproxy
+from harness.toxiproxy.embedded.server import EmbeddedToxiproxy
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; exit 0 then, 2 on a refused address, 4 if it cannot start."""
     parser = argparse.ArgumentParser(
-        prog="python -m harness.faults.embedded",
+        prog="python -m harness.toxiproxy.embedded",
         description="A Toxiproxy-compatible fault-injection proxy (HTTP API on --host:--port).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")

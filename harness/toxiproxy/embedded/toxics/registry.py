@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.faults.embedded.toxics.base import ToxicAttributes, ToxicStage
+from harness.toxiproxy.embedded.toxics.base import ToxicAttributes, ToxicStage
 
 __all__ = [
     "InvalidAttribute",

@@ -4,15 +4,15 @@ Used when no real Toxiproxy server is available: it speaks Toxiproxy 2.x's HTTP 
 toxiproxy-python (or any Toxiproxy client) drives it unchanged, and the conformance suite
 (``tests/integration/test_toxiproxy_conformance.py``) checks it against the real server.
 
-    from harness.faults.embedded import EmbeddedToxiproxy
+    from harness.toxiproxy.embedded import EmbeddedToxiproxy
     with EmbeddedToxiproxy(host="127.0.0.1", port=0) as server:
         print(server.url)
 
-Run it alone with ``python -m harness.faults.embedded --host 127.0.0.1 --port 0``.
+Run it alone with ``python -m harness.toxiproxy.embedded --host 127.0.0.1 --port 0``.
 """
 
 from __future__ import annotations
 
-from harness.faults.embedded.server import EmbeddedToxiproxy
+from harness.toxiproxy.embedded.server import EmbeddedToxiproxy
 
 __all__ = ["EmbeddedToxiproxy"]

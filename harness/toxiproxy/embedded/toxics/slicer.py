@@ -5,8 +5,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from harness.faults.embedded.toxics.base import BaseStage, Chunk, Emit, LinkControl, ToxicAttributes
-from harness.faults.embedded.toxics.registry import register
+from harness.toxiproxy.embedded.toxics.base import (
+    BaseStage,
+    Chunk,
+    Emit,
+    LinkControl,
+    ToxicAttributes,
+)
+from harness.toxiproxy.embedded.toxics.registry import register
 
 
 @dataclass(frozen=True, slots=True)

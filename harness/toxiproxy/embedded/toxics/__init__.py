@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.faults.embedded.toxics import (  # noqa: F401 - imported to register the kinds
+from harness.toxiproxy.embedded.toxics import (  # noqa: F401 - imported to register the kinds
     bandwidth,
     latency,
     limit_data,
@@ -12,7 +12,7 @@ from harness.faults.embedded.toxics import (  # noqa: F401 - imported to registe
     slow_close,
     timeout,
 )
-from harness.faults.embedded.toxics.base import (
+from harness.toxiproxy.embedded.toxics.base import (
     BaseStage,
     Chunk,
     Emit,
@@ -20,7 +20,7 @@ from harness.faults.embedded.toxics.base import (
     ToxicAttributes,
     ToxicStage,
 )
-from harness.faults.embedded.toxics.registry import (
+from harness.toxiproxy.embedded.toxics.registry import (
     InvalidAttribute,
     ToxicKind,
     attributes_json,

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from harness.faults.embedded.collection import ApiError, ProxyCollection
+from harness.toxiproxy.embedded.collection import ApiError, ProxyCollection
 
 __all__ = ["VERSION", "create_app"]
 

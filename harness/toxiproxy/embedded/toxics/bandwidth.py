@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.faults.embedded.toxics.base import BaseStage, Chunk, Emit, LinkControl, ToxicAttributes
-from harness.faults.embedded.toxics.registry import register
+from harness.toxiproxy.embedded.toxics.base import (
+    BaseStage,
+    Chunk,
+    Emit,
+    LinkControl,
+    ToxicAttributes,
+)
+from harness.toxiproxy.embedded.toxics.registry import register
 
 # Toxiproxy sends large chunks as slices of 100 ms worth of bytes, one slice per 100 ms
 _SLICE_S = 0.1

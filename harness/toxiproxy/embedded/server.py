@@ -13,9 +13,9 @@ from types import TracebackType
 import uvicorn
 
 from harness.errors import ToxiproxyUnavailable, UnsafeTargetError
-from harness.faults.embedded.addresses import format_host_port, is_loopback_host
-from harness.faults.embedded.api import create_app
-from harness.faults.embedded.collection import ProxyCollection
+from harness.toxiproxy.embedded.addresses import format_host_port, is_loopback_host
+from harness.toxiproxy.embedded.api import create_app
+from harness.toxiproxy.embedded.collection import ProxyCollection
 
 __all__ = ["EmbeddedToxiproxy"]
 

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from harness.chaos.experiment import Experiment
 from harness.errors import LoadGeneratorError
-from harness.faults.scenario import Experiment
 from harness.load import LoadHandle, LoadResult, LoadSpec, RequestSpec, start_load
 
 __all__ = ["FaultLoad", "LoadSnapshot", "WindowRate", "fault_window_rate"]

@@ -1,0 +1,193 @@
+"""The chaos phase of a gate run: every experiment validated first, then run, each
+against the service its fault acts on, its results checkpointed into the run's report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.config import ChaosSettings
+from harness.session import RunContext
+
+if TYPE_CHECKING:
+    from harness import gates as gate_logic
+    from harness.chaos.executor import ExperimentResult
+    from harness.chaos.experiment import Experiment
+    from harness.toxiproxy.provision import ToxiproxyServer
+
+__all__ = ["check_chaos_experiments", "run_chaos_phase"]
+
+
+def _chaos_refusals(experiments: list[Experiment]) -> list[str]:
+    from harness.faults.kinds import fault_kind
+
+    refused = []
+    for e in experiments:
+        kind = fault_kind(e.method)
+        if kind.needs_supervised_api:
+            what = f"injects a process fault ({kind.name})"
+        elif kind.needs_postgres:
+            what = "puts a fault on the reference API's database link"
+        else:
+            continue
+        refused.append(
+            f"experiment {e.name!r} ({e.source}) {what}: it acts on the reference API the "
+            "harness starts, and --target-url names an external service; run it without "
+            "--target-url"
+        )
+    return refused
+
+
+def check_chaos_experiments(
+    settings: ChaosSettings,
+    *,
+    names: list[str] | None = None,
+    base_dir: Path,
+    external_target: bool = False,
+) -> list[Experiment]:
+    """Load and validate the chaos experiments before any traffic (ScenarioError/UsageError).
+
+    Also refuses, naming each one, the experiments that act on the reference API itself
+    (process faults, the database link) when the target is an external service.
+    """
+    from harness.chaos.experiment import find_experiments
+    from harness.errors import UsageError
+
+    directory = Path(settings.directory)
+    if not directory.is_absolute():
+        directory = base_dir / directory
+    experiments = find_experiments(
+        directory,
+        names if names is not None else list(settings.experiments),
+        where="the command line" if names is not None else "chaos.experiments",
+    )
+    if external_target and (refused := _chaos_refusals(experiments)):
+        raise UsageError("\n".join(refused))
+    return experiments
+
+
+def run_chaos_phase(
+    ctx: RunContext,
+    settings: ChaosSettings,
+    target_url: str,
+    *,
+    names: list[str] | None = None,
+    injections: int | None = None,
+    base_dir: Path,
+    external_target: bool = False,
+) -> tuple[gate_logic.ChaosEvidence, ...]:
+    """Run the chaos experiments, each prepared by its fault kind (:mod:`harness.faults`).
+
+    A kind that acts on the API process runs against a dedicated reference API under a
+    :class:`~harness.faults.supervisor.Supervisor` (restarted on its port when killed); a
+    database-link kind against a dedicated API whose PostgreSQL connection goes through
+    the proxy (MOONBASE_DATABASE_URL). A ``kill_container`` experiment creates its pod on
+    the supervised API and reports it (id, restarts seen, deleted) in its entry. Those
+    kinds are refused for an external target (exit 2). Without PostgreSQL a database
+    experiment is reported as not run, which adds no recovery evidence: the chaos gate is
+    insufficient without it, never a pass.
+    """
+    import os
+    import tempfile
+
+    from harness.toxiproxy.provision import provision_toxiproxy
+
+    experiments = check_chaos_experiments(
+        settings, names=names, base_dir=base_dir, external_target=external_target
+    )
+    database_url = os.environ.get("MOONBASE_DATABASE_URL", "")
+    if not database_url.startswith(("postgresql://", "postgres://")):
+        database_url = ""
+    count = injections or settings.injections
+    evidence = []
+    with (
+        tempfile.TemporaryDirectory(prefix="moonbase-chaos-") as tmp,
+        provision_toxiproxy() as server,
+    ):
+        ctx.state.data["components"]["toxiproxy"] = {
+            "kind": "real" if server.real else "embedded",
+            "detail": server.detail,
+            "source": server.kind,
+        }
+        ctx.say(f"chaos: Toxiproxy {server.kind}: {server.detail}")
+        results: list[dict[str, object]] = []
+        for experiment in experiments:
+            ctx.say(f"chaos: {experiment.name}: {experiment.title} (x{count})")
+            result = _run_one(ctx, experiment, target_url, server, count, database_url, Path(tmp))
+            results.append(_entry(experiment, result))
+            ctx.state.data["chaos"] = results
+            ctx.state.checkpoint()
+            evidence.append(_evidence(result))
+    return tuple(evidence)
+
+
+def _run_one(
+    ctx: RunContext,
+    experiment: Experiment,
+    target_url: str,
+    server: ToxiproxyServer,
+    count: int,
+    database_url: str,
+    workroot: Path,
+) -> ExperimentResult:
+    """One experiment, on the service its fault kind acts on."""
+    from harness.chaos.executor import NEEDS_POSTGRES, not_run_result, run_experiment
+    from harness.faults.kinds import fault_kind
+    from harness.faults.supervisor import Supervisor
+    from harness.target import ReferenceTarget
+
+    kind = fault_kind(experiment.method)
+    if kind.needs_postgres and not database_url:
+        ctx.say(f"chaos: {experiment.name}: NOT RUN: {NEEDS_POSTGRES}")
+        return not_run_result(experiment, NEEDS_POSTGRES, server.kind)
+    if not kind.needs_supervised_api:
+        return run_experiment(
+            experiment,
+            target_url,
+            server,
+            injections=count,
+            on_event=ctx.say,
+            database_url=database_url or None,
+            workdir=workroot,
+        )
+    api = ReferenceTarget(
+        workroot / experiment.name,
+        log_path=ctx.state.run_dir / f"chaos-{experiment.name}-api.log",
+    )
+    api.start()
+    with Supervisor(api) as supervisor:
+        ctx.say(f"chaos: {experiment.name}: supervised reference API at {api.url}")
+        result = run_experiment(
+            experiment, api.url, server, injections=count, on_event=ctx.say, supervisor=supervisor
+        )
+    if result.pod is not None:
+        ctx.say(
+            f"chaos: {experiment.name}: pod {result.pod['id']} "
+            f"({result.pod['runtime']} runtime), restarts seen "
+            f"{result.pod['restarts_seen']}, deleted: {result.pod['deleted']}"
+        )
+    return result
+
+
+def _entry(experiment: Experiment, result: ExperimentResult) -> dict[str, object]:
+    from harness import stats
+
+    body = result.to_json()
+    body["recovery_summary"] = stats.summarize_recoveries(
+        list(result.recovery_s), experiment.expect.max_recovery_s
+    ).to_json()
+    return body
+
+
+def _evidence(result: ExperimentResult) -> gate_logic.ChaosEvidence:
+    from harness import gates as gate_logic
+
+    return gate_logic.ChaosEvidence(
+        result.name,
+        result.effect_observed,
+        result.recovery_s,
+        # a fault that broke its error budget is never a pass; one that did not run is
+        # no evidence either way
+        error=result.error,
+        status=result.status,
+    )
