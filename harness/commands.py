@@ -32,12 +32,13 @@ def _finish(
     if extra_verdict == "fail" or (extra_verdict == "insufficient" and verdict == "pass"):
         verdict = extra_verdict
     code = exit_code_for(verdict)
-    ctx.state.data["gates"] = [g.to_json() for g in results]
+    ctx.state.outcome = dataclasses.replace(ctx.state.outcome, gates=results)
     status = "completed"
-    run = ctx.state.data.get("test_run") or {}
-    if run.get("internal_error"):
+    tests = ctx.state.outcome.tests
+    internal_error = tests.internal_error if tests is not None else None
+    if internal_error:
         status, verdict, code = "crashed", "error", 4
-    ctx.state.finish(status, verdict, code, run.get("internal_error"))
+    ctx.state.finish(status, verdict, code, internal_error)
     print_gates(results)
     print(f"verdict: {verdict} (exit {code}); report: {ctx.state.run_dir / 'index.html'}")
     return code
@@ -178,7 +179,7 @@ def _run_tests(
     from harness.phases import run_tests_phase
 
     with _progress("test runs") as update:
-        result, evidence = run_tests_phase(
+        tests = run_tests_phase(
             ctx,
             settings,
             rootdir=rootdir,
@@ -187,7 +188,8 @@ def _run_tests(
             on_progress=update,
             allow_non_loopback=allow_non_loopback,
         )
-    print_tests(ctx.state.data["tests"])
+    print_tests(tests.tests_json())
+    result = tests.result
     if result.budget_exhausted:
         console.print(
             f"[yellow]budget of {settings.budget_s} s reached: the run was stopped; "
@@ -197,8 +199,7 @@ def _run_tests(
         raise result.interruption or KeyboardInterrupt()
     from harness import gates as gate_logic
 
-    decisions = [t.decision(settings.slo) for t in result.tests]
-    slo_gate = gate_logic.test_slo_gate(decisions, settings.slo, evidence.n)
+    slo_gate = gate_logic.test_slo_gate(tests.decisions(), settings.slo, tests.evidence().n)
     return _finish(ctx, (slo_gate,))
 
 
@@ -206,8 +207,12 @@ def _run_tests(
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.chaos.phase import check_chaos_experiments, run_chaos_phase
-    from harness.phases import run_load_phase, run_tests_phase
+    from harness.phases import (
+        check_chaos_experiments,
+        run_chaos_phase,
+        run_load_phase,
+        run_tests_phase,
+    )
 
     profile = config.profile
     cwd = Path.cwd()
@@ -222,7 +227,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     ):
         env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
         with _progress("test runs") as update:
-            tests_result, test_evidence = run_tests_phase(
+            tests = run_tests_phase(
                 ctx,
                 profile.tests,
                 rootdir=cwd,
@@ -231,20 +236,20 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
                 on_progress=update,
                 allow_non_loopback=args.allow_non_loopback,
             )
-        print_tests(ctx.state.data["tests"])
-        if tests_result.interrupted:  # no load or chaos after an interruption
-            raise tests_result.interruption or KeyboardInterrupt()
-        load_evidence = None
+        print_tests(tests.tests_json())
+        if tests.result.interrupted:  # no load or chaos after an interruption
+            raise tests.result.interruption or KeyboardInterrupt()
+        load = None
         if profile.load.enabled:
-            load_evidence = run_load_phase(ctx, profile.load, target.url)
-        chaos_evidence = None
+            load = run_load_phase(ctx, profile.load, target.url).evidence()
+        chaos = None
         if profile.chaos.enabled:
-            chaos_evidence = run_chaos_phase(
+            chaos = run_chaos_phase(
                 ctx, profile.chaos, target.url, base_dir=cwd, external_target=not target.managed
-            )
+            ).evidence()
         from harness import gates as gate_logic
 
-        evidence = gate_logic.Evidence(test_evidence, load_evidence, chaos_evidence)
+        evidence = gate_logic.Evidence(tests.evidence(), load, chaos)
         results = gate_logic.evaluate_gates(profile.gates, evidence)
         return _finish(ctx, results)
 
@@ -282,7 +287,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("load", config, report_root, _say) as ctx,
         target_for(ctx, args.target_url, args.allow_non_loopback) as target,
     ):
-        evidence = run_load_phase(ctx, settings, target.url, overrides=overrides)
+        evidence = run_load_phase(ctx, settings, target.url, overrides=overrides).evidence()
         gates = config.profile.gates
         only_load = gates.model_validate(
             {k: v for k, v in gates.model_dump().items() if k.startswith("load_")}
@@ -297,7 +302,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
 
 def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.chaos.phase import check_chaos_experiments, run_chaos_phase
+    from harness.phases import check_chaos_experiments, run_chaos_phase
 
     if args.injections is not None and args.injections < 1:
         raise UsageError(f"--injections {args.injections}: must be >= 1")
@@ -313,7 +318,7 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("chaos", config, report_root, _say) as ctx,
         target_for(ctx, args.target_url, args.allow_non_loopback) as target,
     ):
-        evidence = run_chaos_phase(
+        chaos = run_chaos_phase(
             ctx,
             config.profile.chaos,
             target.url,
@@ -327,7 +332,7 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
         only = gates.model_validate({"chaos_recovery_s": threshold})
         from harness import gates as gate_logic
 
-        results = gate_logic.evaluate_gates(only, gate_logic.Evidence(chaos=evidence))
+        results = gate_logic.evaluate_gates(only, gate_logic.Evidence(chaos=chaos.evidence()))
         return _finish(ctx, results)
 
 

@@ -8,6 +8,7 @@ report.json is written with the status that says so.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import secrets
@@ -23,7 +24,8 @@ from typing import Any
 from harness.config import ResolvedConfig
 from harness.errors import HarnessError, interruption_cause
 from harness.netguard import ensure_loopback_url
-from harness.report.writers import SCHEMA, write_all
+from harness.record import Component, RunOutcome, build_report
+from harness.report.writers import write_all
 from harness.target import ReferenceTarget, Target, wait_until_healthy
 
 __all__ = ["EXIT_CODES", "RunContext", "RunState", "exit_code_for", "open_run"]
@@ -71,49 +73,52 @@ def new_run_id() -> str:
 
 @dataclass(slots=True)
 class RunState:
-    """The report being built; written after every phase, so a crash leaves what was done."""
+    """The run's record as far as it got; written after every phase (a checkpoint), so a
+    crash leaves what was done in a valid report.json."""
 
     command: str
     run_id: str
     run_dir: Path
     report_root: Path
     config: ResolvedConfig | None
-    started_at: str = field(default_factory=_now)
-    data: dict[str, Any] = field(default_factory=lambda: {"components": {}})
+    outcome: RunOutcome = field(init=False)
     git: tuple[str | None, bool] = field(default_factory=lambda: git_state(Path.cwd()))
 
-    def skeleton(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "run_id": self.run_id,
-            "command": self.command,
-            "status": "crashed",  # until the run says otherwise: a killed run reads as crashed
-            "verdict": "error",
-            "exit_code": 4,
-            "started_at": self.started_at,
-            "finished_at": None,
-            "profile": self.config.profile_name if self.config else None,
-            "config_source": self.config.source if self.config else None,
-            "git_commit": self.git[0],
-            "git_dirty": self.git[1],
-            "tests": [],
-            "load": None,
-            "chaos": [],
-            "gates": [],
-            "components": {},
-        }
+    def __post_init__(self) -> None:
+        self.outcome = RunOutcome(
+            command=self.command,
+            run_id=self.run_id,
+            started_at=_now(),
+            profile=self.config.profile_name if self.config else None,
+            config_source=self.config.source if self.config else None,
+            git_commit=self.git[0],
+            git_dirty=self.git[1],
+        )
+
+    def record(self, **changes: Any) -> None:
+        """Replace parts of the record (a phase's outcome, say) and checkpoint."""
+        self.outcome = dataclasses.replace(self.outcome, **changes)
+        self.checkpoint()
+
+    def add_component(self, name: str, component: Component) -> None:
+        self.outcome = self.outcome.with_component(name, component)
 
     def checkpoint(self) -> None:
-        report = {**self.skeleton(), **self.data}
-        write_all(report, self.run_dir, self.report_root, final=False)
+        write_all(build_report(self.outcome), self.run_dir, self.report_root, final=False)
 
     def finish(
         self, status: str, verdict: str, exit_code: int, error: str | None
     ) -> dict[str, Any]:
-        report = {**self.skeleton(), **self.data}
-        report.update(
-            status=status, verdict=verdict, exit_code=exit_code, finished_at=_now(), error=error
+        self.outcome = dataclasses.replace(
+            self.outcome,
+            status=status,
+            verdict=verdict,
+            exit_code=exit_code,
+            finished_at=_now(),
+            error=error,
+            final=True,
         )
+        report = build_report(self.outcome)
         write_all(report, self.run_dir, self.report_root, final=True)
         return report
 
@@ -139,13 +144,11 @@ def open_run(
     state = RunState(command, run_id, run_dir, report_root, config)
     state.checkpoint()
     ctx = RunContext(state, say)
-    result: dict[str, Any] = {}
     try:
         yield ctx
     except KeyboardInterrupt as exc:
         why = interruption_cause(exc)
-        result = state.finish("interrupted", "error", 130, f"{why} by the user")
-        ctx.state.data["_final"] = result
+        state.finish("interrupted", "error", 130, f"{why} by the user")
         print(f"verdict: error ({why}, exit 130); report so far: {run_dir / 'index.html'}")
         raise
     except HarnessError as exc:
@@ -155,12 +158,10 @@ def open_run(
             # in the history.
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        result = state.finish("crashed", "error", exc.exit_code, str(exc))
-        ctx.state.data["_final"] = result
+        state.finish("crashed", "error", exc.exit_code, str(exc))
         raise
     except BaseException as exc:
-        result = state.finish("crashed", "error", 4, f"{type(exc).__name__}: {exc}")
-        ctx.state.data["_final"] = result
+        state.finish("crashed", "error", 4, f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -174,8 +175,8 @@ def target_for(
             target_url, where="--target-url", allow_non_loopback=allow_non_loopback
         )
         wait_until_healthy(url, 10.0)
-        ctx.state.data["components"]["target"] = {"kind": "external", "detail": url}
-        ctx.state.data["target_url"] = url
+        ctx.state.add_component("target", Component("external", url))
+        ctx.state.record(target_url=url)
         yield Target(url, token or os.environ.get("MOONBASE_API_TOKEN", ""), managed=False)
         return
     data_dir = Path(tempfile.mkdtemp(prefix="moonbase-target-"))
@@ -184,12 +185,12 @@ def target_for(
     t0 = time.monotonic()
     target = reference.start()
     try:
-        ctx.state.data["components"]["target"] = {
-            "kind": "embedded",
-            "detail": f"reference Moonbase API at {target.url} (pid {reference.pid}, "
-            f"started in {time.monotonic() - t0:.2f} s)",
-        }
-        ctx.state.data["target_url"] = target.url
+        detail = (
+            f"reference Moonbase API at {target.url} (pid {reference.pid}, "
+            f"started in {time.monotonic() - t0:.2f} s)"
+        )
+        ctx.state.add_component("target", Component("embedded", detail))
+        ctx.state.record(target_url=target.url)
         ctx.say(f"reference API up at {target.url}")
         yield target
     finally:

@@ -9,9 +9,9 @@ import pytest
 
 from harness.chaos.executor import rewrite_database_url
 from harness.chaos.experiment import find_experiments, load_experiment
-from harness.chaos.phase import check_chaos_experiments
 from harness.config import ChaosSettings
 from harness.errors import ScenarioError, UsageError
+from harness.phases import check_chaos_experiments
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "scenarios" / "chaos"

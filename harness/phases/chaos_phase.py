@@ -1,4 +1,4 @@
-"""The chaos phase of a gate run: every experiment validated first, then run, each
+"""The chaos phase of a run: every experiment validated first, then run, each
 against the service its fault acts on, its results checkpointed into the run's report."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.config import ChaosSettings
+from harness.record import ChaosOutcome, Component, ExperimentOutcome
 from harness.session import RunContext
 
 if TYPE_CHECKING:
-    from harness import gates as gate_logic
     from harness.chaos.executor import ExperimentResult
     from harness.chaos.experiment import Experiment
     from harness.toxiproxy.provision import ToxiproxyServer
@@ -75,7 +75,7 @@ def run_chaos_phase(
     injections: int | None = None,
     base_dir: Path,
     external_target: bool = False,
-) -> tuple[gate_logic.ChaosEvidence, ...]:
+) -> ChaosOutcome:
     """Run the chaos experiments, each prepared by its fault kind (:mod:`harness.faults`).
 
     A kind that acts on the API process runs against a dedicated reference API under a
@@ -99,26 +99,23 @@ def run_chaos_phase(
     if not database_url.startswith(("postgresql://", "postgres://")):
         database_url = ""
     count = injections or settings.injections
-    evidence = []
+    outcome = ChaosOutcome()
     with (
         tempfile.TemporaryDirectory(prefix="moonbase-chaos-") as tmp,
         provision_toxiproxy() as server,
     ):
-        ctx.state.data["components"]["toxiproxy"] = {
-            "kind": "real" if server.real else "embedded",
-            "detail": server.detail,
-            "source": server.kind,
-        }
+        ctx.state.add_component(
+            "toxiproxy",
+            Component("real" if server.real else "embedded", server.detail, server.kind),
+        )
         ctx.say(f"chaos: Toxiproxy {server.kind}: {server.detail}")
-        results: list[dict[str, object]] = []
+        ctx.state.record(chaos=outcome)
         for experiment in experiments:
             ctx.say(f"chaos: {experiment.name}: {experiment.title} (x{count})")
             result = _run_one(ctx, experiment, target_url, server, count, database_url, Path(tmp))
-            results.append(_entry(experiment, result))
-            ctx.state.data["chaos"] = results
-            ctx.state.checkpoint()
-            evidence.append(_evidence(result))
-    return tuple(evidence)
+            outcome = outcome.adding(ExperimentOutcome(result, experiment.expect.max_recovery_s))
+            ctx.state.record(chaos=outcome)
+    return outcome
 
 
 def _run_one(
@@ -167,27 +164,3 @@ def _run_one(
             f"{result.pod['restarts_seen']}, deleted: {result.pod['deleted']}"
         )
     return result
-
-
-def _entry(experiment: Experiment, result: ExperimentResult) -> dict[str, object]:
-    from harness import stats
-
-    body = result.to_json()
-    body["recovery_summary"] = stats.summarize_recoveries(
-        list(result.recovery_s), experiment.expect.max_recovery_s
-    ).to_json()
-    return body
-
-
-def _evidence(result: ExperimentResult) -> gate_logic.ChaosEvidence:
-    from harness import gates as gate_logic
-
-    return gate_logic.ChaosEvidence(
-        result.name,
-        result.effect_observed,
-        result.recovery_s,
-        # a fault that broke its error budget is never a pass; one that did not run is
-        # no evidence either way
-        error=result.error,
-        status=result.status,
-    )

@@ -1,0 +1,69 @@
+"""The load phase: Locust against the target, its merged histogram read for percentile
+bounds."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.config import LoadSettings
+from harness.record import LoadOutcome
+from harness.session import RunContext
+
+if TYPE_CHECKING:
+    from harness.load import LoadSpec
+
+__all__ = ["run_load_phase"]
+
+
+def _load_spec(
+    settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None = None
+) -> LoadSpec:
+    from harness.load import LoadSpec, RequestSpec, load_load_spec
+
+    if settings.profile_file:
+        spec = load_load_spec(Path(settings.profile_file), target_url)
+        # what the user typed on the command line wins over the profile file
+        return dataclasses.replace(spec, **dict(overrides or {}))
+    return LoadSpec(
+        target_url=target_url,
+        requests=(RequestSpec(path=settings.path),),
+        rate_rps=settings.rate_rps,
+        users=settings.users,
+        duration_s=settings.duration_s,
+        max_requests=settings.max_requests,
+        processes=settings.processes,
+    )
+
+
+def run_load_phase(
+    ctx: RunContext,
+    settings: LoadSettings,
+    target_url: str,
+    on_progress: Callable[[Any], None] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> LoadOutcome:
+    """Run the load; with a profile file, ``overrides`` (LoadSpec fields given on the
+    command line) replace the file's values."""
+    from harness.load import run_load
+    from harness.load.histogram import decode_histogram
+    from harness.load.percentiles import percentile_estimate
+
+    spec = _load_spec(settings, target_url, overrides)
+    ctx.say(
+        f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
+        f"{spec.duration_s} s against {target_url}"
+    )
+    result = run_load(spec, progress=on_progress)
+    histogram = decode_histogram(result.histogram)
+    outcome = LoadOutcome(
+        result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
+    )
+    ctx.state.record(load=outcome)
+    ctx.say(
+        f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
+        f"p95 {outcome.p95.estimate_ms:.3f} ms"
+    )
+    return outcome

@@ -1,0 +1,260 @@
+"""The run record: what each phase measured, as frozen values, and the one place that
+turns it into report.json.
+
+Each phase returns its outcome (:class:`TestsOutcome`, :class:`LoadOutcome`,
+:class:`ChaosOutcome`); a :class:`RunOutcome` holds them with the components that served,
+the gate results and how the run ended. :func:`build_report` is the only code that shapes
+report.json (schema ``moonbase-reliability/1``): the checkpoints written after each phase
+and the final report alike, so a crash still leaves a valid report with what was measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from harness.report.writers import SCHEMA
+
+if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
+    from harness.chaos.executor import ExperimentResult
+    from harness.gates import ChaosEvidence, GateResult, LoadEvidence, Outcome, SuiteEvidence
+    from harness.load import LoadResult
+    from harness.runner import TestPhaseResult
+    from harness.stats import PercentileEstimate
+
+__all__ = [
+    "SCHEMA",
+    "ChaosOutcome",
+    "Component",
+    "ExperimentOutcome",
+    "LoadOutcome",
+    "RunOutcome",
+    "TestsOutcome",
+    "build_report",
+]
+
+
+# the report keeps the first buckets of the merged histogram for its chart; the whole
+# distribution stays in histogram_encoded
+_HISTOGRAM_BUCKETS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A component that served the run: the target, Toxiproxy, ..."""
+
+    kind: str  # real | embedded | external
+    detail: str
+    source: str | None = None  # how it was found (toxiproxy: env, path, docker, embedded)
+
+    def to_json(self) -> dict[str, str]:
+        body = {"kind": self.kind, "detail": self.detail}
+        if self.source is not None:
+            body["source"] = self.source
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class TestsOutcome:
+    """The tests phase: every run of every selected test, and how they were run."""
+
+    result: TestPhaseResult
+    slo: float
+    seed: int
+    repeat: int
+    until_confident: bool
+    workers: str
+    timeout_s: float
+    budget_s: float
+    # per test: its record across earlier clean runs of the same commit (runner.accumulate)
+    accumulated: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    history_skipped: tuple[str, ...] = ()
+
+    @property
+    def internal_error(self) -> str | None:
+        return self.result.internal_error
+
+    def decisions(self) -> list[Outcome]:
+        return [t.decision(self.slo) for t in self.result.tests]
+
+    def evidence(self) -> SuiteEvidence:
+        from harness.gates import SuiteEvidence
+
+        tests = self.result.tests
+        return SuiteEvidence(sum(t.passed for t in tests), sum(t.n for t in tests))
+
+    def tests_json(self) -> list[dict[str, object]]:
+        out = []
+        for test in self.result.tests:
+            body = test.to_json(self.slo)
+            body["accumulated"] = dict(self.accumulated[test.nodeid])
+            out.append(body)
+        return out
+
+    def run_json(self) -> dict[str, object]:
+        result = self.result
+        body: dict[str, object] = {
+            "seed": self.seed,
+            "repeat": self.repeat,
+            "until_confident": self.until_confident,
+            "slo": self.slo,
+            "workers": self.workers,
+            "timeout_s": self.timeout_s,
+            "budget_s": self.budget_s,
+            "budget_exhausted": result.budget_exhausted,
+            "batches": result.batches,
+            "runs": len(result.runs),
+            "duration_s": round(result.duration_s, 3),
+            "pytest_exit_codes": list(result.pytest_exit_codes),
+            "internal_error": result.internal_error,
+            "replay": " ".join(result.argv),
+        }
+        if self.history_skipped:  # the accumulated figures rest on fewer runs: said
+            body["history_skipped"] = list(self.history_skipped)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOutcome:
+    """The load phase: Locust's merged result and the percentile bounds read off it."""
+
+    result: LoadResult
+    p95: PercentileEstimate
+    p99: PercentileEstimate
+
+    def evidence(self) -> LoadEvidence:
+        from harness.gates import LoadEvidence
+
+        r = self.result
+        return LoadEvidence(r.requests, r.failures, r.rps, self.p95, self.p99)
+
+    def to_json(self) -> dict[str, object]:
+        from harness.load.histogram import decode_histogram
+
+        body: dict[str, object] = self.result.to_json()
+        body["percentile_bounds_ms"] = {
+            name: {
+                "q": est.q,
+                "n": est.n,
+                "estimate": est.estimate_ms,
+                "low": est.low_ms,
+                "high": est.high_ms,
+                "method": "order-statistic",
+                "confidence": 0.95,
+            }
+            for name, est in (("p95", self.p95), ("p99", self.p99))
+        }
+        histogram = decode_histogram(self.result.histogram)
+        body["histogram"] = [
+            {
+                "latency_ms": item.value_iterated_to / 1000.0,
+                "count": item.count_added_in_this_iter_step,
+            }
+            for item in histogram.get_recorded_iterator()
+        ][:_HISTOGRAM_BUCKETS]
+        body["histogram_encoded"] = self.result.histogram
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentOutcome:
+    """One chaos experiment, with the recovery limit it is judged against (its own)."""
+
+    result: ExperimentResult
+    max_recovery_s: float
+
+    def evidence(self) -> ChaosEvidence:
+        from harness.gates import ChaosEvidence
+
+        r = self.result
+        # a fault that broke its error budget is never a pass; one that did not run is no
+        # evidence either way
+        return ChaosEvidence(
+            r.name, r.effect_observed, r.recovery_s, error=r.error, status=r.status
+        )
+
+    def to_json(self) -> dict[str, object]:
+        from harness import stats
+
+        body = self.result.to_json()
+        body["recovery_summary"] = stats.summarize_recoveries(
+            list(self.result.recovery_s), self.max_recovery_s
+        ).to_json()
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosOutcome:
+    """The chaos phase: the experiments that ran (or could not), in order."""
+
+    experiments: tuple[ExperimentOutcome, ...] = ()
+
+    def evidence(self) -> tuple[ChaosEvidence, ...]:
+        return tuple(e.evidence() for e in self.experiments)
+
+    def adding(self, experiment: ExperimentOutcome) -> ChaosOutcome:
+        return ChaosOutcome((*self.experiments, experiment))
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """One run of a command, as far as it got."""
+
+    command: str
+    run_id: str
+    started_at: str
+    profile: str | None = None
+    config_source: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool = False
+    components: tuple[tuple[str, Component], ...] = ()
+    target_url: str | None = None
+    tests: TestsOutcome | None = None
+    load: LoadOutcome | None = None
+    chaos: ChaosOutcome | None = None
+    gates: tuple[GateResult, ...] = ()
+    # until the run says otherwise a report reads as crashed: a killed run left it so
+    status: str = "crashed"
+    verdict: str = "error"
+    exit_code: int = 4
+    finished_at: str | None = None
+    error: str | None = None
+    final: bool = False
+    extra: Mapping[str, object] = field(default_factory=dict)  # e.g. `report --compare`
+
+    def with_component(self, name: str, component: Component) -> RunOutcome:
+        kept = tuple((k, c) for k, c in self.components if k != name)
+        return dataclasses.replace(self, components=(*kept, (name, component)))
+
+
+def build_report(outcome: RunOutcome) -> dict[str, Any]:
+    """report.json for ``outcome``: the only place its shape is written down."""
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "run_id": outcome.run_id,
+        "command": outcome.command,
+        "status": outcome.status,
+        "verdict": outcome.verdict,
+        "exit_code": outcome.exit_code,
+        "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at,
+        "profile": outcome.profile,
+        "config_source": outcome.config_source,
+        "git_commit": outcome.git_commit,
+        "git_dirty": outcome.git_dirty,
+        "tests": outcome.tests.tests_json() if outcome.tests else [],
+        "load": outcome.load.to_json() if outcome.load else None,
+        "chaos": [e.to_json() for e in outcome.chaos.experiments] if outcome.chaos else [],
+        "gates": [g.to_json() for g in outcome.gates],
+        "components": {name: c.to_json() for name, c in outcome.components},
+    }
+    if outcome.target_url is not None:
+        report["target_url"] = outcome.target_url
+    if outcome.tests is not None:
+        report["test_run"] = outcome.tests.run_json()
+    if outcome.final:
+        report["error"] = outcome.error
+    report.update(outcome.extra)
+    return report
