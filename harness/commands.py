@@ -6,9 +6,9 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.config import ResolvedConfig
+from harness.config import ResolvedConfig, TestSettings
 from harness.console import console, print_gates, print_tests
 from harness.console import progress as _progress
 from harness.console import say as _say
@@ -18,7 +18,11 @@ from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from harness import gates as gate_logic
+
+SettingsT = TypeVar("SettingsT", bound="BaseModel")
 
 __all__ = ["cmd_chaos", "cmd_gate", "cmd_load", "cmd_report", "cmd_run"]
 
@@ -56,12 +60,12 @@ def _report_root(args: argparse.Namespace) -> Path:
     return root
 
 
-def _validated(model: Any, updates: dict[str, Any], options: dict[str, str]) -> Any:
+def _validated(model: SettingsT, updates: dict[str, Any], options: dict[str, str]) -> SettingsT:
     """``model`` with ``updates`` applied; a bad value is a usage error naming the option."""
     import pydantic
 
     try:
-        return model.model_validate({**model.model_dump(), **updates})
+        return type(model).model_validate({**model.model_dump(), **updates})
     except pydantic.ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -170,7 +174,7 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
 def _run_tests(
     ctx: RunContext,
-    settings: Any,
+    settings: TestSettings,
     rootdir: Path,
     paths: tuple[str, ...],
     env: dict[str, str],

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.config import TestSettings
+from harness.history import read_history
 from harness.record import TestsOutcome
-from harness.report.writers import read_history
 from harness.runner import Progress, RunSpec, run_tests
 from harness.runner.accumulate import accumulate
 from harness.session import RunContext

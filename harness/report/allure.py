@@ -37,6 +37,9 @@ from allure_commons.model2 import (
 
 from harness import stats
 from harness.report import views
+from harness.values import as_count
+from harness.values import as_list as _list
+from harness.values import as_map as _map
 
 __all__ = ["write_allure_results"]
 
@@ -55,18 +58,8 @@ _CATEGORIES = [
 ]
 
 
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        return 0
-    return max(0, int(value))
+def _count0(value: Any) -> int:
+    return as_count(value) or 0
 
 
 def _epoch_ms(value: Any) -> int | None:
@@ -130,9 +123,9 @@ def _rate_parameters(k: int, n: int, label: str, intervals: Mapping[str, Any]) -
 
 def _test_result(report: Mapping[str, Any], test: Mapping[str, Any]) -> TestResult:
     nodeid = str(test.get("nodeid", "?"))
-    n = _count(test.get("n"))
-    passed = min(_count(test.get("passed")), n)
-    failed, errors, timeouts = (_count(test.get(k)) for k in ("failed", "errors", "timeouts"))
+    n = _count0(test.get("n"))
+    passed = min(_count0(test.get("passed")), n)
+    failed, errors, timeouts = (_count0(test.get(k)) for k in ("failed", "errors", "timeouts"))
     if n == 0:
         status = Status.SKIPPED
     elif failed:

@@ -21,7 +21,9 @@ from typing import Any
 import jinja2
 
 from harness import stats
+from harness.history import history_line
 from harness.report import views
+from harness.values import as_count, as_list, as_map, as_number
 
 __all__ = ["render_html"]
 
@@ -189,16 +191,13 @@ def _polyline(points: Sequence[tuple[float, float]], sx: _Scale, sy: _Scale) -> 
 # ----------------------------------------------------------------------- value helpers
 
 
-def _num(value: Any) -> float | None:
-    """A finite float, or None for anything absent, non-numeric or not finite."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+def _count0(value: Any) -> int:
+    return as_count(value) or 0
 
 
-def _int(value: Any) -> int:
-    number = _num(value)
-    return int(number) if number is not None and number >= 0 else 0
+_list = as_list
+_map = as_map
+_num = as_number
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -209,14 +208,6 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if number == int(number) and abs(number) < 1e15:
         return f"{int(number):,}"
     return f"{number:,.{digits}g}" if abs(number) >= 1 else f"{number:.{digits}g}"
-
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _interval_from(data: Any, k: int, n: int, fallback: Any) -> stats.Interval:
@@ -255,7 +246,7 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for raw in tests:
         t = _map(raw)
-        n, passed = _int(t.get("n")), _int(t.get("passed"))
+        n, passed = _count0(t.get("n")), _count0(t.get("passed"))
         passed = min(passed, n)
         failure_rate = (n - passed) / n if n else -1.0  # no evidence sorts last
         outcomes = [str(o) for o in _list(t.get("outcomes"))]
@@ -266,9 +257,9 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
                 "nodeid": str(t.get("nodeid", "?")),
                 "n": n,
                 "passed": passed,
-                "failed": _int(t.get("failed")),
-                "errors": _int(t.get("errors")),
-                "timeouts": _int(t.get("timeouts")),
+                "failed": _count0(t.get("failed")),
+                "errors": _count0(t.get("errors")),
+                "timeouts": _count0(t.get("timeouts")),
                 "flaky": flaky,
                 "failure_rate": failure_rate,
                 "cp": _rate(passed, n, t.get("pass_rate")),
@@ -289,7 +280,7 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
 def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
     if not load:
         return None
-    requests, failures = _int(load.get("requests")), _int(load.get("failures"))
+    requests, failures = _count0(load.get("requests")), _count0(load.get("failures"))
     latency = _map(load.get("latency_ms"))  # p50..max first, then any others it has
     timeline = [_map(p) for p in _list(load.get("timeline"))]
     charts: list[Chart] = []
@@ -303,13 +294,13 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         title = "Latency over time (p95 per interval)"
         charts.append(_line_chart(title, "time (s)", "p95 (ms)", lat_points, tips))
     err_points = [
-        (t, _int(p.get("failures"))) for p in timeline if (t := _num(p.get("t_s"))) is not None
+        (t, _count0(p.get("failures"))) for p in timeline if (t := _num(p.get("t_s"))) is not None
     ]
     if err_points:
         title = "Errors over time (failed requests per interval)"
         charts.append(_bar_chart(title, "time (s)", "failures", err_points, "bar-err"))
     histogram = [
-        (v, _int(b.get("count")))
+        (v, _count0(b.get("count")))
         for b in map(_map, _list(load.get("histogram")))
         if (v := _num(b.get("latency_ms"))) is not None
     ]
@@ -317,7 +308,7 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         title = "Latency distribution"
         charts.append(_bar_chart(title, "latency (ms)", "requests", histogram, "bar-hist"))
     errors = sorted(
-        ((str(msg), _int(count)) for msg, count in _map(load.get("errors")).items()),
+        ((str(msg), _count0(count)) for msg, count in _map(load.get("errors")).items()),
         key=lambda item: -item[1],
     )
     return {
@@ -463,15 +454,15 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
     runs = [dict(_map(h)) for h in history]
     run_id = report.get("run_id")
     if run_id is not None and all(r.get("run_id") != run_id for r in runs):
-        runs.append(_history_line(report))
+        runs.append(history_line(report))
     rows = [
         TrendRow(
             run_id=str(r.get("run_id", "?")),
             finished_at=str(r.get("finished_at", "") or ""),
             verdict=str(r.get("verdict", "?")),
             git_commit=str(r.get("git_commit", "") or "")[:12],
-            k=min(_int(r.get("tests_passed")), _int(r.get("tests_n"))),
-            n=_int(r.get("tests_n")),
+            k=min(_count0(r.get("tests_passed")), _count0(r.get("tests_n"))),
+            n=_count0(r.get("tests_n")),
             p95=_num(r.get("load_p95_ms")),
             rps=_fmt(r.get("load_rps")),
         )
@@ -504,21 +495,6 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
             _line_chart("Load p95 latency per run", "run", "p95 (ms)", p95, tips, len(rows))
         )
     return {"rows": rows[-20:], "charts": charts, "count": len(rows)}
-
-
-def _history_line(report: Mapping[str, Any]) -> dict[str, Any]:
-    tests = [_map(t) for t in _list(report.get("tests"))]
-    load = _map(report.get("load"))
-    return {
-        "run_id": report.get("run_id"),
-        "finished_at": report.get("finished_at"),
-        "verdict": report.get("verdict"),
-        "git_commit": report.get("git_commit"),
-        "tests_passed": sum(_int(t.get("passed")) for t in tests),
-        "tests_n": sum(_int(t.get("n")) for t in tests),
-        "load_p95_ms": _map(load.get("latency_ms")).get("p95"),
-        "load_rps": load.get("rps"),
-    }
 
 
 # ---------------------------------------------------------------------------- render

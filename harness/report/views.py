@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import stats
+from harness.values import as_count as _count
+from harness.values import as_list as _list
+from harness.values import as_map as _map
+from harness.values import as_number as _num
 
 __all__ = [
     "MISSING",
@@ -34,30 +38,11 @@ __all__ = [
     "undecided_trials_needed",
 ]
 
+
 MISSING = "-"
 
 # the claim every chaos experiment is judged against: "95% of recoveries within the limit"
 CLAIM_SHARE = 0.95
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _num(value: Any) -> float | None:
-    """A finite float, or None for anything absent, non-numeric or not finite."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _count(value: Any) -> int | None:
-    number = _num(value)
-    return int(number) if number is not None and number >= 0 else None
 
 
 def significant(value: Any, digits: int = 3) -> str:

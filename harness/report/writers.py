@@ -11,19 +11,16 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from harness.history import append_history, history_line, read_history
 
 if TYPE_CHECKING:
     from harness.report.views import ChaosRow, ComparisonView
 
 __all__ = [
     "SCHEMA",
-    "History",
-    "append_history",
-    "history_line",
-    "read_history",
     "render_markdown",
     "write_all",
     "write_json",
@@ -261,65 +258,6 @@ def _chaos_markdown(rows: Sequence[ChaosRow]) -> list[str]:
     if notes:
         lines += [*notes, ""]
     return lines
-
-
-def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
-    tests = report.get("tests", [])
-    load = report.get("load") or {}
-    return {
-        "run_id": report.get("run_id"),
-        "finished_at": report.get("finished_at"),
-        "verdict": report.get("verdict"),
-        "status": report.get("status"),
-        "profile": report.get("profile"),
-        "git_commit": report.get("git_commit"),
-        "git_dirty": report.get("git_dirty", True),
-        "command": report.get("command"),
-        "tests_passed": sum(int(t["passed"]) for t in tests),
-        "tests_n": sum(int(t["n"]) for t in tests),
-        "tests": {t["nodeid"]: [t["passed"], t["n"]] for t in tests},
-        "load_p95_ms": (load.get("latency_ms") or {}).get("p95"),
-        "load_rps": load.get("rps"),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """The earlier runs of ``history.jsonl``, and the lines that could not be read.
-
-    A line that is not a JSON object (a write cut short by a crash, a hand edit) is not
-    evidence: it is left out, and ``skipped`` says which line and why, so that the run
-    that reads it can say so instead of quietly accumulating less."""
-
-    runs: tuple[dict[str, Any], ...] = ()
-    skipped: tuple[str, ...] = ()
-
-
-def read_history(root: Path) -> History:
-    path = root / "history.jsonl"
-    if not path.exists():
-        return History()
-    runs: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            skipped.append(f"{path}:{number}: not JSON ({exc.msg})")
-            continue
-        if not isinstance(entry, dict):
-            skipped.append(f"{path}:{number}: a {type(entry).__name__}, not a run")
-            continue
-        runs.append(entry)
-    return History(tuple(runs), tuple(skipped))
-
-
-def append_history(report: Mapping[str, Any], root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / "history.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(history_line(report), sort_keys=True) + "\n")
 
 
 def _point_latest(root: Path, run_dir: Path) -> None:

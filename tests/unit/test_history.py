@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report.writers import read_history
+from harness.history import read_history
 
 
 def test_a_missing_history_is_empty(tmp_path: Path) -> None:

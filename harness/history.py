@@ -1,0 +1,83 @@
+"""The run history, ``reports/history.jsonl``: one line per finished run.
+
+Written by the report writers when a run ends; read by the tests phase (a test's record
+across runs of the same commit) and by the HTML trend. Neither reaches into the other:
+both come here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.values import as_count, as_list, as_map
+
+__all__ = ["History", "append_history", "history_line", "read_history"]
+
+
+def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's line in history.jsonl: its verdict, and per test ``[passed, n]`` for the
+    accumulation across runs of the same commit. Also what the HTML trend reads."""
+    tests = [as_map(t) for t in as_list(report.get("tests"))]
+    load = as_map(report.get("load"))
+    return {
+        "run_id": report.get("run_id"),
+        "finished_at": report.get("finished_at"),
+        "verdict": report.get("verdict"),
+        "status": report.get("status"),
+        "profile": report.get("profile"),
+        "git_commit": report.get("git_commit"),
+        "git_dirty": report.get("git_dirty", True),
+        "command": report.get("command"),
+        "tests_passed": sum(as_count(t.get("passed")) or 0 for t in tests),
+        "tests_n": sum(as_count(t.get("n")) or 0 for t in tests),
+        "tests": {
+            str(t["nodeid"]): [as_count(t.get("passed")) or 0, as_count(t.get("n")) or 0]
+            for t in tests
+            if "nodeid" in t
+        },
+        "load_p95_ms": as_map(load.get("latency_ms")).get("p95"),
+        "load_rps": load.get("rps"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """The earlier runs of ``history.jsonl``, and the lines that could not be read.
+
+    A line that is not a JSON object (a write cut short by a crash, a hand edit) is not
+    evidence: it is left out, and ``skipped`` says which line and why, so that the run
+    that reads it can say so instead of quietly accumulating less."""
+
+    runs: tuple[dict[str, Any], ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+def read_history(root: Path) -> History:
+    path = root / "history.jsonl"
+    if not path.exists():
+        return History()
+    runs: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            skipped.append(f"{path}:{number}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(entry, dict):
+            skipped.append(f"{path}:{number}: a {type(entry).__name__}, not a run")
+            continue
+        runs.append(entry)
+    return History(tuple(runs), tuple(skipped))
+
+
+def append_history(report: Mapping[str, Any], root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "history.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(history_line(report), sort_keys=True) + "\n")
