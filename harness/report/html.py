@@ -1,8 +1,8 @@
 """One self-contained HTML report from report.json content.
 
-The page opens offline: styles are inline, charts are inline SVG whose geometry is
-computed here (pure arithmetic on the report's numbers) and drawn by the jinja2 macros in
-``templates/charts.html.j2``. Everything from the report goes through jinja2's
+The page opens offline: styles are inline, charts are inline SVG whose geometry
+:mod:`harness.report.charts` computes (pure arithmetic on the report's numbers) and the
+jinja2 macros in ``templates/charts.html.j2`` draw. Everything from the report goes through jinja2's
 autoescaping, so a test id like ``test_x[<script>]`` is shown, never run.
 
 Honest numbers: every rate on the page is shown as ``k/n [low, high]`` with its method,
@@ -13,7 +13,6 @@ its data is there, and the page says what is missing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,23 @@ import jinja2
 from harness import stats
 from harness.history import history_line
 from harness.report import views
+from harness.report.charts import (
+    BOTTOM,
+    HEIGHT,
+    TOP,
+    Chart,
+    Dot,
+    Polyline,
+    Rect,
+    Segment,
+    Tick,
+    bar_chart,
+    fmt_number,
+    line_chart,
+    polyline,
+    scales,
+    ticks,
+)
 from harness.values import as_count, as_list, as_map, as_number
 
 __all__ = ["render_html"]
@@ -32,161 +48,6 @@ _HEADER_KEYS = (
     "schema", "run_id", "status", "verdict", "started_at", "finished_at",
     "profile", "target_url", "error", "exit_code", "git_commit",
 )  # fmt: skip
-
-# Chart canvas in SVG user units; the page scales it to the column width.
-_WIDTH, _HEIGHT = 720.0, 220.0
-_LEFT, _RIGHT, _TOP, _BOTTOM = 60.0, 16.0, 14.0, 34.0
-
-
-# ------------------------------------------------------------------------ chart model
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """An axis tick, or (with ``css``) a labelled vertical marker line at ``pos``."""
-
-    pos: float
-    label: str
-    css: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Polyline:
-    points: str
-    css: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Dot:
-    x: float
-    y: float
-    css: str
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    x: float
-    y: float
-    w: float
-    h: float
-    css: str
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    css: str
-
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    """Everything the SVG macro needs, already in canvas coordinates."""
-
-    title: str
-    x_label: str
-    y_label: str
-    width: float = _WIDTH
-    height: float = _HEIGHT
-    x_ticks: tuple[Tick, ...] = ()
-    y_ticks: tuple[Tick, ...] = ()
-    lines: tuple[Polyline, ...] = ()
-    dots: tuple[Dot, ...] = ()
-    rects: tuple[Rect, ...] = ()
-    bands: tuple[Rect, ...] = ()
-    markers: tuple[Tick, ...] = ()
-    segments: tuple[Segment, ...] = ()
-    legend: tuple[tuple[str, str], ...] = ()  # (css class, label)
-    plot_left: float = _LEFT
-    plot_right: float = _WIDTH - _RIGHT
-    plot_top: float = _TOP
-    plot_bottom: float = _HEIGHT - _BOTTOM
-
-
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi] (Heckbert's "nice numbers")."""
-    if hi <= lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / count
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
-    return [round(i * step, 10) for i in range(first, last + 1)]
-
-
-@dataclass(slots=True)
-class _Scale:
-    """Linear map from data to canvas; y grows downward in SVG."""
-
-    lo: float
-    hi: float
-    a: float
-    b: float
-
-    def __call__(self, value: float) -> float:
-        span = self.hi - self.lo or 1.0
-        return round(self.a + (value - self.lo) / span * (self.b - self.a), 2)
-
-
-def _half_step(xs: Sequence[float]) -> float:
-    """Half the smallest gap between x values: room for a bar or category at each end."""
-    ordered = sorted(set(xs))
-    return min((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=1.0) / 2
-
-
-def _scales(
-    xs: Sequence[float], ys: Sequence[float], y_from_zero: bool = True, x_pad: float = 0.0
-) -> tuple[_Scale, _Scale, list[float], list[float]]:
-    x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    if x_hi == x_lo and not x_pad:
-        x_hi = x_lo + 1.0
-    y_lo = 0.0 if y_from_zero or not ys else min(ys)
-    y_hi = max(ys) if ys else 1.0
-    y_ticks = _nice_ticks(y_lo, y_hi if y_hi > y_lo else y_lo + 1.0)
-    y_lo, y_hi = min(y_ticks[0], y_lo), max(y_ticks[-1], y_hi)
-    x_ticks = _nice_ticks(x_lo, x_hi)
-    x_ticks = [t for t in x_ticks if x_lo <= t <= x_hi] or [x_lo, x_hi]
-    sx = _Scale(x_lo - x_pad, x_hi + x_pad, _LEFT, _WIDTH - _RIGHT)
-    sy = _Scale(y_lo, y_hi, _HEIGHT - _BOTTOM, _TOP)
-    return sx, sy, x_ticks, y_ticks
-
-
-def _line_chart(
-    title: str,
-    x_label: str,
-    y_label: str,
-    points: Sequence[tuple[float, float]],
-    tips: list[str],
-    runs: int = 0,
-) -> Chart:
-    """A line with hover dots; with ``runs``, x is the run index 0..runs-1, labelled 1..runs."""
-    xs = [0.0, float(runs - 1)] if runs else [x for x, _ in points]
-    sx, sy, xt, yt = _scales(xs, [y for _, y in points], x_pad=0.5 if runs else 0.0)
-    return Chart(
-        title=title,
-        x_label=x_label,
-        y_label=y_label,
-        x_ticks=tuple(Tick(sx(i), str(i + 1)) for i in range(runs)) if runs else _ticks(sx, xt),
-        y_ticks=_ticks(sy, yt),
-        lines=(Polyline(_polyline(points, sx, sy), "line-lat", y_label),),
-        dots=tuple(
-            Dot(sx(x), sy(y), "dot-lat", tip) for (x, y), tip in zip(points, tips, strict=True)
-        ),
-    )
-
-
-def _ticks(scale: _Scale, values: Sequence[float]) -> tuple[Tick, ...]:
-    return tuple(Tick(scale(v), _fmt(v)) for v in values)
-
-
-def _polyline(points: Sequence[tuple[float, float]], sx: _Scale, sy: _Scale) -> str:
-    return " ".join(f"{sx(x)},{sy(y)}" for x, y in points)
-
 
 # ----------------------------------------------------------------------- value helpers
 
@@ -198,16 +59,6 @@ def _count0(value: Any) -> int:
 _list = as_list
 _map = as_map
 _num = as_number
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    """Numbers for people: integers without decimals, others to ``digits`` significant."""
-    number = _num(value)
-    if number is None:
-        return "—" if value is None else str(value)
-    if number == int(number) and abs(number) < 1e15:
-        return f"{int(number):,}"
-    return f"{number:,.{digits}g}" if abs(number) >= 1 else f"{number:.{digits}g}"
 
 
 def _interval_from(data: Any, k: int, n: int, fallback: Any) -> stats.Interval:
@@ -266,7 +117,7 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
                 "wilson": _rate(passed, n, t.get("wilson"), stats.wilson),
                 "jeffreys": _rate(passed, n, t.get("jeffreys"), stats.jeffreys),
                 "trials_needed": views.trials_needed_text(t),
-                "durations": {k: _fmt(durations.get(k)) for k in ("p50", "p95", "max")}
+                "durations": {k: fmt_number(durations.get(k)) for k in ("p50", "p95", "max")}
                 if durations
                 else None,
                 "outcomes": _runs_of(outcomes),
@@ -290,15 +141,15 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         if (t := _num(p.get("t_s"))) is not None and (v := _num(p.get("p95_ms"))) is not None
     ]
     if lat_points:
-        tips = [f"t={_fmt(x)} s: p95 {_fmt(y)} ms" for x, y in lat_points]
+        tips = [f"t={fmt_number(x)} s: p95 {fmt_number(y)} ms" for x, y in lat_points]
         title = "Latency over time (p95 per interval)"
-        charts.append(_line_chart(title, "time (s)", "p95 (ms)", lat_points, tips))
+        charts.append(line_chart(title, "time (s)", "p95 (ms)", lat_points, tips))
     err_points = [
         (t, _count0(p.get("failures"))) for p in timeline if (t := _num(p.get("t_s"))) is not None
     ]
     if err_points:
         title = "Errors over time (failed requests per interval)"
-        charts.append(_bar_chart(title, "time (s)", "failures", err_points, "bar-err"))
+        charts.append(bar_chart(title, "time (s)", "failures", err_points, "bar-err"))
     histogram = [
         (v, _count0(b.get("count")))
         for b in map(_map, _list(load.get("histogram")))
@@ -306,54 +157,22 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
     ]
     if histogram:
         title = "Latency distribution"
-        charts.append(_bar_chart(title, "latency (ms)", "requests", histogram, "bar-hist"))
+        charts.append(bar_chart(title, "latency (ms)", "requests", histogram, "bar-hist"))
     errors = sorted(
         ((str(msg), _count0(count)) for msg, count in _map(load.get("errors")).items()),
         key=lambda item: -item[1],
     )
     return {
-        "requests": _fmt(requests),
-        "failures": _fmt(failures),
+        "requests": fmt_number(requests),
+        "failures": fmt_number(failures),
         "error_rate": _rate(failures, requests) if requests else "no requests",
-        "rps": _fmt(load.get("rps")),
-        "latency": [(str(k), _fmt(latency.get(k))) for k in dict.fromkeys([*_PCTS, *latency])],
+        "rps": fmt_number(load.get("rps")),
+        "latency": [
+            (str(k), fmt_number(latency.get(k))) for k in dict.fromkeys([*_PCTS, *latency])
+        ],
         "charts": charts,
         "errors": errors,
     }
-
-
-def _bars(
-    values: Sequence[tuple[float, int]], sx: _Scale, sy: _Scale, css: str, unit: str, label: str
-) -> tuple[Rect, ...]:
-    step = 2 * _half_step([x for x, _ in values])
-    width = max(1.0, round(abs(sx(step) - sx(0.0)) * 0.8, 2))
-    return tuple(
-        Rect(
-            sx(x) - width / 2,
-            sy(y),
-            width,
-            round(sy(0) - sy(y), 2),
-            css,
-            f"{_fmt(x)} {unit}: {_fmt(y)} {label}",
-        )
-        for x, y in values
-    )
-
-
-def _bar_chart(
-    title: str, x_label: str, y_label: str, values: Sequence[tuple[float, int]], css: str
-) -> Chart:
-    xs = [x for x, _ in values]
-    sx, sy, xt, yt = _scales(xs, [float(y) for _, y in values], x_pad=_half_step(xs))
-    unit, what = x_label.split(" (")[-1].rstrip(")"), y_label
-    return Chart(
-        title=title,
-        x_label=x_label,
-        y_label=y_label,
-        x_ticks=_ticks(sx, xt),
-        y_ticks=_ticks(sy, yt),
-        rects=_bars(values, sx, sy, css, unit, what),
-    )
 
 
 def _chaos_view(experiments: Sequence[Any]) -> list[dict[str, Any]]:
@@ -389,20 +208,20 @@ def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
         return None
     lat = [(t, v) for t, p in points if (v := _num(p.get("latency_ms"))) is not None]
     y_max = max((v for _, v in lat), default=1.0)
-    sx, sy, xt, yt = _scales([t for t, _ in points], [v for _, v in lat] or [1.0])
+    sx, sy, xt, yt = scales([t for t, _ in points], [v for _, v in lat] or [1.0])
     fault_ts = [t for t, p in points if p.get("phase") == "fault"]
     bands: list[Rect] = []
     markers: list[Tick] = []
     if fault_ts:
         start, end = min(fault_ts), max(fault_ts)
-        window = f"fault window {_fmt(start)}–{_fmt(end)} s"
-        width, height = max(2.0, sx(end) - sx(start)), _HEIGHT - _BOTTOM - _TOP
-        bands.append(Rect(sx(start), _TOP, width, height, "band-fault", window))
+        window = f"fault window {fmt_number(start)}–{fmt_number(end)} s"
+        width, height = max(2.0, sx(end) - sx(start)), HEIGHT - BOTTOM - TOP
+        bands.append(Rect(sx(start), TOP, width, height, "band-fault", window))
         markers.append(Tick(sx(start), "fault injected", "mark-fault"))
         # Mark recovery where the timeline shows it (first good probe after the fault),
         # labelled with the measured recovery time when the report has one.
         recover_s = _num(_map(experiment.get("recovery")).get("recover_s"))
-        label = "recovered" + (f" +{_fmt(recover_s)} s" if recover_s is not None else "")
+        label = "recovered" + (f" +{fmt_number(recover_s)} s" if recover_s is not None else "")
         good = [t for t, p in points if p.get("phase") == "recovery" and p.get("ok") is True]
         if good or recover_s is not None:
             at = min(good) if good else end + (recover_s or 0.0)
@@ -414,8 +233,8 @@ def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
         # A failed probe may have no latency; draw it on the top edge so it is seen.
         y = sy(v) if v is not None else sy(y_max)
         title = (
-            f"t={_fmt(t)} s {p.get('phase', '')}: "
-            + (f"{_fmt(v)} ms" if v is not None else "no response")
+            f"t={fmt_number(t)} s {p.get('phase', '')}: "
+            + (f"{fmt_number(v)} ms" if v is not None else "no response")
             + ("" if ok else " (failed)")
         )
         dots.append(Dot(sx(t), y, "dot-ok" if ok else "dot-fail", title))
@@ -424,9 +243,9 @@ def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
         title="Probe latency over time",
         x_label="time (s)",
         y_label="latency (ms)",
-        x_ticks=_ticks(sx, xt),
-        y_ticks=_ticks(sy, yt),
-        lines=(Polyline(_polyline(ok_line, sx, sy), "line-probe", "probe"),) if ok_line else (),
+        x_ticks=ticks(sx, xt),
+        y_ticks=ticks(sy, yt),
+        lines=(Polyline(polyline(ok_line, sx, sy), "line-probe", "probe"),) if ok_line else (),
         dots=tuple(dots),
         bands=tuple(bands),
         markers=tuple(markers),
@@ -464,7 +283,7 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
             k=min(_count0(r.get("tests_passed")), _count0(r.get("tests_n"))),
             n=_count0(r.get("tests_n")),
             p95=_num(r.get("load_p95_ms")),
-            rps=_fmt(r.get("load_rps")),
+            rps=fmt_number(r.get("load_rps")),
         )
         for r in runs
     ]
@@ -473,14 +292,14 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
     cis = [(i, stats.clopper_pearson(r.k, r.n)) for i, r in enumerate(rows) if r.n]
     if len(rows) >= 2 and cis:
         lows = [c.low for _, c in cis] + [1.0]
-        sx, sy, _, yt = _scales(x_runs, lows, y_from_zero=False, x_pad=0.5)
+        sx, sy, _, yt = scales(x_runs, lows, y_from_zero=False, x_pad=0.5)
         charts.append(
             Chart(
                 title="Test pass rate per run (95% Clopper-Pearson interval)",
                 x_label="run",
                 y_label="pass rate",
                 x_ticks=tuple(Tick(sx(i), str(i + 1)) for i in range(len(rows))),
-                y_ticks=_ticks(sy, yt),
+                y_ticks=ticks(sy, yt),
                 segments=tuple(Segment(sx(i), sy(c.low), sx(i), sy(c.high), "ci") for i, c in cis),
                 dots=tuple(
                     Dot(sx(i), sy(c.estimate), "dot-rate", f"{rows[i].run_id}: {rows[i].rate}")
@@ -490,9 +309,9 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
         )
     p95 = [(float(i), r.p95) for i, r in enumerate(rows) if r.p95 is not None]
     if len(rows) >= 2 and p95:
-        tips = [f"{rows[int(x)].run_id}: {_fmt(y)} ms" for x, y in p95]
+        tips = [f"{rows[int(x)].run_id}: {fmt_number(y)} ms" for x, y in p95]
         charts.append(
-            _line_chart("Load p95 latency per run", "run", "p95 (ms)", p95, tips, len(rows))
+            line_chart("Load p95 latency per run", "run", "p95 (ms)", p95, tips, len(rows))
         )
     return {"rows": rows[-20:], "charts": charts, "count": len(rows)}
 

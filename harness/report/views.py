@@ -1,7 +1,7 @@
 """What the Markdown summary and the HTML page say, built once from report.json content.
 
 Both renderings show the same figures in the same words: these functions turn sections
-of report.json into rows of display strings, which ``writers.render_markdown`` lays out
+of report.json into rows of display strings, which ``markdown.render_markdown`` lays out
 as Markdown tables and ``html.render_html`` hands to its template. Pure: no I/O.
 
 Every input is tolerated: a report of a crashed run, or one written by an older

@@ -1,0 +1,118 @@
+"""junit.xml: one testcase per test (its figures as properties), per gate and per chaos
+experiment, so a CI page lists what failed, what is flaky and what is undecided."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.report.files import atomic_write
+
+if TYPE_CHECKING:
+    from harness.report.views import GateRow
+
+__all__ = ["sum_durations", "write_junit"]
+
+
+def _rate(k: int, n: int, interval: Mapping[str, Any] | None) -> str:
+    if not n or not interval:
+        return f"{k}/{n}"
+    return f"{k}/{n} [{interval['low']:.4f}, {interval['high']:.4f}]"
+
+
+def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
+    """One testcase per test (its figures as properties), per gate and per chaos experiment."""
+    from harness.report import views  # needs scipy: see render_markdown
+
+    root = ET.Element("testsuites", name=f"moonbase-reliability {report.get('run_id', '')}")
+    suites: list[tuple[str, list[ET.Element]]] = [
+        ("tests", [_test_case(test) for test in report.get("tests", [])]),
+        ("gates", [_gate_case(gate) for gate in views.gate_rows(report.get("gates", []))]),
+        ("chaos", [_chaos_case(exp) for exp in report.get("chaos", [])]),
+    ]
+    for name, members in suites:
+        failures = sum(1 for c in members if c.find("failure") is not None)
+        skipped = sum(1 for c in members if c.find("skipped") is not None)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=name,
+            tests=str(len(members)),
+            failures=str(failures),
+            errors="0",
+            skipped=str(skipped),
+        )
+        suite.extend(members)
+    ET.indent(root)
+    path = run_dir / "junit.xml"
+    atomic_write(path, ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+    return path
+
+
+def _test_case(test: Mapping[str, Any]) -> ET.Element:
+    from harness.report import views  # needs scipy: see render_markdown
+
+    nodeid = str(test["nodeid"])
+    module, _, name = nodeid.partition("::")
+    case = ET.Element(
+        "testcase",
+        classname=module.replace("/", ".").removesuffix(".py"),
+        name=name or nodeid,
+        time=f"{sum_durations(test):.3f}",
+    )
+    props = ET.SubElement(case, "properties")
+    for key in ("n", "passed", "failed", "errors", "timeouts", "flaky", "decision"):
+        ET.SubElement(props, "property", name=key, value=str(test.get(key)))
+    rate = test.get("pass_rate") or {}
+    for key in ("estimate", "low", "high", "method", "confidence"):
+        if key in rate:
+            ET.SubElement(props, "property", name=f"pass_rate.{key}", value=str(rate[key]))
+    # trials needed only while undecided: a test that has already failed needs none
+    needed = views.undecided_trials_needed(test)
+    shown = views.MISSING if needed is None else str(needed)
+    ET.SubElement(props, "property", name="trials_needed", value=shown)
+    figure = _rate(int(test["passed"]), int(test["n"]), rate)
+    if test["n"] and test["passed"] < test["n"]:
+        kind = "flaky" if test.get("flaky") else "failing"
+        failure = ET.SubElement(case, "failure", type=kind, message=f"{kind}: {figure} runs passed")
+        failure.text = "\n".join(test.get("messages", []))
+    elif not test["n"]:
+        ET.SubElement(case, "skipped", message="no counted run")
+    return case
+
+
+def _gate_case(gate: GateRow) -> ET.Element:
+    case = ET.Element("testcase", classname="gates", name=gate.name, time="0")
+    message = (
+        f"{gate.outcome}: observed {gate.observed}, decided on {gate.decided_on} "
+        f"{gate.required}; {gate.detail}"
+    )
+    if gate.outcome == "fail":
+        ET.SubElement(case, "failure", type="gate", message=message)
+    elif gate.outcome == "insufficient":
+        ET.SubElement(case, "failure", type="insufficient-evidence", message=message)
+    return case
+
+
+def _chaos_case(exp: Mapping[str, Any]) -> ET.Element:
+    case = ET.Element("testcase", classname="chaos", name=str(exp["name"]), time="0")
+    if exp.get("status") == "not_run":  # nothing injected: no evidence, no failure
+        ET.SubElement(case, "skipped", message=str(exp.get("error") or "not run"))
+    elif not exp.get("effect_observed") or not exp.get("recovered") or exp.get("error"):
+        ET.SubElement(
+            case,
+            "failure",
+            type="chaos",
+            message=str(
+                exp.get("error")
+                or f"effect_observed={exp.get('effect_observed')} recovered={exp.get('recovered')}"
+            ),
+        )
+    return case
+
+
+def sum_durations(test: Mapping[str, Any]) -> float:
+    summary = test.get("duration_s") or {}
+    return float(summary.get("p50", 0.0)) * int(test.get("n", 0))

@@ -1,0 +1,126 @@
+"""summary.md: the CI page summary (and GITHUB_STEP_SUMMARY): verdict, gates, comparison,
+flaky tests first, load, chaos."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.report.views import ChaosRow, ComparisonView
+
+__all__ = ["render_markdown"]
+
+
+def _cell(text: object) -> str:
+    """Text safe inside a Markdown table cell: no pipe ends the cell, no newline the row."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The CI page summary: verdict, gates, comparison, flaky tests first, load, chaos."""
+    # views needs scipy (harness.stats): imported here, not when phases.py reads history
+    from harness.report import views
+
+    def header(key: str) -> str:
+        value = report.get(key)
+        return views.MISSING if value is None else str(value)
+
+    lines = [
+        f"# Moonbase reliability: {str(report.get('verdict') or '?').upper()}",
+        "",
+        f"run `{header('run_id')}` · profile `{header('profile')}` · "
+        f"status **{header('status')}** · exit code {header('exit_code')}",
+        "",
+    ]
+    if report.get("error"):
+        lines += [f"> **error:** {report['error']}", ""]
+    gates = views.gate_rows(report.get("gates", []))
+    if gates:
+        lines += [
+            "## Gates",
+            "",
+            "| gate | outcome | observed | decided on | threshold | detail |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {g.name} | **{g.outcome}** | {g.observed} | {_cell(g.decided_on)} | "
+            f"{g.required} | {_cell(g.detail)} |"
+            for g in gates
+        ]
+        lines += [
+            "",
+            "observed: the point estimate; decided on: the figure the outcome was decided on.",
+            "",
+        ]
+    lines += _comparison_markdown(views.comparison_view(report))
+    tests = sorted(
+        report.get("tests", []),
+        key=lambda t: (not t.get("flaky"), -(t["n"] - t["passed"]) / max(t["n"], 1)),
+    )
+    if tests:
+        lines += [
+            "## Tests (flaky first)",
+            "",
+            "| test | passed/runs [95% CI] | flaky | timeouts | trials needed |",
+            "|---|---|---|---|---|",
+        ]
+        for t in tests:
+            figure = views.rate_text(t["passed"], t["n"], t.get("pass_rate"))
+            lines.append(
+                f"| `{_cell(t['nodeid'])}` | {figure} | {'yes' if t.get('flaky') else ''} | "
+                f"{t.get('timeouts', 0)} | {views.trials_needed_text(t)} |"
+            )
+        lines += ["", "trials needed: shown only while a test's decision is insufficient.", ""]
+    load = report.get("load")
+    if load:
+        lat = load.get("latency_ms", {})
+        lines += [
+            "## Load",
+            "",
+            f"{load.get('requests')} requests, {load.get('failures')} failed, "
+            f"{load.get('rps', 0):.1f} req/s; latency p50 {lat.get('p50')} ms, "
+            f"p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms "
+            f"({load.get('model', 'open')} model)",
+            "",
+        ]
+    lines += _chaos_markdown(views.chaos_rows(report.get("chaos", [])))
+    return "\n".join(lines)
+
+
+def _comparison_markdown(c: ComparisonView | None) -> list[str]:
+    if c is None:
+        return []
+    return [
+        "## Comparison with baseline",
+        "",
+        f"**{c.verdict}** against baseline run `{c.baseline}` ({c.test})",
+        "",
+        "| metric | median before -> after | effect | p-value | minimum effect | noise |",
+        "|---|---|---|---|---|---|",
+        f"| {c.metric} | {c.medians} | {c.effect} | {c.p_value} | {c.min_effect} | "
+        f"{_cell(c.noise)} |",
+        "",
+    ]
+
+
+def _chaos_markdown(rows: Sequence[ChaosRow]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "## Chaos",
+        "",
+        "| experiment | fault | effect observed | recovered k/n [95% CI] "
+        "| recovery s p50 / p95 / max | claim |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c.name} | {_cell(c.fault)} | {c.effect_observed} | {c.recovered} | "
+        f"{c.recovery} | {_cell(c.claim)} |"
+        for c in rows
+    ]
+    lines.append("")
+    notes = [f"- {c.name}: {c.note}" for c in rows if c.note]
+    if notes:
+        lines += [*notes, ""]
+    return lines
