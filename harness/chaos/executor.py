@@ -31,7 +31,7 @@ import httpx
 from harness.chaos.experiment import Experiment
 from harness.chaos.load_window import FaultLoad
 from harness.chaos.timeline import InjectionAnalysis, Phase, ProbeSample, analyse_injection
-from harness.faults.base import FaultContext, Injector
+from harness.faults.base import FaultContext, Injector, Prepared
 from harness.faults.kinds import fault_kind
 from harness.faults.pod import PodUnderTest
 from harness.faults.supervisor import Supervisor
@@ -255,13 +255,7 @@ def run_experiment(
     """
     say = on_event or (lambda _msg: None)
     errors: list[str] = []
-    results: list[InjectionResult] = []
-    windows: list[tuple[float, float]] = []
-    samples: tuple[ProbeSample, ...] = ()
-    load_body: dict[str, object] | None = None
-    steady_ok = False
     restarts_before = len(supervisor.restarts) if supervisor else 0
-    settle_s = supervisor.policy.start_deadline_s + 5.0 if supervisor else 0.0
     t0 = time.monotonic()
     context = FaultContext(
         name=experiment.name,
@@ -276,62 +270,26 @@ def run_experiment(
         errors=errors,
     )
     with fault_kind(experiment.method).prepare(context) as setup:
-        pod = setup.pod
-        prober = (
-            _Prober(setup.probe_url, experiment, t0, path=pod.path, judge=pod.judge)
-            if pod is not None
-            else _Prober(setup.probe_url, experiment, t0)
-        )
-        load = (
-            FaultLoad(
-                experiment,
-                setup.probe_url,
-                _load_bound_s(experiment, injections),
-                clock=lambda: time.monotonic() - t0,
-            )
-            if experiment.load.enabled
-            else None
-        )
-        try:
-            if load is not None:
-                rate = experiment.load.rate_rps
-                say(f"{experiment.name}: load {rate} req/s on {setup.probe_url}")
-                load.start()
-                prober.on_probe = load.observe
-            steady_ok = _probe_steady(prober, experiment, errors, say)
-            for index in range(injections if steady_ok else 0):
-                results.append(
-                    _inject_once(
-                        prober, setup.injector, experiment, index, injections, t0, say, pod
-                    )
-                )
-                windows.append(_fault_window(results[-1], prober.samples))
-                if supervisor is not None and not supervisor.settle(settle_s):
-                    errors.append(f"the supervised API did not settle within {settle_s} s")
-                    break
-        finally:
-            prober.close()
-            if load is not None and load.started:
-                load_body = load.finish(windows or [(0.0, time.monotonic() - t0)])
-            samples = tuple(prober.samples)
+        window = _run_window(experiment, setup, injections, t0, say, errors, supervisor)
     restarts = supervisor.restarts[restarts_before:] if supervisor else ()
     if supervisor is not None and supervisor.failed:
         errors.append(f"supervisor gave up: {supervisor.failed}")
+    load_body = window.load_body
     if load_body is not None and not load_body["within_budget"]:
-        window = load_body["fault_window"]
-        assert isinstance(window, dict)
+        fault_window = load_body["fault_window"]
+        assert isinstance(fault_window, dict)
         errors.append(
-            f"error budget exceeded: load error rate {window['error_rate']:.4f} "
-            f"({window['window']}) > max_error_rate {experiment.expect.max_error_rate}"
+            f"error budget exceeded: load error rate {fault_window['error_rate']:.4f} "
+            f"({fault_window['window']}) > max_error_rate {experiment.expect.max_error_rate}"
         )
     return ExperimentResult(
         name=experiment.name,
         title=experiment.title,
         faults=_fault_json(experiment),
         server_kind=server.kind,
-        steady_state_met=steady_ok,
-        injections=tuple(results),
-        timeline=samples,
+        steady_state_met=window.steady_ok,
+        injections=tuple(window.results),
+        timeline=window.samples,
         max_recovery_s=experiment.expect.max_recovery_s,
         max_error_rate=experiment.expect.max_error_rate,
         error="; ".join(errors) or None,
@@ -340,6 +298,69 @@ def run_experiment(
         load=load_body,
         pod=setup.pod.to_json() if setup.pod is not None else None,
     )
+
+
+@dataclass
+class _Window:
+    """What one experiment's window (steady state, injections, recovery) recorded."""
+
+    steady_ok: bool = False
+    results: list[InjectionResult] = field(default_factory=list)
+    windows: list[tuple[float, float]] = field(default_factory=list)
+    samples: tuple[ProbeSample, ...] = ()
+    load_body: dict[str, object] | None = None
+
+
+def _run_window(
+    experiment: Experiment,
+    setup: Prepared,
+    injections: int,
+    t0: float,
+    say: Callable[[str], None],
+    errors: list[str],
+    supervisor: Supervisor[ReferenceTarget] | None,
+) -> _Window:
+    """Probe the steady state, inject ``injections`` times, probe the recoveries; the load
+    (when the experiment asks for it) runs the whole window."""
+    window = _Window()
+    settle_s = supervisor.policy.start_deadline_s + 5.0 if supervisor else 0.0
+    pod = setup.pod
+    prober = (
+        _Prober(setup.probe_url, experiment, t0, path=pod.path, judge=pod.judge)
+        if pod is not None
+        else _Prober(setup.probe_url, experiment, t0)
+    )
+    load = (
+        FaultLoad(
+            experiment,
+            setup.probe_url,
+            _load_bound_s(experiment, injections),
+            clock=lambda: time.monotonic() - t0,
+        )
+        if experiment.load.enabled
+        else None
+    )
+    try:
+        if load is not None:
+            say(f"{experiment.name}: load {experiment.load.rate_rps} req/s on {setup.probe_url}")
+            load.start()
+            prober.on_probe = load.observe
+        window.steady_ok = _probe_steady(prober, experiment, errors, say)
+        for index in range(injections if window.steady_ok else 0):
+            result = _inject_once(
+                prober, setup.injector, experiment, index, injections, t0, say, pod
+            )
+            window.results.append(result)
+            window.windows.append(_fault_window(result, prober.samples))
+            if supervisor is not None and not supervisor.settle(settle_s):
+                errors.append(f"the supervised API did not settle within {settle_s} s")
+                break
+    finally:
+        prober.close()
+        if load is not None and load.started:
+            window.load_body = load.finish(window.windows or [(0.0, time.monotonic() - t0)])
+        window.samples = tuple(prober.samples)
+    return window
 
 
 def _probe_steady(
