@@ -53,6 +53,24 @@ def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _first_healthy_run(
+    samples: Sequence[ProbeSample], max_latency_ms: float, run: int
+) -> float | None:
+    """When the first run of ``run`` consecutive healthy probes began, or None."""
+    streak = 0
+    first_healthy = 0.0
+    for sample in samples:
+        if not _healthy(sample, max_latency_ms):
+            streak = 0
+            continue
+        streak += 1
+        if streak == 1:
+            first_healthy = sample.t_s
+        if streak >= run:
+            return first_healthy
+    return None
+
+
 def analyse_injection(
     samples: Sequence[ProbeSample],
     *,
@@ -99,18 +117,7 @@ def analyse_injection(
     seen = [t for t in (deviating[0].t_s if deviating else None, effect_at) if t is not None]
     detect_s = (min(seen) - t_inject) if seen else None
 
-    recover_at: float | None = None
-    streak = 0
-    for sample in after:
-        if _healthy(sample, max_latency_ms):
-            streak += 1
-            if streak == 1:
-                first_healthy = sample.t_s
-            if streak >= recovered_after:
-                recover_at = first_healthy
-                break
-        else:
-            streak = 0
+    recover_at = _first_healthy_run(after, max_latency_ms, recovered_after)
     recovered = recover_at is not None
     recover_s = max(0.0, recover_at - t_remove) if recover_at is not None else None
     total_s = (recover_at - t_inject) if recover_at is not None else None

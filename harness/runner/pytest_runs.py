@@ -9,6 +9,7 @@ moment are recorded as cut off (listed, not counted).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -289,6 +290,87 @@ def _record_cut_offs(records_path: Path, reason: str) -> None:
             fh.write((json.dumps(cut_off_line(cut, now), sort_keys=True) + "\n").encode())
 
 
+class _Reporter:
+    """Progress of the session from the records file, for ``on_progress``."""
+
+    def __init__(
+        self, tail: _RecordsTail, on_progress: Callable[[Progress], None] | None, start: float
+    ) -> None:
+        self.tail = tail
+        self.on_progress = on_progress
+        self.start = start
+        self.batch = 1
+
+    def __call__(self) -> None:
+        if self.on_progress is None:
+            return
+        self.tail.read_new()
+        self.on_progress(
+            Progress(
+                runs=self.tail.runs,
+                expected=self.tail.expected,
+                failures=self.tail.failures,
+                flaky=self.tail.flaky,
+                elapsed_s=time.monotonic() - self.start,
+                batch=self.batch,
+            )
+        )
+
+
+def _phase_result(records_path: Path, spec: RunSpec) -> TestPhaseResult:
+    """The records file folded per test; the caller adds how the session went."""
+    runs = read_records(records_path)
+    cut_off = read_cut_offs(records_path)
+    return TestPhaseResult(
+        tests=tuple(aggregate(runs, cut_off)),
+        runs=tuple(runs),
+        budget_exhausted=False,
+        interrupted=False,
+        pytest_exit_codes=(),
+        batches=0,
+        seed=spec.seed,
+        duration_s=0.0,
+        argv=(),
+        output_tail=(),
+        cut_off=tuple(cut_off),
+    )
+
+
+def _judge_exit(code: int, spec: RunSpec, records_path: Path, tail: list[str]) -> str | None:
+    """What a pytest exit code means for the run: raises for a selection that matched
+    nothing (exit 5) or a refused run (exit 4); an internal error (exit 2 or 3) after some
+    records is returned, to end the run with what it has; None means go on."""
+    if code == 5 and not read_records(records_path):
+        raise UsageError(
+            "no tests matched the selection "
+            f"(paths {list(spec.paths) or ['.']}, -k {spec.keyword!r}, "
+            f"-m {spec.markexpr!r}) "
+            f"under {spec.rootdir}"
+        )
+    if code == 4:
+        raise UsageError("pytest refused the run (exit 4):\n  " + "\n  ".join(tail[-15:]))
+    if code in (2, 3):
+        internal_error = f"pytest ended with an internal error (exit {code}):\n  " + "\n  ".join(
+            tail[-15:]
+        )
+        if not read_records(records_path):
+            raise InfrastructureError(internal_error)
+        return internal_error
+    return None
+
+
+def _next_batch(
+    spec: RunSpec, undecided: Sequence[TestRecord], repeat: int
+) -> tuple[list[str], int]:
+    """The tests still undecided and how often to run them next (doubling, capped by what
+    the statistics say is still needed)."""
+    # a parametrized test is re-selected as a whole: pytest cannot address one parameter
+    # set once the repeat parameter is added to it
+    selection = list(dict.fromkeys(t.nodeid.split("[", 1)[0] for t in undecided))
+    needed = max(t.trials_needed(spec.slo) for t in undecided)
+    return selection, max(1, min(needed, repeat * 2, spec.max_batch_repeat))
+
+
 def run_tests(
     spec: RunSpec,
     records_path: Path,
@@ -310,28 +392,12 @@ def run_tests(
     last_argv: list[str] = []
     last_tail: list[str] = []
 
-    tail = _RecordsTail(records_path)
-
-    def report_progress() -> None:
-        if on_progress is None:
-            return
-        tail.read_new()
-        on_progress(
-            Progress(
-                runs=tail.runs,
-                expected=tail.expected,
-                failures=tail.failures,
-                flaky=tail.flaky,
-                elapsed_s=time.monotonic() - start,
-                batch=batch,
-            )
-        )
-
+    report_progress = _Reporter(_RecordsTail(records_path), on_progress, start)
     selection: list[str] = []
     repeat = spec.repeat
     try:
         while True:
-            tail.begin_batch()
+            report_progress.tail.begin_batch()
             code, killed, last_argv, last_tail = _run_batch(
                 spec, records_path, repeat, selection, deadline, report_progress
             )
@@ -341,57 +407,36 @@ def run_tests(
                 break
             assert code is not None
             exit_codes.append(code)
-            if code == 5 and not read_records(records_path):
-                raise UsageError(
-                    "no tests matched the selection "
-                    f"(paths {list(spec.paths) or ['.']}, -k {spec.keyword!r}, "
-                    f"-m {spec.markexpr!r}) "
-                    f"under {spec.rootdir}"
-                )
-            if code == 4:
-                raise UsageError(
-                    "pytest refused the run (exit 4):\n  " + "\n  ".join(last_tail[-15:])
-                )
-            if code in (2, 3):
-                internal_error = (
-                    f"pytest ended with an internal error (exit {code}):\n  "
-                    + "\n  ".join(last_tail[-15:])
-                )
-                if not read_records(records_path):
-                    raise InfrastructureError(internal_error)
+            internal_error = _judge_exit(code, spec, records_path, last_tail)
+            if internal_error is not None:
                 break
             if not spec.until_confident:
                 break
-            tests = aggregate(read_records(records_path))
-            undecided = [t for t in tests if t.n and t.decision(spec.slo) == "insufficient"]
+            undecided = [
+                t
+                for t in aggregate(read_records(records_path))
+                if t.n and t.decision(spec.slo) == "insufficient"
+            ]
             if not undecided or time.monotonic() >= deadline:
                 budget_exhausted = bool(undecided)
                 break
-            # a parametrized test is re-selected as a whole: pytest cannot address one
-            # parameter set once the repeat parameter is added to it
-            selection = list(dict.fromkeys(t.nodeid.split("[", 1)[0] for t in undecided))
-            needed = max(t.trials_needed(spec.slo) for t in undecided)
-            repeat = max(1, min(needed, repeat * 2, spec.max_batch_repeat))
+            selection, repeat = _next_batch(spec, undecided, repeat)
             batch += 1
+            report_progress.batch = batch
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM as the CLI raises it
         interrupted = True
         interruption = exc
         _record_cut_offs(records_path, "interrupted")
 
-    runs = read_records(records_path)
-    cut_off = read_cut_offs(records_path)
-    return TestPhaseResult(
-        tests=tuple(aggregate(runs, cut_off)),
-        runs=tuple(runs),
+    return dataclasses.replace(
+        _phase_result(records_path, spec),
         budget_exhausted=budget_exhausted,
         interrupted=interrupted,
         interruption=interruption,
         pytest_exit_codes=tuple(exit_codes),
         batches=batch,
-        seed=spec.seed,
         duration_s=time.monotonic() - start,
         argv=tuple(last_argv),
         output_tail=tuple(last_tail),
         internal_error=internal_error,
-        cut_off=tuple(cut_off),
     )

@@ -85,3 +85,23 @@ def test_the_gates_table_names_every_threshold_of_the_protocol() -> None:
 
 def test_target_api_errors_have_one_root_module() -> None:
     assert target_api.exceptions.__all__ == ["MoonbaseError"]
+
+
+def _harness_sources() -> list[Path]:
+    return sorted((ROOT / "harness").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _harness_sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_of_the_harness_is_over_600_lines_nor_a_function_over_80(path: Path) -> None:
+    import ast
+
+    source = path.read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= 600, f"{path.name} is {len(source.splitlines())} lines"
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > 80
+    ]
+    assert long == []

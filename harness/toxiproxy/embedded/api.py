@@ -53,38 +53,77 @@ async def _body(request: Request) -> object:
 
 def create_app(collection: ProxyCollection) -> Starlette:
     """The ASGI app serving ``collection``; every handler runs on the proxies' loop."""
+    return Starlette(
+        routes=_Endpoints(collection).routes(),
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_stop_browsers)],
+        exception_handlers={404: _not_found, 405: _not_found},
+    )
 
-    def guarded(handler: Handler) -> Handler:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ApiError as exc:
-                return _error(exc)
 
-        return endpoint
+async def _not_found(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        return Response(status_code=405)
+    return Response("404 page not found\n", status_code=404, media_type="text/plain")
 
-    def name(request: Request, key: str = "proxy") -> str:
-        return str(request.path_params[key])
 
-    async def version(request: Request) -> Response:
+def _guarded(handler: Handler) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return _error(exc)
+
+    return endpoint
+
+
+def _name(request: Request, key: str = "proxy") -> str:
+    return str(request.path_params[key])
+
+
+class _Endpoints:
+    """Toxiproxy's HTTP API over one proxy collection."""
+
+    def __init__(self, collection: ProxyCollection) -> None:
+        self.collection = collection
+
+    def routes(self) -> list[Route]:
+        proxy, toxic = "/proxies/{proxy}", "/proxies/{proxy}/toxics/{toxic}"
+        table: list[tuple[str, Handler, list[str]]] = [
+            ("/reset", self.reset, ["POST"]),
+            ("/proxies", self.proxy_index, ["GET"]),
+            ("/proxies", self.proxy_create, ["POST"]),
+            ("/populate", self.populate, ["POST"]),
+            (proxy, self.proxy_show, ["GET"]),
+            (proxy, self.proxy_update, ["POST", "PATCH"]),
+            (proxy, self.proxy_delete, ["DELETE"]),
+            (f"{proxy}/toxics", self.toxic_index, ["GET"]),
+            (f"{proxy}/toxics", self.toxic_create, ["POST"]),
+            (toxic, self.toxic_show, ["GET"]),
+            (toxic, self.toxic_update, ["POST", "PATCH"]),
+            (toxic, self.toxic_delete, ["DELETE"]),
+            ("/version", self.version, ["GET"]),
+        ]
+        return [Route(path, _guarded(handler), methods=methods) for path, handler, methods in table]
+
+    async def version(self, request: Request) -> Response:
         return Response(
             json.dumps({"version": VERSION}) + "\n",
             headers={"Content-Type": "application/json;charset=utf-8"},
         )
 
-    async def reset(request: Request) -> Response:
-        await collection.reset()
+    async def reset(self, request: Request) -> Response:
+        await self.collection.reset()
         return Response(status_code=204)
 
-    async def proxy_index(request: Request) -> Response:
-        return _json(collection.index())
+    async def proxy_index(self, request: Request) -> Response:
+        return _json(self.collection.index())
 
-    async def proxy_create(request: Request) -> Response:
-        return _json(await collection.create(await _body(request)), 201)
+    async def proxy_create(self, request: Request) -> Response:
+        return _json(await self.collection.create(await _body(request)), 201)
 
-    async def populate(request: Request) -> Response:
+    async def populate(self, request: Request) -> Response:
         try:
-            proxies, error = await collection.populate(await _body(request))
+            proxies, error = await self.collection.populate(await _body(request))
         except ApiError as exc:
             proxies, error = [], exc
         payload: dict[str, object] = {}
@@ -93,59 +132,32 @@ def create_app(collection: ProxyCollection) -> Starlette:
         payload["proxies"] = proxies or None  # Go marshals an empty slice here as null
         return _json(payload, error.status if error is not None else 201)
 
-    async def proxy_show(request: Request) -> Response:
-        return _json(collection.show(name(request)))
+    async def proxy_show(self, request: Request) -> Response:
+        return _json(self.collection.show(_name(request)))
 
-    async def proxy_update(request: Request) -> Response:
-        return _json(await collection.update(name(request), await _body(request)))
+    async def proxy_update(self, request: Request) -> Response:
+        return _json(await self.collection.update(_name(request), await _body(request)))
 
-    async def proxy_delete(request: Request) -> Response:
-        await collection.delete(name(request))
+    async def proxy_delete(self, request: Request) -> Response:
+        await self.collection.delete(_name(request))
         return Response(status_code=204)
 
-    async def toxic_index(request: Request) -> Response:
-        return _json(collection.toxics(name(request)))
+    async def toxic_index(self, request: Request) -> Response:
+        return _json(self.collection.toxics(_name(request)))
 
-    async def toxic_create(request: Request) -> Response:
-        return _json(collection.create_toxic(name(request), await _body(request)))
+    async def toxic_create(self, request: Request) -> Response:
+        return _json(self.collection.create_toxic(_name(request), await _body(request)))
 
-    async def toxic_show(request: Request) -> Response:
-        return _json(collection.show_toxic(name(request), name(request, "toxic")))
+    async def toxic_show(self, request: Request) -> Response:
+        return _json(self.collection.show_toxic(_name(request), _name(request, "toxic")))
 
-    async def toxic_update(request: Request) -> Response:
+    async def toxic_update(self, request: Request) -> Response:
         body = await _body(request)
-        return _json(collection.update_toxic(name(request), name(request, "toxic"), body))
+        return _json(self.collection.update_toxic(_name(request), _name(request, "toxic"), body))
 
-    async def toxic_delete(request: Request) -> Response:
-        collection.delete_toxic(name(request), name(request, "toxic"))
+    async def toxic_delete(self, request: Request) -> Response:
+        self.collection.delete_toxic(_name(request), _name(request, "toxic"))
         return Response(status_code=204)
-
-    routes = [
-        Route("/reset", guarded(reset), methods=["POST"]),
-        Route("/proxies", guarded(proxy_index), methods=["GET"]),
-        Route("/proxies", guarded(proxy_create), methods=["POST"]),
-        Route("/populate", guarded(populate), methods=["POST"]),
-        Route("/proxies/{proxy}", guarded(proxy_show), methods=["GET"]),
-        Route("/proxies/{proxy}", guarded(proxy_update), methods=["POST", "PATCH"]),
-        Route("/proxies/{proxy}", guarded(proxy_delete), methods=["DELETE"]),
-        Route("/proxies/{proxy}/toxics", guarded(toxic_index), methods=["GET"]),
-        Route("/proxies/{proxy}/toxics", guarded(toxic_create), methods=["POST"]),
-        Route("/proxies/{proxy}/toxics/{toxic}", guarded(toxic_show), methods=["GET"]),
-        Route("/proxies/{proxy}/toxics/{toxic}", guarded(toxic_update), methods=["POST", "PATCH"]),
-        Route("/proxies/{proxy}/toxics/{toxic}", guarded(toxic_delete), methods=["DELETE"]),
-        Route("/version", guarded(version), methods=["GET"]),
-    ]
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, HTTPException) and exc.status_code == 405:
-            return Response(status_code=405)
-        return Response("404 page not found\n", status_code=404, media_type="text/plain")
-
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_stop_browsers)],
-        exception_handlers={404: not_found, 405: not_found},
-    )
 
 
 async def _stop_browsers(request: Request, call_next: RequestResponseEndpoint) -> Response:
