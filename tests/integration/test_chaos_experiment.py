@@ -5,33 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT, run_cli
-from toxiproxy_servers import KINDS, running_toxiproxy
 
 from harness.chaos.executor import run_experiment
 from harness.chaos.experiment import load_experiment
-from harness.target import ReferenceTarget, Target
+from harness.target import Target
 from harness.toxiproxy.provision import ToxiproxyServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
 
 EXPERIMENT = ROOT / "scenarios" / "chaos" / "api-latency.toml"
-
-
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    with ReferenceTarget(tmp_path_factory.mktemp("api")) as running:
-        yield running
-
-
-@pytest.fixture(params=KINDS)
-def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
-    with running_toxiproxy(request.param) as server:
-        yield server
 
 
 def test_latency_fault_takes_effect_and_the_api_recovers(

@@ -13,29 +13,17 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT
-from toxiproxy_servers import KINDS, running_toxiproxy
+from toxiproxy_servers import running_toxiproxy
 
 from harness.chaos.executor import run_experiment
 from harness.chaos.experiment import load_experiment
-from harness.target import ReferenceTarget, Target
+from harness.target import Target
 from harness.toxiproxy.provision import ToxiproxyServer
 from target_api.testing import postgres_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy, pytest.mark.chaos]
 
 CHAOS = ROOT / "scenarios" / "chaos"
-
-
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    with ReferenceTarget(tmp_path_factory.mktemp("api")) as running:
-        yield running
-
-
-@pytest.fixture(params=KINDS)
-def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer]:
-    with running_toxiproxy(request.param) as server:
-        yield server
 
 
 def test_a_reset_peer_storm_errors_every_probe_and_the_api_recovers(
