@@ -19,7 +19,7 @@ def _cell(text: object) -> str:
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The CI page summary: verdict, gates, comparison, flaky tests first, load, chaos."""
-    # views needs scipy (harness.stats): imported here, not when phases.py reads history
+    # views needs scipy (harness.stats): imported here, not when the tests phase reads the history
     from harness.report import views
 
     def header(key: str) -> str:

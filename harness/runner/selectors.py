@@ -100,7 +100,8 @@ def known_markers(rootdir: Path) -> dict[str, str]:
         raise InfrastructureError(f"could not run pytest --markers in {rootdir}: {exc}") from None
     if out.returncode != 0:
         lines = [line for line in (out.stderr or out.stdout).splitlines() if line.strip()]
-        why = lines[-1] if lines else f"exit {out.returncode}"
+        # pytest's own error lines start with "E   "
+        why = lines[-1].removeprefix("E ").strip() if lines else f"exit {out.returncode}"
         raise UsageError(f"pytest cannot read the project at {rootdir} to list its markers: {why}")
     names = re.findall(r"^@pytest\.mark\.(\w+)", out.stdout, flags=re.MULTILINE)
     return {name.lower(): name for name in names}

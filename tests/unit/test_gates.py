@@ -199,7 +199,7 @@ NOT_RUN = "not run: needs PostgreSQL: set MOONBASE_DATABASE_URL"
 
 
 def _not_run(name: str = "db-latency-under-load") -> ChaosEvidence:
-    # what phases.py passes for harness.chaos.executor.not_run_result: no injection, so
+    # what the chaos phase passes for harness.chaos.executor.not_run_result: no injection, so
     # one placeholder None, no effect, and the not-run error
     return ChaosEvidence(name, False, (None,), error=NOT_RUN)
 
