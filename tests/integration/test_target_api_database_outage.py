@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psutil
 import pytest
 
 from harness.toxiproxy.embedded import EmbeddedToxiproxy
@@ -160,6 +161,13 @@ def test_losing_the_database_while_serving_makes_ready_503_not_live_and_it_recov
         assert "moonbase_store_up 1.0" in client.get("/metrics").text
 
 
+def _ended(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_a_job_that_ends_while_the_database_is_away_is_recorded_when_it_returns(
     tmp_path: Path, link: DatabaseLink
 ) -> None:
@@ -179,7 +187,10 @@ def test_a_job_that_ends_while_the_database_is_away_is_recorded_when_it_returns(
         link.set_enabled(False)
         (process,) = processes_with_env("MOONBASE_JOB_ID", job_id)
         process.kill()  # the attempt ends while the database is away
-        process.wait(5)
+        # Ended means gone or a zombie: the API reaps it on a tick of its own, which need
+        # not come while its database is away (psutil's wait() on a zombie that is not our
+        # child would time out).
+        poll_until("the attempt's process ended", lambda: _ended(process), 5)
         # Two more failed ticks: at least one whole tick, that saw the attempt end and
         # could not record it, ran after the kill.
         before = failed_ticks()
