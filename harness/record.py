@@ -19,6 +19,7 @@ from harness.report.writers import SCHEMA
 
 if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
     from harness.chaos.executor import ExperimentResult
+    from harness.config import TestSettings
     from harness.gates import ChaosEvidence, GateResult, LoadEvidence, Outcome, SuiteEvidence
     from harness.load import LoadResult
     from harness.runner import TestPhaseResult
@@ -61,16 +62,25 @@ class TestsOutcome:
     """The tests phase: every run of every selected test, and how they were run."""
 
     result: TestPhaseResult
-    slo: float
-    seed: int
-    repeat: int
-    until_confident: bool
-    workers: str
-    timeout_s: float
-    budget_s: float
+    settings: TestSettings
+    seed: int  # the one used: the settings' own, or the one drawn for this run
     # per test: its record across earlier clean runs of the same commit (runner.accumulate)
     accumulated: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     history_skipped: tuple[str, ...] = ()
+    # each test's report.json entry, computed once (intervals, decisions), not per checkpoint
+    _tests: tuple[dict[str, object], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        entries = []
+        for test in self.result.tests:
+            body = test.to_json(self.slo)
+            body["accumulated"] = dict(self.accumulated[test.nodeid])
+            entries.append(body)
+        object.__setattr__(self, "_tests", tuple(entries))
+
+    @property
+    def slo(self) -> float:
+        return self.settings.slo
 
     @property
     def internal_error(self) -> str | None:
@@ -86,23 +96,18 @@ class TestsOutcome:
         return SuiteEvidence(sum(t.passed for t in tests), sum(t.n for t in tests))
 
     def tests_json(self) -> list[dict[str, object]]:
-        out = []
-        for test in self.result.tests:
-            body = test.to_json(self.slo)
-            body["accumulated"] = dict(self.accumulated[test.nodeid])
-            out.append(body)
-        return out
+        return [dict(entry) for entry in self._tests]
 
     def run_json(self) -> dict[str, object]:
-        result = self.result
+        result, settings = self.result, self.settings
         body: dict[str, object] = {
             "seed": self.seed,
-            "repeat": self.repeat,
-            "until_confident": self.until_confident,
-            "slo": self.slo,
-            "workers": self.workers,
-            "timeout_s": self.timeout_s,
-            "budget_s": self.budget_s,
+            "repeat": settings.repeat,
+            "until_confident": settings.until_confident,
+            "slo": settings.slo,
+            "workers": settings.workers,
+            "timeout_s": settings.timeout_s,
+            "budget_s": settings.budget_s,
             "budget_exhausted": result.budget_exhausted,
             "batches": result.batches,
             "runs": len(result.runs),
@@ -123,6 +128,7 @@ class LoadOutcome:
     result: LoadResult
     p95: PercentileEstimate
     p99: PercentileEstimate
+    _body: dict[str, object] = field(init=False, repr=False, compare=False)
 
     def evidence(self) -> LoadEvidence:
         from harness.gates import LoadEvidence
@@ -131,6 +137,10 @@ class LoadOutcome:
         return LoadEvidence(r.requests, r.failures, r.rps, self.p95, self.p99)
 
     def to_json(self) -> dict[str, object]:
+        return dict(self._body)
+
+    def __post_init__(self) -> None:
+        # computed once: the histogram is decoded here, not again at every later checkpoint
         from harness.load.histogram import decode_histogram
 
         body: dict[str, object] = self.result.to_json()
@@ -155,7 +165,7 @@ class LoadOutcome:
             for item in histogram.get_recorded_iterator()
         ][:_HISTOGRAM_BUCKETS]
         body["histogram_encoded"] = self.result.histogram
-        return body
+        object.__setattr__(self, "_body", body)
 
 
 @dataclass(frozen=True, slots=True)

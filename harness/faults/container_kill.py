@@ -52,9 +52,7 @@ class _ContainerKill:
 
     @contextlib.contextmanager
     def prepare(self, ctx: FaultContext) -> Iterator[Prepared]:
-        supervised_api(ctx)
-        assert ctx.supervisor is not None
-        api = ctx.supervisor.process
+        api = supervised_api(ctx).process
         name = f"chaos-{ctx.name[:40]}-{uuid.uuid4().hex[:8]}"
         pod = PodUnderTest(api.url, api.token, ctx.pod or PodSpec(), name)
         try:

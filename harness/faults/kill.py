@@ -7,10 +7,15 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.faults.base import FaultContext, Prepared, SignalTarget, register
 from harness.faults.spec import FaultSpec, PodSpec
+
+if TYPE_CHECKING:
+    from harness.faults.supervisor import Supervisor
+    from harness.target import ReferenceTarget
 
 __all__ = ["KillInjector", "supervised_api"]
 
@@ -40,13 +45,14 @@ class KillInjector:
         return None  # nothing to undo: restarting is the supervisor's job, and what we measure
 
 
-def supervised_api(ctx: FaultContext) -> None:
-    """Refuse a process fault without the supervised reference API it acts on."""
+def supervised_api(ctx: FaultContext) -> Supervisor[ReferenceTarget]:
+    """The supervised reference API a process fault acts on; refused without one."""
     if ctx.supervisor is None:
         raise UsageError(
             f"experiment {ctx.name!r} ({ctx.source}) injects a process fault: "
             "it needs the reference API the harness starts, not an external target"
         )
+    return ctx.supervisor
 
 
 class _Kill:
@@ -64,10 +70,9 @@ class _Kill:
 
     @contextlib.contextmanager
     def prepare(self, ctx: FaultContext) -> Iterator[Prepared]:
-        supervised_api(ctx)
-        assert ctx.supervisor is not None
-        api = ctx.supervisor.process
-        yield Prepared(api.url, KillInjector(api, ctx.method[0], ctx.supervisor.announce_kill))
+        supervisor = supervised_api(ctx)
+        api = supervisor.process
+        yield Prepared(api.url, KillInjector(api, ctx.method[0], supervisor.announce_kill))
 
 
 register(_Kill())

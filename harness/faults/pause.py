@@ -54,9 +54,7 @@ class _Pause:
 
     @contextlib.contextmanager
     def prepare(self, ctx: FaultContext) -> Iterator[Prepared]:
-        supervised_api(ctx)
-        assert ctx.supervisor is not None
-        api = ctx.supervisor.process
+        api = supervised_api(ctx).process
         yield Prepared(api.url, PauseInjector(api, ctx.method[0]))
 
 

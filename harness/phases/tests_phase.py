@@ -67,7 +67,7 @@ def run_tests_phase(
     for line in history.skipped:
         ctx.say(f"history: line left out: {line}")
     accumulated = accumulate(
-        [t.to_json(settings.slo) for t in result.tests],
+        [{"nodeid": t.nodeid, "passed": t.passed, "n": t.n} for t in result.tests],
         list(history.runs),
         commit=commit,
         dirty=dirty,
@@ -75,13 +75,8 @@ def run_tests_phase(
     )
     outcome = TestsOutcome(
         result=result,
-        slo=settings.slo,
+        settings=settings,
         seed=seed,
-        repeat=settings.repeat,
-        until_confident=settings.until_confident,
-        workers=settings.workers,
-        timeout_s=settings.timeout_s,
-        budget_s=settings.budget_s,
         accumulated=accumulated,
         history_skipped=history.skipped,
     )

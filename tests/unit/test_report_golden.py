@@ -73,7 +73,7 @@ def _recorded_outcome(golden: dict[str, Any]) -> RunOutcome:
     history = _read("history.json")
     run = golden["test_run"]
     accumulated = accumulate(
-        [t.to_json(profile.tests.slo) for t in tests_result.tests],
+        [{"nodeid": t.nodeid, "passed": t.passed, "n": t.n} for t in tests_result.tests],
         history["runs"],
         commit=golden["git_commit"],
         dirty=golden["git_dirty"],
@@ -81,13 +81,8 @@ def _recorded_outcome(golden: dict[str, Any]) -> RunOutcome:
     )
     tests = record.TestsOutcome(
         result=tests_result,
-        slo=profile.tests.slo,
+        settings=profile.tests,
         seed=run["seed"],
-        repeat=profile.tests.repeat,
-        until_confident=profile.tests.until_confident,
-        workers=profile.tests.workers,
-        timeout_s=profile.tests.timeout_s,
-        budget_s=profile.tests.budget_s,
         accumulated=accumulated,
         history_skipped=tuple(history["skipped"]),
     )
