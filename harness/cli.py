@@ -314,4 +314,3 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "target": _target,
     "doctor": _doctor,
 }
-assert set(HANDLERS) == set(COMMANDS), "every command has exactly one handler"

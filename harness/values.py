@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["as_count", "as_list", "as_map", "as_number"]
+__all__ = ["as_count", "as_list", "as_map", "as_number", "count_or_zero"]
 
 
 def as_map(value: Any) -> Mapping[str, Any]:
@@ -33,3 +33,8 @@ def as_count(value: Any) -> int | None:
     ``as_count(v) or 0``)."""
     number = as_number(value)
     return int(number) if number is not None and number >= 0 else None
+
+
+def count_or_zero(value: Any) -> int:
+    """:func:`as_count`, with an absent or unreadable count as 0 (for sums and tables)."""
+    return as_count(value) or 0

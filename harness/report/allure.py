@@ -37,9 +37,9 @@ from allure_commons.model2 import (
 
 from harness import stats
 from harness.report import views
-from harness.values import as_count
 from harness.values import as_list as _list
 from harness.values import as_map as _map
+from harness.values import count_or_zero
 
 __all__ = ["write_allure_results"]
 
@@ -56,10 +56,6 @@ _CATEGORIES = [
     {"name": "Failed gates", "matchedStatuses": ["failed"], "messageRegex": "gate .*"},
     {"name": "Broken runs and tests", "matchedStatuses": ["broken"]},
 ]
-
-
-def _count0(value: Any) -> int:
-    return as_count(value) or 0
 
 
 def _epoch_ms(value: Any) -> int | None:
@@ -123,9 +119,11 @@ def _rate_parameters(k: int, n: int, label: str, intervals: Mapping[str, Any]) -
 
 def _test_result(report: Mapping[str, Any], test: Mapping[str, Any]) -> TestResult:
     nodeid = str(test.get("nodeid", "?"))
-    n = _count0(test.get("n"))
-    passed = min(_count0(test.get("passed")), n)
-    failed, errors, timeouts = (_count0(test.get(k)) for k in ("failed", "errors", "timeouts"))
+    n = count_or_zero(test.get("n"))
+    passed = min(count_or_zero(test.get("passed")), n)
+    failed, errors, timeouts = (
+        count_or_zero(test.get(k)) for k in ("failed", "errors", "timeouts")
+    )
     if n == 0:
         status = Status.SKIPPED
     elif failed:

@@ -39,7 +39,10 @@ from harness.report.charts import (
     scales,
     ticks,
 )
-from harness.values import as_count, as_list, as_map, as_number
+from harness.values import as_list as _list
+from harness.values import as_map as _map
+from harness.values import as_number as _num
+from harness.values import count_or_zero
 
 __all__ = ["render_html"]
 
@@ -50,15 +53,6 @@ _HEADER_KEYS = (
 )  # fmt: skip
 
 # ----------------------------------------------------------------------- value helpers
-
-
-def _count0(value: Any) -> int:
-    return as_count(value) or 0
-
-
-_list = as_list
-_map = as_map
-_num = as_number
 
 
 def _interval_from(data: Any, k: int, n: int, fallback: Any) -> stats.Interval:
@@ -97,7 +91,7 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for raw in tests:
         t = _map(raw)
-        n, passed = _count0(t.get("n")), _count0(t.get("passed"))
+        n, passed = count_or_zero(t.get("n")), count_or_zero(t.get("passed"))
         passed = min(passed, n)
         failure_rate = (n - passed) / n if n else -1.0  # no evidence sorts last
         outcomes = [str(o) for o in _list(t.get("outcomes"))]
@@ -108,9 +102,9 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
                 "nodeid": str(t.get("nodeid", "?")),
                 "n": n,
                 "passed": passed,
-                "failed": _count0(t.get("failed")),
-                "errors": _count0(t.get("errors")),
-                "timeouts": _count0(t.get("timeouts")),
+                "failed": count_or_zero(t.get("failed")),
+                "errors": count_or_zero(t.get("errors")),
+                "timeouts": count_or_zero(t.get("timeouts")),
                 "flaky": flaky,
                 "failure_rate": failure_rate,
                 "cp": _rate(passed, n, t.get("pass_rate")),
@@ -131,7 +125,7 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
 def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
     if not load:
         return None
-    requests, failures = _count0(load.get("requests")), _count0(load.get("failures"))
+    requests, failures = count_or_zero(load.get("requests")), count_or_zero(load.get("failures"))
     latency = _map(load.get("latency_ms"))  # p50..max first, then any others it has
     timeline = [_map(p) for p in _list(load.get("timeline"))]
     charts: list[Chart] = []
@@ -145,13 +139,15 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         title = "Latency over time (p95 per interval)"
         charts.append(line_chart(title, "time (s)", "p95 (ms)", lat_points, tips))
     err_points = [
-        (t, _count0(p.get("failures"))) for p in timeline if (t := _num(p.get("t_s"))) is not None
+        (t, count_or_zero(p.get("failures")))
+        for p in timeline
+        if (t := _num(p.get("t_s"))) is not None
     ]
     if err_points:
         title = "Errors over time (failed requests per interval)"
         charts.append(bar_chart(title, "time (s)", "failures", err_points, "bar-err"))
     histogram = [
-        (v, _count0(b.get("count")))
+        (v, count_or_zero(b.get("count")))
         for b in map(_map, _list(load.get("histogram")))
         if (v := _num(b.get("latency_ms"))) is not None
     ]
@@ -159,7 +155,7 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         title = "Latency distribution"
         charts.append(bar_chart(title, "latency (ms)", "requests", histogram, "bar-hist"))
     errors = sorted(
-        ((str(msg), _count0(count)) for msg, count in _map(load.get("errors")).items()),
+        ((str(msg), count_or_zero(count)) for msg, count in _map(load.get("errors")).items()),
         key=lambda item: -item[1],
     )
     return {
@@ -280,8 +276,8 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
             finished_at=str(r.get("finished_at", "") or ""),
             verdict=str(r.get("verdict", "?")),
             git_commit=str(r.get("git_commit", "") or "")[:12],
-            k=min(_count0(r.get("tests_passed")), _count0(r.get("tests_n"))),
-            n=_count0(r.get("tests_n")),
+            k=min(count_or_zero(r.get("tests_passed")), count_or_zero(r.get("tests_n"))),
+            n=count_or_zero(r.get("tests_n")),
             p95=_num(r.get("load_p95_ms")),
             rps=fmt_number(r.get("load_rps")),
         )

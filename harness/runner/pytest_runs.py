@@ -9,7 +9,6 @@ moment are recorded as cut off (listed, not counted).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -317,25 +316,6 @@ class _Reporter:
         )
 
 
-def _phase_result(records_path: Path, spec: RunSpec) -> TestPhaseResult:
-    """The records file folded per test; the caller adds how the session went."""
-    runs = read_records(records_path)
-    cut_off = read_cut_offs(records_path)
-    return TestPhaseResult(
-        tests=tuple(aggregate(runs, cut_off)),
-        runs=tuple(runs),
-        budget_exhausted=False,
-        interrupted=False,
-        pytest_exit_codes=(),
-        batches=0,
-        seed=spec.seed,
-        duration_s=0.0,
-        argv=(),
-        output_tail=(),
-        cut_off=tuple(cut_off),
-    )
-
-
 def _judge_exit(code: int, spec: RunSpec, records_path: Path, tail: list[str]) -> str | None:
     """What a pytest exit code means for the run: raises for a selection that matched
     nothing (exit 5) or a refused run (exit 4); an internal error (exit 2 or 3) after some
@@ -428,15 +408,20 @@ def run_tests(
         interruption = exc
         _record_cut_offs(records_path, "interrupted")
 
-    return dataclasses.replace(
-        _phase_result(records_path, spec),
+    runs = read_records(records_path)
+    cut_off = read_cut_offs(records_path)
+    return TestPhaseResult(
+        tests=tuple(aggregate(runs, cut_off)),
+        runs=tuple(runs),
         budget_exhausted=budget_exhausted,
         interrupted=interrupted,
         interruption=interruption,
         pytest_exit_codes=tuple(exit_codes),
         batches=batch,
+        seed=spec.seed,
         duration_s=time.monotonic() - start,
         argv=tuple(last_argv),
         output_tail=tuple(last_tail),
         internal_error=internal_error,
+        cut_off=tuple(cut_off),
     )
