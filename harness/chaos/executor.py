@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -29,12 +29,13 @@ from typing import Literal
 import httpx
 
 from harness.chaos.experiment import Experiment
-from harness.chaos.load_window import FaultLoad
+from harness.chaos.load_window import FaultLoad, FaultLoadResult
 from harness.chaos.timeline import InjectionAnalysis, Phase, ProbeSample, analyse_injection
 from harness.faults.base import FaultContext, Injector, Prepared
 from harness.faults.kinds import fault_kind
-from harness.faults.pod import PodUnderTest
-from harness.faults.supervisor import Supervisor
+from harness.faults.pod import PodRecord, PodUnderTest
+from harness.faults.spec import FaultSpec
+from harness.faults.supervisor import RestartRecord, Supervisor
 from harness.faults.toxic import NEEDS_POSTGRES, rewrite_database_url
 from harness.target import ReferenceTarget
 from harness.toxiproxy.provision import ToxiproxyServer
@@ -61,7 +62,7 @@ class InjectionResult:
 class ExperimentResult:
     name: str
     title: str
-    faults: tuple[dict[str, object], ...]
+    faults: tuple[FaultSpec, ...]
     server_kind: str
     steady_state_met: bool
     injections: tuple[InjectionResult, ...]
@@ -72,9 +73,11 @@ class ExperimentResult:
     notes: tuple[str, ...] = field(default=())
     status: Literal["run", "not_run"] = "run"
     link: str = "api"
-    restarts: tuple[dict[str, object], ...] = ()
-    load: dict[str, object] | None = None
-    pod: dict[str, object] | None = None  # kill_container: the pod, its restarts seen
+    restarts: tuple[RestartRecord, ...] = ()
+    load: FaultLoadResult | None = None
+    pod: PodRecord | None = None  # kill_container: the pod, its restarts seen
+    # each fault as its kind describes it for report.json (the kind decides the fields)
+    fault_json: tuple[Mapping[str, object], ...] = ()
 
     @property
     def effect_observed(self) -> bool:
@@ -91,10 +94,9 @@ class ExperimentResult:
     @property
     def within_error_budget(self) -> bool:
         """False only when load ran and its fault-window error rate broke the budget."""
-        return self.load is None or bool(self.load.get("within_budget"))
+        return self.load is None or self.load.within_budget
 
     def to_json(self) -> dict[str, object]:
-        first = self.faults[0] if self.faults else {}
         recoveries = [r for r in self.recovery_s if r is not None]
         a0 = self.injections[0].analysis if self.injections else None
         return {
@@ -102,8 +104,11 @@ class ExperimentResult:
             "title": self.title,
             "status": self.status,
             "link": self.link,
-            "fault": {"type": first.get("type"), "attributes": first.get("attributes", {})},
-            "faults": list(self.faults),
+            "fault": {
+                "type": self.faults[0].type if self.faults else None,
+                "attributes": dict(self.faults[0].attributes) if self.faults else {},
+            },
+            "faults": [dict(f) for f in self.fault_json],
             "toxiproxy": self.server_kind,
             "steady_state_met": self.steady_state_met,
             "effect_observed": self.effect_observed,
@@ -135,9 +140,9 @@ class ExperimentResult:
             ],
             "max_recovery_s": self.max_recovery_s,
             "max_error_rate": self.max_error_rate,
-            "restarts": list(self.restarts),
-            "pod": self.pod,
-            "load": self.load,
+            "restarts": [r.to_json() for r in self.restarts],
+            "pod": self.pod.to_json() if self.pod is not None else None,
+            "load": self.load.to_json() if self.load is not None else None,
             "within_error_budget": self.within_error_budget,
             "timeline": [s.to_json() for s in self.timeline],
             "error": self.error,
@@ -156,7 +161,8 @@ def not_run_result(experiment: Experiment, reason: str, server_kind: str) -> Exp
     return ExperimentResult(
         name=experiment.name,
         title=experiment.title,
-        faults=_fault_json(experiment),
+        faults=tuple(experiment.method),
+        fault_json=_fault_json(experiment),
         server_kind=server_kind,
         steady_state_met=False,
         injections=(),
@@ -274,18 +280,17 @@ def run_experiment(
     restarts = supervisor.restarts[restarts_before:] if supervisor else ()
     if supervisor is not None and supervisor.failed:
         errors.append(f"supervisor gave up: {supervisor.failed}")
-    load_body = window.load_body
-    if load_body is not None and not load_body["within_budget"]:
-        fault_window = load_body["fault_window"]
-        assert isinstance(fault_window, dict)
+    load = window.load
+    if load is not None and not load.within_budget:
         errors.append(
-            f"error budget exceeded: load error rate {fault_window['error_rate']:.4f} "
-            f"({fault_window['window']}) > max_error_rate {experiment.expect.max_error_rate}"
+            f"error budget exceeded: load error rate {load.fault_window.error_rate:.4f} "
+            f"({load.fault_window.window}) > max_error_rate {experiment.expect.max_error_rate}"
         )
     return ExperimentResult(
         name=experiment.name,
         title=experiment.title,
-        faults=_fault_json(experiment),
+        faults=tuple(experiment.method),
+        fault_json=_fault_json(experiment),
         server_kind=server.kind,
         steady_state_met=window.steady_ok,
         injections=tuple(window.results),
@@ -294,9 +299,9 @@ def run_experiment(
         max_error_rate=experiment.expect.max_error_rate,
         error="; ".join(errors) or None,
         link=experiment.link,
-        restarts=tuple(r.to_json() for r in restarts),
-        load=load_body,
-        pod=setup.pod.to_json() if setup.pod is not None else None,
+        restarts=tuple(restarts),
+        load=load,
+        pod=setup.pod.record() if setup.pod is not None else None,
     )
 
 
@@ -308,7 +313,7 @@ class _Window:
     results: list[InjectionResult] = field(default_factory=list)
     windows: list[tuple[float, float]] = field(default_factory=list)
     samples: tuple[ProbeSample, ...] = ()
-    load_body: dict[str, object] | None = None
+    load: FaultLoadResult | None = None
 
 
 def _run_window(
@@ -358,7 +363,7 @@ def _run_window(
     finally:
         prober.close()
         if load is not None and load.started:
-            window.load_body = load.finish(window.windows or [(0.0, time.monotonic() - t0)])
+            window.load = load.finish(window.windows or [(0.0, time.monotonic() - t0)])
         window.samples = tuple(prober.samples)
     return window
 

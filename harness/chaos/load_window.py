@@ -20,7 +20,7 @@ from harness.chaos.experiment import Experiment
 from harness.errors import LoadGeneratorError
 from harness.load import LoadHandle, LoadResult, LoadSpec, RequestSpec, start_load
 
-__all__ = ["FaultLoad", "LoadSnapshot", "WindowRate", "fault_window_rate"]
+__all__ = ["FaultLoad", "FaultLoadResult", "LoadSnapshot", "WindowRate", "fault_window_rate"]
 
 FIRST_REQUEST_DEADLINE_S = 30.0  # Locust imports and spawns users in ~2 s on a busy machine
 STOP_WAIT_S = 30.0  # the driver ends its children within its own stop grace (10 s)
@@ -44,6 +44,44 @@ class WindowRate:
     @property
     def error_rate(self) -> float:
         return self.failures / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultLoadResult:
+    """The load of one experiment: Locust's result, and the error rate while the fault was
+    on against the experiment's budget (``max_error_rate``)."""
+
+    result: LoadResult
+    fault_window: WindowRate
+    max_error_rate: float
+
+    @property
+    def within_budget(self) -> bool:
+        """The fault-window error rate kept within budget (never with no request counted)."""
+        w = self.fault_window
+        return w.requests > 0 and w.error_rate <= self.max_error_rate
+
+    def to_json(self) -> dict[str, object]:
+        r, w = self.result, self.fault_window
+        return {
+            "requests": r.requests,
+            "failures": r.failures,
+            "error_rate": r.error_rate,
+            "rps": r.rps,
+            "intended_rate_rps": r.intended_rate_rps,
+            "users": r.users,
+            "latency_ms": {k: r.latency_ms[k] for k in ("p50", "p95", "p99", "max")},
+            "errors": dict(r.errors),
+            "fault_window": {
+                "window": w.window,
+                "requests": w.requests,
+                "failures": w.failures,
+                "error_rate": w.error_rate,
+                "detail": w.detail,
+            },
+            "max_error_rate": self.max_error_rate,
+            "within_budget": self.within_budget,
+        }
 
 
 def fault_window_rate(
@@ -141,7 +179,7 @@ class FaultLoad:
         if last is None or (last.requests, last.failures) != (progress.requests, progress.failures):
             self.snapshots.append(LoadSnapshot(t_s, progress.requests, progress.failures))
 
-    def finish(self, windows: Sequence[tuple[float, float]]) -> dict[str, object]:
+    def finish(self, windows: Sequence[tuple[float, float]]) -> FaultLoadResult:
         """Stop the load; its result, the fault-window error rate and the budget check."""
         if self._handle is None:
             raise LoadGeneratorError(f"load for {self.experiment.name} was never started")
@@ -162,23 +200,4 @@ class FaultLoad:
             tail_s=self.spec.request_timeout_s,
             whole=(result.requests, result.failures),
         )
-        limit = self.experiment.expect.max_error_rate
-        return {
-            "requests": result.requests,
-            "failures": result.failures,
-            "error_rate": result.error_rate,
-            "rps": result.rps,
-            "intended_rate_rps": result.intended_rate_rps,
-            "users": result.users,
-            "latency_ms": {k: result.latency_ms[k] for k in ("p50", "p95", "p99", "max")},
-            "errors": dict(result.errors),
-            "fault_window": {
-                "window": rate.window,
-                "requests": rate.requests,
-                "failures": rate.failures,
-                "error_rate": rate.error_rate,
-                "detail": rate.detail,
-            },
-            "max_error_rate": limit,
-            "within_budget": rate.requests > 0 and rate.error_rate <= limit,
-        }
+        return FaultLoadResult(result, rate, self.experiment.expect.max_error_rate)

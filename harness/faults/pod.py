@@ -26,7 +26,14 @@ import psutil
 from harness.errors import InfrastructureError, UnsafeTargetError
 from harness.faults.spec import PodSpec
 
-__all__ = ["ContainerView", "PodUnderTest", "kill_docker_container", "kill_process_group"]
+__all__ = [
+    "ContainerView",
+    "PodInjection",
+    "PodRecord",
+    "PodUnderTest",
+    "kill_docker_container",
+    "kill_process_group",
+]
 
 # The names target_api's runtimes mark a container with (target_api/director/runtimes/):
 # process.py puts POD_ENV/CONTAINER_ENV in the environment, docker.py sets POD_LABEL.
@@ -123,6 +130,59 @@ def kill_docker_container(pod_id: str, ref: str, sig: signal.Signals) -> None:
         client.close()
 
 
+@dataclass(frozen=True, slots=True)
+class PodInjection:
+    """What one kill did to the pod's container: the one killed, the one that answered."""
+
+    index: int
+    killed_ref: str | None
+    restarts_before: int | None
+    restarts_after: int | None
+    ref_after: str | None
+    state_after: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "killed_ref": self.killed_ref,
+            "restarts_before": self.restarts_before,
+            "restarts_after": self.restarts_after,
+            "ref_after": self.ref_after,
+            "state_after": self.state_after,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PodRecord:
+    """The pod of a ``kill_container`` experiment as it ended: its restarts seen per kill."""
+
+    id: str
+    name: str
+    runtime: str
+    command: tuple[str, ...]
+    restart_policy: str
+    restarts: int | None
+    injections: tuple[PodInjection, ...]
+    deleted: bool
+
+    @property
+    def restarts_seen(self) -> tuple[int | None, ...]:
+        return tuple(i.restarts_after for i in self.injections)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "runtime": self.runtime,
+            "command": list(self.command),
+            "restart_policy": self.restart_policy,
+            "restarts": self.restarts,
+            "restarts_seen": list(self.restarts_seen),
+            "injections": [i.to_json() for i in self.injections],
+            "deleted": self.deleted,
+        }
+
+
 class PodUnderTest:
     """One pod of one experiment: created, judged by the probes, killed, always deleted."""
 
@@ -147,7 +207,7 @@ class PodUnderTest:
         self._last: ContainerView | None = None
         self._killed: ContainerView | None = None
         self.effect_at: float | None = None  # time.monotonic() the current kill was seen
-        self.injections: list[dict[str, object]] = []
+        self.injections: list[PodInjection] = []
         self.deleted = False
 
     @property
@@ -220,14 +280,14 @@ class PodUnderTest:
         """Record what this injection did to the container: the restarts seen."""
         killed, last = self._killed, self._last
         self.injections.append(
-            {
-                "index": index,
-                "killed_ref": killed.ref if killed else None,
-                "restarts_before": killed.restarts if killed else None,
-                "restarts_after": last.restarts if last else None,
-                "ref_after": last.ref if last else None,
-                "state_after": last.state if last else None,
-            }
+            PodInjection(
+                index=index,
+                killed_ref=killed.ref if killed else None,
+                restarts_before=killed.restarts if killed else None,
+                restarts_after=last.restarts if last else None,
+                ref_after=last.ref if last else None,
+                state_after=last.state if last else None,
+            )
         )
         self._killed = None
 
@@ -251,16 +311,21 @@ class PodUnderTest:
         finally:
             self._client.close()
 
-    def to_json(self) -> dict[str, object]:
-        restarts = [i["restarts_after"] for i in self.injections]
-        return {
-            "id": self.id,
-            "name": self.name,
-            "runtime": self.runtime,
-            "command": list(self.spec.command),
-            "restart_policy": self.spec.restart_policy,
-            "restarts": restarts[-1] if restarts else (self._last.restarts if self._last else 0),
-            "restarts_seen": restarts,
-            "injections": list(self.injections),
-            "deleted": self.deleted,
-        }
+    def record(self) -> PodRecord:
+        """The pod as it is now, as a frozen value."""
+        injections = tuple(self.injections)
+        restarts = (
+            injections[-1].restarts_after
+            if injections
+            else (self._last.restarts if self._last else 0)
+        )
+        return PodRecord(
+            id=self.id,
+            name=self.name,
+            runtime=self.runtime,
+            command=tuple(self.spec.command),
+            restart_policy=self.spec.restart_policy,
+            restarts=restarts,
+            injections=injections,
+            deleted=self.deleted,
+        )

@@ -159,8 +159,8 @@ def _run_one(
         )
     if result.pod is not None:
         ctx.say(
-            f"chaos: {experiment.name}: pod {result.pod['id']} "
-            f"({result.pod['runtime']} runtime), restarts seen "
-            f"{result.pod['restarts_seen']}, deleted: {result.pod['deleted']}"
+            f"chaos: {experiment.name}: pod {result.pod.id} "
+            f"({result.pod.runtime} runtime), restarts seen "
+            f"{list(result.pod.restarts_seen)}, deleted: {result.pod.deleted}"
         )
     return result

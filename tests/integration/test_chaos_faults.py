@@ -73,17 +73,12 @@ def test_database_latency_slows_readiness_under_load_and_recovers(
     assert analysis.recover_s < 30.0
     load = result.load
     assert load is not None
-    requests = load["requests"]
-    assert isinstance(requests, int)
-    assert requests > 0
-    window = load["fault_window"]
-    assert isinstance(window, dict)
-    assert window["window"] == "fault"
-    assert window["requests"] > 0
-    assert load["within_budget"] == (window["error_rate"] <= experiment.expect.max_error_rate)
-    latency = load["latency_ms"]
-    assert isinstance(latency, dict)
-    assert set(latency) >= {"p50", "p95", "p99"}
-    if not load["within_budget"]:
+    assert load.result.requests > 0
+    window = load.fault_window
+    assert window.window == "fault"
+    assert window.requests > 0
+    assert load.within_budget == (window.error_rate <= experiment.expect.max_error_rate)
+    assert set(load.result.latency_ms) >= {"p50", "p95", "p99"}
+    if not load.within_budget:
         assert result.error is not None
         assert "error budget exceeded" in result.error

@@ -77,18 +77,16 @@ def assert_killed_and_healed(result: ExperimentResult, runtime: str) -> str:
         assert injection.analysis.recover_s < 30.0
     pod = result.pod
     assert pod is not None
-    assert pod["runtime"] == runtime
-    assert pod["restarts_seen"] == [1, 2]
-    assert pod["deleted"] is True
-    injections = pod["injections"]
-    assert isinstance(injections, list)
-    for seen in injections:
+    assert pod.runtime == runtime
+    assert pod.restarts_seen == (1, 2)
+    assert pod.deleted is True
+    for seen in pod.injections:
         # a new container each time, not the killed one answering again
-        assert seen["ref_after"] != seen["killed_ref"]
+        assert seen.ref_after != seen.killed_ref
     body = result.to_json()
-    assert body["pod"] == pod
+    assert body["pod"] == pod.to_json()
     assert body["recovered"] is True
-    return str(pod["id"])
+    return pod.id
 
 
 def test_a_killed_process_container_is_restarted_and_the_pod_is_deleted_afterwards(
@@ -165,8 +163,8 @@ def test_a_container_that_is_never_restarted_is_reported_unrecovered_and_still_d
         assert result.effect_observed  # the probes saw the container die
         assert not result.injections[0].analysis.recovered
         assert result.pod is not None
-        assert result.pod["restarts_seen"] == [0]
-        assert result.pod["deleted"] is True
-        pod_id = str(result.pod["id"])
+        assert result.pod.restarts_seen == (0,)
+        assert result.pod.deleted is True
+        pod_id = result.pod.id
         assert httpx.get(f"{running.url}/api/v0/pods/{pod_id}").status_code == 404
         assert not pod_processes(pod_id)

@@ -56,7 +56,7 @@ def test_kill_9_is_restarted_on_the_same_port_with_its_data_and_token(
 
     assert result.error is None, result.error
     assert len(result.restarts) == 2
-    assert [r["exit_status"] for r in result.restarts] == ["signal SIGKILL"] * 2
+    assert [r.exit_status for r in result.restarts] == ["signal SIGKILL"] * 2
     assert api.pid != first_pid
     assert api.url == url  # same port
     for injection in result.injections:

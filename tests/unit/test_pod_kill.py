@@ -78,7 +78,7 @@ def test_a_pod_is_healthy_once_its_container_runs_again_with_one_more_restart(
     assert pod.judge(answer(pod_body(restarts=1, ref="4243")))
     assert pod.effect_at == noticed  # the first sighting counts
     pod.end_injection(0)
-    assert pod.injections == [
+    assert [i.to_json() for i in pod.injections] == [
         {
             "index": 0,
             "killed_ref": "4242",
@@ -88,7 +88,7 @@ def test_a_pod_is_healthy_once_its_container_runs_again_with_one_more_restart(
             "state_after": "running",
         }
     ]
-    assert pod.to_json()["restarts_seen"] == [1]
+    assert pod.record().to_json()["restarts_seen"] == [1]
 
 
 def test_a_restart_faster_than_the_first_probe_still_counts_as_the_effect(

@@ -17,6 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from harness import gates, record, runner  # modules: their Test* classes are not test classes
 from harness.chaos.executor import ExperimentResult
 from harness.config import load_config
@@ -54,6 +56,8 @@ def _value(hint: Any, raw: Any) -> Any:
         return tuple(_value(item, x) for x in raw)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return _rebuild(hint, raw)
+    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
+        return hint.model_validate(raw)
     return raw
 
 
@@ -73,7 +77,7 @@ def _recorded_outcome(golden: dict[str, Any]) -> RunOutcome:
     history = _read("history.json")
     run = golden["test_run"]
     accumulated = accumulate(
-        [{"nodeid": t.nodeid, "passed": t.passed, "n": t.n} for t in tests_result.tests],
+        tests_result.tests,
         history["runs"],
         commit=golden["git_commit"],
         dirty=golden["git_dirty"],
