@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where th
     from harness.gates import ChaosEvidence, GateResult, LoadEvidence, Outcome, SuiteEvidence
     from harness.load import LoadResult
     from harness.runner import TestPhaseResult
+    from harness.runner.accumulate import Accumulated
     from harness.stats import PercentileEstimate
 
 __all__ = [
@@ -65,7 +66,7 @@ class TestsOutcome:
     settings: TestSettings
     seed: int  # the one used: the settings' own, or the one drawn for this run
     # per test: its record across earlier clean runs of the same commit (runner.accumulate)
-    accumulated: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    accumulated: Mapping[str, Accumulated] = field(default_factory=dict)
     history_skipped: tuple[str, ...] = ()
     # each test's report.json entry, computed once (intervals, decisions), not per checkpoint
     _tests: tuple[dict[str, object], ...] = field(init=False, repr=False, compare=False)
@@ -74,7 +75,7 @@ class TestsOutcome:
         entries = []
         for test in self.result.tests:
             body = test.to_json(self.slo)
-            body["accumulated"] = dict(self.accumulated[test.nodeid])
+            body["accumulated"] = self.accumulated[test.nodeid].to_json()
             entries.append(body)
         object.__setattr__(self, "_tests", tuple(entries))
 

@@ -67,7 +67,7 @@ def run_tests_phase(
     for line in history.skipped:
         ctx.say(f"history: line left out: {line}")
     accumulated = accumulate(
-        [{"nodeid": t.nodeid, "passed": t.passed, "n": t.n} for t in result.tests],
+        result.tests,
         list(history.runs),
         commit=commit,
         dirty=dirty,
