@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -353,82 +352,27 @@ def _run_dir(root: Path, ref: str) -> Path:
     raise UsageError(f"no run {ref!r}: neither a directory nor a run id under {root}")
 
 
-def _read_report(run_dir: Path) -> dict[str, Any]:
-    from harness.report.writers import SCHEMA
-
-    path = run_dir / "report.json"
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
-        found = report.get("schema") if isinstance(report, dict) else type(report).__name__
-        raise UsageError(f"{path} is not a {SCHEMA} report (schema {found!r})")
-    return report
-
-
 def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
     """Re-render a run's reports. Exits with the run's own exit code, or 1 when
     --compare flags a latency regression against the baseline."""
-    from harness.load.histogram import decode_histogram
+    from harness.report.compare import compare_runs
+    from harness.report.document import read_report
     from harness.report.writers import write_all
 
     if not args.min_effect_ms >= 0:
         raise UsageError(f"--min-effect-ms {args.min_effect_ms}: must be a number >= 0")
     root = _report_root(args)
     run_dir = _run_dir(root, args.run).resolve()
-    report = _read_report(run_dir)
+    report = read_report(run_dir)
     regressed = False
     if args.compare:
-        base_dir = _run_dir(root, args.compare).resolve()
-        baseline = _read_report(base_dir)
-
-        def samples(rep: dict[str, Any]) -> list[float]:
-            encoded = (rep.get("load") or {}).get("histogram_encoded")
-            if not encoded:
-                return []
-            hist = decode_histogram(encoded)
-            out: list[float] = []
-            for item in hist.get_recorded_iterator():
-                out.extend([item.value_iterated_to / 1000.0] * item.count_added_in_this_iter_step)
-            return out[:200_000]
-
-        a, b = samples(baseline), samples(report)
-        if a and b:
-            from harness import stats
-
-            reg = stats.compare_samples(a, b, args.min_effect_ms)
-            regressed = reg.regressed
-            report["comparison"] = {
-                "baseline": baseline.get("run_id"),
-                "metric": "load latency (ms)",
-                "baseline_median": reg.baseline_median,
-                "current_median": reg.current_median,
-                "effect": reg.effect,
-                "p_value": reg.p_value,
-                "min_effect": reg.min_effect,
-                "significant": reg.significant,
-                "regressed": reg.regressed,
-                "noise": reg.noise,
-                "noise_method": reg.noise_method,
-                "n_baseline": reg.n_baseline,
-                "n_current": reg.n_current,
-                "test": "Mann-Whitney U, one-sided",
-            }
-            state = "REGRESSED" if reg.regressed else "no regression"
-            console.print(
-                f"latency vs {baseline.get('run_id')}: median {reg.baseline_median:.3f} -> "
-                f"{reg.current_median:.3f} ms (effect {reg.effect:+.3f} ms, p={reg.p_value:.3g}, "
-                f"min effect {reg.min_effect} ms, noise {reg.noise:.3f} ms): {state}"
-            )
-        else:
-            lacking = [
-                str(rep.get("run_id")) for rep, got in ((baseline, a), (report, b)) if not got
-            ]
-            console.print(
-                f"nothing to compare: no load histogram in {' and '.join(lacking)}"
-                " (only runs with a load phase can be compared)"
-            )
+        baseline = read_report(_run_dir(root, args.compare).resolve())
+        comparison = compare_runs(report, baseline, args.min_effect_ms)
+        console.print(comparison.summary())
+        body = comparison.to_json()
+        if body is not None:
+            report["comparison"] = body
+            regressed = comparison.regression is not None and comparison.regression.regressed
     try:
         paths = write_all(report, run_dir, root, final=True, history=[])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

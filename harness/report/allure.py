@@ -35,8 +35,8 @@ from allure_commons.model2 import (
     TestStepResult,
 )
 
-from harness import stats
 from harness.report import views
+from harness.report.document import complete, interval_bounds
 from harness.values import as_list as _list
 from harness.values import as_map as _map
 from harness.values import count_or_zero
@@ -102,18 +102,14 @@ def _result(
 def _rate_parameters(k: int, n: int, label: str, intervals: Mapping[str, Any]) -> list[Any]:
     """k/n and its three intervals as Allure parameters (strings, as Allure shows them)."""
     params = [Parameter(name=label, value=f"{k}/{n}")]
-    for key, fallback, title in (
-        ("pass_rate", stats.clopper_pearson, "95% Clopper-Pearson"),
-        ("wilson", stats.wilson, "95% Wilson"),
-        ("jeffreys", stats.jeffreys, "95% Jeffreys"),
+    for key, title in (
+        ("pass_rate", "95% Clopper-Pearson"),
+        ("wilson", "95% Wilson"),
+        ("jeffreys", "95% Jeffreys"),
     ):
-        given = _map(intervals.get(key))
-        if isinstance(given.get("low"), int | float) and isinstance(given.get("high"), int | float):
-            low, high = float(given["low"]), float(given["high"])
-        else:
-            ci = fallback(k, n)
-            low, high = ci.low, ci.high
-        params.append(Parameter(name=title, value=f"[{low:.4f}, {high:.4f}]"))
+        bounds = interval_bounds(intervals.get(key))
+        if bounds is not None:
+            params.append(Parameter(name=title, value=f"[{bounds[0]:.4f}, {bounds[1]:.4f}]"))
     return params
 
 
@@ -134,7 +130,7 @@ def _test_result(report: Mapping[str, Any], test: Mapping[str, Any]) -> TestResu
         status = Status.PASSED
     flaky = bool(test.get("flaky")) or 0 < passed < n
     summary = (
-        stats.format_rate(passed, n, stats.clopper_pearson(passed, n))
+        views.format_rate(passed, n, test.get("pass_rate"))
         + f" passed; {failed} failed, {errors} errors, {timeouts} timeouts"
         + ("; flaky" if flaky else "")
     )
@@ -291,7 +287,7 @@ def write_allure_results(report: Mapping[str, Any], out_dir: Path) -> list[Path]
     Tolerates a report of a crashed or interrupted run: missing sections give no results,
     and the run itself gets a ``broken`` result naming its status and error.
     """
-    report = _map(report)
+    report = complete(report)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[TestResult] = []

@@ -6,7 +6,8 @@ jinja2 macros in ``templates/charts.html.j2`` draw. Everything from the report g
 autoescaping, so a test id like ``test_x[<script>]`` is shown, never run.
 
 Honest numbers: every rate on the page is shown as ``k/n [low, high]`` with its method,
-computed by :mod:`harness.stats` when the report does not carry the interval itself.
+read from the completed report (:func:`harness.report.document.complete` derives, once,
+what report.json does not carry); nothing is computed here.
 A report of an interrupted or crashed run may lack any section; each is drawn only when
 its data is there, and the page says what is missing.
 """
@@ -19,7 +20,6 @@ from typing import Any
 
 import jinja2
 
-from harness import stats
 from harness.history import history_line
 from harness.report import views
 from harness.report.charts import (
@@ -39,6 +39,7 @@ from harness.report.charts import (
     scales,
     ticks,
 )
+from harness.report.document import complete, complete_history, interval_bounds
 from harness.values import as_list as _list
 from harness.values import as_map as _map
 from harness.values import as_number as _num
@@ -55,22 +56,9 @@ _HEADER_KEYS = (
 # ----------------------------------------------------------------------- value helpers
 
 
-def _interval_from(data: Any, k: int, n: int, fallback: Any) -> stats.Interval:
-    """The interval the report carries, or one computed from k/n by ``fallback``."""
-    d = _map(data)
-    low, high, est = _num(d.get("low")), _num(d.get("high")), _num(d.get("estimate"))
-    if low is not None and high is not None:
-        est = est if est is not None else (k / n if n else 0.0)
-        method, confidence = str(d.get("method", "clopper-pearson")), _num(d.get("confidence"))
-        return stats.Interval(est, low, high, method, confidence or 0.95)
-    result: stats.Interval = fallback(min(k, n), n)
-    return result
-
-
-def _rate(k: int, n: int, interval: Any = None, fallback: Any = stats.clopper_pearson) -> str:
-    """``"k/n [low, high] (95% CP)"``, from the report's interval when it has one."""
-    k = min(k, n)
-    return stats.format_rate(k, n, _interval_from(interval, k, n, fallback))
+def _rate(k: int, n: int, interval: Any) -> str:
+    """``"k/n [low, high] (95% CP)"``, with the completed report's interval."""
+    return views.format_rate(min(k, n), n, interval)
 
 
 # ----------------------------------------------------------------------- view builders
@@ -108,8 +96,8 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
                 "flaky": flaky,
                 "failure_rate": failure_rate,
                 "cp": _rate(passed, n, t.get("pass_rate")),
-                "wilson": _rate(passed, n, t.get("wilson"), stats.wilson),
-                "jeffreys": _rate(passed, n, t.get("jeffreys"), stats.jeffreys),
+                "wilson": _rate(passed, n, t.get("wilson")),
+                "jeffreys": _rate(passed, n, t.get("jeffreys")),
                 "trials_needed": views.trials_needed_text(t),
                 "durations": {k: fmt_number(durations.get(k)) for k in ("p50", "p95", "max")}
                 if durations
@@ -161,7 +149,9 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
     return {
         "requests": fmt_number(requests),
         "failures": fmt_number(failures),
-        "error_rate": _rate(failures, requests) if requests else "no requests",
+        "error_rate": _rate(failures, requests, load.get("error_interval"))
+        if requests
+        else "no requests",
         "rps": fmt_number(load.get("rps")),
         "latency": [
             (str(k), fmt_number(latency.get(k))) for k in dict.fromkeys([*_PCTS, *latency])
@@ -257,12 +247,22 @@ class TrendRow:
     git_commit: str
     k: int
     n: int
+    pass_rate: Mapping[str, Any]  # the interval of k/n (document.complete_history)
     p95: float | None
     rps: str
 
     @property
     def rate(self) -> str:
-        return _rate(self.k, self.n) if self.n else "no tests"
+        return _rate(self.k, self.n, self.pass_rate) if self.n else "no tests"
+
+    @property
+    def interval(self) -> tuple[float, float, float] | None:
+        """``(estimate, low, high)`` of the run's pass rate; None without tests."""
+        bounds = interval_bounds(self.pass_rate)
+        if not self.n or bounds is None:
+            return None
+        estimate = _num(self.pass_rate.get("estimate"))
+        return (estimate if estimate is not None else self.k / self.n, *bounds)
 
 
 def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -270,6 +270,7 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
     run_id = report.get("run_id")
     if run_id is not None and all(r.get("run_id") != run_id for r in runs):
         runs.append(history_line(report))
+    runs = complete_history(runs)
     rows = [
         TrendRow(
             run_id=str(r.get("run_id", "?")),
@@ -278,6 +279,7 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
             git_commit=str(r.get("git_commit", "") or "")[:12],
             k=min(count_or_zero(r.get("tests_passed")), count_or_zero(r.get("tests_n"))),
             n=count_or_zero(r.get("tests_n")),
+            pass_rate=_map(r.get("tests_pass_rate")),
             p95=_num(r.get("load_p95_ms")),
             rps=fmt_number(r.get("load_rps")),
         )
@@ -285,9 +287,9 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
     ]
     charts = []
     x_runs = tuple(float(i) for i in range(len(rows)))
-    cis = [(i, stats.clopper_pearson(r.k, r.n)) for i, r in enumerate(rows) if r.n]
+    cis = [(i, ci) for i, r in enumerate(rows) if (ci := r.interval) is not None]
     if len(rows) >= 2 and cis:
-        lows = [c.low for _, c in cis] + [1.0]
+        lows = [low for _, (_, low, _) in cis] + [1.0]
         sx, sy, _, yt = scales(x_runs, lows, y_from_zero=False, x_pad=0.5)
         charts.append(
             Chart(
@@ -296,10 +298,12 @@ def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> d
                 y_label="pass rate",
                 x_ticks=tuple(Tick(sx(i), str(i + 1)) for i in range(len(rows))),
                 y_ticks=ticks(sy, yt),
-                segments=tuple(Segment(sx(i), sy(c.low), sx(i), sy(c.high), "ci") for i, c in cis),
+                segments=tuple(
+                    Segment(sx(i), sy(low), sx(i), sy(high), "ci") for i, (_, low, high) in cis
+                ),
                 dots=tuple(
-                    Dot(sx(i), sy(c.estimate), "dot-rate", f"{rows[i].run_id}: {rows[i].rate}")
-                    for i, c in cis
+                    Dot(sx(i), sy(est), "dot-rate", f"{rows[i].run_id}: {rows[i].rate}")
+                    for i, (est, _, _) in cis
                 ),
             )
         )
@@ -331,10 +335,10 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
     Tolerates a report of a crashed or interrupted run: absent or empty sections are
     left out and the page says which.
     """
-    report = _map(report)
+    report = complete(report)
     tests = _test_rows(_list(report.get("tests")))
-    total_n = sum(t["n"] for t in tests)
-    total_passed = sum(t["passed"] for t in tests)
+    total = _map(report.get("tests_total"))
+    total_n, total_passed = count_or_zero(total.get("n")), count_or_zero(total.get("passed"))
     components = [
         {
             "name": str(name),
@@ -351,11 +355,11 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "gates": views.gate_rows(_list(report.get("gates"))),
         "comparison": views.comparison_view(report),
         "tests": tests,
-        "tests_total": _rate(total_passed, total_n) if total_n else None,
+        "tests_total": _rate(total_passed, total_n, total.get("pass_rate")) if total_n else None,
         "flaky_count": sum(1 for t in tests if t["flaky"]),
         "load": _load_view(_map(report.get("load"))),
         "chaos": _chaos_view(_list(report.get("chaos"))),
-        "chaos_totals": views.chaos_totals(_list(report.get("chaos"))),
+        "chaos_totals": views.chaos_totals(report.get("chaos_summary")),
         "trend": _trend(report, history),
     }
     return _environment().get_template("report.html.j2").render(**context)

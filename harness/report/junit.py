@@ -25,7 +25,9 @@ def _rate(k: int, n: int, interval: Mapping[str, Any] | None) -> str:
 def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
     """One testcase per test (its figures as properties), per gate and per chaos experiment."""
     from harness.report import views  # needs scipy: see render_markdown
+    from harness.report.document import complete
 
+    report = complete(report)
     root = ET.Element("testsuites", name=f"moonbase-reliability {report.get('run_id', '')}")
     suites: list[tuple[str, list[ET.Element]]] = [
         ("tests", [_test_case(test) for test in report.get("tests", [])]),

@@ -21,6 +21,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The CI page summary: verdict, gates, comparison, flaky tests first, load, chaos."""
     # views needs scipy (harness.stats): imported here, not when the tests phase reads the history
     from harness.report import views
+    from harness.report.document import complete
+
+    report = complete(report)
 
     def header(key: str) -> str:
         value = report.get(key)

@@ -1,8 +1,10 @@
 """What the Markdown summary and the HTML page say, built once from report.json content.
 
 Both renderings show the same figures in the same words: these functions turn sections
-of report.json into rows of display strings, which ``markdown.render_markdown`` lays out
-as Markdown tables and ``html.render_html`` hands to its template. Pure: no I/O.
+of a completed report (:func:`harness.report.document.complete`, which derives every figure
+report.json does not carry) into rows of display strings, which ``markdown.render_markdown``
+lays out as Markdown tables and ``html.render_html`` hands to its template. They only
+read: no statistic is computed here. Pure: no I/O.
 
 Every input is tolerated: a report of a crashed run, or one written by an older
 version, may lack any field, and a missing figure is shown as ``-``, never as ``None``.
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import stats
+from harness.report.document import interval_bounds
 from harness.values import as_count as _count
 from harness.values import as_list as _list
 from harness.values import as_map as _map
@@ -31,6 +34,7 @@ __all__ = [
     "chaos_totals",
     "comparison_view",
     "fault_text",
+    "format_rate",
     "gate_rows",
     "rate_text",
     "significant",
@@ -40,9 +44,6 @@ __all__ = [
 
 
 MISSING = "-"
-
-# the claim every chaos experiment is judged against: "95% of recoveries within the limit"
-CLAIM_SHARE = 0.95
 
 
 def significant(value: Any, digits: int = 3) -> str:
@@ -70,21 +71,30 @@ def fault_text(fault: Any) -> str:
     return " ".join(part for part in (str(f.get("type") or "?"), attributes) if part)
 
 
-def _interval_text(data: Any, k: int, n: int) -> str:
-    """``[low, high]`` from the report's interval, or Clopper-Pearson computed from k/n."""
-    d = _map(data)
-    low, high = _num(d.get("low")), _num(d.get("high"))
-    if low is None or high is None:
-        ci = stats.clopper_pearson(min(k, n), n)
-        low, high = ci.low, ci.high
-    return f"[{low:.4f}, {high:.4f}]"
-
-
 def rate_text(k: int, n: int, interval: Any = None) -> str:
-    """``k/n [low, high]``: the report's 95% interval, or Clopper-Pearson from k/n."""
-    if n <= 0:
-        return f"{k}/{n}"
-    return f"{min(k, n)}/{n} {_interval_text(interval, k, n)}"
+    """``k/n [low, high]`` with the report's 95% interval; ``k/n`` alone when it has none."""
+    bounds = interval_bounds(interval)
+    if n <= 0 or bounds is None:
+        return f"{min(k, n)}/{n}" if n > 0 else f"{k}/{n}"
+    return f"{min(k, n)}/{n} [{bounds[0]:.4f}, {bounds[1]:.4f}]"
+
+
+def format_rate(k: int, n: int, interval: Any) -> str:
+    """``k/n [low, high] (95% CP)``: the report's interval with its method; ``k/n`` alone
+    when the report carries none."""
+    d = _map(interval)
+    bounds = interval_bounds(d)
+    if n <= 0 or bounds is None:
+        return f"{min(k, n)}/{n}" if n > 0 else f"{k}/{n}"
+    estimate = _num(d.get("estimate"))
+    shown = stats.Interval(
+        estimate if estimate is not None else min(k, n) / n,
+        bounds[0],
+        bounds[1],
+        str(d.get("method") or "clopper-pearson"),
+        _num(d.get("confidence")) or 0.95,
+    )
+    return stats.format_rate(min(k, n), n, shown)
 
 
 # ------------------------------------------------------------------------------ tests
@@ -94,16 +104,11 @@ def undecided_trials_needed(test: Mapping[str, Any]) -> int | None:
     """The test's trials still needed while its decision is "insufficient"; else None.
 
     Once the evidence decides (pass or fail), more trials change nothing worth a number.
-    The decision is the report's own; a report without one is judged here from k/n
-    against its ``slo``, and gives None when it carries no slo either.
+    The decision is the report's own (or the one :func:`document.complete` derived for an
+    older report from k/n and its ``slo``); None without one.
     """
     needed = _count(test.get("trials_needed"))
-    decision = test.get("decision")
-    if decision is None:
-        n, passed, slo = _count(test.get("n")), _count(test.get("passed")), _num(test.get("slo"))
-        if n and passed is not None and slo is not None and 0 < slo < 1:
-            decision = stats.decide(min(passed, n), n, slo)
-    return needed if decision == "insufficient" else None
+    return needed if test.get("decision") == "insufficient" else None
 
 
 def trials_needed_text(test: Mapping[str, Any]) -> str:
@@ -178,30 +183,6 @@ def _percentiles(p50: Any, p95: Any, max_s: Any, recovered: int, n: int) -> str:
     return f"{significant(p50)} / {significant(p95)} / {significant(max_s)} ({over})"
 
 
-def _injection_recoveries(experiment: Mapping[str, Any]) -> list[float | None]:
-    """Each injection's recovery time in seconds; None for one that never recovered."""
-    times: list[float | None] = []
-    for injection in map(_map, _list(experiment.get("injections"))):
-        seconds = _num(injection.get("recover_s"))
-        ok = injection.get("recovered") is not False and seconds is not None and seconds >= 0
-        times.append(seconds if ok else None)
-    return times
-
-
-def _recovery_summary(experiment: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The experiment's ``recovery_summary``; for an older report, one computed alike."""
-    carried = _map(experiment.get("recovery_summary"))
-    if carried:
-        return carried
-    times = _injection_recoveries(experiment)
-    if not times:
-        return {}
-    limit = _num(experiment.get("max_recovery_s"))
-    return stats.summarize_recoveries(
-        times, limit if limit is not None and limit >= 0 else None
-    ).to_json()
-
-
 def _claim_text(summary: Mapping[str, Any]) -> str:
     """The claim "95% of recoveries within the limit": shown, refuted, or what it still needs.
 
@@ -216,14 +197,14 @@ def _claim_text(summary: Mapping[str, Any]) -> str:
     claim = "95% of recoveries within " + (
         f"{significant(limit)} s" if limit is not None else "the limit"
     )
-    evidence = f"{within}/{n} within {_interval_text(summary.get('claim'), within, n)}"
-    decision = stats.decide(within, n, CLAIM_SHARE)
-    if decision != "insufficient":
+    bounds = interval_bounds(summary.get("claim"))
+    evidence = f"{within}/{n} within" + (f" [{bounds[0]:.4f}, {bounds[1]:.4f}]" if bounds else "")
+    decision = summary.get("claim_decision")
+    if decision in ("pass", "fail"):
         return f"{claim}: {'shown' if decision == 'pass' else 'refuted'} ({evidence})"
     needed = _count(summary.get("trials_needed"))
-    if needed is None:
-        needed = stats.trials_needed(CLAIM_SHARE, within, n)
-    return f"{claim}: not yet shown ({evidence}; {needed:,} more injections needed)"
+    more = f"; {needed:,} more injections needed" if needed is not None else ""
+    return f"{claim}: not yet shown ({evidence}{more})"
 
 
 def chaos_rows(experiments: Any) -> list[ChaosRow]:
@@ -231,7 +212,7 @@ def chaos_rows(experiments: Any) -> list[ChaosRow]:
     for e in map(_map, _list(experiments)):
         error = "" if e.get("error") is None else str(e.get("error"))
         ran = e.get("status", "run") != "not_run"
-        summary = _recovery_summary(e) if ran else {}
+        summary = _map(e.get("recovery_summary")) if ran else {}
         n = _count(summary.get("n")) or 0
         recovered = min(_count(summary.get("recovered")) or 0, n)
         rows.append(
@@ -240,7 +221,9 @@ def chaos_rows(experiments: Any) -> list[ChaosRow]:
                 ran=ran,
                 fault=fault_text(e.get("fault")),
                 effect_observed="yes" if e.get("effect_observed") is True else "no",
-                recovered=rate_text(recovered, n) if n else ("not run" if not ran else MISSING),
+                recovered=rate_text(recovered, n, summary.get("recovered_rate"))
+                if n
+                else ("not run" if not ran else MISSING),
                 n=n,
                 recovery=_percentiles(
                     summary.get("p50_s"),
@@ -266,22 +249,18 @@ class ChaosTotals:
     not_run: int
 
 
-def chaos_totals(experiments: Any) -> ChaosTotals | None:
-    times: list[float | None] = []
-    not_run = 0
-    for e in map(_map, _list(experiments)):
-        if e.get("status") == "not_run":
-            not_run += 1
-        else:
-            times += _injection_recoveries(e)
-    if not times:
+def chaos_totals(summary: Any) -> ChaosTotals | None:
+    """The pooled figures of ``chaos_summary`` (a completed report's); None without one."""
+    s = _map(summary)
+    n = _count(s.get("n"))
+    if not n:
         return None
-    s = stats.summarize_recoveries(times, limit_s=None)
+    recovered = min(_count(s.get("recovered")) or 0, n)
     return ChaosTotals(
-        rate=stats.format_rate(s.recovered, s.n, stats.clopper_pearson(s.recovered, s.n)),
-        recovery=_percentiles(s.p50_s, s.p95_s, s.max_s, s.recovered, s.n),
-        unrecovered=s.unrecovered,
-        not_run=not_run,
+        rate=format_rate(recovered, n, s.get("recovered_rate")),
+        recovery=_percentiles(s.get("p50_s"), s.get("p95_s"), s.get("max_s"), recovered, n),
+        unrecovered=_count(s.get("unrecovered")) or 0,
+        not_run=_count(s.get("not_run")) or 0,
     )
 
 

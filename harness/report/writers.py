@@ -57,17 +57,19 @@ def write_all(
     if not final:
         return paths
     from harness.report.allure import write_allure_results
+    from harness.report.document import complete
     from harness.report.html import render_html
 
-    paths["junit"] = write_junit(report, run_dir)
+    document = complete(report)  # every figure the renderings show, derived once
+    paths["junit"] = write_junit(document, run_dir)
     summary = run_dir / "summary.md"
-    atomic_write(summary, render_markdown(report) + "\n")
+    atomic_write(summary, render_markdown(document) + "\n")
     paths["markdown"] = summary
     past = list(history) if history is not None else list(read_history(root).runs)
     html = run_dir / "index.html"
-    atomic_write(html, render_html(report, [*past, history_line(report)]))
+    atomic_write(html, render_html(document, [*past, history_line(report)]))
     paths["html"] = html
-    write_allure_results(report, run_dir / "allure-results")
+    write_allure_results(document, run_dir / "allure-results")
     paths["allure"] = run_dir / "allure-results"
     if history is None:
         append_history(report, root)
