@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.report.writers import SCHEMA
+from harness.report.files import SCHEMA
 
 if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
     from harness.chaos.executor import ExperimentResult

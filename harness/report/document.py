@@ -24,7 +24,7 @@ from typing import Any
 
 from harness import stats
 from harness.errors import UsageError
-from harness.report.writers import SCHEMA
+from harness.report.files import SCHEMA
 from harness.values import as_count, as_list, as_map, as_number, count_or_zero
 
 __all__ = [

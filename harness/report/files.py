@@ -1,11 +1,14 @@
-"""Writing report files so that a crash never leaves half a file."""
+"""The report files' schema name, and writing them so that a crash never leaves half a file."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["SCHEMA", "atomic_write"]
+
+# report.json's "schema": renamed only when a field users parse changes meaning or goes away
+SCHEMA = "moonbase-reliability/1"
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.history import append_history, history_line, read_history
-from harness.report.files import atomic_write
+from harness.report.files import SCHEMA, atomic_write
 from harness.report.junit import write_junit
 from harness.report.markdown import render_markdown
 
@@ -25,8 +25,6 @@ __all__ = [
     "write_json",
     "write_junit",
 ]
-
-SCHEMA = "moonbase-reliability/1"
 
 
 def write_json(report: Mapping[str, Any], run_dir: Path) -> Path:
