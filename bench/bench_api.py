@@ -34,6 +34,8 @@ import httpx
 import psutil
 from hdrh.histogram import HdrHistogram
 
+from target_api.launch import api_argv
+
 HERE = Path(__file__).resolve().parent
 TOKEN = "bench-token"
 SERVER_CORE, CLIENT_CORE = "0", "1"
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     api = start(
         "moonbase",
-        [sys.executable, "-m", "target_api", "--port", "0", "--data-dir", str(tmp / "api")],
+        api_argv(tmp / "api"),
         env={"MOONBASE_API_TOKEN": TOKEN},
     )
     fast = start("fastapi", [sys.executable, __file__, "--serve", "fastapi"])

@@ -81,17 +81,7 @@ def _command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="reliable-test-runner",
-        description="Is this service reliable enough to ship, and how sure are we?",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    run = _command(sub, "run", "run scenario tests: isolated, parallel, repeated")
+def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "selectors", nargs="*", metavar="SELECTOR", help="path, marker or keyword (OR-ed by kind)"
     )
@@ -111,6 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-m", dest="markexpr", help="pytest -m marker expression")
     _common(run)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reliable-test-runner",
+        description="Is this service reliable enough to ship, and how sure are we?",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _run_options(_command(sub, "run", "run scenario tests: isolated, parallel, repeated"))
+
     gate = _command(sub, "gate", "tests + load + chaos from the config, then gates")
     _common(gate)
 
@@ -119,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
     load.add_argument("--users", type=int, help="concurrent simulated users")
     load.add_argument(
-        "--profile-file",
-        help="a load profile TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
+        "--load-file",
+        "--profile-file",  # its former name, still accepted
+        dest="load_file",
+        help="a load file, TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
         "--users still override it",
     )
     _common(load)
@@ -271,6 +276,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _target(args: argparse.Namespace) -> int:
     from harness.netguard import is_loopback_host
+    from target_api.launch import api_argv
 
     if not args.allow_non_loopback and not is_loopback_host(args.host):
         raise UsageError(
@@ -280,18 +286,7 @@ def _target(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise UsageError(f"--data-dir {args.data_dir!r} exists and is not a directory")
-    argv = [
-        sys.executable,
-        "-m",
-        "target_api",
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--data-dir",
-        args.data_dir,
-    ]
-    child = subprocess.Popen(argv)
+    child = subprocess.Popen(api_argv(args.data_dir, host=args.host, port=args.port))
     try:
         return child.wait()
     except KeyboardInterrupt:

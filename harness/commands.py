@@ -113,7 +113,7 @@ LOAD_OPTIONS = {
     "duration_s": "--duration",
     "rate_rps": "--rate",
     "users": "--users",
-    "profile_file": "--profile-file",
+    "load_file": "--load-file",
 }
 
 
@@ -270,20 +270,20 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
             ("duration_s", args.duration),
             ("rate_rps", args.rate),
             ("users", args.users),
-            ("profile_file", args.profile_file),
+            ("load_file", args.load_file),
         )
         if v is not None
     }
     settings = _validated(settings, updates, LOAD_OPTIONS)
-    overrides = {k: v for k, v in updates.items() if k != "profile_file"}
-    if settings.profile_file:  # read and validated now, not after the API has started
+    overrides = {k: v for k, v in updates.items() if k != "load_file"}
+    if settings.load_file:  # read and validated now, not after the API has started
         from harness.load import load_load_spec
 
         try:
-            spec = load_load_spec(Path(settings.profile_file), "http://127.0.0.1:1")
+            spec = load_load_spec(Path(settings.load_file), "http://127.0.0.1:1")
             dataclasses.replace(spec, **overrides)
         except (OSError, ValueError) as exc:
-            raise UsageError(f"--profile-file {settings.profile_file!r}: {exc}") from None
+            raise UsageError(f"--load-file {settings.load_file!r}: {exc}") from None
     _check_target(args)
     report_root = _report_root(args)
     with (

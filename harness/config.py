@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ConfigError
 from harness.validation import allowed_fields
@@ -82,7 +82,11 @@ class LoadSettings(_Model):
     path: str = "/api/v0/ping"
     processes: Annotated[int, Field(ge=1, le=64)] = 1
     max_requests: Annotated[int, Field(ge=1)] | None = None
-    profile_file: str | None = None  # a scenarios/load/*.toml that replaces the fields above
+    # a load file (scenarios/load/*.toml) that replaces the fields above; "profile_file" is
+    # its former name, still read
+    load_file: str | None = Field(
+        default=None, validation_alias=AliasChoices("load_file", "profile_file")
+    )
 
 
 class ChaosSettings(_Model):

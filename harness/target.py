@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +13,10 @@ import httpx
 
 from harness.errors import InfrastructureError, TargetStartError
 from harness.processes import ManagedProcess
+from target_api.launch import LISTENING_PATTERN, api_argv, api_env
 
 __all__ = ["ReferenceTarget", "Target", "wait_until_healthy"]
 
-LISTENING = r"moonbase-api listening on (http://\S+)"
 # target_api exits 2 when it cannot bind its port (server.py); after a kill -9 the port is
 # free again at once (SO_REUSEADDR), so a refusal means another process holds it for now
 BIND_FAILED_EXIT = 2
@@ -52,6 +51,9 @@ def wait_until_healthy(url: str, deadline_s: float, path: str = "/api/v0/ping") 
 class ReferenceTarget:
     """Runs ``python -m target_api`` on a loopback port; always stopped on exit.
 
+    The command line, its environment and the line it prints once listening come from
+    ``target_api.launch``, which every launcher of the reference API shares.
+
     ``port=0`` lets the API pick a free port on the first start; :meth:`restart` starts a
     new process on the port the first one bound, with the same data directory and token,
     as a supervisor restarting a service would.
@@ -70,18 +72,12 @@ class ReferenceTarget:
         self.token = token or secrets.token_urlsafe(24)
         self.port = port
         self._log_path = log_path
-        self._env = {
-            **os.environ,
-            "MOONBASE_API_TOKEN": self.token,
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
+        self._env = api_env(self.token, env)
         self._process = self._new_process()
         self.url = ""
 
     def _new_process(self) -> ManagedProcess:
-        argv = [sys.executable, "-m", "target_api", "--host", "127.0.0.1"]
-        argv += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+        argv = api_argv(self.data_dir, port=self.port)
         return ManagedProcess("reference API", argv, env=self._env, log_path=self._log_path)
 
     @property
@@ -110,7 +106,7 @@ class ReferenceTarget:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._process.start()
         try:
-            match = self._process.wait_for_line(LISTENING, deadline_s)
+            match = self._process.wait_for_line(LISTENING_PATTERN, deadline_s)
             self._process.drain()
             self.url = match.group(1)
             self.port = int(self.url.rsplit(":", 1)[1])

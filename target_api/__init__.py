@@ -19,8 +19,30 @@ Environment:
 
 from __future__ import annotations
 
-from target_api.app import create_app
-from target_api.server import main
-from target_api.settings import Settings, load_settings
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from target_api.app import create_app
+    from target_api.server import main
+    from target_api.settings import Settings, load_settings
 
 __all__ = ["Settings", "create_app", "load_settings", "main"]
+
+# Loaded when first used, so that importing a light module of the package
+# (target_api.launch, target_api.exceptions) does not load the web stack: the harness
+# builds the API's command line from target_api.launch.
+_EXPORTED_FROM = {
+    "Settings": "target_api.settings",
+    "create_app": "target_api.app",
+    "load_settings": "target_api.settings",
+    "main": "target_api.server",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTED_FROM:
+        raise AttributeError(f"module 'target_api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTED_FROM[name]), name)
+    globals()[name] = value  # looked up once
+    return value

@@ -11,6 +11,7 @@
     ├── ImageBuildError (RuntimeError)        the default busybox image could not be made
     ├── LoopbackError (ConnectionError)       a stack tried to leave 127.0.0.0/8
     ├── CircuitOpenError (ConnectionError)    the database breaker is open
+    ├── ComponentUnavailable (ConnectionError) a test's real component is missing (testing.py)
     └── DockerRuntimeError (RuntimeError)     the Docker runtime failed
         ├── DockerEngineUnavailable           no engine answers
         ├── DockerImageMissing                the image is not in the engine

@@ -15,6 +15,7 @@ import uvicorn
 
 from target_api.app import create_app
 from target_api.fastping import ping_protocol
+from target_api.launch import LISTENING
 from target_api.settings import SettingsError, load_settings, warn
 
 
@@ -30,7 +31,7 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if not self.should_exit:
-            print(f"moonbase-api listening on {self._url}", flush=True)
+            print(f"{LISTENING}{self._url}", flush=True)  # what launchers wait for
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:

@@ -5,7 +5,7 @@ Locust (which monkey-patches the standard library with gevent) before anything e
 """
 
 from harness.load.driver import LoadHandle, run_load, start_load
-from harness.load.profile import load_load_spec
+from harness.load.load_file import load_load_spec
 from harness.load.result import LoadProgress, LoadResult, TimelinePoint
 from harness.load.spec import LoadSpec, RequestSpec
 

@@ -1,6 +1,7 @@
-"""Declarative load profiles: ``scenarios/load/*.toml`` -> :class:`LoadSpec`.
+"""Declarative load files: ``scenarios/load/*.toml`` -> :class:`LoadSpec`.
 
-A profile says what to send and how hard; the target comes from the caller (the
+("Load file", never "profile": a profile is a set of settings in reliability.toml.) A load
+file says what to send and how hard; the target comes from the caller (the
 reference API the harness started, or ``--target-url``). Every problem in the file is
 reported at once, each naming the file and the field, before any traffic is sent::
 
@@ -14,7 +15,7 @@ reported at once, each naming the file and the field, before any traffic is sent
     path = "/api/v0/ping"
     expect_status = [200]
 
-``allow_non_loopback`` is deliberately not a profile field: leaving loopback takes an
+``allow_non_loopback`` is deliberately not a field of the file: leaving loopback takes an
 explicit decision by the caller, never a file in the repository.
 """
 
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.errors import ScenarioError
 from harness.load.spec import LoadSpec, RequestSpec
 
-__all__ = ["load_load_spec", "parse_load_profile"]
+__all__ = ["load_load_spec", "parse_load_file"]
 
 
 class _RequestModel(BaseModel):
@@ -43,7 +44,7 @@ class _RequestModel(BaseModel):
     expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
 
 
-class _ProfileModel(BaseModel):
+class _LoadFileModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = None
@@ -69,7 +70,7 @@ def _describe(error: Any) -> str:
     field = _field_name(loc)
     if error["type"] == "extra_forbidden":
         in_request = len(loc) > 2 and loc[0] == "requests"
-        known = (_RequestModel if in_request else _ProfileModel).model_fields
+        known = (_RequestModel if in_request else _LoadFileModel).model_fields
         return (
             f"unknown field {field} = {error['input']!r}: valid fields are "
             f"{', '.join(sorted(known))}"
@@ -77,21 +78,19 @@ def _describe(error: Any) -> str:
     return f"invalid {field} = {error['input']!r}: {error['msg']}"
 
 
-def parse_load_profile(
+def parse_load_file(
     data: dict[str, Any], target_url: str, *, where: str, allow_non_loopback: bool = False
 ) -> LoadSpec:
-    """Validate a parsed profile completely and build its :class:`LoadSpec`.
+    """Validate a parsed load file completely and build its :class:`LoadSpec`.
 
     Raises :class:`ScenarioError` listing every problem as ``WHERE: FIELD ...``; an unsafe
     target raises :class:`harness.errors.UnsafeTargetError`.
     """
     try:
-        model = _ProfileModel.model_validate(data)
+        model = _LoadFileModel.model_validate(data)
     except ValidationError as exc:
         problems = [f"{where}: {_describe(e)}" for e in exc.errors()]
-        raise ScenarioError(
-            f"load profile {where} is invalid:\n  " + "\n  ".join(problems)
-        ) from None
+        raise ScenarioError(f"load file {where} is invalid:\n  " + "\n  ".join(problems)) from None
     spec = LoadSpec(
         target_url=target_url,
         requests=tuple(
@@ -116,7 +115,7 @@ def parse_load_profile(
     problems = spec.problems()
     if problems:
         raise ScenarioError(
-            f"load profile {where} is invalid:\n  " + "\n  ".join(f"{where}: {p}" for p in problems)
+            f"load file {where} is invalid:\n  " + "\n  ".join(f"{where}: {p}" for p in problems)
         )
     spec.validate(where=f"the target URL given for {where}")
     return spec
@@ -125,16 +124,14 @@ def parse_load_profile(
 def load_load_spec(
     path: str | Path, target_url: str, *, allow_non_loopback: bool = False
 ) -> LoadSpec:
-    """Read ``path`` (a load profile TOML) and return its validated :class:`LoadSpec`."""
+    """Read ``path`` (a load file, TOML) and return its validated :class:`LoadSpec`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError(f"cannot read load profile {path}: {exc.strerror}") from None
+        raise ScenarioError(f"cannot read load file {path}: {exc.strerror}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return parse_load_profile(
-        data, target_url, where=str(path), allow_non_loopback=allow_non_loopback
-    )
+    return parse_load_file(data, target_url, where=str(path), allow_non_loopback=allow_non_loopback)

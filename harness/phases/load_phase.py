@@ -23,9 +23,9 @@ def _load_spec(
 ) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
 
-    if settings.profile_file:
-        spec = load_load_spec(Path(settings.profile_file), target_url)
-        # what the user typed on the command line wins over the profile file
+    if settings.load_file:
+        spec = load_load_spec(Path(settings.load_file), target_url)
+        # what the user typed on the command line wins over the load file
         return dataclasses.replace(spec, **dict(overrides or {}))
     return LoadSpec(
         target_url=target_url,

@@ -1,15 +1,47 @@
 """Fixtures the chaos tests share: one reference API per module, and each kind of
-Toxiproxy server (a real process, a real one in Docker, the embedded one)."""
+Toxiproxy server (a real process, a real one in Docker, the embedded one).
+
+A real component that target_api.testing reports missing (``ComponentUnavailable``, from
+``postgres_schema()`` without PostgreSQL) skips the test on a laptop and fails it when
+CI=true, through the harness's one ``require_component``, whether a fixture or the test
+itself asked for it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Generator, Iterator
 
 import pytest
 from toxiproxy_servers import KINDS, running_toxiproxy
 
+from harness.plugin import require_component
 from harness.target import ReferenceTarget, Target
 from harness.toxiproxy.provision import ToxiproxyServer
+from target_api.testing import ComponentUnavailable
+
+
+@contextlib.contextmanager
+def _component_required() -> Iterator[None]:
+    try:
+        yield
+    except ComponentUnavailable as exc:
+        require_component(exc.component, False, exc.hint)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """A component missing while the test's fixtures are set up: skip, or fail in CI."""
+    with _component_required():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A component missing in the test's own body: skip, or fail in CI."""
+    with _component_required():
+        return (yield)
 
 
 @pytest.fixture(scope="module")

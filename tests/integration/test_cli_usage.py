@@ -37,7 +37,8 @@ def _no_run_written(report_dir: Path) -> None:
         (["run", "nosuchthing_xyz"], "no tests matched"),
         (["doctr"], "did you mean the command `reliable-test-runner doctor`?"),
         (["chaos", "no-such-experiment"], "unknown experiment(s) no-such-experiment"),
-        (["load", "--profile-file", "/nonexistent/load.toml"], "--profile-file"),
+        (["load", "--load-file", "/nonexistent/load.toml"], "--load-file"),
+        (["load", "--profile-file", "/nonexistent/load.toml"], "--load-file"),  # former name
         (["run", "API", "--target-url", "http://192.0.2.1:8000"], "outside 127.0.0.0/8"),
         (["target", "--host", "0.0.0.0", "--port", "0"], "--allow-non-loopback"),
         (["report", "--min-effect-ms", "-1"], "--min-effect-ms -1.0: must be a number >= 0"),
@@ -102,10 +103,10 @@ def test_an_ordinary_pytest_project_runs_with_the_default_relative_report_dir(
     assert {t["nodeid"] for t in report["tests"]} == set(counts)
 
 
-def test_options_on_the_command_line_win_over_a_load_profile_file(tmp_path: Path) -> None:
+def test_options_on_the_command_line_win_over_a_load_file(tmp_path: Path) -> None:
     result = run_cli(
         "load",
-        "--profile-file",
+        "--load-file",
         str(ROOT / "scenarios" / "load" / "ping.toml"),
         "--duration",
         "3",

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from target_api.director.runtimes.docker import (
     DockerRuntimeError,
     docker_available,
 )
+from target_api.testing import poll_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -41,15 +41,7 @@ pytestmark = [
 ]
 
 WAIT_S = 20.0  # generous: the engine shares 2 cores with other test runs
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    """Poll ``check`` until it holds, failing with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.02)
+POLL_S = 0.02
 
 
 def wait_exit(runtime: DockerRuntime, handle: ContainerHandle) -> int:
@@ -62,7 +54,7 @@ def wait_exit(runtime: DockerRuntime, handle: ContainerHandle) -> int:
             codes.append(code)
         return code is not None
 
-    wait_for(ended, f"container {handle.container_name} to exit")
+    poll_until(f"container {handle.container_name} exited", ended, WAIT_S, POLL_S)
     return codes[0]
 
 
@@ -161,7 +153,7 @@ def test_sigterm_reaches_the_whole_process_group(runtime: DockerRuntime, tmp_pat
     log = tmp_path / "l"
     spec = shell("sleeper", "echo started; sleep 1000; echo after")
     handle = runtime.start("pod-1", spec, env={}, workdir=tmp_path, log_path=log)
-    wait_for(lambda: log.read_text() == "started\n", "the script to start")
+    poll_until("the script started", lambda: log.read_text() == "started\n", WAIT_S, POLL_S)
     runtime.kill(handle, signal.SIGTERM)
     assert wait_exit(runtime, handle) == 128 + signal.SIGTERM
     assert log.read_text() == "started\n"
@@ -223,7 +215,7 @@ def test_logs_are_complete_after_a_restart_mid_run(
     go = tmp_path / "go"
     script = f"echo before; while [ ! -e {go} ]; do sleep 0.02; done; echo after"
     first.start("pod-1", shell("main", script), env={}, workdir=tmp_path, log_path=log)
-    wait_for(lambda: log.read_text() == "before\n", "the first line")
+    poll_until("the first line", lambda: log.read_text() == "before\n", WAIT_S, POLL_S)
     first.close()  # the director goes away; the container keeps running
     go.touch()  # the job finishes while no one follows its log
 
@@ -252,7 +244,7 @@ def test_remove_keeps_the_log_written_so_far(runtime: DockerRuntime, tmp_path: P
     log = tmp_path / "l"
     spec = shell("main", "echo kept; sleep 1000")
     handle = runtime.start("pod-1", spec, env={}, workdir=tmp_path, log_path=log)
-    wait_for(lambda: log.read_text() == "kept\n", "the line to be logged")
+    poll_until("the line logged", lambda: log.read_text() == "kept\n", WAIT_S, POLL_S)
     runtime.remove(handle)
     assert log.read_text() == "kept\n"
 

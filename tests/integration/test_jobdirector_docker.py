@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from harness.plugin import require_component
-from target_api.testing import ApiProcess
+from target_api.testing import ApiProcess, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.jobdirector]
 
@@ -62,13 +62,15 @@ def owned_containers(engine: object, data_dir: Path) -> list[object]:
 
 
 def wait_job(client: httpx.Client, job_id: str, timeout_s: float) -> dict[str, object]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = dict(client.get(f"/api/v0/jobs/{job_id}").json())
-        if job["state"] in FINAL:
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} not final in {timeout_s} s: {job}"
-        time.sleep(0.1)
+    """The job once it is final; a failure, naming it as last seen, after ``timeout_s``."""
+    seen: list[dict[str, object]] = []
+
+    def final() -> bool:
+        seen.append(dict(client.get(f"/api/v0/jobs/{job_id}").json()))
+        return seen[-1]["state"] in FINAL
+
+    poll_until(f"job {job_id} final", final, timeout_s, 0.1, last=lambda: seen[-1])
+    return seen[-1]
 
 
 def test_director_runs_a_job_in_a_container_with_logs_and_artifacts(api: ApiProcess) -> None:

@@ -26,6 +26,7 @@ import harness.load.driver
 from harness.errors import LoadGeneratorError, UnsafeTargetError
 from harness.load import LoadProgress, LoadSpec, RequestSpec, run_load, start_load
 from harness.load.histogram import merge_encoded
+from target_api.testing import poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -99,11 +100,14 @@ def server() -> Iterator[Server]:
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name="test-uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
+
+    def started() -> bool:
+        if uv.started:
+            return True
         assert thread.is_alive(), "uvicorn exited during start-up"
-        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-        time.sleep(0.01)
+        return False
+
+    poll_until("uvicorn started", started, 10, interval_s=0.01)
     port = uv.servers[0].sockets[0].getsockname()[1]
     state.url = f"http://127.0.0.1:{port}"
     yield state
@@ -268,11 +272,14 @@ def test_stop_ends_a_background_run_with_a_partial_result(server: Server) -> Non
             duration_s=60.0,
         )
     )
-    deadline = time.monotonic() + 15
-    while handle.latest_progress is None or handle.latest_progress.requests == 0:
+
+    def progressed() -> bool:
+        if handle.latest_progress is not None and handle.latest_progress.requests != 0:
+            return True
         assert not handle.done(), "load run ended before it was stopped"
-        assert time.monotonic() < deadline, "no progress within 15 s"
-        time.sleep(0.05)
+        return False
+
+    poll_until("load progress", progressed, 15)
     handle.stop()
     result = handle.wait(timeout=20)
     assert result.interrupted
@@ -300,10 +307,7 @@ def test_a_killed_load_process_raises_load_generator_error_with_its_stderr(
             duration_s=60.0,
         )
     )
-    deadline = time.monotonic() + 15
-    while handle.latest_progress is None:
-        assert time.monotonic() < deadline, "no progress within 15 s"
-        time.sleep(0.05)
+    poll_until("load progress", lambda: handle.latest_progress is not None, 15)
     (child,) = _load_children()
     child.kill()  # what the OOM killer would do
     with pytest.raises(LoadGeneratorError, match=r"exited with code -9[\s\S]*stderr tail"):

@@ -6,7 +6,6 @@ import json
 import re
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_api.testing import ApiProcess, postgres_schema
+from target_api.testing import ApiProcess, poll_until, postgres_schema
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +46,15 @@ def client(api: ApiProcess) -> Iterator[httpx.Client]:
 
 
 def wait_for_job(client: httpx.Client, job_id: str, timeout_s: float = 10) -> dict[str, object]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = client.get(f"/api/v0/jobs/{job_id}").json()
-        if job["state"] not in ("queued", "running") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.05)
+    """The job once it is neither queued nor running; a failure after ``timeout_s``."""
+    seen: list[dict[str, object]] = []
+
+    def settled() -> bool:
+        seen.append(client.get(f"/api/v0/jobs/{job_id}").json())
+        return seen[-1]["state"] not in ("queued", "running")
+
+    poll_until(f"job {job_id} settled", settled, timeout_s, last=lambda: seen[-1])
+    return seen[-1]
 
 
 def stack(name: str, seconds: int = 60) -> dict[str, object]:
@@ -206,10 +208,11 @@ def test_unknown_program_fails_the_job_not_the_api(client: httpx.Client) -> None
 
 def test_cancel_stops_a_running_job(client: httpx.Client) -> None:
     job_id = client.post("/api/v0/jobs", json={"command": ["sleep", "30"]}).json()["id"]
-    deadline = time.monotonic() + 5
-    while client.get(f"/api/v0/jobs/{job_id}").json()["state"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+
+    def running() -> bool:
+        return client.get(f"/api/v0/jobs/{job_id}").json()["state"] == "running"
+
+    poll_until("the job running", running, 5)
     cancelled = client.post(f"/api/v0/jobs/{job_id}/cancel")
     assert cancelled.json()["state"] == "cancelled"
     assert client.get(f"/api/v0/jobs/{job_id}").json()["state"] == "cancelled"

@@ -24,6 +24,7 @@ import requests
 import toxiproxy
 from toxiproxy_servers import (
     KINDS,
+    START_TIMEOUT_S,
     BlobUpstream,
     EchoUpstream,
     HttpUpstream,
@@ -32,10 +33,10 @@ from toxiproxy_servers import (
     clear_proxies,
     free_port,
     running_toxiproxy,
-    wait_for,
 )
 
 from harness.toxiproxy.embedded import EmbeddedToxiproxy
+from target_api.testing import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.toxiproxy]
 
@@ -427,7 +428,9 @@ def test_upstream_limit_data_cuts_what_the_client_sends(client: toxiproxy.Toxipr
         proxy.add_toxic(type="limit_data", stream="upstream", attributes={"bytes": 10})
         with connect(port_of(proxy)) as sock:
             sock.sendall(b"0123456789abcdef")
-            wait_for(recorder.ended.is_set, "the upstream connection to be closed")
+            poll_until(
+                "the upstream connection closed", recorder.ended.is_set, START_TIMEOUT_S, 0.02
+            )
     finally:
         recorder.close()
     assert bytes(recorder.received) == b"0123456789"
@@ -611,7 +614,7 @@ def test_embedded_cli_serves_until_sigterm() -> None:
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=IO_TIMEOUT_S)
-    wait_for(lambda: process.returncode is not None, "the CLI to exit")
+    poll_until("the CLI exited", lambda: process.returncode is not None, START_TIMEOUT_S, 0.02)
 
 
 def test_embedded_stop_closes_api_listeners_and_connections(echo: EchoUpstream) -> None:

@@ -15,8 +15,7 @@ import contextlib
 import os
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -33,9 +32,11 @@ from harness.toxiproxy.provision import (
     start_real_toxiproxy,
     toxiproxy_version,
 )
+from target_api.testing import poll_until
 
 __all__ = [
     "KINDS",
+    "START_TIMEOUT_S",
     "BlobUpstream",
     "EchoUpstream",
     "HttpUpstream",
@@ -43,22 +44,11 @@ __all__ = [
     "ToxiproxyServer",
     "clear_proxies",
     "free_port",
-    "require_component",
     "running_toxiproxy",
-    "wait_for",
 ]
 
 START_TIMEOUT_S = 15.0
 KINDS = ("real", "docker", "embedded")
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout_s: float = START_TIMEOUT_S) -> None:
-    """Poll ``check`` until it holds, failing with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def free_port() -> int:
@@ -78,7 +68,12 @@ def _real() -> ToxiproxyServer:
     url = os.environ.get("TOXIPROXY_URL")
     if url:
         url = ensure_loopback_url(url, where="TOXIPROXY_URL", allow_non_loopback=False)
-        wait_for(lambda: toxiproxy_version(url) is not None, f"Toxiproxy at TOXIPROXY_URL={url}")
+        poll_until(
+            f"Toxiproxy answering at TOXIPROXY_URL={url}",
+            lambda: toxiproxy_version(url) is not None,
+            START_TIMEOUT_S,
+            interval_s=0.02,
+        )
         return ToxiproxyServer(url, "url", f"TOXIPROXY_URL {url}")
     require_component(
         "Toxiproxy server",

@@ -1,4 +1,4 @@
-"""Load profiles (scenarios/load/*.toml) and LoadSpec validation."""
+"""Load files (scenarios/load/*.toml) and LoadSpec validation."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="cannot read load profile"):
+    with pytest.raises(ScenarioError, match="cannot read load file"):
         load_load_spec(tmp_path / "absent.toml", TARGET)
 
 
