@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from harness import gates as gate_logic
+    from harness.target import Target
 
 SettingsT = TypeVar("SettingsT", bound="BaseModel")
 
@@ -117,6 +119,16 @@ LOAD_OPTIONS = {
 }
 
 
+def _service(
+    ctx: RunContext, args: argparse.Namespace, config: ResolvedConfig
+) -> contextlib.AbstractContextManager[Target]:
+    """The service under test: the one at --target-url, ready by the profile's [target]
+    check, or a reference API the run starts and stops (:func:`session.target_for`)."""
+    return target_for(
+        ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
+    )
+
+
 # -- run ---------------------------------------------------------------------------------
 
 
@@ -165,7 +177,9 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     env: dict[str, str] = {}
     with open_run("run", config, report_root, _say) as ctx:
         if args.target_url:
-            with target_for(ctx, args.target_url, args.allow_non_loopback) as target:
+            with target_for(
+                ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
+            ) as target:
                 env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
                 return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
         return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
@@ -202,7 +216,7 @@ def _run_tests(
         raise result.interruption or KeyboardInterrupt()
     from harness import gates as gate_logic
 
-    slo_gate = gate_logic.test_slo_gate(tests.decisions(), settings.slo, tests.evidence().n)
+    slo_gate = gate_logic.test_slo_gate(tests.evidence(), settings.slo)
     return _finish(ctx, (slo_gate,))
 
 
@@ -226,7 +240,9 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     report_root = _report_root(args)
     with (
         open_run("gate", config, report_root, _say) as ctx,
-        target_for(ctx, args.target_url, args.allow_non_loopback) as target,
+        target_for(
+            ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
+        ) as target,
     ):
         env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
         with _progress("test runs") as update:
@@ -288,7 +304,9 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
     report_root = _report_root(args)
     with (
         open_run("load", config, report_root, _say) as ctx,
-        target_for(ctx, args.target_url, args.allow_non_loopback) as target,
+        target_for(
+            ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
+        ) as target,
     ):
         evidence = run_load_phase(ctx, settings, target.url, overrides=overrides).evidence()
         gates = config.profile.gates
@@ -319,7 +337,9 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
     report_root = _report_root(args)
     with (
         open_run("chaos", config, report_root, _say) as ctx,
-        target_for(ctx, args.target_url, args.allow_non_loopback) as target,
+        target_for(
+            ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
+        ) as target,
     ):
         chaos = run_chaos_phase(
             ctx,

@@ -35,6 +35,7 @@ __all__ = [
     "LoadSettings",
     "Profile",
     "ResolvedConfig",
+    "TargetSettings",
     "TestSettings",
     "load_config",
     "parse_override",
@@ -98,12 +99,36 @@ class ChaosSettings(_Model):
     injections: Annotated[int, Field(ge=1, le=10_000)] = 1
 
 
+class TargetSettings(_Model):
+    """The service under test at ``--target-url``: when it counts as ready.
+
+    With ``ready_path`` unset a TCP connect is the check (any service passes it once it
+    listens); with it set, GET ``ready_path`` must answer one of ``ready_status``. The
+    reference API, which the harness starts itself, is always checked on its own
+    ``/api/v0/ping``.
+    """
+
+    ready_path: str | None = None
+    ready_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1)] = [
+        200
+    ]
+    ready_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+
+    @field_validator("ready_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must be a path starting with '/', e.g. /healthz")
+        return value
+
+
 class GateSettings(_Model):
     """Thresholds by gate name; absent means the gate is not applied."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     test_success: Annotated[float, Field(gt=0, lt=1)] | None = None
+    test_slo: Annotated[float, Field(gt=0, lt=1)] | None = None
     load_error_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
     load_p95_ms: PositiveFloat | None = None
     load_p99_ms: PositiveFloat | None = None
@@ -115,6 +140,7 @@ class Profile(_Model):
     """One named profile: everything a gate run needs."""
 
     description: str = ""
+    target: TargetSettings = TargetSettings()
     tests: TestSettings = TestSettings()
     load: LoadSettings = LoadSettings()
     chaos: ChaosSettings = ChaosSettings()

@@ -26,6 +26,7 @@ __all__ = [
     "Outcome",
     "PercentileEstimate",
     "SuiteEvidence",
+    "TestEvidence",
     "evaluate_gates",
     "overall_outcome",
     "test_slo_gate",
@@ -37,11 +38,27 @@ CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True, slots=True)
+class TestEvidence:
+    """Every run of one test."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    passed: int
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
 class SuiteEvidence:
-    """Every run of every selected test: a retry that passed still counts as a failure."""
+    """Every run of every selected test: a retry that passed still counts as a failure.
+
+    ``passed``/``n`` pool every run of every test; ``tests`` keeps each test's own runs, so
+    that a gate can judge each test as well as the pool.
+    """
 
     passed: int
     n: int
+    tests: tuple[TestEvidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +153,16 @@ def _missing(name: str, threshold: float, comparison: Literal["<=", ">="], what:
     return GateResult(name, "insufficient", None, threshold, comparison, f"no {what} measured")
 
 
+def _below_on_their_own(suite: SuiteEvidence, threshold: float) -> list[tuple[TestEvidence, float]]:
+    """Each test whose own upper bound is below ``threshold``, with that bound, worst first:
+    more runs of it will not bring it up to the threshold at 95% confidence."""
+    below = [(t, stats.upper_bound(t.passed, t.n, CONFIDENCE)) for t in suite.tests if t.n > 0]
+    return sorted(((t, high) for t, high in below if high < threshold), key=lambda b: b[1])
+
+
 def _test_success(ev: Evidence, threshold: float) -> GateResult:
+    """Every run of every test pooled against ``threshold``, and each test on its own: a
+    test whose own upper bound is below the threshold fails the gate whatever the pool."""
     name = "test_success"
     if ev.tests is None or ev.tests.n == 0:
         return _missing(name, threshold, ">=", "test runs")
@@ -144,18 +170,51 @@ def _test_success(ev: Evidence, threshold: float) -> GateResult:
     low = stats.lower_bound(k, n, CONFIDENCE)
     high = stats.upper_bound(k, n, CONFIDENCE)
     outcome = stats.decide(k, n, threshold, CONFIDENCE)
-    needed = stats.trials_needed(threshold, k, n, CONFIDENCE) if outcome == "insufficient" else None
     detail = (
         f"{k}/{n} test runs passed; one-sided 95% bounds [{low:.4f}, {high:.4f}] "
         f"against >= {threshold}"
     )
+    below = _below_on_their_own(ev.tests, threshold)
+    if below:
+        worst, worst_high = below[0]
+        shown = ", ".join(
+            f"{t.nodeid} {t.passed}/{t.n} (upper bound {h:.4f})" for t, h in below[:5]
+        )
+        more = f" and {len(below) - 5} more" if len(below) > 5 else ""
+        detail += (
+            f"; fail: {len(below)} test(s) below {threshold} on their own, "
+            f"whatever the pool: {shown}{more}"
+        )
+        return GateResult(
+            name, "fail", k / n, threshold, ">=", detail, n, None, worst_high,
+            f"{_UPPER} of {worst.nodeid}",
+        )  # fmt: skip
+    needed = stats.trials_needed(threshold, k, n, CONFIDENCE) if outcome == "insufficient" else None
     if needed is not None:
         detail += f"; not enough evidence: {needed} more passing runs needed"
     # a minimum passes on its lower bound and fails on its upper bound (stats.decide)
     decided_on, decided_by = (high, _UPPER) if outcome == "fail" else (low, _LOWER)
+    doubtful = [t for t in ev.tests.tests if t.n > 0 and t.passed / t.n < threshold]
+    if outcome == "pass" and doubtful:
+        # the pool clears the threshold, but a test below it on its own is not yet shown
+        # either way: no pass until its own runs decide
+        outcome = "insufficient"
+        runs = max(stats.trials_needed(threshold, t.passed, t.n, CONFIDENCE) for t in doubtful)
+        needed = runs or None
+        shown = ", ".join(f"{t.nodeid} {t.passed}/{t.n}" for t in doubtful[:5])
+        detail += (
+            f"; not enough evidence: {len(doubtful)} test(s) below {threshold} on their own, "
+            f"not yet shown either way: {shown}"
+        )
     return GateResult(
         name, outcome, k / n, threshold, ">=", detail, n, needed, decided_on, decided_by
     )
+
+
+def _test_slo(ev: Evidence, threshold: float) -> GateResult:
+    if ev.tests is None or ev.tests.n == 0:
+        return _missing("test_slo", threshold, ">=", "test runs")
+    return test_slo_gate(ev.tests, threshold)
 
 
 def _load_error_rate(ev: Evidence, threshold: float) -> GateResult:
@@ -303,6 +362,7 @@ def _chaos_recovery(ev: Evidence, threshold: float) -> GateResult:
 
 _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
     "test_success": _test_success,
+    "test_slo": _test_slo,
     "load_error_rate": _load_error_rate,
     "load_p95_ms": lambda ev, t: _latency("p95", ev, t),
     "load_p99_ms": lambda ev, t: _latency("p99", ev, t),
@@ -317,6 +377,8 @@ class GateThresholds(Protocol):
 
     @property
     def test_success(self) -> float | None: ...
+    @property
+    def test_slo(self) -> float | None: ...
     @property
     def load_error_rate(self) -> float | None: ...
     @property
@@ -342,23 +404,27 @@ def evaluate_gates(settings: GateThresholds, evidence: Evidence) -> tuple[GateRe
     return tuple(results)
 
 
-def test_slo_gate(decisions: Sequence[Outcome], slo: float, n: int) -> GateResult:
-    """``test_slo``: every test decided on its own against ``slo``; one that fails fails the
-    gate, one still undecided (or no test at all) leaves it insufficient. ``n`` is the
-    number of runs behind the decisions."""
-    outcome: Outcome
-    if "fail" in decisions:
-        outcome = "fail"
-    elif "insufficient" in decisions or not decisions:
-        outcome = "insufficient"
-    else:
-        outcome = "pass"
-    counts = ", ".join(
-        f"{d}={sum(1 for x in decisions if x == d)}" for d in ("pass", "fail", "insufficient")
+def test_slo_gate(suite: SuiteEvidence, slo: float) -> GateResult:
+    """``test_slo``: each test decided on its own against ``slo`` (its one-sided 95% lower
+    bound reaching it passes, its upper bound below it fails). One that fails fails the
+    gate; one still undecided (or no test at all) leaves it insufficient, with the runs
+    the least decided test still needs."""
+    decided = [(t, stats.decide(t.passed, t.n, slo, CONFIDENCE)) for t in suite.tests]
+    failed = [t for t, d in decided if d == "fail"]
+    undecided = [t for t, d in decided if d == "insufficient"]
+    passed = len(decided) - len(failed) - len(undecided)
+    outcome: Outcome = "fail" if failed else "insufficient" if undecided or not decided else "pass"
+    detail = (
+        f"{len(decided)} test(s), each against slo {slo} on its own: {passed} shown to meet "
+        f"it, {len(failed)} shown to miss it, {len(undecided)} not decided yet"
     )
-    return GateResult(
-        "test_slo", outcome, None, slo, ">=", f"every test decided against slo {slo}: {counts}", n
-    )
+    if failed:
+        detail += "; missing it: " + ", ".join(f"{t.nodeid} {t.passed}/{t.n}" for t in failed[:5])
+    needed = None
+    if undecided and not failed:
+        needed = max(stats.trials_needed(slo, t.passed, t.n, CONFIDENCE) for t in undecided)
+        detail += f"; not enough evidence: up to {needed} more passing runs of a test needed"
+    return GateResult("test_slo", outcome, None, slo, ">=", detail, suite.n, needed)
 
 
 def overall_outcome(results: Sequence[GateResult]) -> Outcome:

@@ -42,6 +42,14 @@ def ensure_loopback_url(
         raise UnsafeTargetError(
             f"invalid URL {url!r} from {where}: expected http://HOST:PORT, e.g. http://127.0.0.1:8000"
         )
+    try:
+        port = parts.port
+    except ValueError:  # urllib: "Port out of range 0-65535", or not a number
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise UnsafeTargetError(
+            f"invalid URL {url!r} from {where}: the port must be a number from 1 to 65535"
+        )
     if not allow_non_loopback and not is_loopback_host(parts.hostname):
         raise UnsafeTargetError(
             f"refusing target {url!r} from {where}: {parts.hostname} is outside 127.0.0.0/8; "

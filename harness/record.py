@@ -20,7 +20,7 @@ from harness.report.files import SCHEMA
 if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
     from harness.chaos.executor import ExperimentResult
     from harness.config import TestSettings
-    from harness.gates import ChaosEvidence, GateResult, LoadEvidence, Outcome, SuiteEvidence
+    from harness.gates import ChaosEvidence, GateResult, LoadEvidence, SuiteEvidence
     from harness.load import LoadResult
     from harness.runner import TestPhaseResult
     from harness.runner.accumulate import Accumulated
@@ -87,14 +87,15 @@ class TestsOutcome:
     def internal_error(self) -> str | None:
         return self.result.internal_error
 
-    def decisions(self) -> list[Outcome]:
-        return [t.decision(self.slo) for t in self.result.tests]
-
     def evidence(self) -> SuiteEvidence:
-        from harness.gates import SuiteEvidence
+        from harness.gates import SuiteEvidence, TestEvidence
 
         tests = self.result.tests
-        return SuiteEvidence(sum(t.passed for t in tests), sum(t.n for t in tests))
+        return SuiteEvidence(
+            sum(t.passed for t in tests),
+            sum(t.n for t in tests),
+            tuple(TestEvidence(t.nodeid, t.passed, t.n) for t in tests),
+        )
 
     def tests_json(self) -> list[dict[str, object]]:
         return [dict(entry) for entry in self._tests]

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import ResolvedConfig
+from harness.config import ResolvedConfig, TargetSettings
 from harness.errors import HarnessError, interruption_cause
 from harness.netguard import ensure_loopback_url
+from harness.readiness import ReadinessCheck, wait_until_ready
 from harness.record import Component, RunOutcome, build_report
 from harness.report.writers import write_all
-from harness.target import ReferenceTarget, Target, wait_until_healthy
+from harness.target import ReferenceTarget, Target
 
 __all__ = ["EXIT_CODES", "RunContext", "RunState", "exit_code_for", "open_run"]
 
@@ -167,14 +168,23 @@ def open_run(
 
 @contextlib.contextmanager
 def target_for(
-    ctx: RunContext, target_url: str | None, allow_non_loopback: bool, token: str | None = None
+    ctx: RunContext,
+    target_url: str | None,
+    allow_non_loopback: bool,
+    token: str | None = None,
+    readiness: TargetSettings | None = None,
 ) -> Iterator[Target]:
-    """The service under test: the one at --target-url, or a reference API we start and stop."""
+    """The service under test: the one at --target-url, or a reference API we start and stop.
+
+    ``readiness`` (the profile's ``[target]`` table) says when the one at --target-url is
+    ready (:mod:`harness.readiness`)."""
     if target_url:
         url = ensure_loopback_url(
             target_url, where="--target-url", allow_non_loopback=allow_non_loopback
         )
-        wait_until_healthy(url, 10.0)
+        ready = readiness or TargetSettings()
+        check = ReadinessCheck(ready.ready_path, tuple(ready.ready_status), ready.ready_timeout_s)
+        wait_until_ready(url, check, on_progress=ctx.say)
         ctx.state.add_component("target", Component("external", url))
         ctx.state.record(target_url=url)
         yield Target(url, token or os.environ.get("MOONBASE_API_TOKEN", ""), managed=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import signal
@@ -9,13 +10,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from harness.errors import InfrastructureError, TargetStartError
 from harness.processes import ManagedProcess
+from harness.readiness import REFERENCE_READINESS, wait_until_ready
 from target_api.launch import LISTENING_PATTERN, api_argv, api_env
 
-__all__ = ["ReferenceTarget", "Target", "wait_until_healthy"]
+__all__ = ["ReferenceTarget", "Target"]
 
 # target_api exits 2 when it cannot bind its port (server.py); after a kill -9 the port is
 # free again at once (SO_REUSEADDR), so a refusal means another process holds it for now
@@ -27,25 +27,6 @@ class Target:
     url: str
     token: str
     managed: bool  # True when the harness started it and will stop it
-
-
-def wait_until_healthy(url: str, deadline_s: float, path: str = "/api/v0/ping") -> None:
-    """Poll the target until it answers 200, or raise TargetStartError."""
-    end = time.monotonic() + deadline_s
-    last = "no answer"
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < end:
-            try:
-                response = client.get(url + path)
-                if response.status_code == 200:
-                    return
-                last = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            time.sleep(0.05)  # polling interval; the deadline bounds the loop
-    raise TargetStartError(
-        f"target {url} did not answer 200 on {path} within {deadline_s} s ({last})"
-    )
 
 
 class ReferenceTarget:
@@ -110,7 +91,9 @@ class ReferenceTarget:
             self._process.drain()
             self.url = match.group(1)
             self.port = int(self.url.rsplit(":", 1)[1])
-            wait_until_healthy(self.url, deadline_s)
+            wait_until_ready(
+                self.url, dataclasses.replace(REFERENCE_READINESS, timeout_s=deadline_s)
+            )
         except Exception as exc:
             self._process.stop()
             if isinstance(exc, TargetStartError):

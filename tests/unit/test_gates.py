@@ -8,6 +8,7 @@ from harness.gates import (
     LoadEvidence,
     PercentileEstimate,
     SuiteEvidence,
+    TestEvidence,
     evaluate_gates,
     overall_outcome,
 )
@@ -254,3 +255,59 @@ def test_chaos_gate_detail_gives_seconds_to_three_significant_digits() -> None:
     result = _one(GateSettings(chaos_recovery_s=30), ev)
     assert "slowest 0.000462 s" in result.detail
     assert "0.0004617" not in result.detail
+
+
+def _suite(*tests: tuple[str, int, int]) -> SuiteEvidence:
+    per_test = tuple(TestEvidence(nodeid, passed, n) for nodeid, passed, n in tests)
+    return SuiteEvidence(sum(t.passed for t in per_test), sum(t.n for t in per_test), per_test)
+
+
+def test_test_success_fails_over_a_test_that_never_passes_whatever_the_pool() -> None:
+    # the case: four tests 30/30 and one 0/30 pool to 120/150, which clears 0.7
+    suite = _suite(*((f"t.py::ok{i}", 30, 30) for i in range(4)), ("t.py::broken", 0, 30))
+    assert stats.decide(suite.passed, suite.n, 0.7) == "pass"  # the pool alone would pass
+    result = _one(GateSettings(test_success=0.7), Evidence(tests=suite))
+    assert result.outcome == "fail"
+    assert "t.py::broken 0/30" in result.detail
+    assert "whatever the pool" in result.detail
+    assert result.trials_needed is None  # more reruns are not what it needs
+    assert result.decided_by == "one-sided 95% upper bound of t.py::broken"
+    assert result.decided_on == pytest.approx(stats.upper_bound(0, 30))
+
+
+def test_test_success_leaves_an_undecided_test_at_or_above_the_threshold_to_the_pool() -> None:
+    # 2/2 is undecided on its own (lower bound 0.2236) but not below 0.7: the pool decides
+    suite = _suite(("t.py::a", 60, 60), ("t.py::b", 2, 2))
+    result = _one(GateSettings(test_success=0.7), Evidence(tests=suite))
+    assert result.outcome == "pass"
+
+
+def test_test_slo_judges_each_test_on_its_own() -> None:
+    slo = GateSettings(test_slo=0.9)
+    decided = _suite(("t.py::a", 59, 59), ("t.py::b", 60, 60))
+    assert _one(slo, Evidence(tests=decided)).outcome == "pass"
+    one_bad = _suite(("t.py::a", 59, 59), ("t.py::b", 10, 30))
+    failed = _one(slo, Evidence(tests=one_bad))
+    assert failed.outcome == "fail"
+    assert "t.py::b 10/30" in failed.detail
+    few = _suite(("t.py::a", 3, 3), ("t.py::b", 59, 59))
+    undecided = _one(slo, Evidence(tests=few))
+    assert undecided.outcome == "insufficient"
+    assert "1 shown to meet it, 0 shown to miss it, 1 not decided yet" in undecided.detail
+    assert undecided.trials_needed == stats.trials_needed(0.9, 3, 3)
+
+
+def test_test_slo_without_test_runs_is_insufficient() -> None:
+    result = _one(GateSettings(test_slo=0.9), Evidence())
+    assert result.outcome == "insufficient"
+    assert result.detail == "no test runs measured"
+
+
+def test_test_success_does_not_pass_while_a_test_below_the_threshold_is_undecided() -> None:
+    # 0/3 is below 0.5 but its upper bound (0.7076) is not: not shown either way yet
+    suite = _suite(*((f"t.py::ok{i}", 30, 30) for i in range(4)), ("t.py::broken", 0, 3))
+    assert stats.decide(suite.passed, suite.n, 0.5) == "pass"  # the pool alone would pass
+    result = _one(GateSettings(test_success=0.5), Evidence(tests=suite))
+    assert result.outcome == "insufficient"
+    assert "t.py::broken 0/3" in result.detail
+    assert result.trials_needed == stats.trials_needed(0.5, 0, 3)
