@@ -12,7 +12,7 @@ from harness.config import ResolvedConfig, TestSettings
 from harness.console import console, print_gates, print_tests
 from harness.console import progress as _progress
 from harness.console import say as _say
-from harness.errors import UsageError
+from harness.errors import ConfigError, UsageError
 from harness.netguard import ensure_loopback_url
 from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
@@ -129,6 +129,46 @@ def _service(
     )
 
 
+def _test_paths(config: ResolvedConfig, rootdir: Path, *, given_rootdir: bool) -> tuple[str, ...]:
+    """The test paths to hand pytest, checked before anything starts.
+
+    Paths the user set (a file, --set, the environment) must exist: a missing one is a
+    ConfigError naming it and where it was set, never replaced. The embedded default
+    (``scenarios``) gives way, with ``--rootdir`` or where it does not exist, to the
+    project's own pytest configuration (no paths: pytest's testpaths or the directory).
+    """
+    paths = tuple(config.profile.tests.paths)
+    if not config.explicit("tests.paths"):
+        if given_rootdir or not any((rootdir / p).exists() for p in paths):
+            return ()
+        return paths
+    missing = [p for p in paths if not (rootdir / p).exists()]
+    if missing:
+        raise ConfigError(
+            f"tests.paths {', '.join(map(repr, missing))} from {config.origin('tests.paths')}: "
+            f"no such file or directory (relative paths are read from {rootdir})"
+        )
+    return paths
+
+
+def _check_load_file(value: str | None, where: str) -> None:
+    """A load file, readable and valid now, before any phase; ``where`` names it as the
+    user wrote it (``--load-file X``, or the field and where it was set)."""
+    if not value:
+        return
+    from harness.load import load_load_spec
+
+    try:
+        load_load_spec(Path(value), "http://127.0.0.1:1")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _load_file_source(config: ResolvedConfig) -> str:
+    value = config.profile.load.load_file
+    return f"load.load_file {value!r} from {config.origin('load.load_file')}"
+
+
 # -- run ---------------------------------------------------------------------------------
 
 
@@ -166,20 +206,11 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
         updates["keyword"] = keyword
     settings = _validated(settings, updates, RUN_OPTIONS)
     report_root = _report_root(args)
-    if chosen.paths:
-        paths = chosen.paths
-    elif args.rootdir or not any((rootdir / p).exists() for p in settings.paths):
-        # another pytest project (given, or the current directory without our
-        # scenarios/): its own configuration says where its tests are
-        paths = ()
-    else:
-        paths = tuple(settings.paths)
+    paths = chosen.paths or _test_paths(config, rootdir, given_rootdir=bool(args.rootdir))
     env: dict[str, str] = {}
     with open_run("run", config, report_root, _say) as ctx:
         if args.target_url:
-            with target_for(
-                ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
-            ) as target:
+            with _service(ctx, args, config) as target:
                 env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
                 return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
         return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
@@ -235,14 +266,16 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     cwd = Path.cwd()
     console.print(f"[bold]gate[/] profile [cyan]{config.profile_name}[/] from {config.source}")
     _check_target(args)
+    # every file and path the profile names, checked before any phase
+    paths = _test_paths(config, cwd, given_rootdir=False)
+    if profile.load.enabled:
+        _check_load_file(profile.load.load_file, _load_file_source(config))
     if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
         check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
     report_root = _report_root(args)
     with (
         open_run("gate", config, report_root, _say) as ctx,
-        target_for(
-            ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
-        ) as target,
+        _service(ctx, args, config) as target,
     ):
         env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
         with _progress("test runs") as update:
@@ -250,7 +283,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
                 ctx,
                 profile.tests,
                 rootdir=cwd,
-                paths=tuple(profile.tests.paths),
+                paths=paths,
                 env=env,
                 on_progress=update,
                 allow_non_loopback=args.allow_non_loopback,
@@ -292,21 +325,16 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
     }
     settings = _validated(settings, updates, LOAD_OPTIONS)
     overrides = {k: v for k, v in updates.items() if k != "load_file"}
-    if settings.load_file:  # read and validated now, not after the API has started
-        from harness.load import load_load_spec
-
-        try:
-            spec = load_load_spec(Path(settings.load_file), "http://127.0.0.1:1")
-            dataclasses.replace(spec, **overrides)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"--load-file {settings.load_file!r}: {exc}") from None
+    # read and validated now, not after the API has started
+    _check_load_file(
+        settings.load_file,
+        f"--load-file {args.load_file!r}" if args.load_file else _load_file_source(config),
+    )
     _check_target(args)
     report_root = _report_root(args)
     with (
         open_run("load", config, report_root, _say) as ctx,
-        target_for(
-            ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
-        ) as target,
+        _service(ctx, args, config) as target,
     ):
         evidence = run_load_phase(ctx, settings, target.url, overrides=overrides).evidence()
         gates = config.profile.gates
@@ -337,9 +365,7 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
     report_root = _report_root(args)
     with (
         open_run("chaos", config, report_root, _say) as ctx,
-        target_for(
-            ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
-        ) as target,
+        _service(ctx, args, config) as target,
     ):
         chaos = run_chaos_phase(
             ctx,

@@ -19,7 +19,7 @@ import copy
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +33,7 @@ __all__ = [
     "ChaosSettings",
     "GateSettings",
     "LoadSettings",
+    "PATH_FIELDS",
     "Profile",
     "ResolvedConfig",
     "TargetSettings",
@@ -155,6 +156,42 @@ class ResolvedConfig:
     profile: Profile
     source: str  # the file that was read, or "embedded defaults"
     profiles: tuple[str, ...]
+    # dotted field -> where its value was set ("--set tests.paths=...", the file's table
+    # and key, an environment variable); a field absent here has the embedded default
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def origin(self, key: str) -> str:
+        """Where the active profile's ``key`` (dotted, e.g. ``tests.paths``) was set."""
+        return self.origins.get(key, "embedded defaults")
+
+    def explicit(self, key: str) -> bool:
+        """True when ``key`` was set by the user, not left at the embedded default."""
+        return key in self.origins
+
+
+# the fields that name files or directories: a config file's relative value is relative to
+# the file's own directory (as the user wrote it there), never to the working directory
+PATH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("tests", "paths"),
+    ("chaos", "directory"),
+    ("load", "load_file"),
+)
+
+
+def _resolve_file_paths(data: dict[str, Any], written: Mapping[str, Any], base: Path) -> None:
+    """Make the path fields ``written`` in a config file absolute against ``base``."""
+    for section, key in PATH_FIELDS:
+        table = written.get(section)
+        if not isinstance(table, Mapping) or key not in table:
+            continue
+        value = data.get(section, {}).get(key)
+        if isinstance(value, str):
+            data[section][key] = str(base / value) if not Path(value).is_absolute() else value
+        elif isinstance(value, list):
+            data[section][key] = [
+                str(base / v) if isinstance(v, str) and not Path(v).is_absolute() else v
+                for v in value
+            ]
 
 
 def _embedded_defaults() -> dict[str, Any]:
@@ -266,7 +303,11 @@ def _validate_profile(
         for error in exc.errors():
             loc = tuple(str(part) for part in error["loc"])
             field = ".".join(loc)
-            where = origins.get(loc, f"{source} [profiles.{name}]")
+            # an item of a list (tests.paths.1) comes from where its list was set
+            where = next(
+                (origins[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origins),
+                f"{source} [profiles.{name}]",
+            )
             value = error.get("input")
             message = error["msg"]
             if error["type"] == "extra_forbidden":
@@ -328,6 +369,8 @@ def load_config(
 
     if isinstance(file_profiles.get(name), Mapping):
         walk((), file_profiles[name])
+        if path is not None:
+            _resolve_file_paths(data, file_profiles[name], path.resolve().parent)
 
     for where, keys, value in _env_overrides(environ):
         _set_path(data, keys, value)
@@ -343,4 +386,5 @@ def load_config(
         profile=validated,
         source=source,
         profiles=tuple(sorted(profiles)),
+        origins={".".join(keys): where for keys, where in origins.items()},
     )

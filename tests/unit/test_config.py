@@ -75,3 +75,45 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
 def test_malformed_override_is_rejected(item: str) -> None:
     with pytest.raises(ConfigError, match="dotted.key=value"):
         parse_override(item)
+
+
+def test_a_bad_item_of_a_list_names_the_set_that_wrote_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides=['tests.paths=["a", 1]'], environ={}, cwd=Path("/x"))
+    assert "tests.paths.1 from --set tests.paths=" in str(caught.value)
+    assert "embedded defaults" not in str(caught.value)
+
+
+def test_relative_paths_in_a_config_file_are_read_from_the_files_own_directory(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "reliability.toml").write_text(
+        '[profiles.smoke.tests]\npaths = ["scenarios", "/abs/other"]\n'
+        '[profiles.smoke.chaos]\ndirectory = "faults"\n'
+        '[profiles.smoke.load]\nload_file = "load/mine.toml"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = load_config(config_file=str(project / "reliability.toml"), environ={}, cwd=elsewhere)
+    assert config.profile.tests.paths == [str(project / "scenarios"), "/abs/other"]
+    assert config.profile.chaos.directory == str(project / "faults")
+    assert config.profile.load.load_file == str(project / "load" / "mine.toml")
+    assert config.explicit("tests.paths")
+    assert "reliability.toml [profiles.smoke.tests] paths" in config.origin("tests.paths")
+    # what the command line sets stays relative to where the command runs
+    typed = load_config(
+        config_file=str(project / "reliability.toml"),
+        overrides=['tests.paths=["here"]'],
+        environ={},
+        cwd=elsewhere,
+    )
+    assert typed.profile.tests.paths == ["here"]
+    assert typed.origin("tests.paths") == '--set tests.paths=["here"]'
+
+
+def test_a_value_left_at_its_default_says_so() -> None:
+    config = load_config(environ={}, cwd=Path("/x"))
+    assert not config.explicit("tests.paths")
+    assert config.origin("tests.paths") == "embedded defaults"

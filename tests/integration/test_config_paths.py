@@ -1,0 +1,59 @@
+"""The files and paths a profile names: read from the config file's own directory, checked
+before anything starts, and named in errors as the user wrote them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+pytestmark = [pytest.mark.integration]
+
+CHECK = "def test_it_runs():\n    assert True\n"
+
+
+def _project(root: Path, tests: str, extra: str = "") -> Path:
+    (root / "checks").mkdir(parents=True)
+    (root / "checks" / "test_own.py").write_text(CHECK)
+    (root / "reliability.toml").write_text(
+        f'default_profile = "own"\n[profiles.own.tests]\npaths = {tests}\nworkers = "1"\n{extra}'
+    )
+    return root
+
+
+def test_a_config_files_paths_are_its_own_from_any_directory(tmp_path: Path) -> None:
+    project = _project(tmp_path / "project", '["checks"]')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli(
+        "run", "--config", str(project / "reliability.toml"), "--repeat", "1",
+        "--report-dir", str(tmp_path / "reports"), cwd=elsewhere, timeout=120,
+    )  # fmt: skip
+    assert "test_own.py::test_it_runs" in result.stderr, result.stdout + result.stderr
+    assert "no tests matched" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "gate"])
+def test_a_missing_test_path_is_exit_2_before_anything_starts(tmp_path: Path, command: str) -> None:
+    project = _project(tmp_path / "project", '["nope"]')
+    reports = tmp_path / "reports"
+    result = run_cli(command, "--report-dir", str(reports), cwd=project, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "tests.paths" in result.stderr
+    assert "nope" in result.stderr
+    assert "reliability.toml [profiles.own.tests] paths" in result.stderr
+    assert not reports.exists() or not any(reports.iterdir())  # no run left behind
+
+
+def test_a_missing_load_file_is_named_by_its_field_before_the_tests_run(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path / "project", '["checks"]', '[profiles.own.load]\nload_file = "load/absent.toml"\n'
+    )
+    result = run_cli("gate", "--report-dir", str(tmp_path / "reports"), cwd=project, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "load.load_file" in result.stderr
+    assert "reliability.toml [profiles.own.load] load_file" in result.stderr
+    assert "--profile-file" not in result.stderr
+    assert "--load-file" not in result.stderr
+    assert "tests:" not in result.stderr  # said before the test phase, not after it
