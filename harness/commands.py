@@ -169,6 +169,16 @@ def _load_file_source(config: ResolvedConfig) -> str:
     return f"load.load_file {value!r} from {config.origin('load.load_file')}"
 
 
+def _phases_off(config: ResolvedConfig) -> dict[str, str]:
+    """The phases of a gate that the config switches off, each with where that was said."""
+    profile = config.profile
+    return {
+        phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
+        for phase, on in (("load", profile.load.enabled), ("chaos", profile.chaos.enabled))
+        if not on
+    }
+
+
 # -- run ---------------------------------------------------------------------------------
 
 
@@ -278,6 +288,11 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         _service(ctx, args, config) as target,
     ):
         env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
+        off = _phases_off(config)
+        for phase, why in off.items():
+            ctx.say(f"{phase}: off ({why}); its gates are off with it")
+        if off:
+            ctx.state.record(phases_off=tuple(off.items()))
         with _progress("test runs") as update:
             tests = run_tests_phase(
                 ctx,
@@ -302,7 +317,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
 
         evidence = gate_logic.Evidence(tests.evidence(), load, chaos)
-        results = gate_logic.evaluate_gates(profile.gates, evidence)
+        results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
         return _finish(ctx, results)
 
 

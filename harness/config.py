@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -45,6 +45,7 @@ __all__ = [
 ENV_PREFIX = "RELIABILITY__"
 
 PositiveFloat = Annotated[float, Field(gt=0)]
+Off = Literal["off"]
 
 
 class _Model(BaseModel):
@@ -124,17 +125,18 @@ class TargetSettings(_Model):
 
 
 class GateSettings(_Model):
-    """Thresholds by gate name; absent means the gate is not applied."""
+    """Thresholds by gate name; absent means the gate is not applied, ``"off"`` that it is
+    switched off (listed as off, judging nothing: a profile can drop an inherited gate)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    test_success: Annotated[float, Field(gt=0, lt=1)] | None = None
-    test_slo: Annotated[float, Field(gt=0, lt=1)] | None = None
-    load_error_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
-    load_p95_ms: PositiveFloat | None = None
-    load_p99_ms: PositiveFloat | None = None
-    load_min_rps: PositiveFloat | None = None
-    chaos_recovery_s: PositiveFloat | None = None
+    test_success: Annotated[float, Field(gt=0, lt=1)] | Off | None = None
+    test_slo: Annotated[float, Field(gt=0, lt=1)] | Off | None = None
+    load_error_rate: Annotated[float, Field(ge=0, lt=1)] | Off | None = None
+    load_p95_ms: PositiveFloat | Off | None = None
+    load_p99_ms: PositiveFloat | Off | None = None
+    load_min_rps: PositiveFloat | Off | None = None
+    chaos_recovery_s: PositiveFloat | Off | None = None
 
 
 class Profile(_Model):

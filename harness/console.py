@@ -35,7 +35,7 @@ def print_gates(results: Sequence[GateResult]) -> None:
     for col in ("gate", "outcome", "observed", "decided on", "threshold", "detail"):
         table.add_column(col, overflow="fold")
     for g in results:
-        colour = {"pass": "green", "fail": "red"}.get(g.outcome, "yellow")
+        colour = {"pass": "green", "fail": "red", "off": "dim"}.get(g.outcome, "yellow")
         observed = "-" if g.observed is None else f"{g.observed:.4g}"
         decided = "-" if g.decided_on is None else f"{g.decided_on:.4g} ({g.decided_by})"
         table.add_row(
@@ -43,7 +43,7 @@ def print_gates(results: Sequence[GateResult]) -> None:
             f"[{colour}]{g.outcome}[/]",
             observed,
             decided,
-            f"{g.comparison} {g.threshold}",
+            "-" if g.threshold is None else f"{g.comparison} {g.threshold}",
             g.detail,
         )
     console.print(table)

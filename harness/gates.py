@@ -2,13 +2,15 @@
 
 A gate passes when the evidence clears its threshold at 95% confidence, fails when the
 evidence misses it at 95% confidence, and is otherwise ``insufficient``: not enough
-trials to say either, with the number still needed where one can be computed.
+trials to say either, with the number still needed where one can be computed. A gate is
+``off`` when the config switches it off (``gates.NAME = "off"``) or its phase does not
+run: it is listed, with the reason, and judges nothing.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -19,6 +21,9 @@ __all__ = [
     "ChaosEvidence",
     "Evidence",
     "GATE_NAMES",
+    "GATE_PHASES",
+    "OFF",
+    "GateOutcome",
     "GateResult",
     "GateThresholds",
     "LoadEvidence",
@@ -33,6 +38,10 @@ __all__ = [
 ]
 
 Outcome = Literal["pass", "fail", "insufficient"]
+GateOutcome = Literal["pass", "fail", "insufficient", "off"]
+
+# the config's word for a gate switched off (a profile's inherited gate can be dropped)
+OFF = "off"
 
 CONFIDENCE = 0.95
 
@@ -111,9 +120,9 @@ class GateResult:
     """
 
     name: str
-    outcome: Outcome
+    outcome: GateOutcome
     observed: float | None
-    threshold: float
+    threshold: float | None  # None for a gate that is off
     comparison: Literal["<=", ">="]
     detail: str
     n: int = 0
@@ -372,34 +381,75 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
 
 
 class GateThresholds(Protocol):
-    """A threshold per gate name, ``None`` where the gate is not applied (the config's
-    ``gates`` table satisfies it; gates never read the config themselves)."""
+    """A threshold per gate name, ``None`` where the gate is not applied and ``"off"``
+    where it is switched off (the config's ``gates`` table satisfies it; gates never read
+    the config themselves)."""
 
     @property
-    def test_success(self) -> float | None: ...
+    def test_success(self) -> float | str | None: ...
     @property
-    def test_slo(self) -> float | None: ...
+    def test_slo(self) -> float | str | None: ...
     @property
-    def load_error_rate(self) -> float | None: ...
+    def load_error_rate(self) -> float | str | None: ...
     @property
-    def load_p95_ms(self) -> float | None: ...
+    def load_p95_ms(self) -> float | str | None: ...
     @property
-    def load_p99_ms(self) -> float | None: ...
+    def load_p99_ms(self) -> float | str | None: ...
     @property
-    def load_min_rps(self) -> float | None: ...
+    def load_min_rps(self) -> float | str | None: ...
     @property
-    def chaos_recovery_s(self) -> float | None: ...
+    def chaos_recovery_s(self) -> float | str | None: ...
 
 
 GATE_NAMES: tuple[str, ...] = tuple(_GATES)
+# the phase whose evidence each gate judges: a phase that does not run takes its gates off
+GATE_PHASES: dict[str, str] = {
+    "test_success": "tests",
+    "test_slo": "tests",
+    "load_error_rate": "load",
+    "load_p95_ms": "load",
+    "load_p99_ms": "load",
+    "load_min_rps": "load",
+    "chaos_recovery_s": "chaos",
+}
+_COMPARISONS: dict[str, Literal["<=", ">="]] = {
+    "test_success": ">=",
+    "test_slo": ">=",
+    "load_error_rate": "<=",
+    "load_p95_ms": "<=",
+    "load_p99_ms": "<=",
+    "load_min_rps": ">=",
+    "chaos_recovery_s": "<=",
+}
 
 
-def evaluate_gates(settings: GateThresholds, evidence: Evidence) -> tuple[GateResult, ...]:
-    """Apply every configured gate to the evidence, in a stable order."""
+def _off(name: str, reason: str) -> GateResult:
+    return GateResult(name, "off", None, None, _COMPARISONS[name], f"off: {reason}")
+
+
+def evaluate_gates(
+    settings: GateThresholds,
+    evidence: Evidence,
+    phases_off: Mapping[str, str] | None = None,
+) -> tuple[GateResult, ...]:
+    """Apply every configured gate to the evidence, in a stable order.
+
+    A gate set to ``"off"`` is listed as off; so is every configured gate of a phase in
+    ``phases_off`` (phase name -> why it did not run, e.g. ``load.enabled = false``).
+    """
+    off = phases_off or {}
     results = []
     for name, evaluate in _GATES.items():
         threshold = getattr(settings, name)
-        if threshold is not None:
+        if threshold is None:
+            continue
+        if threshold == OFF:
+            results.append(_off(name, f'switched off in the config (gates.{name} = "off")'))
+        elif GATE_PHASES[name] in off:
+            results.append(
+                _off(name, f"the {GATE_PHASES[name]} phase did not run ({off[GATE_PHASES[name]]})")
+            )
+        else:
             results.append(evaluate(evidence, float(threshold)))
     return tuple(results)
 
@@ -428,10 +478,11 @@ def test_slo_gate(suite: SuiteEvidence, slo: float) -> GateResult:
 
 
 def overall_outcome(results: Sequence[GateResult]) -> Outcome:
-    """fail if any gate failed; else insufficient if any could not decide; else pass."""
+    """fail if any gate failed; else insufficient if any could not decide, or if every
+    gate is off (nothing was judged: never a pass); else pass."""
     outcomes = {r.outcome for r in results}
     if "fail" in outcomes:
         return "fail"
-    if "insufficient" in outcomes:
+    if "insufficient" in outcomes or (results and outcomes == {"off"}):
         return "insufficient"
     return "pass"

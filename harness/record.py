@@ -234,6 +234,8 @@ class RunOutcome:
     finished_at: str | None = None
     error: str | None = None
     final: bool = False
+    # the phases that did not run because the config switched them off, and why
+    phases_off: tuple[tuple[str, str], ...] = ()
     extra: Mapping[str, object] = field(default_factory=dict)  # e.g. `report --compare`
 
     def with_component(self, name: str, component: Component) -> RunOutcome:
@@ -266,6 +268,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["target_url"] = outcome.target_url
     if outcome.tests is not None:
         report["test_run"] = outcome.tests.run_json()
+    if outcome.phases_off:
+        report["phases_off"] = dict(outcome.phases_off)
     if outcome.final:
         report["error"] = outcome.error
     report.update(outcome.extra)

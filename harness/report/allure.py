@@ -47,7 +47,12 @@ __all__ = ["write_allure_results"]
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "moonbase-reliability/allure")
 _MAX_STEPS = 500  # one step per repeated run; beyond this the page is unreadable anyway
 
-_GATE_STATUS = {"pass": Status.PASSED, "fail": Status.FAILED, "insufficient": Status.UNKNOWN}
+_GATE_STATUS = {
+    "pass": Status.PASSED,
+    "fail": Status.FAILED,
+    "insufficient": Status.UNKNOWN,
+    "off": Status.SKIPPED,  # switched off, or its phase did not run: judged nothing
+}
 
 _CATEGORIES = [
     {"name": "Insufficient evidence", "matchedStatuses": ["unknown"]},

@@ -352,6 +352,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
             key: ("" if report.get(key) is None else str(report.get(key))) for key in _HEADER_KEYS
         },
         "components": components,
+        "phases_off": [(str(k), str(v)) for k, v in _map(report.get("phases_off")).items()],
         "gates": views.gate_rows(_list(report.get("gates"))),
         "comparison": views.comparison_view(report),
         "tests": tests,

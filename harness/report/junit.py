@@ -95,6 +95,8 @@ def _gate_case(gate: GateRow) -> ET.Element:
         ET.SubElement(case, "failure", type="gate", message=message)
     elif gate.outcome == "insufficient":
         ET.SubElement(case, "failure", type="insufficient-evidence", message=message)
+    elif gate.outcome == "off":  # judged nothing: listed, not passed
+        ET.SubElement(case, "skipped", message=gate.detail)
     return case
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from harness.values import as_map as _map
+
 if TYPE_CHECKING:
     from harness.report.views import ChaosRow, ComparisonView
 
@@ -38,6 +40,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     ]
     if report.get("error"):
         lines += [f"> **error:** {report['error']}", ""]
+    for phase, why in _map(report.get("phases_off")).items():
+        lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
     gates = views.gate_rows(report.get("gates", []))
     if gates:
         lines += [

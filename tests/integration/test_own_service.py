@@ -232,3 +232,26 @@ def test_with_no_readiness_path_a_tcp_connect_is_enough(tmp_path: Path, service:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"waiting for {service}: a TCP connect" in result.stderr
+
+
+def test_phases_switched_off_take_their_gates_with_them(tmp_path: Path, service: str) -> None:
+    project = _project(tmp_path / "items")
+    code, output, report = _gate(
+        project, service, "--set", "load.enabled=false", "--set", "chaos.enabled=false"
+    )
+    assert code == 0, output  # the tests decide; the gates of phases that did not run are off
+    outcomes = {g["name"]: g["outcome"] for g in report["gates"]}  # type: ignore[union-attr]
+    assert outcomes == {
+        "test_success": "pass",
+        "load_error_rate": "off",
+        "load_p95_ms": "off",
+        "chaos_recovery_s": "off",
+    }
+    assert report["phases_off"] == {
+        "load": "load.enabled = false from --set load.enabled=false",
+        "chaos": "chaos.enabled = false from --set chaos.enabled=false",
+    }
+    summary = (project / "reports" / "latest" / "summary.md").read_text()
+    assert "**load: off** (load.enabled = false from --set load.enabled=false)" in summary
+    junit = (project / "reports" / "latest" / "junit.xml").read_text()
+    assert junit.count("<skipped") >= 3

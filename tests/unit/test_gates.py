@@ -1,3 +1,4 @@
+import pydantic
 import pytest
 
 from harness import stats
@@ -311,3 +312,40 @@ def test_test_success_does_not_pass_while_a_test_below_the_threshold_is_undecide
     assert result.outcome == "insufficient"
     assert "t.py::broken 0/3" in result.detail
     assert result.trials_needed == stats.trials_needed(0.5, 0, 3)
+
+
+def test_a_gate_switched_off_in_the_config_is_listed_as_off_and_judges_nothing() -> None:
+    settings = GateSettings(test_success=0.9, load_p95_ms="off")
+    results = evaluate_gates(settings, Evidence(tests=SuiteEvidence(60, 60)))
+    assert [(r.name, r.outcome) for r in results] == [
+        ("test_success", "pass"),
+        ("load_p95_ms", "off"),
+    ]
+    assert 'gates.load_p95_ms = "off"' in results[1].detail
+    assert overall_outcome(results) == "pass"
+
+
+def test_a_phase_that_did_not_run_takes_its_gates_off_with_it() -> None:
+    settings = GateSettings(test_success=0.9, load_error_rate=0.01, chaos_recovery_s=30.0)
+    off = {"load": "load.enabled = false from --set load.enabled=false"}
+    results = evaluate_gates(settings, Evidence(tests=SuiteEvidence(60, 60)), phases_off=off)
+    outcomes = {r.name: r.outcome for r in results}
+    assert outcomes == {
+        "test_success": "pass",
+        "load_error_rate": "off",
+        "chaos_recovery_s": "insufficient",  # on, and nothing measured: not off
+    }
+    (load,) = [r for r in results if r.name == "load_error_rate"]
+    assert "the load phase did not run (load.enabled = false from --set" in load.detail
+
+
+def test_when_every_gate_is_off_nothing_was_judged_and_it_is_no_pass() -> None:
+    results = evaluate_gates(GateSettings(test_success="off"), Evidence())
+    assert [r.outcome for r in results] == ["off"]
+    assert overall_outcome(results) == "insufficient"
+
+
+@pytest.mark.parametrize("value", ["none", "", 0])
+def test_a_gate_is_dropped_only_by_the_word_off(value: object) -> None:
+    with pytest.raises(pydantic.ValidationError, match="load_p95_ms"):
+        GateSettings.model_validate({"load_p95_ms": value})
