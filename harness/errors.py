@@ -91,4 +91,7 @@ class Terminated(KeyboardInterrupt):
 
 def interruption_cause(exc: KeyboardInterrupt) -> str:
     """How a run was interrupted, for messages and report.json."""
-    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    if isinstance(exc, Terminated):
+        # a signal does not say who sent it: CI cancelling the job, a supervisor, kill
+        return "terminated (SIGTERM) by a sender the harness cannot know"
+    return "interrupted (SIGINT: Ctrl-C, or kill -INT)"

@@ -149,7 +149,7 @@ def open_run(
         yield ctx
     except KeyboardInterrupt as exc:
         why = interruption_cause(exc)
-        state.finish("interrupted", "error", 130, f"{why} by the user")
+        state.finish("interrupted", "error", 130, why)
         print(f"verdict: error ({why}, exit 130); report so far: {run_dir / 'index.html'}")
         raise
     except HarnessError as exc:

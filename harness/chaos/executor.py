@@ -42,6 +42,7 @@ from harness.toxiproxy.provision import ToxiproxyServer
 
 __all__ = [
     "NEEDS_POSTGRES",
+    "ExperimentInterrupted",
     "ExperimentResult",
     "InjectionResult",
     "not_run_result",
@@ -78,6 +79,7 @@ class ExperimentResult:
     pod: PodRecord | None = None  # kill_container: the pod, its restarts seen
     # each fault as its kind describes it for report.json (the kind decides the fields)
     fault_json: tuple[Mapping[str, object], ...] = ()
+    partial: bool = False  # interrupted: the injections completed before that, kept
 
     @property
     def effect_observed(self) -> bool:
@@ -147,13 +149,24 @@ class ExperimentResult:
             "timeline": [s.to_json() for s in self.timeline],
             "error": self.error,
             "notes": list(self.notes),
-        }
+        } | ({"partial": True} if self.partial else {})
 
 
 def _fault_json(experiment: Experiment) -> tuple[dict[str, object], ...]:
     """Each fault of the method as its kind describes it."""
     kind = fault_kind(experiment.method)
     return tuple(kind.describe(f, experiment.pod_spec) for f in experiment.method)
+
+
+class ExperimentInterrupted(KeyboardInterrupt):
+    """The harness was interrupted during an experiment: ``result`` holds the injections
+    completed until then (``partial=True``); ``cause`` is the interruption, to be raised
+    again once the result is recorded."""
+
+    def __init__(self, result: ExperimentResult, cause: KeyboardInterrupt) -> None:
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
 
 
 def not_run_result(experiment: Experiment, reason: str, server_kind: str) -> ExperimentResult:
@@ -277,6 +290,11 @@ def run_experiment(
     )
     with fault_kind(experiment.method).prepare(context) as setup:
         window = _run_window(experiment, setup, injections, t0, say, errors, supervisor)
+    if window.interrupted is not None:
+        errors.append(
+            f"interrupted after {len(window.results)} of {injections} injection(s): "
+            "the completed ones are kept"
+        )
     restarts = supervisor.restarts[restarts_before:] if supervisor else ()
     if supervisor is not None and supervisor.failed:
         errors.append(f"supervisor gave up: {supervisor.failed}")
@@ -286,7 +304,7 @@ def run_experiment(
             f"error budget exceeded: load error rate {load.fault_window.error_rate:.4f} "
             f"({load.fault_window.window}) > max_error_rate {experiment.expect.max_error_rate}"
         )
-    return ExperimentResult(
+    result = ExperimentResult(
         name=experiment.name,
         title=experiment.title,
         faults=tuple(experiment.method),
@@ -302,7 +320,11 @@ def run_experiment(
         restarts=tuple(restarts),
         load=load,
         pod=setup.pod.record() if setup.pod is not None else None,
+        partial=window.interrupted is not None,
     )
+    if window.interrupted is not None:
+        raise ExperimentInterrupted(result, window.interrupted)
+    return result
 
 
 @dataclass
@@ -314,6 +336,7 @@ class _Window:
     windows: list[tuple[float, float]] = field(default_factory=list)
     samples: tuple[ProbeSample, ...] = ()
     load: FaultLoadResult | None = None
+    interrupted: KeyboardInterrupt | None = None  # SIGINT or SIGTERM during the window
 
 
 def _run_window(
@@ -360,6 +383,8 @@ def _run_window(
             if supervisor is not None and not supervisor.settle(settle_s):
                 errors.append(f"the supervised API did not settle within {settle_s} s")
                 break
+    except KeyboardInterrupt as exc:  # the injection under way was rolled back (finally)
+        window.interrupted = exc
     finally:
         prober.close()
         if load is not None and load.started:

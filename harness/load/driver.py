@@ -9,6 +9,7 @@ raises, or is interrupted, and the whole run is bounded by a hard deadline.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import shutil
@@ -27,7 +28,7 @@ from harness.errors import LoadGeneratorError
 from harness.load.result import LoadProgress, LoadResult, merge_reports
 from harness.load.spec import LoadSpec
 
-__all__ = ["LoadHandle", "run_load", "start_load"]
+__all__ = ["LoadHandle", "LoadInterrupted", "run_load", "start_load"]
 
 ProgressCallback = Callable[[LoadProgress], None]
 
@@ -45,6 +46,17 @@ _BOOTSTRAP = (
     "import locust, runpy; "
     "runpy.run_module('harness.load.worker', run_name='__main__', alter_sys=True)"
 )
+
+
+class LoadInterrupted(KeyboardInterrupt):
+    """The harness was interrupted during the load: ``result`` is what was measured until
+    then (histograms and counts, ``interrupted=True``), or None when the load could not
+    say; ``cause`` is the interruption itself, to be raised again once that is recorded."""
+
+    def __init__(self, result: LoadResult | None, cause: KeyboardInterrupt) -> None:
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
 
 
 @dataclass
@@ -203,6 +215,92 @@ def start_load(spec: LoadSpec) -> LoadHandle:
     return LoadHandle(spec)
 
 
+def _pump(
+    run: _Run,
+    main: _Child,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+    deadline: float,
+    limit_s: float,
+) -> None:
+    """Relay the main child's lines until it closes its output (the run is over)."""
+    spec = run.spec
+    distributed = spec.processes > 1
+    stop_sent_at: float | None = None
+    while True:
+        if time.monotonic() > deadline:
+            raise run.failure(
+                f"no result within the hard deadline ({limit_s:.0f} s); children killed"
+            )
+        if stop is not None and stop.is_set() and stop_sent_at is None:
+            stop_sent_at = time.monotonic()
+            main.process.send_signal(signal.SIGTERM)
+        if stop_sent_at is not None and time.monotonic() > stop_sent_at + STOP_GRACE_S:
+            raise run.failure(f"did not stop within {STOP_GRACE_S} s of being asked")
+        try:
+            line = run.lines.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if line is None:
+            return
+        if line.get("type") == "ready" and distributed:
+            port = str(int(line["port"]))
+            for index in range(spec.processes):
+                run.start_child(
+                    "worker", "--master-port", port, "--worker-index", str(index), stdout=False
+                )
+        elif line.get("type") == "progress" and progress is not None:
+            progress(
+                LoadProgress(
+                    elapsed_s=float(line["elapsed_s"]),
+                    duration_s=spec.duration_s,
+                    requests=int(line["requests"]),
+                    failures=int(line["failures"]),
+                )
+            )
+
+
+def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> LoadResult:
+    """The merged result the main child wrote once it ended."""
+    try:
+        code = main.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise run.failure("closed its output but did not exit") from None
+    if code != 0:
+        raise run.failure(f"exited with code {code}")
+    try:
+        data = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise run.failure(f"wrote no readable result ({exc})") from None
+    spec = run.spec
+    return merge_reports(
+        data["reports"],
+        intended_rate_rps=spec.rate_rps,
+        users=spec.users,
+        model=spec.model,
+        interrupted=bool(data["interrupted"]),
+    )
+
+
+def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:
+    """After an interruption of the harness: stop the main child and read what it measured
+    (it writes its histograms and counts on SIGTERM); None when it cannot within the grace."""
+    if main.process.poll() is None:
+        main.process.send_signal(signal.SIGTERM)
+    end = time.monotonic() + STOP_GRACE_S
+    try:
+        while time.monotonic() < end:
+            try:
+                if run.lines.get(timeout=0.1) is None:
+                    break
+            except queue.Empty:
+                continue
+        result = _result(run, main, result_path, end)
+    except LoadGeneratorError:
+        return None
+    return dataclasses.replace(result, interrupted=True)
+
+
 def _run(
     spec: LoadSpec, progress: ProgressCallback | None, stop: threading.Event | None
 ) -> LoadResult:
@@ -214,60 +312,13 @@ def _run(
         result_path = workdir / "result.json"
         limit_s = spec.duration_s + 2 * spec.request_timeout_s + HARD_DEADLINE_GRACE_S
         deadline = time.monotonic() + limit_s
-        distributed = spec.processes > 1
-        main = run.start_child(
-            "master" if distributed else "local", "--result", str(result_path), stdout=True
-        )
-        stop_sent_at: float | None = None
-        eof = False
-        while not eof:
-            if time.monotonic() > deadline:
-                raise run.failure(
-                    f"no result within the hard deadline ({limit_s:.0f} s); children killed"
-                )
-            if stop is not None and stop.is_set() and stop_sent_at is None:
-                stop_sent_at = time.monotonic()
-                main.process.send_signal(signal.SIGTERM)
-            if stop_sent_at is not None and time.monotonic() > stop_sent_at + STOP_GRACE_S:
-                raise run.failure(f"did not stop within {STOP_GRACE_S} s of being asked")
-            try:
-                line = run.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if line is None:
-                eof = True
-            elif line.get("type") == "ready" and distributed:
-                port = str(int(line["port"]))
-                for index in range(spec.processes):
-                    run.start_child(
-                        "worker", "--master-port", port, "--worker-index", str(index), stdout=False
-                    )
-            elif line.get("type") == "progress" and progress is not None:
-                progress(
-                    LoadProgress(
-                        elapsed_s=float(line["elapsed_s"]),
-                        duration_s=spec.duration_s,
-                        requests=int(line["requests"]),
-                        failures=int(line["failures"]),
-                    )
-                )
+        role = "master" if spec.processes > 1 else "local"
+        main = run.start_child(role, "--result", str(result_path), stdout=True)
         try:
-            code = main.process.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            raise run.failure("closed its output but did not exit") from None
-        if code != 0:
-            raise run.failure(f"exited with code {code}")
-        try:
-            data = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise run.failure(f"wrote no readable result ({exc})") from None
-        return merge_reports(
-            data["reports"],
-            intended_rate_rps=spec.rate_rps,
-            users=spec.users,
-            model=spec.model,
-            interrupted=bool(data["interrupted"]),
-        )
+            _pump(run, main, progress, stop, deadline, limit_s)
+        except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (errors.Terminated)
+            raise LoadInterrupted(_partial(run, main, result_path), exc) from exc
+        return _result(run, main, result_path, deadline)
     finally:
         run.end_children()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -90,6 +90,7 @@ def run_chaos_phase(
     import os
     import tempfile
 
+    from harness.chaos.executor import ExperimentInterrupted
     from harness.toxiproxy.provision import provision_toxiproxy
 
     experiments = check_chaos_experiments(
@@ -112,7 +113,20 @@ def run_chaos_phase(
         ctx.state.record(chaos=outcome)
         for experiment in experiments:
             ctx.say(f"chaos: {experiment.name}: {experiment.title} (x{count})")
-            result = _run_one(ctx, experiment, target_url, server, count, database_url, Path(tmp))
+            try:
+                result = _run_one(
+                    ctx, experiment, target_url, server, count, database_url, Path(tmp)
+                )
+            except ExperimentInterrupted as stopped:
+                # the injections completed before the interruption are kept, marked partial
+                limit = experiment.expect.max_recovery_s
+                outcome = outcome.adding(ExperimentOutcome(stopped.result, limit))
+                ctx.state.record(chaos=outcome)
+                ctx.say(
+                    f"chaos: {experiment.name}: interrupted after "
+                    f"{len(stopped.result.injections)} of {count} injection(s): kept, partial"
+                )
+                raise stopped.cause from None
             outcome = outcome.adding(ExperimentOutcome(result, experiment.expect.max_recovery_s))
             ctx.state.record(chaos=outcome)
     return outcome

@@ -56,7 +56,27 @@ def run_load_phase(
         f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
         f"{spec.duration_s} s against {target_url}"
     )
-    result = run_load(spec, progress=on_progress)
+    from harness.load.driver import LoadInterrupted
+
+    try:
+        result = run_load(spec, progress=on_progress)
+    except LoadInterrupted as stopped:
+        # what was measured until the interruption is kept, marked interrupted
+        if stopped.result is not None:
+            partial = stopped.result
+            histogram = decode_histogram(partial.histogram)
+            ctx.state.record(
+                load=LoadOutcome(
+                    partial,
+                    percentile_estimate(histogram, 0.95),
+                    percentile_estimate(histogram, 0.99),
+                )
+            )
+            ctx.say(
+                f"load: interrupted after {partial.requests} requests "
+                f"({partial.duration_s:.1f} s): kept, marked interrupted"
+            )
+        raise stopped.cause from None
     histogram = decode_histogram(result.histogram)
     outcome = LoadOutcome(
         result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)

@@ -1,0 +1,191 @@
+"""Interrupting a phase keeps what it measured: the load's counts and histograms so far, the
+chaos injections completed, each marked as such; the run ends as interrupted (exit 130).
+
+The target is a real HTTP server in this process that counts what it is sent, so each test
+interrupts once the phase has demonstrably sent traffic, never after a guessed sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from target_api.testing import poll_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Counting(ThreadingHTTPServer):
+    daemon_threads = True
+    requests = 0
+
+
+@contextlib.contextmanager
+def counting_server() -> Iterator[tuple[str, _Counting]]:
+    """A real HTTP/1.1 server on a free loopback port answering 200 to every GET."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            server.requests += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = _Counting(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def harness(*args: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``python -m harness ARGS`` with its stderr lines collected as they come."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    assert process.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        reader.join(timeout=10)  # every line the harness wrote, read
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _interrupted(process: subprocess.Popen[str], lines: list[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=90)  # stdout is a few lines: its pipe cannot fill meanwhile
+    stdout = process.stdout.read() if process.stdout else ""  # stderr: the reader thread's
+    assert process.returncode == 130, stdout + "".join(lines)
+    return stdout
+
+
+def _report(reports: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((reports / "latest" / "report.json").read_text())
+
+
+def test_sigint_during_the_load_keeps_its_counts_and_histogram(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    with counting_server() as (url, server), harness(
+        "load", "--target-url", url, "--duration", "60", "--rate", "100", "--users", "4",
+        "--report-dir", str(reports),
+    ) as (process, lines):  # fmt: skip
+        poll_until("the load sent 150 requests", lambda: server.requests >= 150, 60)
+        _interrupted(process, lines)
+    report = _report(reports)
+    assert (report["status"], report["exit_code"]) == ("interrupted", 130)
+    assert "SIGINT" in report["error"]
+    load = report["load"]
+    assert load is not None, "the load measured so far was dropped"
+    assert load["interrupted"] is True
+    assert 100 <= load["requests"] <= 60 * 100  # what was sent before the interruption
+    assert load["histogram_encoded"]
+    assert load["percentile_bounds_ms"]["p95"]["n"] == load["samples"]
+    assert any("load: interrupted after" in line for line in lines)
+
+
+EXPERIMENT = """
+title = "latency on a counting server"
+
+[steady_state]
+path = "/ping"
+expect_status = [200]
+max_latency_ms = 40.0
+samples = 5
+
+[[method]]
+link = "api"
+type = "latency"
+attributes = { latency = 60, jitter = 0 }
+duration_s = 1.0
+
+[expect]
+min_effect_ms = 50.0
+max_recovery_s = 10.0
+max_error_rate = 0.0
+"""
+
+
+def test_sigint_after_the_first_injection_keeps_it_marked_partial(tmp_path: Path) -> None:
+    experiment = tmp_path / "latency.toml"
+    experiment.write_text(EXPERIMENT)
+    reports = tmp_path / "reports"
+    with counting_server() as (url, _server), harness(
+        "chaos", str(experiment), "--injections", "3", "--target-url", url,
+        "--report-dir", str(reports),
+    ) as (process, lines):  # fmt: skip
+        poll_until(
+            "the second injection started",
+            lambda: any("injection 2/3: fault on" in line for line in lines),
+            120,
+        )
+        _interrupted(process, lines)
+    report = _report(reports)
+    assert (report["status"], report["exit_code"]) == ("interrupted", 130)
+    (chaos,) = report["chaos"]
+    assert chaos["partial"] is True
+    assert len(chaos["injections"]) == 1  # the one completed; the one under way rolled back
+    assert chaos["injections"][0]["recovered"] is True
+    assert "interrupted after 1 of 3 injection(s)" in chaos["error"]
+
+
+def test_a_gate_interrupted_during_the_load_keeps_the_tests_and_the_load(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "checks").mkdir(parents=True)
+    (project / "checks" / "test_quick.py").write_text("def test_quick():\n    assert True\n")
+    (project / "reliability.toml").write_text(
+        'default_profile = "p"\n[profiles.p.tests]\npaths = ["checks"]\nworkers = "1"\n'
+        '[profiles.p.load]\nduration_s = 60.0\nrate_rps = 100.0\nusers = 4\npath = "/ping"\n'
+        "[profiles.p.chaos]\nenabled = false\n"
+        "[profiles.p.gates]\ntest_success = 0.5\nload_error_rate = 0.01\n"
+    )
+    reports = tmp_path / "reports"
+    with (
+        counting_server() as (url, server),
+        harness("gate", "--target-url", url, "--report-dir", str(reports), cwd=project) as (
+            process,
+            lines,
+        ),
+    ):
+        poll_until("the load sent 150 requests", lambda: server.requests >= 150, 120)
+        _interrupted(process, lines)
+    report = _report(reports)
+    assert report["status"] == "interrupted"
+    assert [t["n"] for t in report["tests"]] == [1]
+    assert report["load"] is not None
+    assert report["load"]["interrupted"] is True
+    assert report["load"]["requests"] >= 100
