@@ -123,6 +123,21 @@ class TestsOutcome:
         return body
 
 
+def _bounds_json(p95: PercentileEstimate, p99: PercentileEstimate) -> dict[str, object]:
+    return {
+        name: {
+            "q": est.q,
+            "n": est.n,
+            "estimate": est.estimate_ms,
+            "low": est.low_ms,
+            "high": est.high_ms,
+            "method": "order-statistic",
+            "confidence": 0.95,
+        }
+        for name, est in (("p95", p95), ("p99", p99))
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class LoadOutcome:
     """The load phase: Locust's merged result and the percentile bounds read off it."""
@@ -144,20 +159,21 @@ class LoadOutcome:
     def __post_init__(self) -> None:
         # computed once: the histogram is decoded here, not again at every later checkpoint
         from harness.load.histogram import decode_histogram
+        from harness.load.percentiles import percentile_estimate
 
         body: dict[str, object] = self.result.to_json()
-        body["percentile_bounds_ms"] = {
-            name: {
-                "q": est.q,
-                "n": est.n,
-                "estimate": est.estimate_ms,
-                "low": est.low_ms,
-                "high": est.high_ms,
-                "method": "order-statistic",
-                "confidence": 0.95,
-            }
-            for name, est in (("p95", self.p95), ("p99", self.p99))
-        }
+        body["percentile_bounds_ms"] = _bounds_json(self.p95, self.p99)
+        if self.result.by_request:
+            # each request of the mix with its own bounds (a slow endpoint judged on its own)
+            entries = []
+            for request in self.result.by_request:
+                own = decode_histogram(request.histogram)
+                entry = request.to_json()
+                entry["percentile_bounds_ms"] = _bounds_json(
+                    percentile_estimate(own, 0.95), percentile_estimate(own, 0.99)
+                )
+                entries.append(entry)
+            body["by_request"] = entries
         histogram = decode_histogram(self.result.histogram)
         body["histogram"] = [
             {

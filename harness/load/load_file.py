@@ -15,12 +15,23 @@ reported at once, each naming the file and the field, before any traffic is sent
     path = "/api/v0/ping"
     expect_status = [200]
 
+    [[requests]]                       # a real API: JSON body, values drawn per request
+    method = "POST"
+    path = "/items/{id}/notes"
+    json = { text = "note for {id}", item = "{id}" }   # Content-Type set for you
+    name = "POST /items/{id}/notes"    # optional: the row its statistics are kept in
+    values = { id = { range = [1, 100] } }              # or a list, or { csv, column }
+
+Value sources are described in :mod:`harness.load.templates`; a CSV path is relative to
+the load file's directory.
+
 ``allow_non_loopback`` is deliberately not a field of the file: leaving loopback takes an
 explicit decision by the caller, never a file in the repository.
 """
 
 from __future__ import annotations
 
+import csv
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,18 +40,38 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import ScenarioError
 from harness.load.spec import LoadSpec, RequestSpec
+from harness.load.templates import MAX_VALUES, ValueSource
 
 __all__ = ["load_load_spec", "parse_load_file"]
 
 
-class _RequestModel(BaseModel):
+class _RangeModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    range: list[int] = Field(min_length=2, max_length=2)
+
+
+class _CsvModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    csv: str
+    column: str
+
+
+_Values = list[str | int] | _RangeModel | _CsvModel
+
+
+class _RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     method: str = "GET"
     path: str = "/api/v0/ping"
     weight: int = Field(default=1, ge=1)
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+    json_body: dict[str, Any] | list[Any] | None = Field(default=None, alias="json")
+    name: str | None = None
+    values: dict[str, _Values] = Field(default_factory=dict)
     expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
 
 
@@ -73,13 +104,60 @@ def _describe(error: Any) -> str:
         known = (_RequestModel if in_request else _LoadFileModel).model_fields
         return (
             f"unknown field {field} = {error['input']!r}: valid fields are "
-            f"{', '.join(sorted(known))}"
+            f"{', '.join(sorted(f.alias or n for n, f in known.items()))}"
         )
     return f"invalid {field} = {error['input']!r}: {error['msg']}"
 
 
+def _csv_column(path: Path, column: str, field: str) -> tuple[str, ...]:
+    """The non-empty values of ``column`` in the CSV file at ``path``."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if column not in (reader.fieldnames or []):
+                raise ScenarioError(
+                    f"{field}: {path} has no column {column!r}; its columns: "
+                    f"{', '.join(reader.fieldnames or []) or 'none'}"
+                )
+            values = tuple(v for row in reader if (v := (row.get(column) or "").strip()))
+    except OSError as exc:
+        raise ScenarioError(f"{field}: cannot read {path}: {exc.strerror}") from None
+    if not values:
+        raise ScenarioError(f"{field}: column {column!r} of {path} has no values")
+    if len(values) > MAX_VALUES:
+        raise ScenarioError(
+            f"{field}: {len(values)} values in {path}; at most {MAX_VALUES} are read"
+        )
+    return values
+
+
+def _sources(
+    values: dict[str, _Values], at: str, where: str, base_dir: Path | None
+) -> tuple[ValueSource, ...]:
+    out = []
+    for name, given in values.items():
+        field = f"{where}: {at}.values.{name}"
+        if isinstance(given, _RangeModel):
+            out.append(ValueSource(name, low=given.range[0], high=given.range[1]))
+        elif isinstance(given, _CsvModel):
+            path = Path(given.csv)
+            if not path.is_absolute():
+                path = (base_dir or Path.cwd()) / path
+            out.append(ValueSource(name, items=_csv_column(path, given.column, field)))
+        else:
+            if len(given) > MAX_VALUES:
+                raise ScenarioError(f"{field}: {len(given)} values; at most {MAX_VALUES}")
+            out.append(ValueSource(name, items=tuple(given)))
+    return tuple(out)
+
+
 def parse_load_file(
-    data: dict[str, Any], target_url: str, *, where: str, allow_non_loopback: bool = False
+    data: dict[str, Any],
+    target_url: str,
+    *,
+    where: str,
+    allow_non_loopback: bool = False,
+    base_dir: Path | None = None,
 ) -> LoadSpec:
     """Validate a parsed load file completely and build its :class:`LoadSpec`.
 
@@ -101,8 +179,11 @@ def parse_load_file(
                 headers=tuple(sorted(r.headers.items())),
                 body=r.body,
                 expect_status=tuple(r.expect_status),
+                json_body=r.json_body,
+                values=_sources(r.values, f"requests[{i}]", where, base_dir),
+                label=r.name,
             )
-            for r in model.requests
+            for i, r in enumerate(model.requests)
         ),
         rate_rps=model.rate_rps,
         users=model.users,
@@ -134,4 +215,10 @@ def load_load_spec(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return parse_load_file(data, target_url, where=str(path), allow_non_loopback=allow_non_loopback)
+    return parse_load_file(
+        data,
+        target_url,
+        where=str(path),
+        allow_non_loopback=allow_non_loopback,
+        base_dir=path.resolve().parent,
+    )

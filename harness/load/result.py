@@ -22,7 +22,7 @@ from harness.load.histogram import (
     summarize_ms,
 )
 
-__all__ = ["LoadProgress", "LoadResult", "TimelinePoint", "merge_reports"]
+__all__ = ["LoadProgress", "LoadResult", "RequestStats", "TimelinePoint", "merge_reports"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,28 @@ class TimelinePoint:
             "requests": self.requests,
             "failures": self.failures,
             "p95_ms": self.p95_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStats:
+    """One request of the mix (by its name): its counts and latency, from its own
+    merged HdrHistogram, so a slow endpoint is not averaged into a fast one."""
+
+    name: str
+    requests: int
+    failures: int
+    latency_ms: dict[str, float]
+    histogram: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "requests": self.requests,
+            "failures": self.failures,
+            "error_rate": self.failures / self.requests if self.requests else 0.0,
+            "latency_ms": dict(self.latency_ms),
+            "histogram_encoded": self.histogram,
         }
 
 
@@ -72,6 +94,7 @@ class LoadResult:
     processes: int = 1
     samples: int = 0
     interrupted: bool = False
+    by_request: tuple[RequestStats, ...] = ()
 
     @property
     def error_rate(self) -> float:
@@ -100,7 +123,7 @@ class LoadResult:
             else "actual send time",
             "histogram": self.histogram,
             "histogram_unit": "us",
-        }
+        } | ({"by_request": [r.to_json() for r in self.by_request]} if self.by_request else {})
 
 
 def merge_reports(
@@ -145,7 +168,24 @@ def merge_reports(
         processes=len(reports),
         samples=int(merged.get_total_count()),
         interrupted=interrupted,
+        by_request=_merge_by_request(reports),
     )
+
+
+def _merge_by_request(reports: list[Mapping[str, Any]]) -> tuple[RequestStats, ...]:
+    """Each request name's counts and histograms, added over the processes, in the order
+    the names were first seen."""
+    names: dict[str, tuple[int, int, list[str]]] = {}
+    for r in reports:
+        for name, body in (r.get("by_request") or {}).items():
+            req, fail, hists = names.get(name, (0, 0, []))
+            hists.append(str(body["histogram"]))
+            names[name] = (req + int(body["requests"]), fail + int(body["failures"]), hists)
+    out = []
+    for name, (req, fail, hists) in names.items():
+        merged = merge_encoded(hists)
+        out.append(RequestStats(name, req, fail, summarize_ms(merged), encode_histogram(merged)))
+    return tuple(out)
 
 
 def _merge_timelines(

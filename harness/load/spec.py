@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import random
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import ConfigError, UnsafeTargetError
+from harness.load.templates import (
+    ValueSource,
+    draw_all,
+    json_placeholders,
+    placeholders,
+    render_json,
+    render_text,
+)
 
 __all__ = ["HTTP_METHODS", "LoadSpec", "RequestSpec", "check_target_url"]
 
@@ -22,7 +31,14 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 
 @dataclass(frozen=True, slots=True)
 class RequestSpec:
-    """One kind of request in the mix; picked with probability weight / sum(weights)."""
+    """One kind of request in the mix; picked with probability weight / sum(weights).
+
+    ``path``, ``body`` and the strings of ``json_body`` may hold placeholders (``{id}``),
+    each drawn per request from its source in ``values`` (:mod:`harness.load.templates`).
+    ``json_body`` is sent as JSON with ``Content-Type: application/json`` unless the
+    headers say otherwise. Statistics are kept per ``name``: the ``label`` given, else
+    ``METHOD path`` with the path as written (``GET /items/{id}``), not per drawn value.
+    """
 
     method: str = "GET"
     path: str = "/api/v0/ping"
@@ -30,11 +46,33 @@ class RequestSpec:
     headers: tuple[tuple[str, str], ...] = ()
     body: str | None = None
     expect_status: tuple[int, ...] = (200,)
+    json_body: Any = None  # a parsed JSON value (dict, list, ...), or None
+    values: tuple[ValueSource, ...] = ()
+    label: str | None = None
 
     @property
     def name(self) -> str:
-        """The label used in error messages and Locust's own stats: ``GET /api/v0/ping``."""
-        return f"{self.method} {self.path}"
+        """The label used in error messages and statistics: ``GET /api/v0/ping``."""
+        return self.label or f"{self.method} {self.path}"
+
+    def placeholders(self) -> set[str]:
+        """Every placeholder the path, body and JSON body name."""
+        found = placeholders(self.path)
+        if self.body is not None:
+            found |= placeholders(self.body)
+        return found | json_placeholders(self.json_body)
+
+    def render(self, rng: random.Random) -> tuple[str, dict[str, str] | None, str | None]:
+        """The path, headers and body of one request, with this request's values drawn."""
+        drawn = draw_all(self.values, rng) if self.values else {}
+        path = render_text(self.path, drawn, url=True)
+        headers = dict(self.headers)
+        body = None if self.body is None else render_text(self.body, drawn)
+        if self.json_body is not None:
+            body = render_json(self.json_body, drawn)
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+        return path, headers or None, body
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_json` reverses it."""
@@ -45,6 +83,9 @@ class RequestSpec:
             "headers": [list(h) for h in self.headers],
             "body": self.body,
             "expect_status": list(self.expect_status),
+            "json_body": self.json_body,
+            "values": [v.to_json() for v in self.values],
+            "label": self.label,
         }
 
     @classmethod
@@ -57,6 +98,9 @@ class RequestSpec:
             headers=tuple((str(k), str(v)) for k, v in data["headers"]),
             body=None if data["body"] is None else str(data["body"]),
             expect_status=tuple(int(s) for s in data["expect_status"]),
+            json_body=data.get("json_body"),
+            values=tuple(ValueSource.from_json(v) for v in data.get("values", ())),
+            label=data.get("label"),
         )
 
 
@@ -157,6 +201,7 @@ class LoadSpec:
                 "a path starting with '/' (the host comes from target_url)",
             )
             check(req.weight >= 1, f"{at}.weight", req.weight, "an integer >= 1")
+            out += _template_problems(req, at)
             check(
                 len(req.expect_status) >= 1 and all(100 <= s <= 599 for s in req.expect_status),
                 f"{at}.expect_status",
@@ -194,6 +239,34 @@ class LoadSpec:
             request_timeout_s=float(data["request_timeout_s"]),
             allow_non_loopback=bool(data["allow_non_loopback"]),
         )
+
+
+def _template_problems(req: RequestSpec, at: str) -> list[str]:
+    """Placeholders without a source, sources no placeholder uses, two bodies at once."""
+    out: list[str] = []
+    if req.body is not None and req.json_body is not None:
+        out.append(f"invalid {at}: body and json both given; a request has one body")
+    try:
+        used = req.placeholders()
+    except ValueError as exc:  # unbalanced braces: string.Formatter's own message
+        return [*out, f"invalid {at} template: {exc} (write {{{{ and }}}} for literal braces)"]
+    sources = {v.name for v in req.values}
+    for name in sorted(used - sources):
+        out.append(
+            f"invalid {at}: placeholder {{{name}}} has no values; add it to "
+            f"[requests.values] (a list, {{ range = [1, 100] }} or {{ csv = FILE, column = NAME }})"
+        )
+    for name in sorted(sources - used):
+        out.append(f"invalid {at}.values.{name}: no placeholder {{{name}}} in path, body or json")
+    for source in req.values:
+        if source.low is None and not source.items:
+            out.append(f"invalid {at}.values.{source.name}: no values")
+        if source.low is not None and source.high is not None and source.low > source.high:
+            out.append(
+                f"invalid {at}.values.{source.name} range [{source.low}, {source.high}]: "
+                "must be [low, high] with low <= high"
+            )
+    return out
 
 
 def check_target_url(url: str, allow_non_loopback: bool, *, where: str = "LoadSpec") -> None:

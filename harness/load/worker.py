@@ -87,6 +87,8 @@ class Recorder:
         self.failures = 0
         self.errors: Counter[str] = Counter()
         self.seconds: dict[int, list[Any]] = {}
+        # per request name (RequestSpec.name): [requests, failures, histogram]
+        self.by_name: dict[str, list[Any]] = {}
         self.first_send_s: float | None = None
         self.last_done_s: float | None = None
         self.users_started = 0
@@ -105,12 +107,18 @@ class Recorder:
         if self.first_send_s is None:
             self.first_send_s = time.time() - self.epoch
 
-    def record(self, latency_s: float, error: str | None) -> None:
+    def record(self, latency_s: float, error: str | None, name: str) -> None:
         now_s = time.time() - self.epoch
         self.last_done_s = now_s
         latency_us = latency_s * 1e6
         record_us(self.histogram, latency_us)
         self.requests += 1
+        per = self.by_name.get(name)
+        if per is None:
+            per = self.by_name[name] = [0, 0, new_histogram()]
+        per[0] += 1
+        per[1] += error is not None
+        record_us(per[2], latency_us)
         second = self.seconds.get(int(now_s))
         if second is None:
             second = self.seconds[int(now_s)] = [0, 0, new_histogram(TIMELINE_DIGITS)]
@@ -145,6 +153,10 @@ class Recorder:
             "first_send_s": self.first_send_s,
             "last_done_s": self.last_done_s,
             "crashes": list(self.crashes),
+            "by_request": {
+                name: {"requests": req, "failures": fail, "histogram": encode_histogram(hist)}
+                for name, (req, fail, hist) in self.by_name.items()
+            },
         }
 
 
@@ -167,14 +179,16 @@ def describe_error(error: BaseException) -> str:
     return f"{type(root).__name__}: {text}"
 
 
-def send(user: FastHttpUser, req: RequestSpec) -> str | None:
-    """Send one request; return an error message, or None when the status was expected."""
+def send(user: FastHttpUser, req: RequestSpec, rng: random.Random) -> str | None:
+    """Send one request (its values drawn from ``rng``); return an error message, or None
+    when the status was expected."""
+    path, headers, body = req.render(rng)
     with user.client.request(
         req.method,
-        req.path,
+        path,
         name=req.name,
-        headers=dict(req.headers) or None,
-        data=req.body,
+        headers=headers,
+        data=body,
         catch_response=True,
     ) as response:
         status = response.status_code
@@ -242,9 +256,10 @@ class Plan:
         cutoff = start + spec.duration_s + spec.request_timeout_s
         for offset in offsets:
             intended = start + offset
+            req = self.pick(rng)
             now = time.perf_counter()
             if now > cutoff:
-                self.recorder.record(now - intended, FELL_BEHIND)
+                self.recorder.record(now - intended, FELL_BEHIND, req.name)
                 continue
             delay = intended - now
             if delay > 0:
@@ -252,9 +267,9 @@ class Plan:
             if self.recorder.stop_requested:
                 return
             self.recorder.sending()
-            error = send(user, self.pick(rng))
+            error = send(user, req, rng)
             # From the intended send time: a stall charges every request it delayed.
-            self.recorder.record(time.perf_counter() - intended, error)
+            self.recorder.record(time.perf_counter() - intended, error, req.name)
 
     def _run_closed(self, user: FastHttpUser, rng: random.Random) -> None:
         end = time.perf_counter() + self.spec.duration_s
@@ -264,9 +279,10 @@ class Plan:
                     return
                 self.budget -= 1
             self.recorder.sending()
+            req = self.pick(rng)
             sent = time.perf_counter()
-            error = send(user, self.pick(rng))
-            self.recorder.record(time.perf_counter() - sent, error)
+            error = send(user, req, rng)
+            self.recorder.record(time.perf_counter() - sent, error, req.name)
 
 
 def make_user_class(spec: LoadSpec, plan: Plan | None) -> type[FastHttpUser]:

@@ -86,4 +86,10 @@ def run_load_phase(
         f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
         f"p95 {outcome.p95.estimate_ms:.3f} ms"
     )
+    if len(result.by_request) > 1:  # the mix, request by request: never one averaged p95
+        for request in result.by_request:
+            ctx.say(
+                f"load: {request.name}: {request.requests} requests, {request.failures} "
+                f"failed, p95 {request.latency_ms['p95']:.3f} ms"
+            )
     return outcome

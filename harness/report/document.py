@@ -5,7 +5,8 @@
 and in this one place, every figure the pages show that report.json does not carry itself:
 
 - per test, its three 95% intervals and its decision, when an older report lacks them;
-- the pooled test figure (``tests_total``) and the load's error-rate interval;
+- the pooled test figure (``tests_total``) and the load's error-rate interval, overall and
+  per request of the mix;
 - per chaos experiment, its ``recovery_summary`` and the decision on its claim "95% of
   recoveries within the limit"; over every experiment, ``chaos_summary``;
 - per history line, the run's test pass rate with its interval.
@@ -88,6 +89,13 @@ def _test(test: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _request(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """One request of the load mix, with the interval of its error rate."""
+    requests = count_or_zero(entry.get("requests"))
+    failures = min(count_or_zero(entry.get("failures")), requests)
+    return {**entry, "error_interval": entry.get("error_interval") or _rate(failures, requests)}
+
+
 def _injection_recoveries(experiment: Mapping[str, Any]) -> list[float | None]:
     """Each injection's recovery time in seconds; None for one that never recovered."""
     times: list[float | None] = []
@@ -164,6 +172,7 @@ def complete(report: Mapping[str, Any]) -> dict[str, Any]:
         body["load"] = {
             **load,
             "error_interval": load.get("error_interval") or _rate(failures, requests),
+            "by_request": [_request(as_map(r)) for r in as_list(load.get("by_request"))],
         }
     experiments = [_experiment(as_map(e)) for e in as_list(body.get("chaos"))]
     if "chaos" in body:

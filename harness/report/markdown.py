@@ -4,6 +4,7 @@ flaky tests first, load, chaos."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from harness.values import as_map as _map
@@ -79,20 +80,39 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 f"{t.get('timeouts', 0)} | {views.trials_needed_text(t)} |"
             )
         lines += ["", "trials needed: shown only while a test's decision is insufficient.", ""]
-    load = report.get("load")
-    if load:
-        lat = load.get("latency_ms", {})
-        lines += [
-            "## Load",
-            "",
-            f"{load.get('requests')} requests, {load.get('failures')} failed, "
-            f"{load.get('rps', 0):.1f} req/s; latency p50 {lat.get('p50')} ms, "
-            f"p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms "
-            f"({load.get('model', 'open')} model)",
-            "",
-        ]
+    lines += _load_markdown(report.get("load"), views)
     lines += _chaos_markdown(views.chaos_rows(report.get("chaos", [])))
     return "\n".join(lines)
+
+
+def _load_markdown(load: Any, views: ModuleType) -> list[str]:
+    """The load section: the totals, then each request of the mix on its own."""
+    if not load:
+        return []
+    lat = load.get("latency_ms", {})
+    lines = [
+        "## Load",
+        "",
+        f"{load.get('requests')} requests, {load.get('failures')} failed, "
+        f"{load.get('rps', 0):.1f} req/s; latency p50 {lat.get('p50')} ms, "
+        f"p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms "
+        f"({load.get('model', 'open')} model)",
+        "",
+    ]
+    requests = views.request_rows(load)
+    if requests:
+        lines += [
+            "| request | requests | failed k/n [95% CP] | p50 ms | p95 ms [95% bounds] "
+            "| p99 ms | max ms |",
+            "|---|---:|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {_cell(r.name)} | {r.requests} | {r.failed} | {r.p50} | {r.p95} | "
+            f"{r.p99} | {r.max} |"
+            for r in requests
+        ]
+        lines.append("")
+    return lines
 
 
 def _comparison_markdown(c: ComparisonView | None) -> list[str]:

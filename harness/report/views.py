@@ -28,6 +28,7 @@ __all__ = [
     "MISSING",
     "ChaosRow",
     "ChaosTotals",
+    "RequestRow",
     "ComparisonView",
     "GateRow",
     "chaos_rows",
@@ -37,6 +38,7 @@ __all__ = [
     "format_rate",
     "gate_rows",
     "rate_text",
+    "request_rows",
     "significant",
     "trials_needed_text",
     "undecided_trials_needed",
@@ -152,6 +154,49 @@ def gate_rows(gates: Any) -> list[GateRow]:
                 comparison=str(g.get("comparison", "")),
                 threshold=MISSING if threshold is None else str(threshold),
                 detail=str(g.get("detail", "")),
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """One request of the load mix: its own counts and latency (never averaged with the
+    others): ``failed`` as k/n with its interval, p95 with its order-statistic bounds."""
+
+    name: str
+    requests: str
+    failed: str
+    p50: str
+    p95: str
+    p99: str
+    max: str
+
+
+def request_rows(load: Any) -> list[RequestRow]:
+    """The rows of a completed report's ``load.by_request`` (none for an older report)."""
+    rows = []
+    for r in map(_map, _list(_map(load).get("by_request"))):
+        n = _count(r.get("requests")) or 0
+        failures = min(_count(r.get("failures")) or 0, n)
+        latency = _map(r.get("latency_ms"))
+        p95 = significant(latency.get("p95"))
+        bounds = _map(_map(r.get("percentile_bounds_ms")).get("p95"))
+        low, high = _num(bounds.get("low")), _num(bounds.get("high"))
+        if p95 != MISSING and low is not None and high is not None:
+            p95 += f" [{significant(low)}, {significant(high)}]"
+        rows.append(
+            RequestRow(
+                name=str(r.get("name", "?")),
+                requests=f"{n:,}",
+                failed=format_rate(failures, n, r.get("error_interval")),
+                p50=significant(latency.get("p50")),
+                p95=p95,
+                p99=significant(latency.get("p99")),
+                max=significant(latency.get("max")),
             )
         )
     return rows

@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.integration]
 def _app() -> FastAPI:
     app = FastAPI()
     items: dict[int, dict[str, object]] = {1: {"id": 1, "name": "first"}}
+    items.update({i: {"id": i, "name": f"item {i}"} for i in range(2, 51)})
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -42,7 +43,9 @@ def _app() -> FastAPI:
 
     @app.post("/items", status_code=201)
     def post_item(body: dict[str, object]) -> dict[str, object]:
-        item = {"id": len(items) + 1, **body}
+        if not isinstance(body.get("name"), str) or not isinstance(body.get("qty"), int):
+            raise HTTPException(422, "name (a string) and qty (an integer) are required")
+        item = {**body, "id": max(items) + 1}
         items[int(str(item["id"]))] = item
         return item
 
@@ -80,7 +83,7 @@ def test_an_item_can_be_read(target_url: str) -> None:
 
 
 def test_an_item_can_be_created(target_url: str) -> None:
-    response = httpx.post(f"{target_url}/items", json={"name": "new"}, timeout=5)
+    response = httpx.post(f"{target_url}/items", json={"name": "new", "qty": 1}, timeout=5)
     assert response.status_code == 201
 
 
@@ -118,6 +121,32 @@ max_recovery_s = 10.0
 max_error_rate = 0.0
 """
 
+LOAD = """
+# the items service's own mix: a JSON body, a templated path, a slow endpoint
+rate_rps = 100.0
+users = 8
+duration_s = 4.0
+
+[[requests]]
+path = "/healthz"
+weight = 2
+
+[[requests]]
+path = "/items/{id}"
+weight = 4
+values = { id = { range = [1, 50] } }
+
+[[requests]]
+method = "POST"
+path = "/items"
+json = { name = "load item {n}", qty = "{n}" }
+values = { n = [1, 2, 3] }
+expect_status = [201]
+
+[[requests]]
+path = "/slow"
+"""
+
 CONFIG = """
 default_profile = "items"
 
@@ -136,10 +165,7 @@ timeout_s = 30.0
 budget_s = 120.0
 
 [profiles.items.load]
-duration_s = 3.0
-rate_rps = 100.0
-users = 4
-path = "/healthz"
+load_file = "load/items.toml"
 
 [profiles.items.chaos]
 directory = "chaos"
@@ -160,6 +186,8 @@ def _project(root: Path, *, broken: bool = False) -> Path:
         (root / "checks" / "test_broken.py").write_text(textwrap.dedent(BROKEN))
     (root / "chaos").mkdir()
     (root / "chaos" / "healthz-latency.toml").write_text(EXPERIMENT)
+    (root / "load").mkdir()
+    (root / "load" / "items.toml").write_text(LOAD)
     (root / "reliability.toml").write_text(CONFIG)
     return root
 
@@ -189,6 +217,14 @@ def test_the_gate_passes_on_a_service_of_ones_own_with_no_moonbase_route(
         "load_p95_ms": "pass",
         "chaos_recovery_s": "pass",
     }
+    # the load file's mix, each request on its own: the slow one is not averaged in
+    by_request = {r["name"]: r for r in report["load"]["by_request"]}  # type: ignore[index]
+    assert set(by_request) == {"GET /healthz", "GET /items/{id}", "POST /items", "GET /slow"}
+    assert all(r["failures"] == 0 and r["requests"] > 0 for r in by_request.values())
+    assert by_request["GET /slow"]["latency_ms"]["p50"] >= 50.0
+    assert by_request["GET /healthz"]["latency_ms"]["p50"] < 50.0
+    summary = (project / "reports" / "latest" / "summary.md").read_text()
+    assert "| GET /items/{id} |" in summary
     assert {t["nodeid"].split("::")[1] for t in report["tests"]} == {  # type: ignore[union-attr]
         "test_an_item_can_be_read",
         "test_an_item_can_be_created",
