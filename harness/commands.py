@@ -169,6 +169,11 @@ def _load_file_source(config: ResolvedConfig) -> str:
     return f"load.load_file {value!r} from {config.origin('load.load_file')}"
 
 
+def _number(threshold: float | str | None) -> float | None:
+    """A gate's threshold as a number; None when it is unset or "off"."""
+    return threshold if isinstance(threshold, int | float) else None
+
+
 def _phases_off(config: ResolvedConfig) -> dict[str, str]:
     """The phases of a gate that the config switches off, each with where that was said."""
     profile = config.profile
@@ -312,7 +317,12 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         chaos = None
         if profile.chaos.enabled:
             chaos = run_chaos_phase(
-                ctx, profile.chaos, target.url, base_dir=cwd, external_target=not target.managed
+                ctx,
+                profile.chaos,
+                target.url,
+                base_dir=cwd,
+                external_target=not target.managed,
+                recovery_limit_s=_number(profile.gates.chaos_recovery_s),
             ).evidence()
         from harness import gates as gate_logic
 
@@ -382,6 +392,8 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("chaos", config, report_root, _say) as ctx,
         _service(ctx, args, config) as target,
     ):
+        gates = config.profile.gates
+        threshold = gates.chaos_recovery_s or 30.0
         chaos = run_chaos_phase(
             ctx,
             config.profile.chaos,
@@ -390,9 +402,8 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
             injections=args.injections,
             base_dir=Path.cwd(),
             external_target=not target.managed,
+            recovery_limit_s=_number(threshold),
         )
-        gates = config.profile.gates
-        threshold = gates.chaos_recovery_s or 30.0
         only = gates.model_validate({"chaos_recovery_s": threshold})
         from harness import gates as gate_logic
 

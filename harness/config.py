@@ -110,6 +110,7 @@ class TargetSettings(_Model):
     ``/api/v0/ping``.
     """
 
+    name: str = ""  # what the reports call the service; default: its URL
     ready_path: str | None = None
     ready_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1)] = [
         200

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -76,6 +77,13 @@ def print_tests(tests: Sequence[dict[str, Any]]) -> None:
             row.append(f"[yellow]{t['cut_off']}[/]" if t.get("cut_off") else "")
         table.add_row(*row)
     console.print(table)
+    from harness.report.views import failure_line  # the same line the reports show
+
+    failing = [(t["nodeid"], line) for t in tests if (line := failure_line(t))]
+    for nodeid, line in failing[:10]:
+        console.print(f"  [red]failed[/] {escape(nodeid)}: {escape(line)}")
+    if len(failing) > 10:
+        console.print(f"  ... and {len(failing) - 10} more failing tests (see the report)")
     if cut_off:
         console.print(
             "[yellow]cut off: runs still going when the run was ended (budget or interrupt);"

@@ -188,7 +188,9 @@ class LoadOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ExperimentOutcome:
-    """One chaos experiment, with the recovery limit it is judged against (its own)."""
+    """One chaos experiment, with the one recovery limit it is judged against: its own
+    ``expect.max_recovery_s``, or the gate's ``chaos_recovery_s`` when that is tighter.
+    The chaos section's claim and the chaos gate both use it."""
 
     result: ExperimentResult
     max_recovery_s: float
@@ -200,7 +202,12 @@ class ExperimentOutcome:
         # a fault that broke its error budget is never a pass; one that did not run is no
         # evidence either way
         return ChaosEvidence(
-            r.name, r.effect_observed, r.recovery_s, error=r.error, status=r.status
+            r.name,
+            r.effect_observed,
+            r.recovery_s,
+            error=r.error,
+            status=r.status,
+            limit_s=self.max_recovery_s,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -234,6 +241,8 @@ class RunOutcome:
     run_id: str
     started_at: str
     profile: str | None = None
+    profile_description: str | None = None
+    target_name: str | None = None  # the config's target.name: what the reports call it
     config_source: str | None = None
     git_commit: str | None = None
     git_dirty: bool = False
@@ -282,6 +291,10 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
     }
     if outcome.target_url is not None:
         report["target_url"] = outcome.target_url
+    if outcome.target_name is not None:
+        report["target_name"] = outcome.target_name
+    if outcome.profile_description is not None:
+        report["profile_description"] = outcome.profile_description
     if outcome.tests is not None:
         report["test_run"] = outcome.tests.run_json()
     if outcome.phases_off:

@@ -91,6 +91,8 @@ class RunState:
             run_id=self.run_id,
             started_at=_now(),
             profile=self.config.profile_name if self.config else None,
+            profile_description=(self.config.profile.description or None) if self.config else None,
+            target_name=(self.config.profile.target.name or None) if self.config else None,
             config_source=self.config.source if self.config else None,
             git_commit=self.git[0],
             git_dirty=self.git[1],

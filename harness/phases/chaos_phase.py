@@ -75,6 +75,7 @@ def run_chaos_phase(
     injections: int | None = None,
     base_dir: Path,
     external_target: bool = False,
+    recovery_limit_s: float | None = None,
 ) -> ChaosOutcome:
     """Run the chaos experiments, each prepared by its fault kind (:mod:`harness.faults`).
 
@@ -119,7 +120,7 @@ def run_chaos_phase(
                 )
             except ExperimentInterrupted as stopped:
                 # the injections completed before the interruption are kept, marked partial
-                limit = experiment.expect.max_recovery_s
+                limit = _limit(experiment, recovery_limit_s)
                 outcome = outcome.adding(ExperimentOutcome(stopped.result, limit))
                 ctx.state.record(chaos=outcome)
                 ctx.say(
@@ -127,9 +128,17 @@ def run_chaos_phase(
                     f"{len(stopped.result.injections)} of {count} injection(s): kept, partial"
                 )
                 raise stopped.cause from None
-            outcome = outcome.adding(ExperimentOutcome(result, experiment.expect.max_recovery_s))
+            outcome = outcome.adding(
+                ExperimentOutcome(result, _limit(experiment, recovery_limit_s))
+            )
             ctx.state.record(chaos=outcome)
     return outcome
+
+
+def _limit(experiment: Experiment, gate_limit_s: float | None) -> float:
+    """The one recovery limit of ``experiment``: its own, or the gate's when tighter."""
+    own = experiment.expect.max_recovery_s
+    return own if gate_limit_s is None else min(own, gate_limit_s)
 
 
 def _run_one(

@@ -99,6 +99,7 @@ def _test_rows(tests: Sequence[Any]) -> list[dict[str, Any]]:
                 "wilson": _rate(passed, n, t.get("wilson")),
                 "jeffreys": _rate(passed, n, t.get("jeffreys")),
                 "trials_needed": views.trials_needed_text(t),
+                "failure": views.failure_line(t),
                 "durations": {k: fmt_number(durations.get(k)) for k in ("p50", "p95", "max")}
                 if durations
                 else None,
@@ -188,6 +189,21 @@ def _chaos_view(experiments: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _fault_runs(points: Sequence[tuple[float, Mapping[str, Any]]]) -> list[tuple[float, float]]:
+    """``(start, end)`` of each unbroken run of probes taken while a fault was on."""
+    runs: list[tuple[float, float]] = []
+    current: list[float] = []
+    for t, p in points:
+        if p.get("phase") == "fault":
+            current.append(t)
+        elif current:
+            runs.append((current[0], current[-1]))
+            current = []
+    if current:
+        runs.append((current[0], current[-1]))
+    return runs
+
+
 def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
     timeline = [_map(p) for p in _list(experiment.get("timeline"))]
     points = [(t, p) for p in timeline if (t := _num(p.get("t_s"))) is not None]
@@ -196,20 +212,27 @@ def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
     lat = [(t, v) for t, p in points if (v := _num(p.get("latency_ms"))) is not None]
     y_max = max((v for _, v in lat), default=1.0)
     sx, sy, xt, yt = scales([t for t, _ in points], [v for _, v in lat] or [1.0])
-    fault_ts = [t for t, p in points if p.get("phase") == "fault"]
     bands: list[Rect] = []
     markers: list[Tick] = []
-    if fault_ts:
-        start, end = min(fault_ts), max(fault_ts)
+    injections = [_map(i) for i in _list(experiment.get("injections"))]
+    for index, (start, end) in enumerate(_fault_runs(points)):
+        # one band per injection: the gaps between them are steady state, not fault
         window = f"fault window {fmt_number(start)}–{fmt_number(end)} s"
         width, height = max(2.0, sx(end) - sx(start)), HEIGHT - BOTTOM - TOP
         bands.append(Rect(sx(start), TOP, width, height, "band-fault", window))
         markers.append(Tick(sx(start), "fault injected", "mark-fault"))
         # Mark recovery where the timeline shows it (first good probe after the fault),
         # labelled with the measured recovery time when the report has one.
-        recover_s = _num(_map(experiment.get("recovery")).get("recover_s"))
+        own = injections[index] if index < len(injections) else {}
+        recover_s = _num(own.get("recover_s"))
+        if recover_s is None and index == 0:
+            recover_s = _num(_map(experiment.get("recovery")).get("recover_s"))
         label = "recovered" + (f" +{fmt_number(recover_s)} s" if recover_s is not None else "")
-        good = [t for t, p in points if p.get("phase") == "recovery" and p.get("ok") is True]
+        good = [
+            t
+            for t, p in points
+            if t >= end and p.get("phase") == "recovery" and p.get("ok") is True
+        ]
         if good or recover_s is not None:
             at = min(good) if good else end + (recover_s or 0.0)
             markers.append(Tick(sx(at), label, "mark-recovered"))
@@ -353,6 +376,8 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
             key: ("" if report.get(key) is None else str(report.get(key))) for key in _HEADER_KEYS
         },
         "components": components,
+        "service": views.service_name(report),
+        "profile_description": str(report.get("profile_description") or ""),
         "phases_off": [(str(k), str(v)) for k, v in _map(report.get("phases_off")).items()],
         "gates": views.gate_rows(_list(report.get("gates"))),
         "comparison": views.comparison_view(report),

@@ -38,6 +38,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"run `{header('run_id')}` · profile `{header('profile')}` · "
         f"status **{header('status')}** · exit code {header('exit_code')}",
         "",
+        f"service: **{_cell(views.service_name(report))}**"
+        + (
+            f" · profile `{header('profile')}`: {_cell(report['profile_description'])}"
+            if report.get("profile_description")
+            else ""
+        ),
+        "",
     ]
     if report.get("error"):
         lines += [f"> **error:** {report['error']}", ""]
@@ -75,8 +82,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ]
         for t in tests:
             figure = views.rate_text(t["passed"], t["n"], t.get("pass_rate"))
+            failure = views.failure_line(t)
+            failure = f"<br>{_cell(failure)}" if failure else ""
             lines.append(
-                f"| `{_cell(t['nodeid'])}` | {figure} | {'yes' if t.get('flaky') else ''} | "
+                f"| `{_cell(t['nodeid'])}`{failure} | {figure} | "
+                f"{'yes' if t.get('flaky') else ''} | "
                 f"{t.get('timeouts', 0)} | {views.trials_needed_text(t)} |"
             )
         lines += ["", "trials needed: shown only while a test's decision is insufficient.", ""]

@@ -34,11 +34,13 @@ __all__ = [
     "chaos_rows",
     "chaos_totals",
     "comparison_view",
+    "failure_line",
     "fault_text",
     "format_rate",
     "gate_rows",
     "rate_text",
     "request_rows",
+    "service_name",
     "significant",
     "trials_needed_text",
     "undecided_trials_needed",
@@ -64,6 +66,17 @@ def significant(value: Any, digits: int = 3) -> str:
     if not decimals:
         return f"{number:.0f}"
     return f"{rounded:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def service_name(report: Mapping[str, Any]) -> str:
+    """What the run tested: the config's ``target.name``, else the reference API when the
+    harness started it, else the target's URL."""
+    if report.get("target_name"):
+        return str(report["target_name"])
+    target = _map(_map(report.get("components")).get("target"))
+    if target.get("kind") == "embedded":
+        return "the reference Moonbase API"
+    return str(report.get("target_url") or "an unnamed service")
 
 
 def fault_text(fault: Any) -> str:
@@ -111,6 +124,18 @@ def undecided_trials_needed(test: Mapping[str, Any]) -> int | None:
     """
     needed = _count(test.get("trials_needed"))
     return needed if test.get("decision") == "insufficient" else None
+
+
+def failure_line(test: Mapping[str, Any], limit: int = 200) -> str:
+    """The first line worth reading of a test's first failure: pytest's first ``E`` line
+    (``AssertionError: ...``), else the message's last line; empty for a test with none."""
+    messages = [str(m) for m in _list(test.get("messages")) if m]
+    if not messages:
+        return ""
+    lines = [line.strip() for line in messages[0].splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    line = errors[0] if errors else (lines[-1] if lines else "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def trials_needed_text(test: Mapping[str, Any]) -> str:

@@ -231,7 +231,9 @@ def test_an_experiment_that_did_not_run_adds_no_injection_to_the_count() -> None
     ev = Evidence(chaos=(ChaosEvidence("api-latency", True, (0.1, 0.2)), _not_run()))
     result = _one(GateSettings(chaos_recovery_s=30), ev)
     assert result.n == 2
-    assert result.detail.startswith("2/2 injections recovered within 30.0 s")
+    assert result.detail.startswith(
+        "2/2 injections recovered within their experiment's limit (api-latency 30 s)"
+    )
 
 
 def test_chaos_gate_cannot_pass_while_an_experiment_has_not_run() -> None:
@@ -349,3 +351,25 @@ def test_when_every_gate_is_off_nothing_was_judged_and_it_is_no_pass() -> None:
 def test_a_gate_is_dropped_only_by_the_word_off(value: object) -> None:
     with pytest.raises(pydantic.ValidationError, match="load_p95_ms"):
         GateSettings.model_validate({"load_p95_ms": value})
+
+
+def test_the_chaos_gate_judges_each_experiment_by_the_one_limit_its_section_uses() -> None:
+    # the gate allows 30 s, the experiment's own limit is 5 s: 8 s is late for it
+    slow = ChaosEvidence("api-latency", True, (0.4, 8.0), limit_s=5.0)
+    result = _one(GateSettings(chaos_recovery_s=30.0), Evidence(chaos=(slow,)))
+    assert result.outcome == "fail"
+    assert "api-latency 5 s" in result.detail
+    assert "1/2 injections not recovered within their limit" in result.detail
+    quick = ChaosEvidence("api-latency", True, (0.4, 0.6), limit_s=5.0)
+    passed = _one(GateSettings(chaos_recovery_s=30.0), Evidence(chaos=(quick,)))
+    assert passed.outcome == "pass"
+    assert "not shown: that 95% of all recoveries would" in passed.detail
+
+
+def test_a_failed_error_rate_gate_quotes_the_bound_it_was_decided_on() -> None:
+    result = _one(GateSettings(load_error_rate=0.01), Evidence(load=_load(failures=500)))
+    assert result.outcome == "fail"
+    assert result.decided_by == "one-sided 95% lower bound"
+    assert result.decided_on is not None
+    assert f"lower bound {result.decided_on:.5f} is above <= 0.01" in result.detail
+    assert "upper bound" not in result.detail

@@ -480,3 +480,70 @@ def test_comparison_with_baseline_is_shown_when_the_report_has_one() -> None:
     report["comparison"] |= {"regressed": False, "p_value": 0.4}
     text = visible_text(parse(render_html(report)))
     assert "no significant regression against baseline run" in text
+
+
+def _failing_test() -> dict[str, Any]:
+    return {
+        "nodeid": "checks/test_x.py::test_broken",
+        "n": 3,
+        "passed": 0,
+        "failed": 3,
+        "errors": 0,
+        "timeouts": 0,
+        "flaky": False,
+        "messages": [
+            "    def test_broken():\n>       assert 1 == 2, 'never passes'\n"
+            "E       AssertionError: never passes\nE       assert 1 == 2\n"
+            "checks/test_x.py:2: AssertionError"
+        ],
+        "outcomes": ["failed"] * 3,
+    }
+
+
+def test_a_failed_test_shows_the_first_line_of_its_failure() -> None:
+    report = {**full_report(), "tests": [_failing_test()]}
+    text = visible_text(parse(render_html(report)))
+    assert "AssertionError: never passes" in text
+    assert "assert 1 == 2" not in text  # the first E line, not the whole traceback
+
+
+def test_the_page_names_the_service_and_the_profile_description() -> None:
+    named = {**full_report(), "target_name": "items service", "profile_description": "nightly"}
+    text = visible_text(parse(render_html(named)))
+    assert "service items service" in text
+    assert "nightly" in text
+    by_url = {**full_report(), "target_url": "http://127.0.0.1:9999"}
+    assert "service http://127.0.0.1:9999" in visible_text(parse(render_html(by_url)))
+
+
+def test_the_pooled_card_and_the_words_say_which_interval_is_which() -> None:
+    text = visible_text(parse(render_html(full_report())))
+    assert "runs passed, every test pooled (k/n, two-sided 95% interval)" in text
+    assert "all runs passed" not in text
+    assert "one-sided 95% lower bound" in text
+    assert "order-statistic bound" in text
+
+
+def test_only_the_fault_windows_are_shaded_not_the_gaps_between_injections() -> None:
+    report = full_report()
+    phases = ["steady"] * 3 + ["fault"] * 3 + ["recovery"] * 2 + ["steady"] * 3
+    phases += ["fault"] * 3 + ["recovery"] * 2
+    report["chaos"] = [
+        {
+            **report["chaos"][0],
+            "injections": [
+                {"index": 0, "recovered": True, "recover_s": 0.2},
+                {"index": 1, "recovered": True, "recover_s": 0.3},
+            ],
+            "timeline": [
+                {"t_s": float(t), "latency_ms": 100.0 if p == "fault" else 1.0, "ok": True,
+                 "phase": p}
+                for t, p in enumerate(phases)
+            ],
+        }
+    ]  # fmt: skip
+    html = render_html(report)
+    assert html.count('class="band-fault"') == 2  # one per injection
+    assert "fault window 3–5 s" in html
+    assert "fault window 11–13 s" in html
+    assert "fault window 3–13 s" not in html

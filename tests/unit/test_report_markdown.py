@@ -249,3 +249,17 @@ def test_partial_entries_are_shown_with_dashes() -> None:
     markdown = render_markdown({"chaos": [{"name": "c"}], "gates": [{"name": "g"}]})
     assert "| g | **insufficient** | - | - | - |  |" in markdown
     assert chaos_row(markdown, "c") == ["c", "?", "no", "-", "-", "-"]
+
+
+def test_the_summary_names_the_service_and_each_failing_tests_first_error() -> None:
+    failing = {
+        "nodeid": "checks/test_x.py::test_broken",
+        "n": 2,
+        "passed": 0,
+        "failed": 2,
+        "flaky": False,
+        "messages": ["E       AssertionError: never passes\nE       assert 1 == 2"],
+    }
+    markdown = render_markdown(report(tests=[failing], target_name="items service"))
+    assert "service: **items service**" in markdown
+    assert "AssertionError: never passes" in markdown
