@@ -547,3 +547,28 @@ def test_only_the_fault_windows_are_shaded_not_the_gaps_between_injections() -> 
     assert "fault window 3–5 s" in html
     assert "fault window 11–13 s" in html
     assert "fault window 3–13 s" not in html
+
+
+def test_every_badge_on_the_page_has_a_background_to_read_its_white_text_on() -> None:
+    report = {
+        **full_report(),
+        "components": {
+            "target": {"kind": "external", "detail": "http://127.0.0.1:8080"},
+            "toxiproxy": {"kind": "real", "detail": "toxiproxy-server 2.12"},
+            "database": {"kind": "embedded", "detail": "sqlite"},
+        },
+        "gates": [*full_report()["gates"], {"name": "load_p99_ms", "outcome": "off"}],
+    }
+    html = render_html(report)
+    style = html[html.index("<style>") : html.index("</style>")]
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", style)
+    with_background = {
+        name.strip()[1:]
+        for selectors, body in rules
+        if "background" in body
+        for name in selectors.split(",")
+        if name.strip().startswith(".") and " " not in name.strip()
+    }
+    used = set(re.findall(r'class="badge (?:big )?([\w-]+)"', html))
+    assert used  # the page has badges
+    assert used <= with_background, f"badges without a background: {used - with_background}"
