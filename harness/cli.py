@@ -173,6 +173,15 @@ def _normalise(argv: list[str]) -> list[str]:
     first = argv[0]
     if first in COMMANDS or first in ("-h", "--help", "--version"):
         return argv
+    # `reliable-test-runner chaoss x` is a mistyped command, not a run selecting `chaoss`
+    # and `x` (which would run whatever tests `x` matches, with no word about the typo)
+    close = difflib.get_close_matches(first, COMMANDS, n=1, cutoff=0.75)
+    if close and not first.startswith("-") and not Path(first).exists():
+        raise UsageError(
+            f"{first!r} is not a command: did you mean the command "
+            f"`reliable-test-runner {close[0]}`? (to select tests by {first!r}, write "
+            f"`reliable-test-runner run {first}`)"
+        )
     return ["run", *argv]
 
 
@@ -185,7 +194,11 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = _normalise(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args_list = _normalise(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        print(f"reliable-test-runner: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)

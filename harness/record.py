@@ -11,6 +11,7 @@ and the final report alike, so a crash still leaves a valid report with what was
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,7 @@ class TestsOutcome:
             "duration_s": round(result.duration_s, 3),
             "pytest_exit_codes": list(result.pytest_exit_codes),
             "internal_error": result.internal_error,
-            "replay": " ".join(result.argv),
+            "replay": shlex.join(result.argv),  # pasted into a shell, it runs again
         }
         if self.history_skipped:  # the accumulated figures rest on fewer runs: said
             body["history_skipped"] = list(self.history_skipped)

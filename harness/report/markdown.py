@@ -90,6 +90,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 f"{t.get('timeouts', 0)} | {views.trials_needed_text(t)} |"
             )
         lines += ["", "trials needed: shown only while a test's decision is insufficient.", ""]
+    skipped = views.history_skipped(report)
+    if skipped:
+        lines += [
+            f"> **history:** {len(skipped)} line(s) of history.jsonl could not be read and are "
+            "left out of each test's record across runs: " + "; ".join(map(_cell, skipped[:5])),
+            "",
+        ]
     lines += _load_markdown(report.get("load"), views)
     lines += _chaos_markdown(views.chaos_rows(report.get("chaos", [])))
     return "\n".join(lines)

@@ -38,6 +38,7 @@ __all__ = [
     "fault_text",
     "format_rate",
     "gate_rows",
+    "history_skipped",
     "rate_text",
     "request_rows",
     "service_name",
@@ -136,6 +137,12 @@ def failure_line(test: Mapping[str, Any], limit: int = 200) -> str:
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
     line = errors[0] if errors else (lines[-1] if lines else "")
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def history_skipped(report: Mapping[str, Any]) -> list[str]:
+    """The history.jsonl lines this run could not read (left out of its accumulated
+    figures), each as ``FILE:LINE: why``."""
+    return [str(line) for line in _list(_map(report.get("test_run")).get("history_skipped"))]
 
 
 def trials_needed_text(test: Mapping[str, Any]) -> str:

@@ -36,6 +36,7 @@ def _no_run_written(report_dir: Path) -> None:
         (["run", "-k", "("], "invalid -k expression '('"),
         (["run", "nosuchthing_xyz"], "no tests matched"),
         (["doctr"], "did you mean the command `reliable-test-runner doctor`?"),
+        (["chaoss", "api"], "did you mean the command `reliable-test-runner chaos`?"),
         (["chaos", "no-such-experiment"], "unknown experiment(s) no-such-experiment"),
         (["load", "--load-file", "/nonexistent/load.toml"], "--load-file"),
         (["load", "--profile-file", "/nonexistent/load.toml"], "--load-file"),  # former name

@@ -572,3 +572,10 @@ def test_every_badge_on_the_page_has_a_background_to_read_its_white_text_on() ->
     used = set(re.findall(r'class="badge (?:big )?([\w-]+)"', html))
     assert used  # the page has badges
     assert used <= with_background, f"badges without a background: {used - with_background}"
+
+
+def test_history_lines_that_could_not_be_read_are_said_on_the_page() -> None:
+    report = {**full_report(), "test_run": {"history_skipped": ["h.jsonl:3: a list, not a run"]}}
+    text = visible_text(parse(render_html(report)))
+    assert "1 line(s) of history.jsonl could not be read" in text
+    assert "h.jsonl:3: a list, not a run" in text

@@ -263,3 +263,10 @@ def test_the_summary_names_the_service_and_each_failing_tests_first_error() -> N
     markdown = render_markdown(report(tests=[failing], target_name="items service"))
     assert "service: **items service**" in markdown
     assert "AssertionError: never passes" in markdown
+
+
+def test_history_lines_that_could_not_be_read_are_said_in_the_summary() -> None:
+    skipped = ["reports/history.jsonl:3: not JSON (Expecting value)"]
+    markdown = render_markdown(report(test_run={"history_skipped": skipped}))
+    assert "1 line(s) of history.jsonl could not be read" in markdown
+    assert "reports/history.jsonl:3: not JSON" in markdown
