@@ -15,10 +15,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from http_servers import CountingServer, loopback_http
 
 from target_api.testing import poll_until
 
@@ -27,36 +27,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Counting(ThreadingHTTPServer):
-    daemon_threads = True
-    requests = 0
-
-
-@contextlib.contextmanager
-def counting_server() -> Iterator[tuple[str, _Counting]]:
-    """A real HTTP/1.1 server on a free loopback port answering 200 to every GET."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            server.requests += 1
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = _Counting(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server
-    finally:
-        server.shutdown()
-        server.server_close()
+def counting_server() -> contextlib.AbstractContextManager[tuple[str, CountingServer]]:
+    """A real HTTP server answering 200 to every GET, counting them."""
+    return loopback_http(lambda _path: 200)
 
 
 @contextlib.contextmanager

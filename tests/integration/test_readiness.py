@@ -4,40 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from http_servers import loopback_http
 
 from harness.config import load_config
 from harness.errors import ConfigError, TargetStartError, UnsafeTargetError
 from harness.netguard import ensure_loopback_url
 from harness.readiness import ReadinessCheck, wait_until_ready
 
+pytestmark = [pytest.mark.integration]
+
 
 @contextlib.contextmanager
 def serving(statuses: dict[str, int]) -> Iterator[str]:
     """A real HTTP server on a free loopback port answering ``statuses[path]`` (else 404)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            self.send_response(statuses.get(self.path, 404))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(lambda path: statuses.get(path, 404)) as (url, _server):
+        yield url
 
 
 def closed_port() -> int:
