@@ -65,7 +65,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ]
         lines += [
             "",
-            "observed: the point estimate; decided on: the figure the outcome was decided on.",
+            "observed: the point estimate; decided on: the figure the outcome was decided on. "
+            "test_success: all tests' runs pooled, with no test shown below the threshold on "
+            "its own; test_slo: every test on its own.",
             "",
         ]
     lines += _comparison_markdown(views.comparison_view(report))
