@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.config import ResolvedConfig, TestSettings
-from harness.console import console, print_gates, print_tests
+from harness.console import console, print_gates, print_readiness, print_tests
 from harness.console import progress as _progress
 from harness.console import say as _say
 from harness.errors import ConfigError, UsageError
@@ -328,6 +328,11 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
         evidence = gate_logic.Evidence(tests.evidence(), load, chaos)
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
+        from harness.checklist import evaluate_checklist
+
+        readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
+        ctx.state.record(readiness=readiness)
+        print_readiness(readiness)
         return _finish(ctx, results)
 
 

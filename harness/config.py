@@ -35,6 +35,7 @@ __all__ = [
     "LoadSettings",
     "PATH_FIELDS",
     "Profile",
+    "ReadinessSettings",
     "ResolvedConfig",
     "TargetSettings",
     "TestSettings",
@@ -140,6 +141,41 @@ class GateSettings(_Model):
     chaos_recovery_s: PositiveFloat | Off | None = None
 
 
+class ReadinessSettings(_Model):
+    """The production-readiness checklist's thresholds (harness.checklist); the defaults are
+    the users' checklist. ``"off"`` drops a row from what the profile asks (it then reads
+    "not measured", never a pass); ``weights`` weigh the rows in the score (default 1)."""
+
+    uptime: Annotated[float, Field(gt=0, lt=1)] | Off = 0.99999
+    error_rate: Annotated[float, Field(ge=0, lt=1)] | Off = 0.00001
+    p95_ms: PositiveFloat | Off = 10.0
+    recovery_s: PositiveFloat | Off = 30.0
+    throughput_rps: PositiveFloat | Off = 1000.0
+    memory_mb: PositiveFloat | Off = 512.0
+    cpu: Annotated[float, Field(gt=0, le=1)] | Off = 0.5
+    test_success: Annotated[float, Field(gt=0, lt=1)] | Off = 0.995
+    coverage: Annotated[float, Field(gt=0, le=1)] | Off = 0.95
+    regression: Annotated[float, Field(ge=0)] | Off = 0.0
+    security: Annotated[int, Field(ge=0)] | Off = 0
+    weights: dict[str, Annotated[float, Field(gt=0)]] = {}
+
+    @field_validator("weights")
+    @classmethod
+    def _known_rows(cls, value: dict[str, float]) -> dict[str, float]:
+        rows = [n for n in cls.model_fields if n != "weights"]
+        unknown = sorted(set(value) - set(rows))
+        if unknown:
+            raise ValueError(f"unknown row(s) {', '.join(unknown)}; rows: {', '.join(rows)}")
+        return value
+
+    def threshold(self, key: str) -> float | str | None:
+        value: float | str | None = getattr(self, key)
+        return value
+
+    def weight(self, key: str) -> float:
+        return self.weights.get(key, 1.0)
+
+
 class Profile(_Model):
     """One named profile: everything a gate run needs."""
 
@@ -149,6 +185,7 @@ class Profile(_Model):
     load: LoadSettings = LoadSettings()
     chaos: ChaosSettings = ChaosSettings()
     gates: GateSettings = GateSettings()
+    readiness: ReadinessSettings = ReadinessSettings()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:  # scipy loads with the gates: imported while the workers run, not here
+    from harness.checklist import Checklist
     from harness.gates import GateResult
 
-__all__ = ["console", "print_gates", "print_tests", "progress", "say"]
+__all__ = ["console", "print_gates", "print_readiness", "print_tests", "progress", "say"]
 
 # a CI log is not a terminal: give tables room instead of rich's 80-column default
 console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
@@ -48,6 +49,29 @@ def print_gates(results: Sequence[GateResult]) -> None:
             g.detail,
         )
     console.print(table)
+
+
+def print_readiness(checklist: Checklist) -> None:
+    """The production-readiness checklist, row by row, and its verdict."""
+    colours = {"pass": "green", "fail": "red", "insufficient": "yellow", "not measured": "dim"}
+    table = Table(title="production readiness, row by row", show_lines=False)
+    for col in ("row", "target", "outcome", "measured", "what it would take"):
+        table.add_column(col, overflow="fold")
+    for row in checklist.rows:
+        colour = colours[row.outcome]
+        table.add_row(
+            row.title,
+            row.target,
+            f"[{colour}]{row.outcome}[/]",
+            escape(row.measured),
+            escape(row.needs) or "-",
+        )
+    console.print(table)
+    passed = sum(1 for r in checklist.rows if r.outcome == "pass")
+    console.print(
+        f"readiness: [bold]{checklist.verdict}[/] ({passed}/{len(checklist.rows)} rows passed, "
+        f"weighted score {checklist.score:.2f}; a failed or unmeasured row is never outweighed)"
+    )
 
 
 def print_tests(tests: Sequence[dict[str, Any]]) -> None:

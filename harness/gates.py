@@ -33,6 +33,7 @@ __all__ = [
     "SuiteEvidence",
     "TestEvidence",
     "evaluate_gates",
+    "evaluate_one",
     "overall_outcome",
     "test_slo_gate",
 ]
@@ -77,6 +78,7 @@ class LoadEvidence:
     rps: float
     p95: PercentileEstimate
     p99: PercentileEstimate
+    intended_rps: float = 0.0  # 0: the closed model (as fast as it goes)
 
 
 # harness.chaos.executor.not_run_result starts every not-run experiment's error with this
@@ -443,6 +445,12 @@ _COMPARISONS: dict[str, Literal["<=", ">="]] = {
     "load_min_rps": ">=",
     "chaos_recovery_s": "<=",
 }
+
+
+def evaluate_one(name: str, evidence: Evidence, threshold: float) -> GateResult:
+    """The gate ``name`` on ``evidence`` at ``threshold`` (the readiness checklist judges
+    its rows by the gates' own rules)."""
+    return _GATES[name](evidence, threshold)
 
 
 def _off(name: str, reason: str) -> GateResult:

@@ -20,6 +20,7 @@ from harness.report.files import SCHEMA
 
 if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
     from harness.chaos.executor import ExperimentResult
+    from harness.checklist import Checklist
     from harness.config import TestSettings
     from harness.gates import ChaosEvidence, GateResult, LoadEvidence, SuiteEvidence
     from harness.load import LoadResult
@@ -152,7 +153,7 @@ class LoadOutcome:
         from harness.gates import LoadEvidence
 
         r = self.result
-        return LoadEvidence(r.requests, r.failures, r.rps, self.p95, self.p99)
+        return LoadEvidence(r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps)
 
     def to_json(self) -> dict[str, object]:
         return dict(self._body)
@@ -253,6 +254,7 @@ class RunOutcome:
     load: LoadOutcome | None = None
     chaos: ChaosOutcome | None = None
     gates: tuple[GateResult, ...] = ()
+    readiness: Checklist | None = None  # the production-readiness checklist (gate)
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -300,6 +302,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["test_run"] = outcome.tests.run_json()
     if outcome.phases_off:
         report["phases_off"] = dict(outcome.phases_off)
+    if outcome.readiness is not None:
+        report["readiness"] = outcome.readiness.to_json()
     if outcome.final:
         report["error"] = outcome.error
     report.update(outcome.extra)

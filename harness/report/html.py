@@ -377,6 +377,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         },
         "components": components,
         "service": views.service_name(report),
+        "readiness": views.readiness_view(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),
         "phases_off": [(str(k), str(v)) for k, v in _map(report.get("phases_off")).items()],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.values import as_map as _map
 
 if TYPE_CHECKING:
-    from harness.report.views import ChaosRow, ComparisonView
+    from harness.report.views import ChaosRow, ComparisonView, GateRow, ReadinessView
 
 __all__ = ["render_markdown"]
 
@@ -48,28 +48,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     ]
     if report.get("error"):
         lines += [f"> **error:** {report['error']}", ""]
+    lines += _readiness_markdown(views.readiness_view(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
-    gates = views.gate_rows(report.get("gates", []))
-    if gates:
-        lines += [
-            "## Gates",
-            "",
-            "| gate | outcome | observed | decided on | threshold | detail |",
-            "|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {g.name} | **{g.outcome}** | {g.observed} | {_cell(g.decided_on)} | "
-            f"{g.required} | {_cell(g.detail)} |"
-            for g in gates
-        ]
-        lines += [
-            "",
-            "observed: the point estimate; decided on: the figure the outcome was decided on. "
-            "test_success: all tests' runs pooled, with no test shown below the threshold on "
-            "its own; test_slo: every test on its own.",
-            "",
-        ]
+    lines += _gates_markdown(views.gate_rows(report.get("gates", [])))
     lines += _comparison_markdown(views.comparison_view(report))
     tests = sorted(
         report.get("tests", []),
@@ -102,6 +84,53 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _load_markdown(report.get("load"), views)
     lines += _chaos_markdown(views.chaos_rows(report.get("chaos", [])))
     return "\n".join(lines)
+
+
+def _gates_markdown(gates: list[GateRow]) -> list[str]:
+    if not gates:
+        return []
+    lines = [
+        "## Gates",
+        "",
+        "| gate | outcome | observed | decided on | threshold | detail |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {g.name} | **{g.outcome}** | {g.observed} | {_cell(g.decided_on)} | "
+        f"{g.required} | {_cell(g.detail)} |"
+        for g in gates
+    ]
+    lines += [
+        "",
+        "observed: the point estimate; decided on: the figure the outcome was decided on. "
+        "test_success: all tests' runs pooled, with no test shown below the threshold on "
+        "its own; test_slo: every test on its own.",
+        "",
+    ]
+    return lines
+
+
+def _readiness_markdown(view: ReadinessView | None) -> list[str]:
+    """The production-readiness checklist: the first thing a release manager reads."""
+    if view is None:
+        return []
+    lines = [
+        f"## Production readiness: **{view.verdict}** ({view.summary})",
+        "",
+        "| row | target | outcome | measured | what it would take |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {_cell(r['title'])} | {_cell(r['target'])} | **{r['outcome']}** | "
+        f"{_cell(r['measured'])} | {_cell(r['needs'])} |"
+        for r in view.rows
+    ]
+    lines += [
+        "",
+        '"not measured" is never a pass; the verdict is "ready" only when every row passed.',
+        "",
+    ]
+    return lines
 
 
 def _load_markdown(load: Any, views: ModuleType) -> list[str]:

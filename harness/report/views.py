@@ -28,6 +28,7 @@ __all__ = [
     "MISSING",
     "ChaosRow",
     "ChaosTotals",
+    "ReadinessView",
     "RequestRow",
     "ComparisonView",
     "GateRow",
@@ -40,6 +41,7 @@ __all__ = [
     "gate_rows",
     "history_skipped",
     "rate_text",
+    "readiness_view",
     "request_rows",
     "service_name",
     "significant",
@@ -189,6 +191,37 @@ def gate_rows(gates: Any) -> list[GateRow]:
             )
         )
     return rows
+
+
+# -------------------------------------------------------------------------- readiness
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessView:
+    """The production-readiness checklist of report.json, as display strings."""
+
+    verdict: str  # "ready" / "not ready" / "not shown yet"
+    summary: str  # "3/11 rows passed, weighted score 0.27"
+    rows: tuple[Mapping[str, str], ...]  # title, target, outcome, measured, needs, claim
+
+
+def readiness_view(report: Mapping[str, Any]) -> ReadinessView | None:
+    r = _map(report.get("readiness"))
+    if not r:
+        return None
+    rows = tuple(
+        {
+            k: str(row.get(k) or ("-" if k == "needs" else ""))
+            for k in ("title", "target", "outcome", "measured", "needs", "claim")
+        }
+        for row in map(_map, _list(r.get("rows")))
+    )
+    passed = sum(1 for row in rows if row["outcome"] == "pass")
+    score = _num(r.get("score"))
+    summary = f"{passed}/{len(rows)} rows passed" + (
+        f", weighted score {score:.2f}" if score is not None else ""
+    )
+    return ReadinessView(str(r.get("verdict") or "not shown yet"), summary, rows)
 
 
 # ------------------------------------------------------------------------------- load

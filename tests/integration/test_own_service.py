@@ -225,6 +225,14 @@ def test_the_gate_passes_on_a_service_of_ones_own_with_no_moonbase_route(
     assert by_request["GET /healthz"]["latency_ms"]["p50"] < 50.0
     summary = (project / "reports" / "latest" / "summary.md").read_text()
     assert "| GET /items/{id} |" in summary
+    # the checklist, row by row: what this run cannot measure is never a pass
+    readiness = report["readiness"]
+    rows = {r["key"]: r for r in readiness["rows"]}  # type: ignore[index]
+    assert len(rows) == 11
+    assert rows["memory_mb"]["outcome"] == "not measured"
+    assert rows["throughput_rps"]["outcome"] == "not measured"  # the file asks for 100 req/s
+    assert readiness["verdict"] in ("not ready", "not shown yet")  # type: ignore[index]
+    assert summary.index("Production readiness") < summary.index("## Gates")
     assert {t["nodeid"].split("::")[1] for t in report["tests"]} == {  # type: ignore[union-attr]
         "test_an_item_can_be_read",
         "test_an_item_can_be_created",

@@ -579,3 +579,21 @@ def test_history_lines_that_could_not_be_read_are_said_on_the_page() -> None:
     text = visible_text(parse(render_html(report)))
     assert "1 line(s) of history.jsonl could not be read" in text
     assert "h.jsonl:3: a list, not a run" in text
+
+
+def test_the_page_opens_with_the_readiness_checklist() -> None:
+    readiness = {
+        "verdict": "not shown yet",
+        "score": 0.5,
+        "rows": [
+            {"title": "Test success", "target": "> 99.5% of runs", "outcome": "pass",
+             "measured": "3000/3000 test runs passed", "needs": "", "claim": "every run"},
+            {"title": "Uptime", "target": ">= 99.999% of the time", "outcome": "not measured",
+             "measured": "not measured: no whole-run probe timeline", "needs": "", "claim": ""},
+        ],
+    }  # fmt: skip
+    html = render_html({**full_report(), "readiness": readiness})
+    assert html.index('id="readiness"') < html.index('id="gates"')
+    text = visible_text(parse(html))
+    assert "Production readiness: not shown yet 1/2 rows passed, weighted score 0.50" in text
+    assert "not measured: no whole-run probe timeline" in text

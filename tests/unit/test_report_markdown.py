@@ -270,3 +270,25 @@ def test_history_lines_that_could_not_be_read_are_said_in_the_summary() -> None:
     markdown = render_markdown(report(test_run={"history_skipped": skipped}))
     assert "1 line(s) of history.jsonl could not be read" in markdown
     assert "reports/history.jsonl:3: not JSON" in markdown
+
+
+def _readiness() -> dict[str, Any]:
+    return {
+        "verdict": "not ready",
+        "score": 0.3,
+        "rows": [
+            {"key": "p95_ms", "title": "Response time p95", "target": "< 10 ms",
+             "outcome": "fail", "measured": "p95 40 ms from 100000 samples", "needs": "",
+             "claim": "the latency of this run's load phase", "weight": 1.0},
+            {"key": "memory_mb", "title": "Memory", "target": "< 512 MB",
+             "outcome": "not measured", "measured": "not measured: not sampled yet",
+             "needs": "", "claim": "the target's memory", "weight": 1.0},
+        ],
+    }  # fmt: skip
+
+
+def test_the_readiness_checklist_comes_before_the_gates() -> None:
+    markdown = render_markdown(report(readiness=_readiness()))
+    assert "## Production readiness: **not ready** (0/2 rows passed" in markdown
+    assert markdown.index("Production readiness") < markdown.index("## Gates")
+    assert "| Memory | < 512 MB | **not measured** | not measured: not sampled yet |" in markdown

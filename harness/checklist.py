@@ -1,0 +1,237 @@
+"""The production-readiness checklist: one row per success metric, and the verdict. Pure.
+
+The users' checklist (reliability target 99.999%; uptime, error rate < 0.001%, p95 < 10 ms,
+recovery < 30 s, > 1,000 req/s, < 512 MB, < 50% CPU; test success > 99.5%, coverage > 95%,
+regression 0%, security 0 critical/high) is judged row by row on the run's evidence, each
+row by the same rules as the gates (:mod:`harness.gates`): pass on the bound that shows it,
+fail on the bound that refutes it, otherwise insufficient with what more it would take.
+
+A row whose measurement the harness does not make (yet), or that the profile switches off,
+reads ``not measured``, with why: never a pass. The verdict is ``ready`` only when every row
+passed, ``not ready`` as soon as one failed, and ``not shown yet`` otherwise. The score is the
+weighted share of rows passed (unmeasured rows count against it), shown beside the verdict
+and never instead of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from harness.gates import GATE_PHASES, OFF, Evidence, GateResult, evaluate_one
+
+__all__ = [
+    "ROWS",
+    "Checklist",
+    "ChecklistThresholds",
+    "Row",
+    "RowOutcome",
+    "evaluate_checklist",
+]
+
+RowOutcome = Literal["pass", "fail", "insufficient", "not measured"]
+Verdict = Literal["ready", "not ready", "not shown yet"]
+
+
+class ChecklistThresholds(Protocol):
+    """The profile's ``[readiness]`` table (harness.config.ReadinessSettings)."""
+
+    def threshold(self, key: str) -> float | str | None: ...
+    def weight(self, key: str) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    key: str
+    title: str
+    gate: str | None  # the gate whose rule judges it; None: not measured by this harness
+    target: Callable[[float], str]  # the threshold as the checklist says it
+    unit: str  # what "trials needed" counts for this row
+    claim: str  # which claim its number supports
+    why_not: str = ""  # for a row this harness does not measure
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.6g}%"
+
+
+ROWS: tuple[_Spec, ...] = (
+    _Spec(
+        "uptime", "Uptime", None, lambda t: f">= {_pct(t)} of the time", "hours",
+        "time-based availability of the service over a whole run",
+        "no whole-run probe timeline: the harness does not watch the service between phases "
+        "yet (a load window's request success is not uptime)",
+    ),
+    _Spec(
+        "error_rate", "Error rate", "load_error_rate", lambda t: f"< {_pct(t)} of requests",
+        "clean requests", "the requests of this run's load phase, at its rate, in its window",
+    ),
+    _Spec(
+        "p95_ms", "Response time p95", "load_p95_ms", lambda t: f"< {t:g} ms", "samples",
+        "the latency of this run's load phase, from the intended send time",
+    ),
+    _Spec(
+        "recovery_s", "Recovery time", "chaos_recovery_s", lambda t: f"< {t:g} s",
+        "injections", "every fault injection of this run's chaos phase",
+    ),
+    _Spec(
+        "throughput_rps", "Throughput", "load_min_rps", lambda t: f"> {t:,.0f} req/s",
+        "", "the rate this run's load phase achieved (its intended rate caps it)",
+    ),
+    _Spec(
+        "memory_mb", "Memory", None, lambda t: f"< {t:g} MB", "", "the target's memory",
+        "the harness does not sample the target's memory yet",
+    ),
+    _Spec(
+        "cpu", "CPU", None, lambda t: f"< {_pct(t)}", "", "the target's CPU",
+        "the harness does not sample the target's CPU yet",
+    ),
+    _Spec(
+        "test_success", "Test success", "test_success", lambda t: f"> {_pct(t)} of runs",
+        "passing runs", "every run of every selected test, and each test on its own",
+    ),
+    _Spec(
+        "coverage", "Code coverage", None, lambda t: f"> {_pct(t)}", "", "the target's code",
+        "the harness does not measure code coverage yet",
+    ),
+    _Spec(
+        "regression", "Performance regression", None, lambda t: f"{_pct(t)}", "",
+        "latency against a baseline run",
+        "no baseline compared in this run (reliable-test-runner report --compare BASELINE)",
+    ),
+    _Spec(
+        "security", "Security", None, lambda t: f"{t:g} critical/high", "", "the target's code",
+        "the harness does not scan for vulnerabilities yet",
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: str
+    title: str
+    target: str  # "< 10 ms"
+    outcome: RowOutcome
+    measured: str  # what was measured, with its interval, or why nothing was
+    needs: str  # for an undecided row: what it would take; else ""
+    claim: str  # which claim the number supports
+    weight: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "target": self.target,
+            "outcome": self.outcome,
+            "measured": self.measured,
+            "needs": self.needs,
+            "claim": self.claim,
+            "weight": self.weight,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Checklist:
+    rows: tuple[Row, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        outcomes = {r.outcome for r in self.rows}
+        if "fail" in outcomes:
+            return "not ready"
+        if outcomes == {"pass"}:
+            return "ready"
+        return "not shown yet"
+
+    @property
+    def score(self) -> float:
+        """The weighted share of rows passed; unmeasured and undecided rows count against."""
+        total = sum(r.weight for r in self.rows)
+        passed = sum(r.weight for r in self.rows if r.outcome == "pass")
+        return passed / total if total else 0.0
+
+    def to_json(self) -> dict[str, object]:
+        counts = {o: sum(1 for r in self.rows if r.outcome == o) for o in _OUTCOMES}
+        return {
+            "verdict": self.verdict,
+            "score": round(self.score, 4),
+            "score_means": "weighted share of rows passed; never instead of the verdict",
+            "counts": counts,
+            "rows": [r.to_json() for r in self.rows],
+        }
+
+
+_OUTCOMES: tuple[RowOutcome, ...] = ("pass", "fail", "insufficient", "not measured")
+
+
+def _needs(result: GateResult, unit: str) -> str:
+    if result.outcome != "insufficient":
+        return ""
+    if result.trials_needed is not None and unit:
+        return f"{result.trials_needed:,} more {unit}"
+    return "more evidence: " + result.detail.rsplit("; ", 1)[-1]
+
+
+def _measured_row(spec: _Spec, threshold: float, evidence: Evidence, weight: float) -> Row:
+    assert spec.gate is not None
+    result = evaluate_one(spec.gate, evidence, threshold)
+    if result.detail.startswith("no ") and result.outcome == "insufficient" and not result.n:
+        return Row(
+            spec.key, spec.title, spec.target(threshold), "not measured",
+            f"not measured: {result.detail} in this run", "", spec.claim, weight,
+        )  # fmt: skip
+    outcome: RowOutcome = "not measured" if result.outcome == "off" else result.outcome
+    return Row(
+        spec.key, spec.title, spec.target(threshold), outcome, result.detail,
+        _needs(result, spec.unit), spec.claim, weight,
+    )  # fmt: skip
+
+
+def evaluate_checklist(
+    thresholds: ChecklistThresholds,
+    evidence: Evidence,
+    phases_off: Mapping[str, str] | None = None,
+) -> Checklist:
+    """Judge every row of the checklist on ``evidence``; see the module docstring."""
+    off = phases_off or {}
+    # the checklist's recovery row judges against its own threshold, not the experiments'
+    chaos = evidence.chaos
+    if chaos is not None:
+        chaos = tuple(dataclasses.replace(c, limit_s=None) for c in chaos)
+    plain = dataclasses.replace(evidence, chaos=chaos)
+    rows = []
+    for spec in ROWS:
+        threshold = thresholds.threshold(spec.key)
+        weight = thresholds.weight(spec.key)
+        if threshold is None or threshold == OFF:
+            rows.append(_not_measured(spec, "switched off in the profile", threshold, weight))
+        elif spec.gate is None:
+            rows.append(_not_measured(spec, spec.why_not, threshold, weight))
+        elif (phase := GATE_PHASES[spec.gate]) in off:
+            rows.append(_not_measured(spec, f"the {phase} phase did not run", threshold, weight))
+        elif spec.key == "throughput_rps" and (capped := _capped(evidence, float(threshold))):
+            rows.append(_not_measured(spec, capped, threshold, weight))
+        else:
+            rows.append(_measured_row(spec, float(threshold), plain, weight))
+    return Checklist(tuple(rows))
+
+
+def _capped(evidence: Evidence, threshold: float) -> str:
+    """Why the throughput row cannot be shown: the load asked for less than the threshold."""
+    load = evidence.load
+    if load is None or not 0 < load.intended_rps < threshold:
+        return ""
+    return (
+        f"the load phase asked for only {load.intended_rps:,.0f} req/s; a run at >= "
+        f"{threshold:,.0f} req/s intended (or the closed model, rate_rps = 0) can show it"
+    )
+
+
+def _not_measured(spec: _Spec, why: str, threshold: float | str | None, weight: float) -> Row:
+    target = spec.target(float(threshold)) if isinstance(threshold, int | float) else "-"
+    return Row(
+        spec.key, spec.title, target, "not measured", f"not measured: {why}", "", spec.claim,
+        weight,
+    )  # fmt: skip
