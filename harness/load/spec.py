@@ -246,10 +246,7 @@ def _template_problems(req: RequestSpec, at: str) -> list[str]:
     out: list[str] = []
     if req.body is not None and req.json_body is not None:
         out.append(f"invalid {at}: body and json both given; a request has one body")
-    try:
-        used = req.placeholders()
-    except ValueError as exc:  # unbalanced braces: string.Formatter's own message
-        return [*out, f"invalid {at} template: {exc} (write {{{{ and }}}} for literal braces)"]
+    used = req.placeholders()
     sources = {v.name for v in req.values}
     for name in sorted(used - sources):
         out.append(

@@ -8,10 +8,12 @@ values of its ``json`` body; each placeholder has a source in ``[requests.values
 - ``id = { csv = "ids.csv", column = "id" }``: a column of a CSV file (read once, when the
   load file is read; relative to the load file's directory).
 
-Each request draws one value per placeholder, uniformly, from its user's seeded random
-generator (so a run is reproducible). In the path a value is URL-quoted; a JSON string
-that is exactly ``"{id}"`` becomes the value itself (an integer stays an integer); any other
-string has its placeholders replaced as text. ``{{`` and ``}}`` are literal braces.
+A placeholder is a name in braces, ``{id}`` (letters, digits and ``_``, not starting with
+a digit); any other brace is literal, so a JSON text in a ``body`` string
+(``{"name": "p1"}``) is sent as written. Each request draws one value per placeholder,
+uniformly, from its user's seeded random generator (so a run is reproducible). In the path a
+value is URL-quoted; a JSON string that is exactly ``"{id}"`` becomes the value itself (an
+integer stays an integer); any other string has its placeholders replaced as text.
 Pure: no I/O (the CSV is read by :mod:`harness.load.load_file`).
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import random
-import string
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,8 @@ __all__ = [
 MAX_VALUES = 100_000
 
 Value = str | int
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,8 @@ class ValueSource:
 
 
 def placeholders(text: str) -> set[str]:
-    """The placeholder names in ``text`` (``/items/{id}`` -> ``{"id"}``); ValueError when
-    the braces do not parse."""
-    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    """The placeholder names in ``text`` (``/items/{id}`` -> ``{"id"}``)."""
+    return set(_PLACEHOLDER.findall(text))
 
 
 def json_placeholders(obj: Any) -> set[str]:
@@ -90,15 +93,21 @@ def render_text(template: str, drawn: Mapping[str, Value], *, url: bool = False)
     """``template`` with its placeholders replaced (URL-quoted when ``url``)."""
     if not drawn:
         return template
-    values = {k: quote(str(v), safe="") if url else str(v) for k, v in drawn.items()}
-    return template.format_map(values)
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in drawn:
+            return match.group(0)  # not a placeholder of this request: literal
+        return quote(str(drawn[name]), safe="") if url else str(drawn[name])
+
+    return _PLACEHOLDER.sub(value, template)
 
 
 def _render(obj: Any, drawn: Mapping[str, Value]) -> Any:
     if isinstance(obj, str):
-        fields = list(string.Formatter().parse(obj))
-        if len(fields) == 1 and fields[0][0] == "" and fields[0][1] in drawn and not fields[0][2]:
-            return drawn[str(fields[0][1])]  # exactly "{id}": the value, typed
+        whole = _PLACEHOLDER.fullmatch(obj)
+        if whole is not None and whole.group(1) in drawn:
+            return drawn[whole.group(1)]  # exactly "{id}": the value, typed
         return render_text(obj, drawn)
     if isinstance(obj, Mapping):
         return {render_text(str(k), drawn): _render(v, drawn) for k, v in obj.items()}

@@ -96,7 +96,6 @@ def test_a_spec_with_templates_crosses_to_locust_as_json_unchanged() -> None:
         ('path = "/items/{id}"\n', "placeholder {id} has no values"),
         ('path = "/x"\nvalues = { id = [1] }\n', "requests[0].values.id: no placeholder {id}"),
         ('path = "/x"\nbody = "a"\njson = { a = 1 }\n', "body and json both given"),
-        ('path = "/items/{id"\nvalues = { id = [1] }\n', "template"),
         ('path = "/i/{id}"\nvalues = { id = { range = [5, 1] } }\n', "low <= high"),
         ('path = "/i/{id}"\nvalues = { id = { csv = "no.csv", column = "id" } }\n', "cannot read"),
         ('path = "/x"\njsn = { a = 1 }\n', "valid fields are body, expect_status, headers, json,"),
@@ -118,3 +117,18 @@ def test_a_csv_without_the_column_lists_the_columns_it_has(tmp_path: Path) -> No
             ),
             TARGET,
         )
+
+
+def test_braces_that_are_not_placeholders_are_sent_as_written() -> None:
+    # a JSON text in a string body is not a template (it has no {name} in it)
+    req = RequestSpec(method="POST", path="/pods", body='{"name": "p1", "n": {"a": 1}}')
+    assert req.placeholders() == set()
+    assert req.render(random.Random(0))[2] == '{"name": "p1", "n": {"a": 1}}'
+    assert LoadSpec(TARGET, requests=(req,)).problems() == []
+    templated = RequestSpec(
+        method="POST",
+        path="/pods",
+        body='{"name": "{name}"}',
+        values=(ValueSource("name", items=("p7",)),),
+    )
+    assert templated.render(random.Random(0))[2] == '{"name": "p7"}'
