@@ -49,6 +49,8 @@ __all__ = [
     "min_samples_for_percentile",
     "percentile_lower_bound_rank",
     "percentile_upper_bound_rank",
+    "poisson_rate_lower",
+    "poisson_rate_upper",
     "summarize_recoveries",
     "trials_needed",
     "upper_bound",
@@ -434,6 +436,35 @@ def compare_samples(
         n_baseline=int(base.size),
         n_current=int(cur.size),
     )
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _check_exposure(events: int, exposure: float) -> None:
+    if not (isinstance(events, int) and events >= 0):
+        raise ValueError(f"invalid events={events!r}: must be an integer >= 0")
+    if not (isinstance(exposure, int | float) and math.isfinite(exposure) and exposure > 0):
+        raise ValueError(f"invalid exposure={exposure!r}: must be a finite number > 0")
+
+
+def poisson_rate_upper(events: int, exposure: float, confidence: float = 0.95) -> float:
+    """One-sided exact upper bound on an event rate from ``events`` seen in ``exposure``
+    (events per unit of exposure): the true rate is <= this with ``confidence``.
+
+    None seen in T gives -ln(1 - confidence) / T, about 3 / T at 95%."""
+    _check_exposure(events, exposure)
+    _check_open_unit("confidence", confidence)
+    return float(_special.gammaincinv(events + 1, confidence)) / exposure
+
+
+def poisson_rate_lower(events: int, exposure: float, confidence: float = 0.95) -> float:
+    """One-sided exact lower bound on an event rate (0 when no event was seen)."""
+    _check_exposure(events, exposure)
+    _check_open_unit("confidence", confidence)
+    if events == 0:
+        return 0.0
+    return float(_special.gammaincinv(events, 1.0 - confidence)) / exposure
 
 
 # -------------------------------------------------------------------------- recovery
