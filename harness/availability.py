@@ -94,6 +94,15 @@ class Availability:
         return max(0.0, 1.0 - self.rate_upper_per_s * self.bound_outage_s)
 
     @property
+    def upper(self) -> float:
+        """The one-sided 95% upper bound: 1 minus the lowest outage rate the count allows
+        times the shortest outage seen (1 when none was seen)."""
+        if not self.outages or self.observed_s <= 0:
+            return 1.0
+        rate = stats.poisson_rate_lower(len(self.outages), self.observed_s, CONFIDENCE)
+        return max(0.0, 1.0 - rate * min(o.duration_s for o in self.outages))
+
+    @property
     def mttr_s(self) -> float | None:
         ended = [o.duration_s for o in self.outages if not o.ongoing]
         return sum(ended) / len(ended) if ended else None
@@ -125,6 +134,7 @@ class Availability:
             "not_observed_s": round(self.gaps_s, 3),
             "point": self.point,
             "lower": self.lower,
+            "upper": self.upper,
             "confidence": CONFIDENCE,
             "downtime_s": round(self.downtime_s, 3),
             "outages": [o.to_json() for o in self.outages],

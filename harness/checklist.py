@@ -59,10 +59,9 @@ def _pct(value: float) -> str:
 
 ROWS: tuple[_Spec, ...] = (
     _Spec(
-        "uptime", "Uptime", None, lambda t: f">= {_pct(t)} of the time", "hours",
-        "time-based availability of the service over a whole run",
-        "no whole-run probe timeline: the harness does not watch the service between phases "
-        "yet (a load window's request success is not uptime)",
+        "uptime", "Uptime", "availability_min", lambda t: f">= {_pct(t)} of the time", "",
+        "the time the whole-run prober saw the service available (outages as events); "
+        "not a load window's request success",
     ),
     _Spec(
         "error_rate", "Error rate", "load_error_rate", lambda t: f"< {_pct(t)} of requests",
@@ -171,7 +170,7 @@ def _needs(result: GateResult, unit: str) -> str:
         return ""
     if result.trials_needed is not None and unit:
         return f"{result.trials_needed:,} more {unit}"
-    return "more evidence: " + result.detail.rsplit("; ", 1)[-1]
+    return result.detail.rsplit("; ", 1)[-1].removeprefix("not enough evidence: ")
 
 
 def _measured_row(spec: _Spec, threshold: float, evidence: Evidence, weight: float) -> Row:

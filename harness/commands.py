@@ -177,9 +177,14 @@ def _number(threshold: float | str | None) -> float | None:
 def _phases_off(config: ResolvedConfig) -> dict[str, str]:
     """The phases of a gate that the config switches off, each with where that was said."""
     profile = config.profile
+    phases = (
+        ("load", profile.load.enabled),
+        ("chaos", profile.chaos.enabled),
+        ("availability", profile.availability.enabled),
+    )
     return {
         phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
-        for phase, on in (("load", profile.load.enabled), ("chaos", profile.chaos.enabled))
+        for phase, on in phases
         if not on
     }
 
@@ -270,12 +275,7 @@ def _run_tests(
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import (
-        check_chaos_experiments,
-        run_chaos_phase,
-        run_load_phase,
-        run_tests_phase,
-    )
+    from harness.phases import check_chaos_experiments, watched
 
     profile = config.profile
     cwd = Path.cwd()
@@ -292,48 +292,65 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("gate", config, report_root, _say) as ctx,
         _service(ctx, args, config) as target,
     ):
-        env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
         off = _phases_off(config)
         for phase, why in off.items():
             ctx.say(f"{phase}: off ({why}); its gates are off with it")
         if off:
             ctx.state.record(phases_off=tuple(off.items()))
-        with _progress("test runs") as update:
-            tests = run_tests_phase(
-                ctx,
-                profile.tests,
-                rootdir=cwd,
-                paths=paths,
-                env=env,
-                on_progress=update,
-                allow_non_loopback=args.allow_non_loopback,
-            )
-        print_tests(tests.tests_json())
-        if tests.result.interrupted:  # no load or chaos after an interruption
-            raise tests.result.interruption or KeyboardInterrupt()
-        load = None
-        if profile.load.enabled:
-            load = run_load_phase(ctx, profile.load, target.url).evidence()
-        chaos = None
-        if profile.chaos.enabled:
-            chaos = run_chaos_phase(
-                ctx,
-                profile.chaos,
-                target.url,
-                base_dir=cwd,
-                external_target=not target.managed,
-                recovery_limit_s=_number(profile.gates.chaos_recovery_s),
-            ).evidence()
+        objective = _number(profile.gates.availability_min) or _number(profile.readiness.uptime)
+        with watched(ctx, profile.availability, profile.target, target, objective) as watch:
+            evidence = _gate_phases(ctx, args, config, target, paths)
         from harness import gates as gate_logic
-
-        evidence = gate_logic.Evidence(tests.evidence(), load, chaos)
-        results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
         from harness.checklist import evaluate_checklist
 
+        evidence = dataclasses.replace(evidence, availability=watch.availability)
+        results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)
         print_readiness(readiness)
         return _finish(ctx, results)
+
+
+def _gate_phases(
+    ctx: RunContext,
+    args: argparse.Namespace,
+    config: ResolvedConfig,
+    target: Target,
+    paths: tuple[str, ...],
+) -> gate_logic.Evidence:
+    """The tests, then the load and chaos the profile keeps on: the gate's evidence."""
+    from harness import gates as gate_logic
+    from harness.phases import run_chaos_phase, run_load_phase, run_tests_phase
+
+    profile, cwd = config.profile, Path.cwd()
+    env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
+    with _progress("test runs") as update:
+        tests = run_tests_phase(
+            ctx,
+            profile.tests,
+            rootdir=cwd,
+            paths=paths,
+            env=env,
+            on_progress=update,
+            allow_non_loopback=args.allow_non_loopback,
+        )
+    print_tests(tests.tests_json())
+    if tests.result.interrupted:  # no load or chaos after an interruption
+        raise tests.result.interruption or KeyboardInterrupt()
+    load = None
+    if profile.load.enabled:
+        load = run_load_phase(ctx, profile.load, target.url).evidence()
+    chaos = None
+    if profile.chaos.enabled:
+        chaos = run_chaos_phase(
+            ctx,
+            profile.chaos,
+            target.url,
+            base_dir=cwd,
+            external_target=not target.managed,
+            recovery_limit_s=_number(profile.gates.chaos_recovery_s),
+        ).evidence()
+    return gate_logic.Evidence(tests.evidence(), load, chaos)
 
 
 # -- load --------------------------------------------------------------------------------

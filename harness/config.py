@@ -30,6 +30,7 @@ from harness.errors import ConfigError
 from harness.validation import allowed_fields
 
 __all__ = [
+    "AvailabilitySettings",
     "ChaosSettings",
     "GateSettings",
     "LoadSettings",
@@ -139,6 +140,29 @@ class GateSettings(_Model):
     load_p99_ms: PositiveFloat | Off | None = None
     load_min_rps: PositiveFloat | Off | None = None
     chaos_recovery_s: PositiveFloat | Off | None = None
+    availability_min: Annotated[float, Field(gt=0, lt=1)] | Off | None = None
+
+
+class AvailabilitySettings(_Model):
+    """The whole-run prober of ``gate`` (harness.prober) and the availability it measures.
+
+    ``path`` defaults to the target's ``ready_path`` (a TCP connect without one); the
+    reference API is probed on ``/api/v0/ping``. ``assumed_outage_s`` is the outage
+    duration the availability bound assumes when no outage was seen (stated in the report).
+    """
+
+    enabled: bool = True
+    path: str | None = None
+    interval_s: Annotated[float, Field(ge=0.02, le=10)] = 0.1
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
+    assumed_outage_s: PositiveFloat = 30.0
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must be a path starting with '/', e.g. /healthz")
+        return value
 
 
 class ReadinessSettings(_Model):
@@ -185,6 +209,7 @@ class Profile(_Model):
     load: LoadSettings = LoadSettings()
     chaos: ChaosSettings = ChaosSettings()
     gates: GateSettings = GateSettings()
+    availability: AvailabilitySettings = AvailabilitySettings()
     readiness: ReadinessSettings = ReadinessSettings()
 
 

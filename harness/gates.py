@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from harness import stats
+from harness.availability import Availability
 from harness.stats import PercentileEstimate
 
 __all__ = [
@@ -111,6 +112,7 @@ class Evidence:
     tests: SuiteEvidence | None = None
     load: LoadEvidence | None = None
     chaos: tuple[ChaosEvidence, ...] | None = None
+    availability: Availability | None = None  # the whole-run prober's timeline, analysed
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +395,38 @@ def _chaos_recovery(ev: Evidence, threshold: float) -> GateResult:
     )
 
 
+def _availability(ev: Evidence, threshold: float) -> GateResult:
+    """The time fraction available over the whole run, on outages as events
+    (:mod:`harness.availability`): passes on its lower bound, fails on its upper bound."""
+    name = "availability_min"
+    a = ev.availability
+    if a is None or a.observed_s <= 0:
+        return _missing(name, threshold, ">=", "probe timeline")
+    lower, upper = a.lower, a.upper
+    outages = len(a.outages)
+    # shown rounded outwards: rounding never makes a bound claim more than it does
+    low_shown, high_shown = math.floor(lower * 1e6) / 1e6, math.ceil(upper * 1e6) / 1e6
+    detail = (
+        f"{a.point:.6f} of {a.observed_s:.0f} s observed available ({outages} outage(s), "
+        f"{a.downtime_s:.1f} s down); one-sided 95% bounds [{low_shown:.6f}, {high_shown:.6f}] "
+        f"against >= {threshold} (outages as events, Poisson)"
+    )
+    if lower >= threshold:
+        outcome: Outcome = "pass"
+        decided_on, decided_by = lower, _LOWER
+    elif upper < threshold:
+        outcome = "fail"
+        decided_on, decided_by = upper, _UPPER
+    else:
+        outcome = "insufficient"
+        decided_on, decided_by = lower, _LOWER
+        hours = a.hours_to_show(threshold)
+        detail += f"; not enough evidence: {hours:,.1f} more hours with no outage needed"
+    return GateResult(
+        name, outcome, a.point, threshold, ">=", detail, outages, None, decided_on, decided_by
+    )
+
+
 _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
     "test_success": _test_success,
     "test_slo": _test_slo,
@@ -401,6 +435,7 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
     "load_p99_ms": lambda ev, t: _latency("p99", ev, t),
     "load_min_rps": _load_min_rps,
     "chaos_recovery_s": _chaos_recovery,
+    "availability_min": _availability,
 }
 
 
@@ -423,6 +458,8 @@ class GateThresholds(Protocol):
     def load_min_rps(self) -> float | str | None: ...
     @property
     def chaos_recovery_s(self) -> float | str | None: ...
+    @property
+    def availability_min(self) -> float | str | None: ...
 
 
 GATE_NAMES: tuple[str, ...] = tuple(_GATES)
@@ -435,6 +472,7 @@ GATE_PHASES: dict[str, str] = {
     "load_p99_ms": "load",
     "load_min_rps": "load",
     "chaos_recovery_s": "chaos",
+    "availability_min": "availability",
 }
 _COMPARISONS: dict[str, Literal["<=", ">="]] = {
     "test_success": ">=",
@@ -444,6 +482,7 @@ _COMPARISONS: dict[str, Literal["<=", ">="]] = {
     "load_p99_ms": "<=",
     "load_min_rps": ">=",
     "chaos_recovery_s": "<=",
+    "availability_min": ">=",
 }
 
 

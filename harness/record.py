@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from harness.report.files import SCHEMA
 
 if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
+    from harness.availability import Availability
     from harness.chaos.executor import ExperimentResult
     from harness.checklist import Checklist
     from harness.config import TestSettings
@@ -255,6 +256,9 @@ class RunOutcome:
     chaos: ChaosOutcome | None = None
     gates: tuple[GateResult, ...] = ()
     readiness: Checklist | None = None  # the production-readiness checklist (gate)
+    # the whole-run prober's timeline, analysed, and the objective it is held against
+    availability: Availability | None = None
+    availability_objective: float | None = None
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -304,6 +308,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["phases_off"] = dict(outcome.phases_off)
     if outcome.readiness is not None:
         report["readiness"] = outcome.readiness.to_json()
+    if outcome.availability is not None:
+        report["availability"] = outcome.availability.to_json(outcome.availability_objective)
     if outcome.final:
         report["error"] = outcome.error
     report.update(outcome.extra)

@@ -1,8 +1,16 @@
 """The phases of a run, each turning a component's output into a frozen outcome
-(:mod:`harness.record`) that it records in the run: tests, load, chaos."""
+(:mod:`harness.record`) that it records in the run: tests, load, chaos, and the watch
+that probes the target beside them for the whole run."""
 
 from harness.phases.chaos_phase import check_chaos_experiments, run_chaos_phase
 from harness.phases.load_phase import run_load_phase
 from harness.phases.tests_phase import run_tests_phase
+from harness.phases.watch_phase import watched
 
-__all__ = ["check_chaos_experiments", "run_chaos_phase", "run_load_phase", "run_tests_phase"]
+__all__ = [
+    "check_chaos_experiments",
+    "run_chaos_phase",
+    "run_load_phase",
+    "run_tests_phase",
+    "watched",
+]

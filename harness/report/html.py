@@ -189,6 +189,32 @@ def _chaos_view(experiments: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _availability(view: views.AvailabilityView | None) -> dict[str, Any] | None:
+    """The availability section: its figures and a timeline with the outages shaded."""
+    if view is None:
+        return None
+    chart = None
+    if view.observed_s > 0:
+        sx, sy, xt, _ = scales([0.0, view.observed_s], [0.0, 1.0])
+        height = HEIGHT - BOTTOM - TOP
+        bands = []
+        for start, end, duration in view.outages:
+            a, b = float(start), float(end)
+            bands.append(
+                Rect(sx(a), TOP, max(2.0, sx(b) - sx(a)), height, "band-fault",
+                     f"outage {start}–{end} s ({duration} s)")
+            )  # fmt: skip
+        chart = Chart(
+            title="Probe timeline: outages shaded",
+            x_label="time since the prober started (s)",
+            y_label="",
+            x_ticks=ticks(sx, xt),
+            bands=tuple(bands),
+            legend=(("band-fault", "outage"),),
+        )
+    return {"view": view, "chart": chart}
+
+
 def _fault_runs(points: Sequence[tuple[float, Mapping[str, Any]]]) -> list[tuple[float, float]]:
     """``(start, end)`` of each unbroken run of probes taken while a fault was on."""
     runs: list[tuple[float, float]] = []
@@ -378,6 +404,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "components": components,
         "service": views.service_name(report),
         "readiness": views.readiness_view(report),
+        "availability": _availability(views.availability_view(report)),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),
         "phases_off": [(str(k), str(v)) for k, v in _map(report.get("phases_off")).items()],

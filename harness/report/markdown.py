@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from harness.values import as_map as _map
 
 if TYPE_CHECKING:
-    from harness.report.views import ChaosRow, ComparisonView, GateRow, ReadinessView
+    from harness.report.views import (
+        AvailabilityView,
+        ChaosRow,
+        ComparisonView,
+        GateRow,
+        ReadinessView,
+    )
 
 __all__ = ["render_markdown"]
 
@@ -49,6 +55,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if report.get("error"):
         lines += [f"> **error:** {report['error']}", ""]
     lines += _readiness_markdown(views.readiness_view(report))
+    lines += _availability_markdown(views.availability_view(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
     lines += _gates_markdown(views.gate_rows(report.get("gates", [])))
@@ -107,6 +114,24 @@ def _gates_markdown(gates: list[GateRow]) -> list[str]:
         "its own; test_slo: every test on its own.",
         "",
     ]
+    return lines
+
+
+def _availability_markdown(view: AvailabilityView | None) -> list[str]:
+    if view is None:
+        return []
+    lines = [
+        "## Availability over the whole run",
+        "",
+        f"available: **{view.claim}**; {view.observed}" + (f"; {view.needs}" if view.needs else ""),
+        "",
+        f"method: {view.method}; assumption: {view.assumption}.",
+        "",
+    ]
+    if view.outages:
+        lines += ["| outage start s | end s | duration s |", "|---:|---:|---:|"]
+        lines += [f"| {a} | {b} | {d} |" for a, b, d in view.outages]
+        lines.append("")
     return lines
 
 

@@ -26,6 +26,8 @@ from harness.values import as_number as _num
 
 __all__ = [
     "MISSING",
+    "availability_view",
+    "AvailabilityView",
     "ChaosRow",
     "ChaosTotals",
     "ReadinessView",
@@ -191,6 +193,58 @@ def gate_rows(gates: Any) -> list[GateRow]:
             )
         )
     return rows
+
+
+# ----------------------------------------------------------------------- availability
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityView:
+    """The whole-run prober's figures as display strings."""
+
+    claim: str  # "0.999871 or more (one-sided 95% lower bound; point 1)"
+    observed: str  # "612 s observed, 6,120 probes, 0 outages, 0 s down"
+    needs: str  # "2,493 more hours with no outage to show 99.999%" or ""
+    method: str
+    assumption: str
+    outages: tuple[tuple[str, str, str], ...]  # (start s, end s, duration s)
+    observed_s: float
+
+
+def availability_view(report: Mapping[str, Any]) -> AvailabilityView | None:
+    a = _map(report.get("availability"))
+    if not a:
+        return None
+    outages = tuple(
+        (significant(o.get("start_s"), 4), significant(o.get("end_s"), 4),
+         significant(o.get("duration_s")) + (" (ongoing)" if o.get("ongoing") else ""))
+        for o in map(_map, _list(a.get("outages")))
+    )  # fmt: skip
+    lower, point = _num(a.get("lower")), _num(a.get("point"))
+    claim = MISSING
+    if lower is not None:
+        # a lower bound is shown rounded down: a claim is never made larger by rounding
+        shown = math.floor(lower * 1e6) / 1e6
+        claim = f"{shown:.6f} or more (one-sided 95% lower bound; point {significant(point, 6)})"
+    hours, objective = _num(a.get("hours_to_show")), _num(a.get("objective"))
+    needs = ""
+    if hours and objective is not None:
+        needs = f"{hours:,.1f} more hours with no outage to show {objective:.6g}"
+    observed_s = _num(a.get("observed_s")) or 0.0
+    return AvailabilityView(
+        claim=claim,
+        observed=(
+            f"{significant(observed_s, 4)} s observed, {_count(a.get('probes')) or 0:,} probes, "
+            f"{len(outages)} outage(s), {significant(a.get('downtime_s'))} s down"
+            + (f", {significant(a.get('not_observed_s'))} s not observed"
+               if (_num(a.get("not_observed_s")) or 0) > 0 else "")
+        ),
+        needs=needs,
+        method=str(a.get("method") or ""),
+        assumption=str(a.get("assumption") or ""),
+        outages=outages,
+        observed_s=observed_s,
+    )  # fmt: skip
 
 
 # -------------------------------------------------------------------------- readiness

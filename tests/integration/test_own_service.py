@@ -233,6 +233,12 @@ def test_the_gate_passes_on_a_service_of_ones_own_with_no_moonbase_route(
     assert rows["throughput_rps"]["outcome"] == "not measured"  # the file asks for 100 req/s
     assert readiness["verdict"] in ("not ready", "not shown yet")  # type: ignore[index]
     assert summary.index("Production readiness") < summary.index("## Gates")
+    # the whole-run prober watched the service: no outage, and far from five nines in time
+    availability = report["availability"]
+    assert availability["outages"] == []  # type: ignore[index]
+    assert availability["probes"] > 50  # type: ignore[index]
+    assert rows["uptime"]["outcome"] == "insufficient"
+    assert "more hours with no outage needed" in rows["uptime"]["needs"]
     assert {t["nodeid"].split("::")[1] for t in report["tests"]} == {  # type: ignore[union-attr]
         "test_an_item_can_be_read",
         "test_an_item_can_be_created",

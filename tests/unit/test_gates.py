@@ -373,3 +373,30 @@ def test_a_failed_error_rate_gate_quotes_the_bound_it_was_decided_on() -> None:
     assert result.decided_on is not None
     assert f"lower bound {result.decided_on:.5f} is above <= 0.01" in result.detail
     assert "upper bound" not in result.detail
+
+
+def _availability(total_s: float, down: list[tuple[float, float]], step: float = 1.0):  # noqa: ANN202
+    from harness.availability import ProbePoint, analyse_probes
+
+    points = [
+        ProbePoint(i * step, not any(a <= i * step < b for a, b in down))
+        for i in range(int(total_s / step))
+    ]
+    return analyse_probes(points, interval_s=step)
+
+
+def test_the_availability_gate_passes_fails_and_says_the_hours_it_needs() -> None:
+    clean_day = _availability(86_400.0, [])
+    passed = _one(GateSettings(availability_min=0.99), Evidence(availability=clean_day))
+    assert passed.outcome == "pass"
+    assert passed.decided_by == "one-sided 95% lower bound"
+    down_a_lot = _availability(600.0, [(10, 70), (100, 160), (200, 260), (300, 360)])
+    failed = _one(GateSettings(availability_min=0.99), Evidence(availability=down_a_lot))
+    assert failed.outcome == "fail"
+    assert failed.decided_by == "one-sided 95% upper bound"
+    short = _availability(600.0, [])
+    undecided = _one(GateSettings(availability_min=0.99999), Evidence(availability=short))
+    assert undecided.outcome == "insufficient"
+    assert "more hours with no outage needed" in undecided.detail
+    missing = _one(GateSettings(availability_min=0.99), Evidence())
+    assert missing.detail == "no probe timeline measured"

@@ -292,3 +292,18 @@ def test_the_readiness_checklist_comes_before_the_gates() -> None:
     assert "## Production readiness: **not ready** (0/2 rows passed" in markdown
     assert markdown.index("Production readiness") < markdown.index("## Gates")
     assert "| Memory | < 512 MB | **not measured** | not measured: not sampled yet |" in markdown
+
+
+def test_the_summary_gives_availability_as_its_lower_bound_with_the_method() -> None:
+    availability = {
+        "observed_s": 600.0, "probes": 6000, "not_observed_s": 0.0, "point": 0.995,
+        "lower": 0.9812345, "upper": 0.999, "downtime_s": 3.0,
+        "outages": [{"start_s": 100.0, "end_s": 103.0, "duration_s": 3.0, "ongoing": False}],
+        "method": "outages as events", "assumption": "outages last no longer than 3 s",
+        "objective": 0.99999, "hours_to_show": 123.4,
+    }  # fmt: skip
+    markdown = render_markdown(report(availability=availability))
+    assert "available: **0.981234 or more (one-sided 95% lower bound; point 0.995)**" in markdown
+    assert "123.4 more hours with no outage to show 0.99999" in markdown
+    assert "| 100 | 103 | 3 |" in markdown
+    assert "method: outages as events" in markdown

@@ -1,0 +1,90 @@
+"""The whole-run watch: the prober (:mod:`harness.prober`) runs beside every phase of a
+gate, and its timeline becomes the run's availability (:mod:`harness.availability`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from harness.availability import Availability, ProbePoint, analyse_probes
+from harness.config import AvailabilitySettings, TargetSettings
+from harness.session import RunContext
+from harness.target import Target
+
+__all__ = ["REFERENCE_PROBE_PATH", "Watch", "watched"]
+
+REFERENCE_PROBE_PATH = "/api/v0/ping"  # the reference API's liveness path
+
+
+@dataclass(slots=True)
+class Watch:
+    """What the watch saw, once it has ended (``availability`` None while it runs)."""
+
+    availability: Availability | None = None
+
+
+def _probe(
+    settings: AvailabilitySettings, target_settings: TargetSettings, target: Target
+) -> tuple[str | None, tuple[int, ...]]:
+    """The path (None: a TCP connect) and the statuses the prober expects."""
+    if settings.path:
+        return settings.path, tuple(target_settings.ready_status)
+    if target.managed:
+        return REFERENCE_PROBE_PATH, (200,)
+    return target_settings.ready_path, tuple(target_settings.ready_status)
+
+
+@contextlib.contextmanager
+def watched(
+    ctx: RunContext,
+    settings: AvailabilitySettings,
+    target_settings: TargetSettings,
+    target: Target,
+    objective: float | None,
+) -> Iterator[Watch]:
+    """Probe ``target`` for as long as the block runs; record the availability it saw,
+    also when the block ends by an interruption or an error (what was seen is kept)."""
+    from harness.prober import WholeRunProber
+
+    watch = Watch()
+    if not settings.enabled:
+        yield watch
+        return
+    path, statuses = _probe(settings, target_settings, target)
+    what = f"GET {path}" if path else "a TCP connect"
+    ctx.say(
+        f"availability: probing {target.url} ({what}) every {settings.interval_s:g} s for the "
+        "whole run"
+    )
+    prober = WholeRunProber(
+        target.url,
+        ctx.state.run_dir / "probes.jsonl",
+        path=path,
+        statuses=statuses,
+        interval_s=settings.interval_s,
+        timeout_s=settings.timeout_s,
+    )
+    prober.start()
+    try:
+        yield watch
+    finally:
+        timeline = prober.stop()
+        if timeline:
+            t0 = timeline[0].t
+            watch.availability = analyse_probes(
+                [ProbePoint(p.t - t0, p.ok) for p in timeline],
+                interval_s=settings.interval_s,
+                assumed_outage_s=settings.assumed_outage_s,
+            )
+            ctx.state.record(availability=watch.availability, availability_objective=objective)
+            a = watch.availability
+            ctx.say(
+                f"availability: {a.probes} probes over {a.observed_s:.0f} s, "
+                f"{len(a.outages)} outage(s), {a.downtime_s:.1f} s down; lower bound "
+                f"{a.lower:.6f} (outages as events){_restarts(prober.restarts)}"
+            )
+
+
+def _restarts(count: int) -> str:
+    return f"; the prober was restarted {count} time(s), its gaps not counted" if count else ""
