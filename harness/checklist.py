@@ -182,8 +182,10 @@ def _measured_row(spec: _Spec, threshold: float, evidence: Evidence, weight: flo
             f"not measured: {result.detail} in this run", "", spec.claim, weight,
         )  # fmt: skip
     outcome: RowOutcome = "not measured" if result.outcome == "off" else result.outcome
+    # what it would take has a column of its own: the measured figure without it
+    measured = result.detail.split("; not enough evidence:", 1)[0]
     return Row(
-        spec.key, spec.title, spec.target(threshold), outcome, result.detail,
+        spec.key, spec.title, spec.target(threshold), outcome, measured,
         _needs(result, spec.unit), spec.claim, weight,
     )  # fmt: skip
 

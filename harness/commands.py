@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from harness import gates as gate_logic
+    from harness.availability import Availability
     from harness.target import Target
 
 SettingsT = TypeVar("SettingsT", bound="BaseModel")
@@ -305,10 +306,35 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
         evidence = dataclasses.replace(evidence, availability=watch.availability)
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
+        results += _slo_gates(ctx, config, watch.availability, off)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)
         print_readiness(readiness)
         return _finish(ctx, results)
+
+
+def _slo_gates(
+    ctx: RunContext,
+    config: ResolvedConfig,
+    availability: Availability | None,
+    off: dict[str, str],
+) -> tuple[gate_logic.GateResult, ...]:
+    """The profile's SLOs on this run's load and availability: recorded, and their gates."""
+    from harness.slo import evaluate_slos, slo_gates
+
+    slos = config.profile.slos
+    if not slos:
+        return ()
+    load = ctx.state.outcome.load
+    results = evaluate_slos(slos, load.result if load else None, availability)
+    ctx.state.record(slos=results)
+    for r in results:
+        ctx.say(
+            f"slo {r.name}: SLI {r.sli:.6g} for objective {r.objective:g}, burn rate "
+            f"{r.burn:.3g} (bounds {r.burn_low:.3g}-{r.burn_high:.3g}), "
+            f"{r.budget_share:.3g} of its {r.window_days:g}-day budget consumed"
+        )
+    return slo_gates(slos, results, off)
 
 
 def _gate_phases(

@@ -24,7 +24,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from harness.errors import ConfigError
 from harness.validation import allowed_fields
@@ -38,6 +46,7 @@ __all__ = [
     "Profile",
     "ReadinessSettings",
     "ResolvedConfig",
+    "SloSettings",
     "TargetSettings",
     "TestSettings",
     "load_config",
@@ -200,6 +209,33 @@ class ReadinessSettings(_Model):
         return self.weights.get(key, 1.0)
 
 
+class SloSettings(_Model):
+    """One service-level objective, as data (harness.slo).
+
+    ``indicator``: ``request_success`` (load requests that did not fail), ``latency_under``
+    (load requests answered within ``threshold_ms``) or ``availability`` (the whole-run
+    prober's time available). ``objective`` in (0, 1); ``window_days`` the compliance window
+    of the error-budget arithmetic; ``max_burn_rate`` makes it a gate (fails when the burn
+    rate's lower bound exceeds it; absent: reported only).
+    """
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    indicator: Literal["request_success", "latency_under", "availability"]
+    objective: Annotated[float, Field(gt=0, lt=1)]
+    threshold_ms: PositiveFloat | None = None
+    window_days: Annotated[float, Field(gt=0, le=366)] = 28.0
+    max_burn_rate: PositiveFloat | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _threshold(self) -> SloSettings:
+        if self.indicator == "latency_under" and self.threshold_ms is None:
+            raise ValueError("indicator latency_under needs threshold_ms (e.g. 50)")
+        if self.indicator != "latency_under" and self.threshold_ms is not None:
+            raise ValueError(f"threshold_ms applies to latency_under only, not {self.indicator}")
+        return self
+
+
 class Profile(_Model):
     """One named profile: everything a gate run needs."""
 
@@ -211,6 +247,16 @@ class Profile(_Model):
     gates: GateSettings = GateSettings()
     availability: AvailabilitySettings = AvailabilitySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    slos: list[SloSettings] = []
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_slos(cls, value: list[SloSettings]) -> list[SloSettings]:
+        names = [s.name for s in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"SLO name(s) given twice: {', '.join(twice)}")
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where th
     from harness.load import LoadResult
     from harness.runner import TestPhaseResult
     from harness.runner.accumulate import Accumulated
+    from harness.slo import SloResult
     from harness.stats import PercentileEstimate
 
 __all__ = [
@@ -256,6 +257,7 @@ class RunOutcome:
     chaos: ChaosOutcome | None = None
     gates: tuple[GateResult, ...] = ()
     readiness: Checklist | None = None  # the production-readiness checklist (gate)
+    slos: tuple[SloResult, ...] = ()  # each SLO's SLI, burn rate and budget (gate)
     # the whole-run prober's timeline, analysed, and the objective it is held against
     availability: Availability | None = None
     availability_objective: float | None = None
@@ -308,6 +310,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["phases_off"] = dict(outcome.phases_off)
     if outcome.readiness is not None:
         report["readiness"] = outcome.readiness.to_json()
+    if outcome.slos:
+        report["slos"] = [s.to_json() for s in outcome.slos]
     if outcome.availability is not None:
         report["availability"] = outcome.availability.to_json(outcome.availability_objective)
     if outcome.final:

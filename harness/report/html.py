@@ -404,6 +404,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "components": components,
         "service": views.service_name(report),
         "readiness": views.readiness_view(report),
+        "slos": views.slo_rows(report),
         "availability": _availability(views.availability_view(report)),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         ComparisonView,
         GateRow,
         ReadinessView,
+        SloRow,
     )
 
 __all__ = ["render_markdown"]
@@ -56,6 +57,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"> **error:** {report['error']}", ""]
     lines += _readiness_markdown(views.readiness_view(report))
     lines += _availability_markdown(views.availability_view(report))
+    lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
     lines += _gates_markdown(views.gate_rows(report.get("gates", [])))
@@ -132,6 +134,31 @@ def _availability_markdown(view: AvailabilityView | None) -> list[str]:
         lines += ["| outage start s | end s | duration s |", "|---:|---:|---:|"]
         lines += [f"| {a} | {b} | {d} |" for a, b, d in view.outages]
         lines.append("")
+    return lines
+
+
+def _slo_markdown(rows: list[SloRow]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "## SLOs and error budgets",
+        "",
+        "| SLO | indicator | objective | SLI [95% CI] | burn rate [one-sided 95% bounds] "
+        "| budget consumed | short windows |",
+        "|---|---|---:|---|---|---:|---|",
+    ]
+    lines += [
+        f"| {_cell(r.name)} | {r.indicator} | {r.objective} | {r.sli} | {r.burn} | {r.budget} "
+        f"| {r.windows} |"
+        for r in rows
+    ]
+    lines += [
+        "",
+        "burn rate: the error ratio over the budget (1 spends it exactly over the window; "
+        "14.4, 6 and 1 are the SRE workbook's multiwindow thresholds); budget consumed: the "
+        "share of the window's error budget this run used.",
+        "",
+    ]
     return lines
 
 

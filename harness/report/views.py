@@ -32,6 +32,7 @@ __all__ = [
     "ChaosTotals",
     "ReadinessView",
     "RequestRow",
+    "SloRow",
     "ComparisonView",
     "GateRow",
     "chaos_rows",
@@ -46,6 +47,7 @@ __all__ = [
     "readiness_view",
     "request_rows",
     "service_name",
+    "slo_rows",
     "significant",
     "trials_needed_text",
     "undecided_trials_needed",
@@ -245,6 +247,53 @@ def availability_view(report: Mapping[str, Any]) -> AvailabilityView | None:
         outages=outages,
         observed_s=observed_s,
     )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- SLOs
+
+
+@dataclass(frozen=True, slots=True)
+class SloRow:
+    name: str
+    indicator: str
+    objective: str
+    sli: str  # "4999/5000 [0.9989, 1.0000]" or "0.99987 [low, high]" (time-based)
+    burn: str  # "0.2 [0, 0.6]"
+    budget: str  # the share of the window's budget the run consumed
+    windows: str  # "worst 5 s: 0; worst 30 s: 0"
+    claim: str
+
+
+def slo_rows(report: Mapping[str, Any]) -> list[SloRow]:
+    rows = []
+    for s in map(_map, _list(report.get("slos"))):
+        low, high = (_list(s.get("sli_interval")) + [None, None])[:2]
+        good, total = _count(s.get("good")), _count(s.get("total"))
+        bounds = f"[{significant(low, 5)}, {significant(high, 5)}]"
+        sli = (
+            f"{good}/{total} {bounds}"
+            if good is not None and total
+            else (f"{significant(s.get('sli'), 6)} {bounds}")
+        )
+        b_low, b_high = (_list(s.get("burn_rate_bounds")) + [None, None])[:2]
+        windows = "; ".join(
+            f"worst {w.get('window_s')} s: {significant(w.get('burn_rate'))}"
+            for w in map(_map, _list(s.get("worst_windows")))
+        )
+        rows.append(
+            SloRow(
+                name=str(s.get("name", "?")),
+                indicator=str(s.get("indicator", "?")),
+                objective=significant(s.get("objective"), 6),
+                sli=sli,
+                burn=f"{significant(s.get('burn_rate'))} "
+                f"[{significant(b_low)}, {significant(b_high)}]",
+                budget=significant(s.get("budget_consumed")),
+                windows=windows or MISSING,
+                claim=str(s.get("claim") or ""),
+            )
+        )
+    return rows
 
 
 # -------------------------------------------------------------------------- readiness
