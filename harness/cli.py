@@ -19,7 +19,7 @@ from harness.errors import HarnessError, Terminated, UsageError, interruption_ca
 
 __all__ = ["main"]
 
-COMMANDS = ("run", "gate", "load", "chaos", "report", "target", "doctor")
+COMMANDS = ("run", "gate", "load", "chaos", "report", "target", "doctor", "slo")
 
 EPILOG = """\
 exit codes:
@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = _command(sub, "doctor", "which real components are present, which defaults serve")
     _config_options(doctor)
+
+    slo = _command(sub, "slo", "the profile's SLOs for production: OpenSLO and Prometheus rules")
+    slo.add_argument("action", choices=["export"], help="export: write the files")
+    slo.add_argument("--out", default="slo", help="directory to write them to (default slo/)")
+    slo.add_argument("--service", default=None, help="the service name (default target.name)")
+    _config_options(slo)
     return parser
 
 
@@ -279,6 +285,12 @@ def _command_hint(selectors: list[str]) -> str | None:
     return None
 
 
+def _slo(args: argparse.Namespace) -> int:
+    from harness.commands import cmd_slo_export
+
+    return cmd_slo_export(args, _config(args))
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from harness.doctor import doctor
 
@@ -321,4 +333,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": _report,
     "target": _target,
     "doctor": _doctor,
+    "slo": _slo,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
 
     from harness import gates as gate_logic
     from harness.availability import Availability
+    from harness.config import SloSettings
     from harness.target import Target
 
 SettingsT = TypeVar("SettingsT", bound="BaseModel")
 
-__all__ = ["cmd_chaos", "cmd_gate", "cmd_load", "cmd_report", "cmd_run"]
+__all__ = ["cmd_chaos", "cmd_gate", "cmd_load", "cmd_report", "cmd_run", "cmd_slo_export"]
 
 
 def _finish(
@@ -309,6 +311,8 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         results += _slo_gates(ctx, config, watch.availability, off)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)
+        if profile.slos:  # what this gate tested, for production to watch
+            write_slo_files(profile.slos, _service_name(config, target), ctx.state.run_dir / "slo")
         print_readiness(readiness)
         return _finish(ctx, results)
 
@@ -377,6 +381,44 @@ def _gate_phases(
             recovery_limit_s=_number(profile.gates.chaos_recovery_s),
         ).evidence()
     return gate_logic.Evidence(tests.evidence(), load, chaos)
+
+
+# -- slo ---------------------------------------------------------------------------------
+
+
+def _service_name(config: ResolvedConfig, target: Target | None) -> str:
+    if config.profile.target.name:
+        return config.profile.target.name
+    return "moonbase" if target is None or target.managed else target.url
+
+
+def write_slo_files(slos: Sequence[SloSettings], service: str, out: Path) -> list[Path]:
+    """``openslo.yaml`` and ``prometheus-rules.yaml`` for ``slos`` in ``out``."""
+    from harness.report.files import atomic_write
+    from harness.slo_export import openslo_yaml, prometheus_rules_yaml
+
+    paths = [out / "openslo.yaml", out / "prometheus-rules.yaml"]
+    atomic_write(paths[0], openslo_yaml(slos, service))
+    atomic_write(paths[1], prometheus_rules_yaml(slos))
+    return paths
+
+
+def cmd_slo_export(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    """``slo export``: the profile's SLOs as files, from the config alone (no run)."""
+    slos = config.profile.slos
+    if not slos:
+        raise ConfigError(
+            f"profile {config.profile_name!r} (from {config.source}) has no SLOs; add "
+            "[[profiles.NAME.slos]] (see the README)"
+        )
+    service = args.service or _service_name(config, None)
+    try:
+        paths = write_slo_files(slos, service, Path(args.out))
+    except OSError as exc:
+        raise UsageError(f"--out {args.out!r}: {exc.strerror or exc}") from None
+    for path in paths:
+        print(path)
+    return 0
 
 
 # -- load --------------------------------------------------------------------------------

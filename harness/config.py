@@ -209,6 +209,16 @@ class ReadinessSettings(_Model):
         return self.weights.get(key, 1.0)
 
 
+class PrometheusQueries(_Model):
+    """An SLO's own Prometheus series for the export (harness.slo_export): ``total`` (every
+    event), ``bad`` (request_success: failed events) or ``good`` (latency_under: the
+    histogram bucket at the threshold); absent: the reference API's metrics."""
+
+    total: str | None = None
+    bad: str | None = None
+    good: str | None = None
+
+
 class SloSettings(_Model):
     """One service-level objective, as data (harness.slo).
 
@@ -226,6 +236,7 @@ class SloSettings(_Model):
     window_days: Annotated[float, Field(gt=0, le=366)] = 28.0
     max_burn_rate: PositiveFloat | None = None
     description: str = ""
+    prometheus: PrometheusQueries | None = None
 
     @model_validator(mode="after")
     def _threshold(self) -> SloSettings:
