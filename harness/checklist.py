@@ -15,7 +15,6 @@ and never instead of it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -197,11 +196,9 @@ def evaluate_checklist(
 ) -> Checklist:
     """Judge every row of the checklist on ``evidence``; see the module docstring."""
     off = phases_off or {}
-    # the checklist's recovery row judges against its own threshold, not the experiments'
-    chaos = evidence.chaos
-    if chaos is not None:
-        chaos = tuple(dataclasses.replace(c, limit_s=None) for c in chaos)
-    plain = dataclasses.replace(evidence, chaos=chaos)
+    # the recovery row judges each experiment by the one limit its gate and section use
+    # (its own, or the row's threshold when that is tighter), and says which it was
+    plain = evidence
     rows = []
     for spec in ROWS:
         threshold = thresholds.threshold(spec.key)

@@ -14,7 +14,15 @@ from harness.console import console, print_gates, print_readiness, print_tests
 from harness.console import progress as _progress
 from harness.console import say as _say
 from harness.errors import ConfigError, UsageError
-from harness.netguard import ensure_loopback_url
+from harness.preflight import (
+    check_expression,
+    check_load_file,
+    check_load_settings,
+    check_own_service,
+    check_target,
+    load_file_source,
+    test_paths,
+)
 from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
 
@@ -36,7 +44,12 @@ def _finish(
 ) -> int:
     from harness import gates as gate_logic
 
-    verdict = gate_logic.overall_outcome(results) if results else (extra_verdict or "pass")
+    verdict: str = gate_logic.overall_outcome(results)
+    if not results:
+        console.print(
+            "[yellow]no gate is configured for this command: nothing was judged, so the "
+            "verdict is insufficient (set [profiles.NAME.gates])[/]"
+        )
     if extra_verdict == "fail" or (extra_verdict == "insufficient" and verdict == "pass"):
         verdict = extra_verdict
     code = exit_code_for(verdict)
@@ -81,29 +94,6 @@ def _validated(model: SettingsT, updates: dict[str, Any], options: dict[str, str
         raise UsageError("; ".join(problems)) from None
 
 
-def _check_expression(option: str, expression: str | None) -> None:
-    """Refuse a -k/-m expression pytest cannot parse, before any worker starts."""
-    if not expression:
-        return
-    try:
-        from _pytest.mark.expression import Expression
-    except ImportError:  # pytest moved it: pytest itself will complain, later
-        return
-    try:
-        Expression.compile(expression)
-    except Exception as exc:  # SyntaxError in recent pytest, its own ParseError before
-        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-        raise UsageError(f"invalid {option} expression {expression!r}: {message}") from None
-
-
-def _check_target(args: argparse.Namespace) -> None:
-    """Refuse a non-loopback --target-url before anything starts."""
-    if getattr(args, "target_url", None):
-        ensure_loopback_url(
-            args.target_url, where="--target-url", allow_non_loopback=args.allow_non_loopback
-        )
-
-
 RUN_OPTIONS = {
     "repeat": "--repeat",
     "workers": "--workers",
@@ -132,44 +122,15 @@ def _service(
     )
 
 
-def _test_paths(config: ResolvedConfig, rootdir: Path, *, given_rootdir: bool) -> tuple[str, ...]:
-    """The test paths to hand pytest, checked before anything starts.
-
-    Paths the user set (a file, --set, the environment) must exist: a missing one is a
-    ConfigError naming it and where it was set, never replaced. The embedded default
-    (``scenarios``) gives way, with ``--rootdir`` or where it does not exist, to the
-    project's own pytest configuration (no paths: pytest's testpaths or the directory).
-    """
-    paths = tuple(config.profile.tests.paths)
-    if not config.explicit("tests.paths"):
-        if given_rootdir or not any((rootdir / p).exists() for p in paths):
-            return ()
-        return paths
-    missing = [p for p in paths if not (rootdir / p).exists()]
-    if missing:
-        raise ConfigError(
-            f"tests.paths {', '.join(map(repr, missing))} from {config.origin('tests.paths')}: "
-            f"no such file or directory (relative paths are read from {rootdir})"
-        )
-    return paths
-
-
-def _check_load_file(value: str | None, where: str) -> None:
-    """A load file, readable and valid now, before any phase; ``where`` names it as the
-    user wrote it (``--load-file X``, or the field and where it was set)."""
-    if not value:
-        return
-    from harness.load import load_load_spec
-
-    try:
-        load_load_spec(Path(value), "http://127.0.0.1:1")
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _load_file_source(config: ResolvedConfig) -> str:
-    value = config.profile.load.load_file
-    return f"load.load_file {value!r} from {config.origin('load.load_file')}"
+def _load_overrides(config: ResolvedConfig) -> dict[str, Any]:
+    """The [load] fields set by --set or the environment: they win over a load file's own
+    values (CLI > environment > file), as the command's options do."""
+    load = config.profile.load
+    return {
+        key: getattr(load, key)
+        for key in ("duration_s", "rate_rps", "users", "max_requests", "processes")
+        if config.origin(f"load.{key}").startswith(("--set", "environment variable"))
+    }
 
 
 def _number(threshold: float | str | None) -> float | None:
@@ -214,9 +175,9 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     rootdir = Path(args.rootdir).resolve() if args.rootdir else Path.cwd()
     if not rootdir.is_dir():
         raise UsageError(f"--rootdir {args.rootdir!r} is not a directory")
-    _check_expression("-k", args.keyword)
-    _check_expression("-m", args.markexpr)
-    _check_target(args)
+    check_expression("-k", args.keyword)
+    check_expression("-m", args.markexpr)
+    check_target(args)
     chosen = resolve_selectors(args.selectors, rootdir)
     markexpr = chosen.markexpr
     keyword = chosen.keyword
@@ -229,7 +190,7 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
         updates["keyword"] = keyword
     settings = _validated(settings, updates, RUN_OPTIONS)
     report_root = _report_root(args)
-    paths = chosen.paths or _test_paths(config, rootdir, given_rootdir=bool(args.rootdir))
+    paths = chosen.paths or test_paths(config, rootdir, given_rootdir=bool(args.rootdir))
     env: dict[str, str] = {}
     with open_run("run", config, report_root, _say) as ctx:
         if args.target_url:
@@ -283,11 +244,13 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     profile = config.profile
     cwd = Path.cwd()
     console.print(f"[bold]gate[/] profile [cyan]{config.profile_name}[/] from {config.source}")
-    _check_target(args)
+    check_target(args)
     # every file and path the profile names, checked before any phase
-    paths = _test_paths(config, cwd, given_rootdir=False)
+    paths = test_paths(config, cwd, given_rootdir=False)
+    check_own_service(config, args.target_url)
     if profile.load.enabled:
-        _check_load_file(profile.load.load_file, _load_file_source(config))
+        check_load_file(profile.load.load_file, load_file_source(config))
+        check_load_settings(config)
     if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
         check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
     report_root = _report_root(args)
@@ -369,7 +332,9 @@ def _gate_phases(
         raise tests.result.interruption or KeyboardInterrupt()
     load = None
     if profile.load.enabled:
-        load = run_load_phase(ctx, profile.load, target.url).evidence()
+        load = run_load_phase(
+            ctx, profile.load, target.url, overrides=_load_overrides(config)
+        ).evidence()
     chaos = None
     if profile.chaos.enabled:
         chaos = run_chaos_phase(
@@ -439,13 +404,17 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         if v is not None
     }
     settings = _validated(settings, updates, LOAD_OPTIONS)
-    overrides = {k: v for k, v in updates.items() if k != "load_file"}
+    # the command line wins over a load file: its options, then --set and the environment
+    overrides = {
+        **_load_overrides(config),
+        **{k: v for k, v in updates.items() if k != "load_file"},
+    }
     # read and validated now, not after the API has started
-    _check_load_file(
+    check_load_file(
         settings.load_file,
-        f"--load-file {args.load_file!r}" if args.load_file else _load_file_source(config),
+        f"--load-file {args.load_file!r}" if args.load_file else load_file_source(config),
     )
-    _check_target(args)
+    check_target(args)
     report_root = _report_root(args)
     with (
         open_run("load", config, report_root, _say) as ctx,
@@ -470,7 +439,7 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
     if args.injections is not None and args.injections < 1:
         raise UsageError(f"--injections {args.injections}: must be >= 1")
-    _check_target(args)
+    check_target(args)
     check_chaos_experiments(  # every experiment valid (and allowed) before any traffic
         config.profile.chaos,
         names=list(args.names) or None,

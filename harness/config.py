@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -412,6 +413,20 @@ def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     return f"; valid fields: {', '.join(names)}" if names else ""
 
 
+# pydantic names the member of a union it tried after the field ("constrained-float",
+# "literal['off']"): not a field the user wrote
+_UNION_MEMBER = re.compile(r"^(constrained-|literal\[|function-|float$|int$|str$|bool$)")
+
+
+def _where(loc: tuple[str, ...], origins: Mapping[tuple[str, ...], str], default: str) -> str:
+    """Where the value at ``loc`` was set: an item of a list (tests.paths.1) where its list
+    was; a table nobody may set (profiles) where something inside it was."""
+    for i in range(len(loc), 0, -1):
+        if loc[:i] in origins:
+            return origins[loc[:i]]
+    return next((w for keys, w in origins.items() if keys[: len(loc)] == loc), default)
+
+
 def _validate_profile(
     name: str,
     data: Mapping[str, Any],
@@ -421,20 +436,25 @@ def _validate_profile(
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        # one problem per field: the members of a union ("a number > 0, or 'off'") together
+        grouped: dict[tuple[str, ...], tuple[Any, list[str]]] = {}
         for error in exc.errors():
             loc = tuple(str(part) for part in error["loc"])
-            field = ".".join(loc)
-            # an item of a list (tests.paths.1) comes from where its list was set
-            where = next(
-                (origins[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origins),
-                f"{source} [profiles.{name}]",
-            )
-            value = error.get("input")
-            message = error["msg"]
+            while loc and _UNION_MEMBER.match(loc[-1]):
+                loc = loc[:-1]
+            message = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field" + _describe_allowed(Profile, loc)
-            problems.append(f"invalid value {value!r} for {field} from {where}: {message}")
+            value, messages = grouped.setdefault(loc, (error.get("input"), []))
+            if message not in messages:
+                messages.append(message)
+        problems = []
+        for loc, (value, messages) in grouped.items():
+            where = _where(loc, origins, f"{source} [profiles.{name}]")
+            said = " or ".join(
+                m if i == 0 else m.removeprefix("Input should be ") for i, m in enumerate(messages)
+            )
+            problems.append(f"invalid value {value!r} for {'.'.join(loc)} from {where}: {said}")
         raise ConfigError("\n".join(problems)) from None
 
 

@@ -26,8 +26,8 @@ console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty(
 
 
 def say(message: str) -> None:
-    """One progress line."""
-    console.print(f"[dim]·[/dim] {message}")
+    """One progress line (its text is shown as written: ``[profiles.x]`` is no markup)."""
+    console.print(f"[dim]·[/dim] {escape(message)}")
 
 
 def print_gates(results: Sequence[GateResult]) -> None:

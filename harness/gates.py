@@ -269,6 +269,12 @@ def _latency(attr: Literal["p95", "p99"], ev: Evidence, threshold: float) -> Gat
     if ev.load is None or ev.load.requests == 0:
         return _missing(name, threshold, "<=", "load latency")
     est: PercentileEstimate = getattr(ev.load, attr)
+    if ev.load.failures >= ev.load.requests:
+        return GateResult(
+            name, "insufficient", est.estimate_ms, threshold, "<=",
+            f"every one of the {ev.load.requests} requests failed: no answer time to judge",
+            est.n,
+        )  # fmt: skip
     minimum = stats.min_samples_for_percentile(est.q, CONFIDENCE)
     if est.n < minimum or est.high_ms is None or est.low_ms is None:
         return GateResult(
@@ -291,6 +297,11 @@ def _latency(attr: Literal["p95", "p99"], ev: Evidence, threshold: float) -> Gat
         f"{attr} {est.estimate_ms:.3f} ms from {est.n} samples, 95% order-statistic bounds "
         f"[{est.low_ms:.3f}, {est.high_ms:.3f}] ms against <= {threshold} ms"
     )
+    if ev.load.failures:
+        detail += (
+            f"; {ev.load.failures} of them failed, and their time is in the {attr} too "
+            "(a fast error is not a fast answer: see load_error_rate)"
+        )
     if outcome == "fail":
         decided_on, decided_by = est.low_ms, "95% order-statistic lower bound"
     else:
@@ -547,11 +558,11 @@ def test_slo_gate(suite: SuiteEvidence, slo: float) -> GateResult:
 
 
 def overall_outcome(results: Sequence[GateResult]) -> Outcome:
-    """fail if any gate failed; else insufficient if any could not decide, or if every
-    gate is off (nothing was judged: never a pass); else pass."""
+    """fail if any gate failed; else insufficient if any could not decide, or if no gate
+    judged anything (none configured, or every one off: never a pass); else pass."""
     outcomes = {r.outcome for r in results}
     if "fail" in outcomes:
         return "fail"
-    if "insufficient" in outcomes or (results and outcomes == {"off"}):
+    if "insufficient" in outcomes or outcomes <= {"off"}:
         return "insufficient"
     return "pass"

@@ -65,7 +65,7 @@ class _RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     method: str = "GET"
-    path: str = "/api/v0/ping"
+    path: str
     weight: int = Field(default=1, ge=1)
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
@@ -86,7 +86,7 @@ class _LoadFileModel(BaseModel):
     max_requests: int | None = Field(default=None, ge=1)
     processes: int = Field(default=1, ge=1)
     request_timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
-    requests: list[_RequestModel] = Field(default_factory=lambda: [_RequestModel()], min_length=1)
+    requests: list[_RequestModel] = Field(min_length=1)
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:

@@ -86,6 +86,8 @@ def run_load_phase(
         f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
         f"p95 {outcome.p95.estimate_ms:.3f} ms"
     )
+    for message, count in list(result.errors.items())[:3]:  # why they failed, worst first
+        ctx.say(f"load: {count} failed: {message}")
     if len(result.by_request) > 1:  # the mix, request by request: never one averaged p95
         for request in result.by_request:
             ctx.say(

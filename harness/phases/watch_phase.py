@@ -4,6 +4,7 @@ gate, and its timeline becomes the run's availability (:mod:`harness.availabilit
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -82,7 +83,8 @@ def watched(
             ctx.say(
                 f"availability: {a.probes} probes over {a.observed_s:.0f} s, "
                 f"{len(a.outages)} outage(s), {a.downtime_s:.1f} s down; lower bound "
-                f"{a.lower:.6f} (outages as events){_restarts(prober.restarts)}"
+                f"{math.floor(a.lower * 1e6) / 1e6:.6f} (outages as events; with none seen, "
+                f"each is assumed to last {a.bound_outage_s:g} s){_restarts(prober.restarts)}"
             )
 
 

@@ -160,6 +160,7 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         "charts": charts,
         "errors": errors,
         "requests_by_name": views.request_rows(load),
+        "interrupted": load.get("interrupted") is True,
     }
 
 

@@ -60,7 +60,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
-    lines += _gates_markdown(views.gate_rows(report.get("gates", [])))
+    lines += _gates_markdown(
+        views.gate_rows(report.get("gates", [])), report.get("status") == "completed"
+    )
     lines += _comparison_markdown(views.comparison_view(report))
     tests = sorted(
         report.get("tests", []),
@@ -95,9 +97,16 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _gates_markdown(gates: list[GateRow]) -> list[str]:
+def _gates_markdown(gates: list[GateRow], completed: bool) -> list[str]:
+    if not gates and not completed:
+        return []  # a crashed or interrupted run never got to its gates
     if not gates:
-        return []
+        return [
+            "## Gates",
+            "",
+            "No gate was configured: nothing was judged, so this run is no pass.",
+            "",
+        ]
     lines = [
         "## Gates",
         "",
@@ -191,7 +200,8 @@ def _load_markdown(load: Any, views: ModuleType) -> list[str]:
         return []
     lat = load.get("latency_ms", {})
     lines = [
-        "## Load",
+        "## Load"
+        + (" (interrupted: what was measured until then)" if load.get("interrupted") else ""),
         "",
         f"{load.get('requests')} requests, {load.get('failures')} failed, "
         f"{load.get('rps', 0):.1f} req/s; latency p50 {lat.get('p50')} ms, "
@@ -199,6 +209,11 @@ def _load_markdown(load: Any, views: ModuleType) -> list[str]:
         f"({load.get('model', 'open')} model)",
         "",
     ]
+    errors = sorted(_map(load.get("errors")).items(), key=lambda item: -int(item[1] or 0))
+    if errors:
+        lines += ["| failed requests: why | count |", "|---|---:|"]
+        lines += [f"| {_cell(msg)} | {count} |" for msg, count in errors[:10]]
+        lines.append("")
     requests = views.request_rows(load)
     if requests:
         lines += [

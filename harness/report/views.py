@@ -172,7 +172,9 @@ class GateRow:
 
     @property
     def required(self) -> str:
-        """``>= 0.8``: the comparison and the threshold together."""
+        """``>= 0.8``: the comparison and the threshold together (``-`` for a gate off)."""
+        if self.threshold == MISSING:
+            return MISSING
         return f"{self.comparison} {self.threshold}".strip()
 
 

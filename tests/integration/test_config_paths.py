@@ -57,3 +57,24 @@ def test_a_missing_load_file_is_named_by_its_field_before_the_tests_run(tmp_path
     assert "--profile-file" not in result.stderr
     assert "--load-file" not in result.stderr
     assert "tests:" not in result.stderr  # said before the test phase, not after it
+
+
+def test_a_service_of_ones_own_is_never_loaded_on_the_reference_apis_routes(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path / "project", '["checks"]')
+    result = run_cli(
+        "gate", "--target-url", "http://127.0.0.1:9", "--report-dir", str(tmp_path / "r"),
+        cwd=project, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "load.path is '/api/v0/ping', the reference API's (embedded default)" in result.stderr
+    assert "chaos.experiments is ['api-latency'], the reference API's" in result.stderr
+
+
+def test_a_load_file_without_requests_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("rate_rps = 50.0\nduration_s = 2.0\n")
+    result = run_cli("load", "--load-file", str(empty), "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "requests" in result.stderr

@@ -117,3 +117,18 @@ def test_a_value_left_at_its_default_says_so() -> None:
     config = load_config(environ={}, cwd=Path("/x"))
     assert not config.explicit("tests.paths")
     assert config.origin("tests.paths") == "embedded defaults"
+
+
+def test_a_number_or_off_field_says_both_in_one_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(overrides=["gates.load_p95_ms=-1"], environ={}, cwd=Path("/x"))
+    (line,) = str(caught.value).splitlines()
+    assert "for gates.load_p95_ms from --set" in line
+    assert "greater than 0 or 'off'" in line
+    assert "constrained-float" not in line
+
+
+def test_an_environment_variable_is_named_as_the_source_of_what_it_set() -> None:
+    environ = {"RELIABILITY__PROFILES__MINE__LOAD__DURATION_S": "2"}
+    with pytest.raises(ConfigError, match="from environment variable RELIABILITY__PROFILES"):
+        load_config(environ=environ, cwd=Path("/x"))

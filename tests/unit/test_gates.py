@@ -400,3 +400,16 @@ def test_the_availability_gate_passes_fails_and_says_the_hours_it_needs() -> Non
     assert "more hours with no outage needed" in undecided.detail
     missing = _one(GateSettings(availability_min=0.99), Evidence())
     assert missing.detail == "no probe timeline measured"
+
+
+def test_a_latency_gate_does_not_pass_on_requests_that_all_failed() -> None:
+    all_failed = Evidence(load=_load(n=5000, failures=5000, p95=2.0))
+    result = _one(GateSettings(load_p95_ms=10), all_failed)
+    assert result.outcome == "insufficient"
+    assert "every one of the 5000 requests failed" in result.detail
+    some_failed = _one(GateSettings(load_p95_ms=10), Evidence(load=_load(failures=50)))
+    assert "50 of them failed" in some_failed.detail
+
+
+def test_no_gate_configured_judges_nothing_and_is_no_pass() -> None:
+    assert overall_outcome(()) == "insufficient"

@@ -1,0 +1,131 @@
+"""What the commands check before anything starts: every problem the user can fix is found
+here, named as the user wrote it (the option, or the field and where it was set), and is a
+usage or configuration error (exit 2) that leaves no run behind."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.config import ResolvedConfig
+from harness.errors import ConfigError, UsageError
+from harness.netguard import ensure_loopback_url
+
+__all__ = [
+    "check_expression",
+    "check_load_file",
+    "check_load_settings",
+    "check_own_service",
+    "check_target",
+    "load_file_source",
+    "test_paths",
+]
+
+
+def check_expression(option: str, expression: str | None) -> None:
+    """Refuse a -k/-m expression pytest cannot parse, before any worker starts."""
+    if not expression:
+        return
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:  # pytest moved it: pytest itself will complain, later
+        return
+    try:
+        Expression.compile(expression)
+    except Exception as exc:  # SyntaxError in recent pytest, its own ParseError before
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise UsageError(f"invalid {option} expression {expression!r}: {message}") from None
+
+
+def check_target(args: argparse.Namespace) -> None:
+    """Refuse a non-loopback --target-url before anything starts."""
+    if getattr(args, "target_url", None):
+        ensure_loopback_url(
+            args.target_url, where="--target-url", allow_non_loopback=args.allow_non_loopback
+        )
+
+
+def test_paths(config: ResolvedConfig, rootdir: Path, *, given_rootdir: bool) -> tuple[str, ...]:
+    """The test paths to hand pytest, checked before anything starts.
+
+    Paths the user set (a file, --set, the environment) must exist: a missing one is a
+    ConfigError naming it and where it was set, never replaced. The embedded default
+    (``scenarios``) gives way, with ``--rootdir`` or where it does not exist, to the
+    project's own pytest configuration (no paths: pytest's testpaths or the directory).
+    """
+    paths = tuple(config.profile.tests.paths)
+    if not config.explicit("tests.paths"):
+        if given_rootdir or not any((rootdir / p).exists() for p in paths):
+            return ()
+        return paths
+    missing = [p for p in paths if not (rootdir / p).exists()]
+    if missing:
+        raise ConfigError(
+            f"tests.paths {', '.join(map(repr, missing))} from {config.origin('tests.paths')}: "
+            f"no such file or directory (relative paths are read from {rootdir})"
+        )
+    return paths
+
+
+def check_load_file(value: str | None, where: str) -> None:
+    """A load file, readable and valid now, before any phase; ``where`` names it as the
+    user wrote it (``--load-file X``, or the field and where it was set)."""
+    if not value:
+        return
+    from harness.load import load_load_spec
+
+    try:
+        load_load_spec(Path(value), "http://127.0.0.1:1")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def check_own_service(config: ResolvedConfig, target_url: str | None) -> None:
+    """With --target-url, no phase may fall back to the reference API's own routes: a value
+    left at its embedded default that names one is refused, saying what to set."""
+    if not target_url:
+        return
+    profile, problems = config.profile, []
+    if profile.load.enabled and not profile.load.load_file and not config.explicit("load.path"):
+        problems.append(
+            f"load.path is {profile.load.path!r}, the reference API's (embedded default), and "
+            f"--target-url names another service: set load.path to one of its paths (e.g. "
+            "--set load.path=/healthz), load.load_file, or load.enabled = false"
+        )
+    if profile.chaos.enabled and not config.explicit("chaos.experiments"):
+        problems.append(
+            f"chaos.experiments is {profile.chaos.experiments}, the reference API's (embedded "
+            "default), and --target-url names another service: set chaos.experiments (and "
+            "chaos.directory) to experiments of your own, or chaos.enabled = false"
+        )
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def check_load_settings(config: ResolvedConfig) -> None:
+    """The load the profile's [load] table describes (without a load file), valid now."""
+    settings = config.profile.load
+    if settings.load_file:
+        return
+    from harness.load import LoadSpec, RequestSpec
+
+    spec = LoadSpec(
+        target_url="http://127.0.0.1:1",
+        requests=(RequestSpec(path=settings.path),),
+        rate_rps=settings.rate_rps,
+        users=settings.users,
+        duration_s=settings.duration_s,
+        max_requests=settings.max_requests,
+        processes=settings.processes,
+    )
+    problems = [
+        p.replace("requests[0].path", "load.path").replace("requests[0]", "load.path")
+        for p in spec.problems()
+    ]
+    if problems:
+        raise ConfigError(f"[load] from {config.origin('load.path')}: " + "; ".join(problems))
+
+
+def load_file_source(config: ResolvedConfig) -> str:
+    value = config.profile.load.load_file
+    return f"load.load_file {value!r} from {config.origin('load.load_file')}"
