@@ -107,17 +107,9 @@ def check_load_settings(config: ResolvedConfig) -> None:
     settings = config.profile.load
     if settings.load_file:
         return
-    from harness.load import LoadSpec, RequestSpec
+    from harness.phases.load_phase import load_spec
 
-    spec = LoadSpec(
-        target_url="http://127.0.0.1:1",
-        requests=(RequestSpec(path=settings.path),),
-        rate_rps=settings.rate_rps,
-        users=settings.users,
-        duration_s=settings.duration_s,
-        max_requests=settings.max_requests,
-        processes=settings.processes,
-    )
+    spec = load_spec(settings, "http://127.0.0.1:1")
     problems = [
         p.replace("requests[0].path", "load.path").replace("requests[0]", "load.path")
         for p in spec.problems()

@@ -15,10 +15,10 @@ from harness.session import RunContext
 if TYPE_CHECKING:
     from harness.load import LoadSpec
 
-__all__ = ["run_load_phase"]
+__all__ = ["load_spec", "run_load_phase"]
 
 
-def _load_spec(
+def load_spec(
     settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None = None
 ) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
@@ -51,7 +51,7 @@ def run_load_phase(
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
 
-    spec = _load_spec(settings, target_url, overrides)
+    spec = load_spec(settings, target_url, overrides)
     ctx.say(
         f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
         f"{spec.duration_s} s against {target_url}"
