@@ -19,7 +19,7 @@ from harness.errors import HarnessError, Terminated, UsageError, interruption_ca
 
 __all__ = ["main"]
 
-COMMANDS = ("run", "gate", "load", "chaos", "report", "target", "doctor", "slo")
+COMMANDS = ("run", "gate", "load", "chaos", "report", "target", "doctor", "slo", "soak")
 
 EPILOG = """\
 exit codes:
@@ -165,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = _command(sub, "doctor", "which real components are present, which defaults serve")
     _config_options(doctor)
 
+    soak = _command(sub, "soak", "a long, bounded run: low-rate load, the prober, faults")
+    soak.add_argument("--duration", required=True, help="how long: 90s, 30m, 2h (at most 24h)")
+    soak.add_argument("--rate", type=float, default=20.0, help="intended req/s (default 20)")
+    soak.add_argument(
+        "--fault-every",
+        default=None,
+        help="a round of the profile's chaos experiments this often (e.g. 10m); default none",
+    )
+    _common(soak)
+
     slo = _command(sub, "slo", "the profile's SLOs for production: OpenSLO and Prometheus rules")
     slo.add_argument("action", choices=["export"], help="export: write the files")
     slo.add_argument("--out", default="slo", help="directory to write them to (default slo/)")
@@ -285,6 +295,12 @@ def _command_hint(selectors: list[str]) -> str | None:
     return None
 
 
+def _soak(args: argparse.Namespace) -> int:
+    from harness.commands import cmd_soak
+
+    return cmd_soak(args, _config(args))
+
+
 def _slo(args: argparse.Namespace) -> int:
     from harness.commands import cmd_slo_export
 
@@ -334,4 +350,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "target": _target,
     "doctor": _doctor,
     "slo": _slo,
+    "soak": _soak,
 }

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from harness.config import ResolvedConfig, TestSettings
 from harness.console import console, print_gates, print_readiness, print_tests
 from harness.console import progress as _progress
+from harness.console import progress_seconds as _progress_seconds
 from harness.console import say as _say
 from harness.errors import ConfigError, UsageError
 from harness.preflight import (
@@ -21,6 +22,7 @@ from harness.preflight import (
     check_own_service,
     check_target,
     load_file_source,
+    parse_duration,
     test_paths,
 )
 from harness.runner.selectors import resolve_selectors
@@ -36,7 +38,15 @@ if TYPE_CHECKING:
 
 SettingsT = TypeVar("SettingsT", bound="BaseModel")
 
-__all__ = ["cmd_chaos", "cmd_gate", "cmd_load", "cmd_report", "cmd_run", "cmd_slo_export"]
+__all__ = [
+    "cmd_chaos",
+    "cmd_gate",
+    "cmd_load",
+    "cmd_report",
+    "cmd_run",
+    "cmd_slo_export",
+    "cmd_soak",
+]
 
 
 def _finish(
@@ -467,6 +477,62 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
 
         results = gate_logic.evaluate_gates(only, gate_logic.Evidence(chaos=chaos.evidence()))
+        return _finish(ctx, results)
+
+
+# -- soak --------------------------------------------------------------------------------
+
+
+def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
+    """A long, bounded run: low-rate load and the prober for ``--duration``, a round of the
+    profile's chaos experiments every ``--fault-every``; report.json checkpointed every
+    minute; then the gates (the test gates off: a soak runs no tests) and the checklist."""
+    from harness import gates as gate_logic
+    from harness.checklist import evaluate_checklist
+    from harness.phases import check_chaos_experiments, watched
+    from harness.phases.soak_phase import run_soak
+
+    duration = parse_duration(args.duration, "--duration", low_s=10.0, high_s=86_400.0)
+    every = (
+        parse_duration(args.fault_every, "--fault-every", low_s=10.0, high_s=86_400.0)
+        if args.fault_every
+        else None
+    )
+    if not args.rate > 0:
+        raise UsageError(f"--rate {args.rate}: must be a number > 0")
+    check_target(args)
+    if every:
+        check_chaos_experiments(
+            config.profile.chaos, base_dir=Path.cwd(), external_target=bool(args.target_url)
+        )
+    profile = config.profile
+    with (
+        open_run("soak", config, _report_root(args), _say) as ctx,
+        _service(ctx, args, config) as target,
+    ):
+        off = {"tests": "a soak runs no tests"} | ({} if every else {"chaos": "no --fault-every"})
+        objective = _number(profile.gates.availability_min) or _number(profile.readiness.uptime)
+        with (
+            watched(ctx, profile.availability, profile.target, target, objective) as watch,
+            _progress_seconds("soak", duration) as update,
+        ):
+            load, chaos = run_soak(
+                ctx, config, target, duration_s=duration, rate_rps=args.rate,
+                fault_every_s=every, checkpoint=watch.refresh, on_progress=update,
+            )  # fmt: skip
+        if every and chaos is None:
+            off["chaos"] = f"no fault round fit in --duration {args.duration}"
+        evidence = gate_logic.Evidence(
+            None,
+            load.evidence() if load else None,
+            chaos.evidence() if chaos else None,
+            watch.availability,
+        )
+        results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
+        results += _slo_gates(ctx, config, watch.availability, off)
+        readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
+        ctx.state.record(readiness=readiness)
+        print_readiness(readiness)
         return _finish(ctx, results)
 
 

@@ -19,7 +19,15 @@ if TYPE_CHECKING:  # scipy loads with the gates: imported while the workers run,
     from harness.checklist import Checklist
     from harness.gates import GateResult
 
-__all__ = ["console", "print_gates", "print_readiness", "print_tests", "progress", "say"]
+__all__ = [
+    "console",
+    "print_gates",
+    "print_readiness",
+    "print_tests",
+    "progress",
+    "progress_seconds",
+    "say",
+]
 
 # a CI log is not a terminal: give tables room instead of rich's 80-column default
 console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
@@ -135,5 +143,23 @@ def progress(description: str) -> Iterator[Callable[[Any], None]]:
                 total=p.expected,
                 info=f"failures {p.failures} · flaky {p.flaky}",
             )
+
+        yield update
+
+
+@contextlib.contextmanager
+def progress_seconds(description: str, total_s: float) -> Iterator[Callable[[float, str], None]]:
+    """A live bar over a span of time; the callable takes the seconds done and a note."""
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+        TextColumn("{task.fields[info]}"),
+    ]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total_s, info="")
+
+        def update(done_s: float, info: str) -> None:
+            bar.update(task, completed=min(done_s, total_s), info=escape(info))
 
         yield update

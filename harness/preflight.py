@@ -12,6 +12,7 @@ from harness.errors import ConfigError, UsageError
 from harness.netguard import ensure_loopback_url
 
 __all__ = [
+    "parse_duration",
     "check_expression",
     "check_load_file",
     "check_load_settings",
@@ -121,3 +122,20 @@ def check_load_settings(config: ResolvedConfig) -> None:
 def load_file_source(config: ResolvedConfig) -> str:
     value = config.profile.load.load_file
     return f"load.load_file {value!r} from {config.origin('load.load_file')}"
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str | None, option: str, *, low_s: float, high_s: float) -> float:
+    """``90s``, ``30m``, ``2h`` or plain seconds; a UsageError naming ``option`` otherwise."""
+    raw = (text or "").strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS else "s"
+    number = raw[:-1] if raw[-1:] in _UNITS else raw
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected a duration such as 90s, 30m or 2h") from None
+    if not low_s <= seconds <= high_s:
+        raise UsageError(f"{option} {text!r}: must be from {low_s:g} s to {high_s / 3600:g} h")
+    return seconds

@@ -76,6 +76,7 @@ def run_chaos_phase(
     base_dir: Path,
     external_target: bool = False,
     recovery_limit_s: float | None = None,
+    prior: ChaosOutcome | None = None,
 ) -> ChaosOutcome:
     """Run the chaos experiments, each prepared by its fault kind (:mod:`harness.faults`).
 
@@ -101,7 +102,7 @@ def run_chaos_phase(
     if not database_url.startswith(("postgresql://", "postgres://")):
         database_url = ""
     count = injections or settings.injections
-    outcome = ChaosOutcome()
+    outcome = prior or ChaosOutcome()  # a soak's earlier rounds are kept, added to
     with (
         tempfile.TemporaryDirectory(prefix="moonbase-chaos-") as tmp,
         provision_toxiproxy() as server,

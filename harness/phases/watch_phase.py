@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from harness.availability import Availability, ProbePoint, analyse_probes
 from harness.config import AvailabilitySettings, TargetSettings
+from harness.prober import WholeRunProber, read_timeline
 from harness.session import RunContext
 from harness.target import Target
 
@@ -20,9 +21,30 @@ REFERENCE_PROBE_PATH = "/api/v0/ping"  # the reference API's liveness path
 
 @dataclass(slots=True)
 class Watch:
-    """What the watch saw, once it has ended (``availability`` None while it runs)."""
+    """What the watch saw: ``availability`` once it has ended, or as of the last
+    :meth:`refresh` (a soak's checkpoints)."""
 
     availability: Availability | None = None
+    ctx: RunContext | None = None
+    prober: WholeRunProber | None = None
+    settings: AvailabilitySettings | None = None
+    objective: float | None = None
+
+    def refresh(self) -> Availability | None:
+        """Analyse the timeline recorded so far and record it in the run (a checkpoint)."""
+        if self.prober is None or self.settings is None or self.ctx is None:
+            return None
+        timeline = read_timeline(self.prober.out)
+        if not timeline:
+            return None
+        t0 = timeline[0].t
+        self.availability = analyse_probes(
+            [ProbePoint(p.t - t0, p.ok) for p in timeline],
+            interval_s=self.settings.interval_s,
+            assumed_outage_s=self.settings.assumed_outage_s,
+        )
+        self.ctx.state.record(availability=self.availability, availability_objective=self.objective)
+        return self.availability
 
 
 def _probe(
@@ -46,8 +68,6 @@ def watched(
 ) -> Iterator[Watch]:
     """Probe ``target`` for as long as the block runs; record the availability it saw,
     also when the block ends by an interruption or an error (what was seen is kept)."""
-    from harness.prober import WholeRunProber
-
     watch = Watch()
     if not settings.enabled:
         yield watch
@@ -67,19 +87,13 @@ def watched(
         timeout_s=settings.timeout_s,
     )
     prober.start()
+    watch = Watch(None, ctx, prober, settings, objective)
     try:
         yield watch
     finally:
-        timeline = prober.stop()
-        if timeline:
-            t0 = timeline[0].t
-            watch.availability = analyse_probes(
-                [ProbePoint(p.t - t0, p.ok) for p in timeline],
-                interval_s=settings.interval_s,
-                assumed_outage_s=settings.assumed_outage_s,
-            )
-            ctx.state.record(availability=watch.availability, availability_objective=objective)
-            a = watch.availability
+        prober.stop()
+        a = watch.refresh()
+        if a is not None:
             ctx.say(
                 f"availability: {a.probes} probes over {a.observed_s:.0f} s, "
                 f"{len(a.outages)} outage(s), {a.downtime_s:.1f} s down; lower bound "
