@@ -73,6 +73,11 @@ def watched(
         yield watch
         return
     path, statuses = _probe(settings, target_settings, target)
+    if path:  # a path the target does not serve is a config error now, not a run of outages
+        from harness.readiness import ReadinessCheck, wait_until_ready
+
+        source = "availability.path" if settings.path else "target.ready_path"
+        wait_until_ready(target.url, ReadinessCheck(path, statuses, 10.0, source=source))
     what = f"GET {path}" if path else "a TCP connect"
     ctx.say(
         f"availability: probing {target.url} ({what}) every {settings.interval_s:g} s for the "

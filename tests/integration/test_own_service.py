@@ -305,3 +305,17 @@ def test_phases_switched_off_take_their_gates_with_them(tmp_path: Path, service:
     assert "**load: off** (load.enabled = false from --set load.enabled=false)" in summary
     junit = (project / "reports" / "latest" / "junit.xml").read_text()
     assert junit.count("<skipped") >= 3
+
+
+def test_a_probe_path_the_service_does_not_serve_is_exit_2_before_the_run(
+    tmp_path: Path, service: str
+) -> None:
+    project = _project(tmp_path / "items")
+    result = run_cli(
+        "gate", "--target-url", service, "--set", "availability.path=/nope",
+        "--report-dir", str(project / "reports"), cwd=project, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "answered GET /nope with HTTP 404" in result.stderr
+    assert "availability.path" in result.stderr
+    assert "tests:" not in result.stderr  # before the phases
