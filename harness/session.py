@@ -191,19 +191,24 @@ def target_for(
         ctx.state.record(target_url=url)
         yield Target(url, token or os.environ.get("MOONBASE_API_TOKEN", ""), managed=False)
         return
+    # the reference API's scratch state (database, jobs) for this run only: removed after it
+    # stopped; its log stays in the run directory
     data_dir = Path(tempfile.mkdtemp(prefix="moonbase-target-"))
-    reference = ReferenceTarget(data_dir, log_path=ctx.state.run_dir / "target-api.log")
-    ctx.say("starting the reference Moonbase API")
-    t0 = time.monotonic()
-    target = reference.start()
     try:
-        detail = (
-            f"reference Moonbase API at {target.url} (pid {reference.pid}, "
-            f"started in {time.monotonic() - t0:.2f} s)"
-        )
-        ctx.state.add_component("target", Component("embedded", detail))
-        ctx.state.record(target_url=target.url)
-        ctx.say(f"reference API up at {target.url}")
-        yield target
+        reference = ReferenceTarget(data_dir, log_path=ctx.state.run_dir / "target-api.log")
+        ctx.say("starting the reference Moonbase API")
+        t0 = time.monotonic()
+        target = reference.start()
+        try:
+            detail = (
+                f"reference Moonbase API at {target.url} (pid {reference.pid}, "
+                f"started in {time.monotonic() - t0:.2f} s)"
+            )
+            ctx.state.add_component("target", Component("embedded", detail))
+            ctx.state.record(target_url=target.url)
+            ctx.say(f"reference API up at {target.url}")
+            yield target
+        finally:
+            reference.stop()
     finally:
-        reference.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

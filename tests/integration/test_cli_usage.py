@@ -203,3 +203,15 @@ def test_sigterm_stops_the_api_that_target_serves(tmp_path: Path) -> None:
             process.communicate()
     assert process.returncode == 130
     poll_until("the API stopped", lambda: not api.is_running(), 15)
+
+
+def test_the_reference_apis_scratch_directory_is_removed_after_the_run(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    result = run_cli(
+        "load", "--duration", "1", "--rate", "20", "--report-dir", str(tmp_path / "reports"),
+        env={**os.environ, "TMPDIR": str(scratch)}, timeout=120,
+    )  # fmt: skip
+    assert result.returncode in (0, 1, 3), result.stdout + result.stderr
+    assert "reference API up at" in result.stderr  # it did start one, in that TMPDIR
+    assert list(scratch.glob("moonbase-target-*")) == []
