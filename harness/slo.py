@@ -160,17 +160,22 @@ def _counted(slo: SloSettings, good: int, total: int, run_s: float, claim: str) 
 
 
 def _worst_windows(load: LoadResult, objective: float) -> tuple[WindowBurn, ...]:
-    """The worst burn rate over sliding windows of the load's per-second timeline."""
+    """The worst burn rate over sliding windows of the load's per-second timeline (a
+    window starting at each second; one pass per window length, as a soak has hours)."""
     points = sorted(load.timeline, key=lambda p: p.t_s)
     out = []
     for window in SHORT_WINDOWS_S:
         worst: WindowBurn | None = None
-        for i, start in enumerate(points):
-            inside = [p for p in points[i:] if p.t_s < start.t_s + window]
-            total = sum(p.requests for p in inside)
-            bad = sum(p.failures for p in inside)
+        end = total = bad = 0
+        for start in points:
+            while end < len(points) and points[end].t_s < start.t_s + window:
+                total += points[end].requests
+                bad += points[end].failures
+                end += 1
             if total and (worst is None or bad / total > worst.bad / max(worst.total, 1)):
                 worst = WindowBurn(window, (bad / total) / (1 - objective), bad, total)
+            total -= start.requests  # the window moves past this second
+            bad -= start.failures
         if worst is not None:
             out.append(worst)
     return tuple(out)
