@@ -67,6 +67,8 @@ class Availability:
     outages: tuple[Outage, ...]
     gaps_s: float  # time not observed (the prober was away): neither up nor down
     assumed_outage_s: float  # the duration the bound uses when none was observed
+    gap_spans: tuple[tuple[float, float], ...] = ()  # (start, end) of each gap
+    origin_epoch: float | None = None  # the wall clock (epoch s) of t_s = 0: the first probe
 
     @property
     def downtime_s(self) -> float:
@@ -138,6 +140,9 @@ class Availability:
             "confidence": CONFIDENCE,
             "downtime_s": round(self.downtime_s, 3),
             "outages": [o.to_json() for o in self.outages],
+            "not_observed": [
+                {"start_s": round(a, 3), "end_s": round(b, 3)} for a, b in self.gap_spans
+            ],
             "longest_outage_s": max((o.duration_s for o in self.outages), default=0.0),
             "mttr_s": self.mttr_s,
             "mtbf_s": self.mtbf_s,
@@ -151,6 +156,8 @@ class Availability:
                 + ("" if self.outages else " (assumed: no outage was observed)")
             ),
         }
+        if self.origin_epoch is not None:
+            body["origin_epoch"] = round(self.origin_epoch, 3)
         if objective is not None:
             body["objective"] = objective
             body["hours_to_show"] = self.hours_to_show(objective)
@@ -163,23 +170,27 @@ def analyse_probes(
     interval_s: float,
     assumed_outage_s: float = 30.0,
     max_gap_factor: float = 5.0,
+    origin_epoch: float | None = None,
 ) -> Availability:
     """Outages, observed time and gaps of a probe timeline (probes every ``interval_s``).
 
     A silence longer than ``max_gap_factor`` intervals between two probes is a gap: the
-    prober was away (restarted, stalled), so that time is not observed.
+    prober was away (restarted, stalled), so that time is not observed. ``origin_epoch``
+    is the wall clock of ``t_s = 0``, which places the timeline among the run's phases.
     """
     if interval_s <= 0:
         raise ValueError(f"invalid interval_s={interval_s!r}: must be > 0")
     ordered = sorted(points, key=lambda p: p.t_s)
     outages: list[Outage] = []
     observed = gaps = 0.0
+    gap_spans: list[tuple[float, float]] = []
     start: float | None = None
     failed = run = 0
     for previous, point in zip(ordered, ordered[1:], strict=False):
         step = point.t_s - previous.t_s
         if step > max_gap_factor * interval_s:
             gaps += step
+            gap_spans.append((previous.t_s, point.t_s))
         else:
             observed += step
     for point in ordered:
@@ -202,4 +213,6 @@ def analyse_probes(
         outages=tuple(outages),
         gaps_s=gaps,
         assumed_outage_s=assumed_outage_s,
+        gap_spans=tuple(gap_spans),
+        origin_epoch=origin_epoch,
     )

@@ -165,6 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = _command(sub, "doctor", "which real components are present, which defaults serve")
     _config_options(doctor)
 
+    _soak_parser(sub)
+
+    slo = _command(sub, "slo", "the profile's SLOs for production: OpenSLO and Prometheus rules")
+    slo.add_argument("action", choices=["export"], help="export: write the files")
+    slo.add_argument("--out", default="slo", help="directory to write them to (default slo/)")
+    slo.add_argument("--service", default=None, help="the service name (default target.name)")
+    _config_options(slo)
+    return parser
+
+
+def _soak_parser(sub: Any) -> None:
     soak = _command(sub, "soak", "a long, bounded run: low-rate load, the prober, faults")
     soak.add_argument("--duration", required=True, help="how long: 90s, 30m, 2h (at most 24h)")
     soak.add_argument("--rate", type=float, default=20.0, help="intended req/s (default 20)")
@@ -173,14 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a round of the profile's chaos experiments this often (e.g. 10m); default none",
     )
+    soak.add_argument(
+        "--checkpoint-every",
+        default="1m",
+        help="write what was measured so far into report.json this often (default 1m)",
+    )
     _common(soak)
-
-    slo = _command(sub, "slo", "the profile's SLOs for production: OpenSLO and Prometheus rules")
-    slo.add_argument("action", choices=["export"], help="export: write the files")
-    slo.add_argument("--out", default="slo", help="directory to write them to (default slo/)")
-    slo.add_argument("--service", default=None, help="the service name (default target.name)")
-    _config_options(slo)
-    return parser
 
 
 def _normalise(argv: list[str]) -> list[str]:

@@ -220,7 +220,7 @@ def _run_tests(
 ) -> int:
     from harness.phases import run_tests_phase
 
-    with _progress("test runs") as update:
+    with _progress("test runs") as update, ctx.state.phase("tests"):
         tests = run_tests_phase(
             ctx,
             settings,
@@ -327,7 +327,7 @@ def _gate_phases(
 
     profile, cwd = config.profile, Path.cwd()
     env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
-    with _progress("test runs") as update:
+    with _progress("test runs") as update, ctx.state.phase("tests"):
         tests = run_tests_phase(
             ctx,
             profile.tests,
@@ -342,19 +342,21 @@ def _gate_phases(
         raise tests.result.interruption or KeyboardInterrupt()
     load = None
     if profile.load.enabled:
-        load = run_load_phase(
-            ctx, profile.load, target.url, overrides=_load_overrides(config)
-        ).evidence()
+        with ctx.state.phase("load"):
+            load = run_load_phase(
+                ctx, profile.load, target.url, overrides=_load_overrides(config)
+            ).evidence()
     chaos = None
     if profile.chaos.enabled:
-        chaos = run_chaos_phase(
-            ctx,
-            profile.chaos,
-            target.url,
-            base_dir=cwd,
-            external_target=not target.managed,
-            recovery_limit_s=_number(profile.gates.chaos_recovery_s),
-        ).evidence()
+        with ctx.state.phase("chaos"):
+            chaos = run_chaos_phase(
+                ctx,
+                profile.chaos,
+                target.url,
+                base_dir=cwd,
+                external_target=not target.managed,
+                recovery_limit_s=_number(profile.gates.chaos_recovery_s),
+            ).evidence()
     return gate_logic.Evidence(tests.evidence(), load, chaos)
 
 
@@ -430,7 +432,9 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("load", config, report_root, _say) as ctx,
         _service(ctx, args, config) as target,
     ):
-        evidence = run_load_phase(ctx, settings, target.url, overrides=overrides).evidence()
+        with ctx.state.phase("load"):
+            outcome = run_load_phase(ctx, settings, target.url, overrides=overrides)
+        evidence = outcome.evidence()
         gates = config.profile.gates
         only_load = gates.model_validate(
             {k: v for k, v in gates.model_dump().items() if k.startswith("load_")}
@@ -463,16 +467,17 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
     ):
         gates = config.profile.gates
         threshold = gates.chaos_recovery_s or 30.0
-        chaos = run_chaos_phase(
-            ctx,
-            config.profile.chaos,
-            target.url,
-            names=list(args.names) or None,
-            injections=args.injections,
-            base_dir=Path.cwd(),
-            external_target=not target.managed,
-            recovery_limit_s=_number(threshold),
-        )
+        with ctx.state.phase("chaos"):
+            chaos = run_chaos_phase(
+                ctx,
+                config.profile.chaos,
+                target.url,
+                names=list(args.names) or None,
+                injections=args.injections,
+                base_dir=Path.cwd(),
+                external_target=not target.managed,
+                recovery_limit_s=_number(threshold),
+            )
         only = gates.model_validate({"chaos_recovery_s": threshold})
         from harness import gates as gate_logic
 
@@ -498,6 +503,9 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
         if args.fault_every
         else None
     )
+    checkpoint_every = parse_duration(
+        args.checkpoint_every, "--checkpoint-every", low_s=5.0, high_s=3_600.0
+    )
     if not args.rate > 0:
         raise UsageError(f"--rate {args.rate}: must be a number > 0")
     check_target(args)
@@ -519,6 +527,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
             load, chaos = run_soak(
                 ctx, config, target, duration_s=duration, rate_rps=args.rate,
                 fault_every_s=every, checkpoint=watch.refresh, on_progress=update,
+                checkpoint_every_s=checkpoint_every,
             )  # fmt: skip
         if every and chaos is None:
             off["chaos"] = f"no fault round fit in --duration {args.duration}"

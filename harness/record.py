@@ -36,6 +36,7 @@ __all__ = [
     "Component",
     "ExperimentOutcome",
     "LoadOutcome",
+    "PhaseSpan",
     "RunOutcome",
     "TestsOutcome",
     "build_report",
@@ -238,6 +239,15 @@ class ChaosOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    """When a phase ran, on the wall clock (epoch seconds); ``end`` is None while it runs."""
+
+    name: str  # tests | load | chaos | soak
+    start: float
+    end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunOutcome:
     """One run of a command, as far as it got."""
 
@@ -270,6 +280,7 @@ class RunOutcome:
     final: bool = False
     # the phases that did not run because the config switched them off, and why
     phases_off: tuple[tuple[str, str], ...] = ()
+    spans: tuple[PhaseSpan, ...] = ()  # when each phase ran, for the run's timeline
     extra: Mapping[str, object] = field(default_factory=dict)  # e.g. `report --compare`
 
     def with_component(self, name: str, component: Component) -> RunOutcome:
@@ -314,7 +325,60 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["slos"] = [s.to_json() for s in outcome.slos]
     if outcome.availability is not None:
         report["availability"] = outcome.availability.to_json(outcome.availability_objective)
+    timeline = run_timeline(outcome)
+    if timeline is not None:
+        report["timeline"] = timeline
     if outcome.final:
         report["error"] = outcome.error
     report.update(outcome.extra)
     return report
+
+
+def run_timeline(outcome: RunOutcome) -> dict[str, Any] | None:
+    """One timeline of the run: when each phase ran, every fault injection, the outages the
+    whole-run prober saw and the time it did not observe, in seconds from one origin (the
+    prober's first probe, else the first phase's start). None when nothing has a time."""
+    availability = outcome.availability
+    origin = availability.origin_epoch if availability is not None else None
+    starts = [s.start for s in outcome.spans]
+    experiments = outcome.chaos.experiments if outcome.chaos else ()
+    starts += [e.result.started_epoch for e in experiments if e.result.started_epoch is not None]
+    if origin is None and not starts:
+        return None
+    base = origin if origin is not None else min(starts)
+    spans: list[dict[str, object]] = []
+
+    def add(lane: str, name: str, start: float, end: float, **more: object) -> None:
+        spans.append(
+            {"lane": lane, "name": name, "start_s": round(start, 3), "end_s": round(end, 3)} | more
+        )
+
+    last = max([base, *starts, *(s.end for s in outcome.spans if s.end is not None)])
+    for span in outcome.spans:
+        # a phase still running (a checkpoint, or a crash) ends at the latest time known
+        end = span.end if span.end is not None else last
+        add("phase", span.name, span.start - base, end - base, running=span.end is None)
+    for e in experiments:
+        r = e.result
+        if r.started_epoch is None:
+            continue
+        for i in r.injections:
+            name = r.name if len(r.injections) == 1 else f"{r.name} #{i.index + 1}"
+            at = r.started_epoch - base
+            recovered = i.analysis.total_s
+            add(
+                "fault", name, at + i.t_inject, at + i.t_remove,
+                recovered_s=None if recovered is None else round(at + i.t_inject + recovered, 3),
+            )  # fmt: skip
+    if availability is not None and origin is not None:
+        for o in availability.outages:
+            add("outage", f"outage {o.duration_s:.3g} s", o.start_s, o.end_s, ongoing=o.ongoing)
+        for a, b in availability.gap_spans:
+            add("not_observed", f"not observed {b - a:.3g} s", a, b)
+    return {
+        "origin_epoch": round(base, 3),
+        "origin": "the whole-run prober's first probe"
+        if origin is not None
+        else "the first phase's start",
+        "spans": spans,
+    }

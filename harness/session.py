@@ -25,7 +25,7 @@ from harness.config import ResolvedConfig, TargetSettings
 from harness.errors import HarnessError, interruption_cause
 from harness.netguard import ensure_loopback_url
 from harness.readiness import ReadinessCheck, wait_until_ready
-from harness.record import Component, RunOutcome, build_report
+from harness.record import Component, PhaseSpan, RunOutcome, build_report
 from harness.report.writers import write_all
 from harness.target import ReferenceTarget, Target
 
@@ -102,6 +102,20 @@ class RunState:
         """Replace parts of the record (a phase's outcome, say) and checkpoint."""
         self.outcome = dataclasses.replace(self.outcome, **changes)
         self.checkpoint()
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time the block as phase ``name`` on the run's timeline, also when it fails."""
+        span = PhaseSpan(name, time.time())
+        self.record(spans=(*self.outcome.spans, span))
+        try:
+            yield
+        finally:
+            ended = dataclasses.replace(span, end=time.time())
+            self.outcome = dataclasses.replace(
+                self.outcome,
+                spans=tuple(ended if s is span else s for s in self.outcome.spans),
+            )
 
     def add_component(self, name: str, component: Component) -> None:
         self.outcome = self.outcome.with_component(name, component)

@@ -27,9 +27,12 @@ LISTENING = "moonbase-api listening on "
 LISTENING_PATTERN = re.escape(LISTENING) + r"(http://\S+)"
 
 
-def api_argv(data_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0) -> list[str]:
+def api_argv(
+    data_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0, exit_with_parent: bool = True
+) -> list[str]:
     """``python -m target_api`` with this interpreter, serving on ``host:port`` (0 picks
-    a free port) and keeping its database, logs and token in ``data_dir``."""
+    a free port) and keeping its database, logs and token in ``data_dir``; by default it
+    stops once its launcher has gone (a launcher killed by SIGKILL leaves no server)."""
     return [
         sys.executable,
         "-m",
@@ -40,6 +43,7 @@ def api_argv(data_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0) ->
         str(port),
         "--data-dir",
         str(data_dir),
+        *(["--exit-with-parent"] if exit_with_parent else []),
     ]
 
 

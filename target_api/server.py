@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -24,9 +25,17 @@ class _Server(uvicorn.Server):
     status 0 on SIGTERM/SIGINT (uvicorn re-raises the signal after a graceful stop,
     which would make a clean shutdown look like a crash to the caller)."""
 
-    def __init__(self, config: uvicorn.Config, url: str) -> None:
+    def __init__(self, config: uvicorn.Config, url: str, *, exit_with_parent: bool) -> None:
         super().__init__(config)
         self._url = url
+        self._parent = os.getppid() if exit_with_parent else None
+
+    async def on_tick(self, counter: int) -> bool:
+        # --exit-with-parent: a launcher that died (even by SIGKILL) leaves no server behind
+        if self._parent is not None and counter % 10 == 0 and os.getppid() != self._parent:
+            warn("the process that started the API is gone: stopping")
+            self.should_exit = True
+        return await super().on_tick(counter)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -55,6 +64,11 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
     parser.add_argument(
         "--data-dir", type=Path, default=Path("moonbase-data"), help="SQLite file, logs, token"
+    )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop (gracefully) once the process that started the API has gone",
     )
     return parser.parse_args(list(argv))
 
@@ -100,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         date_header=False,
         timeout_graceful_shutdown=10,
     )
-    server = _Server(config, f"http://{shown_host}:{port}")
+    server = _Server(config, f"http://{shown_host}:{port}", exit_with_parent=args.exit_with_parent)
     try:
         server.run(sockets=[sock])
     finally:

@@ -80,6 +80,7 @@ class ExperimentResult:
     # each fault as its kind describes it for report.json (the kind decides the fields)
     fault_json: tuple[Mapping[str, object], ...] = ()
     partial: bool = False  # interrupted: the injections completed before that, kept
+    started_epoch: float | None = None  # the wall clock at t = 0 of its timeline
 
     @property
     def effect_observed(self) -> bool:
@@ -101,55 +102,63 @@ class ExperimentResult:
     def to_json(self) -> dict[str, object]:
         recoveries = [r for r in self.recovery_s if r is not None]
         a0 = self.injections[0].analysis if self.injections else None
-        return {
-            "name": self.name,
-            "title": self.title,
-            "status": self.status,
-            "link": self.link,
-            "fault": {
-                "type": self.faults[0].type if self.faults else None,
-                "attributes": dict(self.faults[0].attributes) if self.faults else {},
-            },
-            "faults": [dict(f) for f in self.fault_json],
-            "toxiproxy": self.server_kind,
-            "steady_state_met": self.steady_state_met,
-            "effect_observed": self.effect_observed,
-            "recovered": bool(self.injections)
-            and all(i.analysis.recovered for i in self.injections),
-            "recovery_s": max(recoveries) if recoveries else None,
-            "recovery": {
-                "detect_s": a0.detect_s if a0 else None,
-                "recover_s": a0.recover_s if a0 else None,
-                "total_s": a0.total_s if a0 else None,
-            },
-            "injections": [
-                {
-                    "index": i.index,
-                    "t_inject": round(i.t_inject, 4),
-                    "t_remove": round(i.t_remove, 4),
-                    "effect_observed": i.analysis.effect_observed,
-                    "effect_ms": i.analysis.effect_ms,
-                    "steady_median_ms": i.analysis.steady_median_ms,
-                    "fault_median_ms": i.analysis.fault_median_ms,
-                    "fault_error_rate": i.analysis.fault_error_rate,
-                    "detect_s": i.analysis.detect_s,
-                    "recover_s": i.analysis.recover_s,
-                    "total_s": i.analysis.total_s,
-                    "recovered": i.analysis.recovered,
-                    "detail": i.analysis.detail,
-                }
-                for i in self.injections
-            ],
-            "max_recovery_s": self.max_recovery_s,
-            "max_error_rate": self.max_error_rate,
-            "restarts": [r.to_json() for r in self.restarts],
-            "pod": self.pod.to_json() if self.pod is not None else None,
-            "load": self.load.to_json() if self.load is not None else None,
-            "within_error_budget": self.within_error_budget,
-            "timeline": [s.to_json() for s in self.timeline],
-            "error": self.error,
-            "notes": list(self.notes),
-        } | ({"partial": True} if self.partial else {})
+        return (
+            {
+                "name": self.name,
+                "title": self.title,
+                "status": self.status,
+                "link": self.link,
+                "fault": {
+                    "type": self.faults[0].type if self.faults else None,
+                    "attributes": dict(self.faults[0].attributes) if self.faults else {},
+                },
+                "faults": [dict(f) for f in self.fault_json],
+                "toxiproxy": self.server_kind,
+                "steady_state_met": self.steady_state_met,
+                "effect_observed": self.effect_observed,
+                "recovered": bool(self.injections)
+                and all(i.analysis.recovered for i in self.injections),
+                "recovery_s": max(recoveries) if recoveries else None,
+                "recovery": {
+                    "detect_s": a0.detect_s if a0 else None,
+                    "recover_s": a0.recover_s if a0 else None,
+                    "total_s": a0.total_s if a0 else None,
+                },
+                "injections": [
+                    {
+                        "index": i.index,
+                        "t_inject": round(i.t_inject, 4),
+                        "t_remove": round(i.t_remove, 4),
+                        "effect_observed": i.analysis.effect_observed,
+                        "effect_ms": i.analysis.effect_ms,
+                        "steady_median_ms": i.analysis.steady_median_ms,
+                        "fault_median_ms": i.analysis.fault_median_ms,
+                        "fault_error_rate": i.analysis.fault_error_rate,
+                        "detect_s": i.analysis.detect_s,
+                        "recover_s": i.analysis.recover_s,
+                        "total_s": i.analysis.total_s,
+                        "recovered": i.analysis.recovered,
+                        "detail": i.analysis.detail,
+                    }
+                    for i in self.injections
+                ],
+                "max_recovery_s": self.max_recovery_s,
+                "max_error_rate": self.max_error_rate,
+                "restarts": [r.to_json() for r in self.restarts],
+                "pod": self.pod.to_json() if self.pod is not None else None,
+                "load": self.load.to_json() if self.load is not None else None,
+                "within_error_budget": self.within_error_budget,
+                "timeline": [s.to_json() for s in self.timeline],
+                "error": self.error,
+                "notes": list(self.notes),
+            }
+            | ({"partial": True} if self.partial else {})
+            | (
+                {}
+                if self.started_epoch is None
+                else {"started_epoch": round(self.started_epoch, 3)}
+            )
+        )
 
 
 def _fault_json(experiment: Experiment) -> tuple[dict[str, object], ...]:
@@ -275,7 +284,7 @@ def run_experiment(
     say = on_event or (lambda _msg: None)
     errors: list[str] = []
     restarts_before = len(supervisor.restarts) if supervisor else 0
-    t0 = time.monotonic()
+    t0, started_epoch = time.monotonic(), time.time()
     context = FaultContext(
         name=experiment.name,
         source=experiment.source,
@@ -321,6 +330,7 @@ def run_experiment(
         load=load,
         pod=setup.pod.record() if setup.pod is not None else None,
         partial=window.interrupted is not None,
+        started_epoch=started_epoch,
     )
     if window.interrupted is not None:
         raise ExperimentInterrupted(result, window.interrupted)

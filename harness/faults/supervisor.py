@@ -48,11 +48,13 @@ P = TypeVar("P", bound=SupervisedProcess)
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
-    """At most ``burst`` restarts within ``interval_s`` (systemd's defaults: 5 in 10 s)."""
+    """At most ``burst`` restarts within ``interval_s`` (systemd's defaults: 5 in 10 s),
+    each ``delay_s`` after the death was seen (systemd's ``RestartSec``, default 0)."""
 
     burst: int = 5
     interval_s: float = 10.0
     start_deadline_s: float = 30.0
+    delay_s: float = 0.0
 
     def allows(self, previous_starts: Sequence[float], now: float) -> bool:
         """True when one more restart at ``now`` stays within the limit."""
@@ -135,6 +137,15 @@ class Supervisor(Generic[P]):
             if not injected:
                 self._starts.append(now)
             self._restarting = True
+            if self.policy.delay_s > 0 and self._stopping.wait(self.policy.delay_s):
+                # stopped during RestartSec: an expected end, not restarted
+                record = RestartRecord(
+                    died_pid, status, now, None, None, "stopped before the restart", injected
+                )
+                with self._lock:
+                    self._records.append(record)
+                    self._restarting = False
+                return record
             try:
                 self.process.restart(self.policy.start_deadline_s)
             except InfrastructureError as exc:

@@ -165,9 +165,14 @@ def run_load(spec: LoadSpec, *, progress: ProgressCallback | None = None) -> Loa
 class LoadHandle:
     """A load run in a background thread: :meth:`wait` for its result, or :meth:`stop` it."""
 
-    def __init__(self, spec: LoadSpec) -> None:
+    def __init__(self, spec: LoadSpec, snapshot_every_s: float | None = None) -> None:
         spec.validate()
         self.spec = spec
+        # with snapshot_every_s (one load process): its partial result, every so often
+        self._snapshot_dir = (
+            Path(tempfile.mkdtemp(prefix="moonbase-load-snapshot-")) if snapshot_every_s else None
+        )
+        self._snapshot_every_s = snapshot_every_s or 0.0
         self._stop = threading.Event()
         self._result: LoadResult | None = None
         self._error: BaseException | None = None
@@ -175,11 +180,36 @@ class LoadHandle:
         self._thread = threading.Thread(target=self._main, name="moonbase-load", daemon=True)
         self._thread.start()
 
+    @property
+    def _snapshot_path(self) -> Path | None:
+        return None if self._snapshot_dir is None else self._snapshot_dir / "snapshot.json"
+
     def _main(self) -> None:
+        path = self._snapshot_path
         try:
-            self._result = _run(self.spec, self._on_progress, self._stop)
+            snapshot = None if path is None else (path, self._snapshot_every_s)
+            self._result = _run(self.spec, self._on_progress, self._stop, snapshot)
         except BaseException as exc:  # handed to wait(), which re-raises it
             self._error = exc
+        finally:
+            if self._snapshot_dir is not None:
+                shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+
+    def snapshot(self) -> LoadResult | None:
+        """The load process's latest partial result (marked interrupted), or None: before
+        its first snapshot, after the run ended, or without ``snapshot_every_s``."""
+        path = self._snapshot_path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) if path else None
+        except (OSError, ValueError):
+            return None
+        if not data:
+            return None
+        spec = self.spec
+        return merge_reports(
+            data["reports"], intended_rate_rps=spec.rate_rps, users=spec.users,
+            model=spec.model, interrupted=True,
+        )  # fmt: skip
 
     def _on_progress(self, snapshot: LoadProgress) -> None:
         self._latest = snapshot
@@ -210,9 +240,13 @@ class LoadHandle:
         return self._result
 
 
-def start_load(spec: LoadSpec) -> LoadHandle:
-    """Start ``spec`` in the background and return its :class:`LoadHandle`."""
-    return LoadHandle(spec)
+def start_load(spec: LoadSpec, snapshot_every_s: float | None = None) -> LoadHandle:
+    """Start ``spec`` in the background and return its :class:`LoadHandle`; with
+    ``snapshot_every_s`` (one load process), :meth:`LoadHandle.snapshot` reads what it
+    measured so far."""
+    if snapshot_every_s is not None and spec.processes > 1:
+        raise ValueError("snapshots need a load in one process (processes=1)")
+    return LoadHandle(spec, snapshot_every_s)
 
 
 def _pump(
@@ -302,7 +336,10 @@ def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:
 
 
 def _run(
-    spec: LoadSpec, progress: ProgressCallback | None, stop: threading.Event | None
+    spec: LoadSpec,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+    snapshot: tuple[Path, float] | None = None,
 ) -> LoadResult:
     spec.validate()
     workdir = Path(tempfile.mkdtemp(prefix="moonbase-load-"))
@@ -313,7 +350,10 @@ def _run(
         limit_s = spec.duration_s + 2 * spec.request_timeout_s + HARD_DEADLINE_GRACE_S
         deadline = time.monotonic() + limit_s
         role = "master" if spec.processes > 1 else "local"
-        main = run.start_child(role, "--result", str(result_path), stdout=True)
+        extra = ["--result", str(result_path)]
+        if snapshot is not None and role == "local":
+            extra += ["--snapshot", str(snapshot[0]), "--snapshot-every-s", repr(snapshot[1])]
+        main = run.start_child(role, *extra, stdout=True)
         try:
             _pump(run, main, progress, stop, deadline, limit_s)
         except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (errors.Terminated)

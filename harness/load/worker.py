@@ -27,6 +27,7 @@ import locust  # noqa: F401  (patches the standard library with gevent)
 import argparse
 import itertools
 import json
+import os
 import random
 import signal
 import sys
@@ -327,8 +328,24 @@ def install_stop_signals(on_stop: Callable[[], None]) -> None:
         gevent.signal_handler(signum, on_stop)
 
 
-def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
+def _write_snapshot(path: str, recorder: Recorder) -> None:
+    """What this process measured so far, as a partial result, replaced atomically (a
+    reader sees the previous snapshot or this one, never a torn file)."""
+    body = {"reports": [recorder.report()], "interrupted": True, "timed_out": False}
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(body, f)
+    os.replace(tmp, path)
+
+
+def run_local(
+    spec: LoadSpec, epoch: float, snapshot: str | None = None, snapshot_every_s: float = 60.0
+) -> dict[str, Any]:
+    """Run the load in this process; with ``snapshot``, write the partial result there every
+    ``snapshot_every_s`` (a long run that is killed keeps what it measured). Stops early on
+    SIGTERM/SIGINT and when the harness that started it is gone."""
     recorder = Recorder(epoch)
+    parent = os.getppid()
     install_stop_signals(recorder.signal_stop)
     plan = Plan(spec, recorder, 0)
     env = Environment(user_classes=[make_user_class(spec, plan)], host=spec.target_url)
@@ -337,6 +354,7 @@ def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
     started = time.monotonic()
     runner.start(spec.users, spawn_rate=SPAWN_RATE)
     next_progress = started + 1.0
+    next_snapshot = started + snapshot_every_s
     timed_out = False
     while recorder.users_done < spec.users and not recorder.signalled:
         if time.monotonic() > deadline:
@@ -346,6 +364,11 @@ def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
         if time.monotonic() >= next_progress:
             next_progress += 1.0
             emit("progress", elapsed_s=time.monotonic() - started, **recorder.progress())
+            if os.getppid() != parent:  # the harness died: no one will read the result
+                recorder.signal_stop()
+        if snapshot is not None and time.monotonic() >= next_snapshot:
+            next_snapshot += snapshot_every_s
+            _write_snapshot(snapshot, recorder)
     recorder.stop_requested = True
     runner.quit()
     return {
@@ -356,6 +379,7 @@ def run_local(spec: LoadSpec, epoch: float) -> dict[str, Any]:
 
 
 def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
+    parent = os.getppid()
     stop = gevent.event.Event()
     install_stop_signals(stop.set)
     env = Environment(user_classes=[make_user_class(spec, None)], host=spec.target_url)
@@ -410,6 +434,8 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
                 requests=sum(int(p["requests"]) for p in progress.values()),
                 failures=sum(int(p["failures"]) for p in progress.values()),
             )
+            if os.getppid() != parent:  # the harness died: stop the workers, end
+                stop.set()
 
     runner.send_message("harness_flush")
     report_deadline = time.monotonic() + WORKER_REPORT_TIMEOUT_S
@@ -475,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--master-port", type=int, default=0)
     parser.add_argument("--worker-index", type=int, default=0)
+    parser.add_argument("--snapshot", help="local role: write the partial result here")
+    parser.add_argument("--snapshot-every-s", type=float, default=60.0)
     args = parser.parse_args(argv)
     setup_logging("WARNING")  # type: ignore[no-untyped-call]
     with open(args.spec, encoding="utf-8") as f:
@@ -486,7 +514,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.result:
         parser.error("--result is required for the local and master roles")
-    result = run_local(spec, args.epoch) if args.role == "local" else run_master(spec, args.epoch)
+    result = (
+        run_local(spec, args.epoch, args.snapshot, args.snapshot_every_s)
+        if args.role == "local"
+        else run_master(spec, args.epoch)
+    )
     with open(args.result, "w", encoding="utf-8") as f:
         json.dump(result, f)
     crashes = [c for r in result["reports"] for c in r.get("crashes", [])]

@@ -8,11 +8,15 @@ import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.config import ResolvedConfig
+from harness.config import Profile, ResolvedConfig
 from harness.record import ChaosOutcome, LoadOutcome
 from harness.session import RunContext
 from harness.target import Target
+
+if TYPE_CHECKING:
+    from harness.load import LoadSpec
 
 __all__ = ["CHECKPOINT_EVERY_S", "run_soak"]
 
@@ -30,13 +34,12 @@ def run_soak(
     fault_every_s: float | None,
     checkpoint: Callable[[], object],
     on_progress: Callable[[float, str], None],
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> tuple[LoadOutcome | None, ChaosOutcome | None]:
-    """Load at ``rate_rps`` for ``duration_s``; every ``fault_every_s`` a round of the
-    profile's chaos experiments (one injection each); ``checkpoint`` every minute."""
-    from harness.load import start_load
-    from harness.load.histogram import decode_histogram
-    from harness.load.percentiles import percentile_estimate
-    from harness.phases.chaos_phase import run_chaos_phase
+    """Load at ``rate_rps`` for ``duration_s`` (in one load process: a soak is low-rate, and
+    one process can hand over what it measured so far); every ``fault_every_s`` a round of
+    the profile's chaos experiments (one injection each); every ``checkpoint_every_s`` the
+    load so far is recorded and ``checkpoint`` called (the prober's timeline so far)."""
     from harness.phases.load_phase import load_spec
 
     profile = config.profile
@@ -45,16 +48,45 @@ def run_soak(
         rate_rps=rate_rps,
         duration_s=duration_s,
         max_requests=None,  # the soak is bounded by its duration
+        processes=1,
     )
     ctx.say(
         f"soak: {duration_s:g} s at {rate_rps:g} req/s against {target.url}"
         + (f", chaos every {fault_every_s:g} s" if fault_every_s else ", no faults")
     )
-    handle = start_load(settings)
+    with ctx.state.phase("soak"):
+        return _soak(ctx, settings, profile, target, duration_s, fault_every_s,
+                     checkpoint_every_s, checkpoint, on_progress)  # fmt: skip
+
+
+def _soak(
+    ctx: RunContext,
+    settings: LoadSpec,
+    profile: Profile,
+    target: Target,
+    duration_s: float,
+    fault_every_s: float | None,
+    checkpoint_every_s: float,
+    checkpoint: Callable[[], object],
+    on_progress: Callable[[float, str], None],
+) -> tuple[LoadOutcome | None, ChaosOutcome | None]:
+    from harness.load import LoadResult, start_load
+    from harness.load.histogram import decode_histogram
+    from harness.load.percentiles import percentile_estimate
+    from harness.phases.chaos_phase import run_chaos_phase
+
+    def outcome(result: LoadResult) -> LoadOutcome:
+        histogram = decode_histogram(result.histogram)
+        return LoadOutcome(
+            result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
+        )
+
+    handle = start_load(settings, snapshot_every_s=checkpoint_every_s)
     chaos: ChaosOutcome | None = None
     start = time.monotonic()
     next_fault = start + fault_every_s if fault_every_s else None
-    next_checkpoint = start + CHECKPOINT_EVERY_S
+    # a little after each load snapshot, so that every checkpoint carries a fresh one
+    next_checkpoint = start + checkpoint_every_s + _TICK_S
     rounds = 0
     try:
         while (elapsed := time.monotonic() - start) < duration_s and not handle.done():
@@ -78,16 +110,17 @@ def run_soak(
                 )
                 next_fault = time.monotonic() + (fault_every_s or 0)
             if now >= next_checkpoint:
-                checkpoint()  # what the prober saw so far, in report.json
-                next_checkpoint = now + CHECKPOINT_EVERY_S
+                # what the load and the prober measured so far, in report.json
+                partial = handle.snapshot()
+                if partial is not None:
+                    ctx.state.record(load=outcome(partial))
+                checkpoint()
+                next_checkpoint += checkpoint_every_s
             time.sleep(_TICK_S)  # the soak's own pace; every wait here is bounded by duration_s
     finally:
         handle.stop()
         result = handle.wait(settings.request_timeout_s + 60.0)
-        histogram = decode_histogram(result.histogram)
-        load = LoadOutcome(
-            result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
-        )
+        load = outcome(result)
         ctx.state.record(load=load)
     on_progress(duration_s, f"{result.requests} requests, {result.failures} failed")
     return load, chaos

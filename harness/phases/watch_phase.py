@@ -42,6 +42,7 @@ class Watch:
             [ProbePoint(p.t - t0, p.ok) for p in timeline],
             interval_s=self.settings.interval_s,
             assumed_outage_s=self.settings.assumed_outage_s,
+            origin_epoch=t0,
         )
         self.ctx.state.record(availability=self.availability, availability_objective=self.objective)
         return self.availability

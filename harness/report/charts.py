@@ -16,6 +16,7 @@ __all__ = [
     "TOP",
     "Chart",
     "Dot",
+    "Label",
     "Polyline",
     "Rect",
     "Segment",
@@ -71,6 +72,17 @@ class Rect:
 
 
 @dataclass(frozen=True, slots=True)
+class Label:
+    """A text at ``(x, y)``, anchored at its start, middle or end."""
+
+    x: float
+    y: float
+    text: str
+    anchor: str = "start"
+    css: str = "lane-label"
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     x1: float
     y1: float
@@ -96,6 +108,7 @@ class Chart:
     bands: tuple[Rect, ...] = ()
     markers: tuple[Tick, ...] = ()
     segments: tuple[Segment, ...] = ()
+    labels: tuple[Label, ...] = ()
     legend: tuple[tuple[str, str], ...] = ()  # (css class, label)
     plot_left: float = LEFT
     plot_right: float = WIDTH - RIGHT

@@ -28,6 +28,7 @@ from harness.report.charts import (
     TOP,
     Chart,
     Dot,
+    Label,
     Polyline,
     Rect,
     Segment,
@@ -190,30 +191,67 @@ def _chaos_view(experiments: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _availability(view: views.AvailabilityView | None) -> dict[str, Any] | None:
-    """The availability section: its figures and a timeline with the outages shaded."""
-    if view is None:
+_LANES = (
+    ("phase", "phases"),
+    ("fault", "faults"),
+    ("outage", "outages"),
+)
+_LANE_H, _LANE_GAP = 26.0, 8.0
+
+
+def _run_timeline(report: Mapping[str, Any]) -> Chart | None:
+    """The run on one time axis: a lane of phases, a lane of fault injections, and a lane
+    of the prober's outages (with the time it did not observe), from report.json's
+    ``timeline``; each band carries its exact times as a tooltip."""
+    timeline = _map(report.get("timeline"))
+    spans = [_map(s) for s in _list(timeline.get("spans"))]
+    spans = [s for s in spans if _num(s.get("start_s")) is not None]
+    if not spans:
         return None
-    chart = None
-    if view.observed_s > 0:
-        sx, sy, xt, _ = scales([0.0, view.observed_s], [0.0, 1.0])
-        height = HEIGHT - BOTTOM - TOP
-        bands = []
-        for start, end, duration in view.outages:
-            a, b = float(start), float(end)
-            bands.append(
-                Rect(sx(a), TOP, max(2.0, sx(b) - sx(a)), height, "band-fault",
-                     f"outage {start}–{end} s ({duration} s)")
-            )  # fmt: skip
-        chart = Chart(
-            title="Probe timeline: outages shaded",
-            x_label="time since the prober started (s)",
-            y_label="",
-            x_ticks=ticks(sx, xt),
-            bands=tuple(bands),
-            legend=(("band-fault", "outage"),),
-        )
-    return {"view": view, "chart": chart}
+    ends = [_num(s.get("end_s")) or 0.0 for s in spans]
+    observed = _num(_map(report.get("availability")).get("observed_s")) or 0.0
+    sx, _, xt, _ = scales([0.0, max([*ends, observed, 1.0])], [0.0, 1.0])
+    height = TOP + len(_LANES) * (_LANE_H + _LANE_GAP) + BOTTOM
+    rects: list[Rect] = []
+    labels: list[Label] = []
+    for row, (lane, title) in enumerate(_LANES):
+        y = TOP + row * (_LANE_H + _LANE_GAP)
+        labels.append(Label(sx.a - 6, y + _LANE_H / 2 + 4, title, "end"))
+        lanes = ("outage", "not_observed") if lane == "outage" else (lane,)
+        for s in (s for s in spans if s.get("lane") in lanes):
+            a, b = _num(s.get("start_s")) or 0.0, _num(s.get("end_s")) or 0.0
+            name = str(s.get("name") or s.get("lane"))
+            tip = f"{name}: {fmt_number(a)}–{fmt_number(b)} s"
+            recovered = _num(s.get("recovered_s"))
+            if recovered is not None:
+                tip += f", answered again at {fmt_number(recovered)} s"
+            if s.get("running"):
+                tip += " (still running when the report was written)"
+            x, w = sx(a), max(2.0, sx(b) - sx(a))
+            rects.append(Rect(x, y, w, _LANE_H, f"lane-{s.get('lane')}", tip))
+            if lane == "phase" and w > 7 * len(name):
+                labels.append(Label(x + w / 2, y + _LANE_H / 2 + 4, name, "middle", "lane-text"))
+    return Chart(
+        title="The run on one timeline: phases, fault injections, outages",
+        x_label=f"seconds from {timeline.get('origin') or 'the start'}",
+        y_label="",
+        height=height,
+        x_ticks=ticks(sx, xt),
+        rects=tuple(rects),
+        labels=tuple(labels),
+        plot_bottom=height - BOTTOM,
+        legend=(
+            ("lane-phase", "phase"),
+            ("lane-fault", "fault injected (to removed)"),
+            ("lane-outage", "outage"),
+            ("lane-not_observed", "not observed"),
+        ),
+    )
+
+
+def _availability(view: views.AvailabilityView | None) -> dict[str, Any] | None:
+    """The availability section's figures (the run's timeline is drawn in it)."""
+    return None if view is None else {"view": view}
 
 
 def _fault_runs(points: Sequence[tuple[float, Mapping[str, Any]]]) -> list[tuple[float, float]]:
@@ -407,6 +445,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "readiness": views.readiness_view(report),
         "slos": views.slo_rows(report),
         "availability": _availability(views.availability_view(report)),
+        "run_timeline": _run_timeline(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),
         "phases_off": [(str(k), str(v)) for k, v in _map(report.get("phases_off")).items()],

@@ -3,6 +3,7 @@ that ends by itself and keeps its evidence when stopped early."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from cli_helpers import ROOT, run_cli
 
@@ -67,6 +69,56 @@ def test_a_soak_stopped_early_keeps_its_load_and_availability(tmp_path: Path) ->
     assert report["load"]["requests"] > 0
     assert report["load"]["interrupted"] is True or report["load"]["requests"] < 120 * 20
     assert report["availability"]["probes"] >= 200
+
+
+def test_a_soak_killed_by_sigkill_keeps_its_last_checkpoint_and_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    reports = tmp_path / "reports"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "soak", "--duration", "120s", "--rate", "20",
+         "--checkpoint-every", "5s", "--report-dir", str(reports)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    harness = psutil.Process(process.pid)
+    children: list[psutil.Process] = []
+    try:
+
+        def checkpointed() -> bool:
+            paths = list(reports.glob("*/report.json"))  # `latest` moves when a run ends
+            try:
+                report = json.loads(paths[0].read_text()) if paths else {}
+            except (OSError, ValueError):
+                return False
+            return bool(report.get("load")) and bool(report.get("availability"))
+
+        poll_until("a checkpoint with the load and the prober", checkpointed, 90)
+        children = harness.children(recursive=True)  # the API, the load, the prober
+        assert len(children) >= 3, children
+        process.kill()  # SIGKILL: nothing of the harness runs after this
+        process.wait(timeout=10)
+        # every process it started notices that it is gone and ends by itself
+        poll_until(
+            "the harness's children ended by themselves",
+            lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+                            for c in children),
+            30,
+        )  # fmt: skip
+    finally:
+        for child in [harness, *children]:  # only what this test started, by PID
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if child.is_running():
+                    child.kill()
+    assert not (reports / "latest").exists()  # the run never ended
+    (path,) = reports.glob("*/report.json")
+    report = json.loads(path.read_text())
+    assert report["status"] == "crashed"  # as a killed run's last checkpoint reads
+    assert report["load"]["requests"] >= 5 * 20 * 0.5  # at least one snapshot's worth
+    assert report["load"]["interrupted"] is True  # a partial load, and it says so
+    assert report["availability"]["probes"] >= 5 * 10 * 0.5
+    (soak,) = [s for s in report["timeline"]["spans"] if s["lane"] == "phase"]
+    assert soak["name"] == "soak"
+    assert soak["running"] is True
 
 
 @pytest.mark.parametrize(

@@ -190,3 +190,32 @@ def test_announced_chaos_kills_are_restarted_without_counting_as_a_crash_loop() 
     record = supervisor.check_once(11.0)
     assert record is not None
     assert not record.injected
+
+
+def test_a_restart_delay_waits_after_the_death_and_a_stop_cuts_it_short() -> None:
+    import threading
+    import time
+
+    from target_api.testing import poll_until
+
+    process = FakeProcess()
+    supervisor = Supervisor(process, policy=RestartPolicy(delay_s=0.3))
+    process.die()
+    began = time.monotonic()
+    record = supervisor.check_once(0.0)
+    assert record is not None
+    assert record.new_pid == 101
+    assert time.monotonic() - began >= 0.3  # RestartSec: not restarted before the delay
+    # a stop during the delay ends the wait at once (the restart then sees it stopping)
+    slow = Supervisor(FakeProcess(), policy=RestartPolicy(delay_s=60.0))
+    slow.process.die()
+    worker = threading.Thread(target=slow.check_once, args=(0.0,))
+    began = time.monotonic()
+    worker.start()
+    poll_until("the supervisor in its restart delay", lambda: slow._restarting, 5)
+    slow._stopping.set()
+    worker.join(5.0)
+    assert not worker.is_alive()
+    assert time.monotonic() - began < 5.0
+    assert slow.process.restart_calls == 0
+    assert slow.restarts[-1].error == "stopped before the restart"
