@@ -50,6 +50,7 @@ class _Spec:
     unit: str  # what "trials needed" counts for this row
     claim: str  # which claim its number supports
     why_not: str = ""  # for a row this harness does not measure
+    scale: float = 1.0  # the row's threshold x scale is its gate's (cpu: 0.5 -> 50%)
 
 
 def _pct(value: float) -> str:
@@ -79,12 +80,12 @@ ROWS: tuple[_Spec, ...] = (
         "", "the rate this run's load phase achieved (its intended rate caps it)",
     ),
     _Spec(
-        "memory_mb", "Memory", None, lambda t: f"< {t:g} MB", "", "the target's memory",
-        "the harness does not sample the target's memory yet",
+        "memory_mb", "Memory", "target_rss_mb_max", lambda t: f"< {t:g} MB", "",
+        "the peak resident memory of the target's processes over the whole run, sampled",
     ),
     _Spec(
-        "cpu", "CPU", None, lambda t: f"< {_pct(t)}", "", "the target's CPU",
-        "the harness does not sample the target's CPU yet",
+        "cpu", "CPU", "target_cpu_pct_max", lambda t: f"< {_pct(t)}", "",
+        "the target's mean CPU over this run's load phase (its 'normal load')", scale=100.0,
     ),
     _Spec(
         "test_success", "Test success", "test_success", lambda t: f"> {_pct(t)} of runs",
@@ -174,7 +175,7 @@ def _needs(result: GateResult, unit: str) -> str:
 
 def _measured_row(spec: _Spec, threshold: float, evidence: Evidence, weight: float) -> Row:
     assert spec.gate is not None
-    result = evaluate_one(spec.gate, evidence, threshold)
+    result = evaluate_one(spec.gate, evidence, threshold * spec.scale)
     if result.detail.startswith("no ") and result.outcome == "insufficient" and not result.n:
         return Row(
             spec.key, spec.title, spec.target(threshold), "not measured",

@@ -67,6 +67,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-url", help="test this running service instead of starting the reference API"
     )
+    parser.add_argument(
+        "--target-pid",
+        type=int,
+        default=None,
+        help="with --target-url: the service's main PID, to sample its memory and CPU "
+        "(with its children); without it, its Prometheus process metrics are read",
+    )
     _allow_flag(parser, "targets")
 
 
@@ -277,7 +284,7 @@ def _chaos(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from harness.commands import cmd_report
+    from harness.report_command import cmd_report
 
     return cmd_report(args, _config(args))
 

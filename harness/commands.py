@@ -25,6 +25,7 @@ from harness.preflight import (
     parse_duration,
     test_paths,
 )
+from harness.preflight import report_root as _report_root
 from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
 
@@ -42,7 +43,6 @@ __all__ = [
     "cmd_chaos",
     "cmd_gate",
     "cmd_load",
-    "cmd_report",
     "cmd_run",
     "cmd_slo_export",
     "cmd_soak",
@@ -73,18 +73,6 @@ def _finish(
     print_gates(results)
     print(f"verdict: {verdict} (exit {code}); report: {ctx.state.run_dir / 'index.html'}")
     return code
-
-
-def _report_root(args: argparse.Namespace) -> Path:
-    """--report-dir as an absolute path (pytest runs elsewhere with --rootdir), created."""
-    root = Path(args.report_dir).expanduser().resolve()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--report-dir {args.report_dir!r}: {exc.strerror or exc}") from None
-    if not root.is_dir():
-        raise UsageError(f"--report-dir {args.report_dir!r} is not a directory")
-    return root
 
 
 def _validated(model: SettingsT, updates: dict[str, Any], options: dict[str, str]) -> SettingsT:
@@ -128,7 +116,11 @@ def _service(
     """The service under test: the one at --target-url, ready by the profile's [target]
     check, or a reference API the run starts and stops (:func:`session.target_for`)."""
     return target_for(
-        ctx, args.target_url, args.allow_non_loopback, readiness=config.profile.target
+        ctx,
+        args.target_url,
+        args.allow_non_loopback,
+        readiness=config.profile.target,
+        target_pid=getattr(args, "target_pid", None),
     )
 
 
@@ -155,6 +147,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         ("load", profile.load.enabled),
         ("chaos", profile.chaos.enabled),
         ("availability", profile.availability.enabled),
+        ("resources", profile.resources.enabled),
     )
     return {
         phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
@@ -249,7 +242,7 @@ def _run_tests(
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import check_chaos_experiments, watched
+    from harness.phases import check_chaos_experiments, sampled, watched
 
     profile = config.profile
     cwd = Path.cwd()
@@ -274,12 +267,17 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         if off:
             ctx.state.record(phases_off=tuple(off.items()))
         objective = _number(profile.gates.availability_min) or _number(profile.readiness.uptime)
-        with watched(ctx, profile.availability, profile.target, target, objective) as watch:
+        with (
+            watched(ctx, profile.availability, profile.target, target, objective) as watch,
+            sampled(ctx, profile.resources, target) as resources,
+        ):
             evidence = _gate_phases(ctx, args, config, target, paths)
         from harness import gates as gate_logic
         from harness.checklist import evaluate_checklist
 
-        evidence = dataclasses.replace(evidence, availability=watch.availability)
+        evidence = dataclasses.replace(
+            evidence, availability=watch.availability, resources=resources.usage
+        )
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
         results += _slo_gates(ctx, config, watch.availability, off)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
@@ -402,7 +400,7 @@ def cmd_slo_export(args: argparse.Namespace, config: ResolvedConfig) -> int:
 
 
 def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import run_load_phase
+    from harness.phases import run_load_phase, sampled
 
     settings = config.profile.load
     updates = {
@@ -432,16 +430,24 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("load", config, report_root, _say) as ctx,
         _service(ctx, args, config) as target,
     ):
-        with ctx.state.phase("load"):
+        with (
+            sampled(ctx, config.profile.resources, target) as resources,
+            ctx.state.phase("load"),
+        ):
             outcome = run_load_phase(ctx, settings, target.url, overrides=overrides)
         evidence = outcome.evidence()
         gates = config.profile.gates
-        only_load = gates.model_validate(
-            {k: v for k, v in gates.model_dump().items() if k.startswith("load_")}
+        only_load = gates.model_validate(  # the load's gates, and the target's use under it
+            {k: v for k, v in gates.model_dump().items() if k.startswith(("load_", "target_"))}
         )
         from harness import gates as gate_logic
 
-        results = gate_logic.evaluate_gates(only_load, gate_logic.Evidence(load=evidence))
+        off = {} if config.profile.resources.enabled else {"resources": "resources.enabled = false"}
+        results = gate_logic.evaluate_gates(
+            only_load,
+            gate_logic.Evidence(load=evidence, resources=resources.usage),
+            phases_off=off,
+        )
         return _finish(ctx, results)
 
 
@@ -494,7 +500,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     minute; then the gates (the test gates off: a soak runs no tests) and the checklist."""
     from harness import gates as gate_logic
     from harness.checklist import evaluate_checklist
-    from harness.phases import check_chaos_experiments, watched
+    from harness.phases import check_chaos_experiments, sampled, watched
     from harness.phases.soak_phase import run_soak
 
     duration = parse_duration(args.duration, "--duration", low_s=10.0, high_s=86_400.0)
@@ -522,11 +528,17 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
         objective = _number(profile.gates.availability_min) or _number(profile.readiness.uptime)
         with (
             watched(ctx, profile.availability, profile.target, target, objective) as watch,
+            sampled(ctx, profile.resources, target) as resources,
             _progress_seconds("soak", duration) as update,
         ):
+
+            def checkpoint() -> None:
+                watch.refresh()
+                resources.refresh()
+
             load, chaos = run_soak(
                 ctx, config, target, duration_s=duration, rate_rps=args.rate,
-                fault_every_s=every, checkpoint=watch.refresh, on_progress=update,
+                fault_every_s=every, checkpoint=checkpoint, on_progress=update,
                 checkpoint_every_s=checkpoint_every,
             )  # fmt: skip
         if every and chaos is None:
@@ -536,6 +548,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
             load.evidence() if load else None,
             chaos.evidence() if chaos else None,
             watch.availability,
+            resources.usage,
         )
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
         results += _slo_gates(ctx, config, watch.availability, off)
@@ -543,52 +556,3 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
         ctx.state.record(readiness=readiness)
         print_readiness(readiness)
         return _finish(ctx, results)
-
-
-# -- report ------------------------------------------------------------------------------
-
-
-def _run_dir(root: Path, ref: str) -> Path:
-    path = Path(ref)
-    if path.is_dir():
-        return path
-    candidate = root / ref
-    if candidate.is_dir():
-        return candidate
-    raise UsageError(f"no run {ref!r}: neither a directory nor a run id under {root}")
-
-
-def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    """Re-render a run's reports. Exits with the run's own exit code, or 1 when
-    --compare flags a latency regression against the baseline."""
-    from harness.report.compare import compare_runs
-    from harness.report.document import read_report
-    from harness.report.writers import write_all
-
-    if not args.min_effect_ms >= 0:
-        raise UsageError(f"--min-effect-ms {args.min_effect_ms}: must be a number >= 0")
-    root = _report_root(args)
-    run_dir = _run_dir(root, args.run).resolve()
-    report = read_report(run_dir)
-    regressed = False
-    if args.compare:
-        baseline = read_report(_run_dir(root, args.compare).resolve())
-        comparison = compare_runs(report, baseline, args.min_effect_ms)
-        console.print(comparison.summary())
-        body = comparison.to_json()
-        if body is not None:
-            report["comparison"] = body
-            regressed = comparison.regression is not None and comparison.regression.regressed
-    try:
-        paths = write_all(report, run_dir, root, final=True, history=[])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UsageError(
-            f"{run_dir / 'report.json'} does not have the shape of a report: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    if regressed:
-        print(f"verdict: fail (exit 1): latency regressed against {args.compare}")
-        return 1
-    return int(report.get("exit_code", 0))

@@ -151,6 +151,32 @@ class GateSettings(_Model):
     load_min_rps: PositiveFloat | Off | None = None
     chaos_recovery_s: PositiveFloat | Off | None = None
     availability_min: Annotated[float, Field(gt=0, lt=1)] | Off | None = None
+    target_rss_mb_max: PositiveFloat | Off | None = None
+    target_cpu_pct_max: Annotated[float, Field(gt=0, le=100)] | Off | None = None
+    target_rss_growth_mb_per_min_max: Annotated[float, Field(ge=0)] | Off | None = None
+
+
+class ResourceSettings(_Model):
+    """Sampling the target's memory and CPU (harness.resource_sampler) through every phase.
+
+    The reference API, and a target given ``--target-pid``, are sampled with psutil (the
+    process and all its children); another target through the Prometheus process metrics
+    on ``metrics_path`` (``process_resident_memory_bytes``, ``process_cpu_seconds_total``),
+    when it serves them. ``cpu_basis`` says what a CPU percentage is of: the whole machine
+    (``machine``, as a host dashboard shows it) or one core (``core``, as ``top`` does).
+    """
+
+    enabled: bool = True
+    interval_s: Annotated[float, Field(ge=0.05, le=60)] = 0.5
+    cpu_basis: Literal["machine", "core"] = "machine"
+    metrics_path: str | None = "/metrics"
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must be a path starting with '/', e.g. /metrics")
+        return value
 
 
 class AvailabilitySettings(_Model):
@@ -258,6 +284,7 @@ class Profile(_Model):
     chaos: ChaosSettings = ChaosSettings()
     gates: GateSettings = GateSettings()
     availability: AvailabilitySettings = AvailabilitySettings()
+    resources: ResourceSettings = ResourceSettings()
     readiness: ReadinessSettings = ReadinessSettings()
     slos: list[SloSettings] = []
 

@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from harness import stats
+from harness import resource_gates, stats
 from harness.availability import Availability
+from harness.resource_gates import Decision
+from harness.resources import ResourceUsage
 from harness.stats import PercentileEstimate
 
 __all__ = [
@@ -113,6 +115,7 @@ class Evidence:
     load: LoadEvidence | None = None
     chaos: tuple[ChaosEvidence, ...] | None = None
     availability: Availability | None = None  # the whole-run prober's timeline, analysed
+    resources: ResourceUsage | None = None  # the target's memory and CPU, sampled
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +450,20 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
     "load_min_rps": _load_min_rps,
     "chaos_recovery_s": _chaos_recovery,
     "availability_min": _availability,
+    "target_rss_mb_max": lambda ev, t: _resource_gate("rss_gate", ev, t),
+    "target_cpu_pct_max": lambda ev, t: _resource_gate("cpu_gate", ev, t),
+    "target_rss_growth_mb_per_min_max": lambda ev, t: _resource_gate("growth_gate", ev, t),
 }
+
+
+def _resource_gate(which: str, ev: Evidence, threshold: float) -> GateResult:
+    """The target's memory and CPU (:mod:`harness.resource_gates` decides)."""
+    gate: Callable[[ResourceUsage | None, float], Decision] = getattr(resource_gates, which)
+    d = gate(ev.resources, threshold)
+    return GateResult(
+        d.name, d.outcome, d.observed, threshold, "<=", d.detail, d.n, None, d.decided_on,
+        d.decided_by,
+    )  # fmt: skip
 
 
 class GateThresholds(Protocol):
@@ -471,6 +487,12 @@ class GateThresholds(Protocol):
     def chaos_recovery_s(self) -> float | str | None: ...
     @property
     def availability_min(self) -> float | str | None: ...
+    @property
+    def target_rss_mb_max(self) -> float | str | None: ...
+    @property
+    def target_cpu_pct_max(self) -> float | str | None: ...
+    @property
+    def target_rss_growth_mb_per_min_max(self) -> float | str | None: ...
 
 
 GATE_NAMES: tuple[str, ...] = tuple(_GATES)
@@ -484,6 +506,9 @@ GATE_PHASES: dict[str, str] = {
     "load_min_rps": "load",
     "chaos_recovery_s": "chaos",
     "availability_min": "availability",
+    "target_rss_mb_max": "resources",
+    "target_cpu_pct_max": "resources",
+    "target_rss_growth_mb_per_min_max": "resources",
 }
 _COMPARISONS: dict[str, Literal["<=", ">="]] = {
     "test_success": ">=",
@@ -494,6 +519,9 @@ _COMPARISONS: dict[str, Literal["<=", ">="]] = {
     "load_min_rps": ">=",
     "chaos_recovery_s": "<=",
     "availability_min": ">=",
+    "target_rss_mb_max": "<=",
+    "target_cpu_pct_max": "<=",
+    "target_rss_growth_mb_per_min_max": "<=",
 }
 
 

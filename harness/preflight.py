@@ -39,10 +39,30 @@ def check_expression(option: str, expression: str | None) -> None:
 
 
 def check_target(args: argparse.Namespace) -> None:
-    """Refuse a non-loopback --target-url before anything starts."""
+    """Refuse a non-loopback --target-url, and a --target-pid that is not a running process
+    (or is given without --target-url), before anything starts."""
     if getattr(args, "target_url", None):
         ensure_loopback_url(
             args.target_url, where="--target-url", allow_non_loopback=args.allow_non_loopback
+        )
+    pid = getattr(args, "target_pid", None)
+    if pid is None:
+        return
+    if not getattr(args, "target_url", None):
+        raise UsageError(
+            f"--target-pid {pid}: only with --target-url (the harness samples the reference "
+            "API it starts by itself)"
+        )
+    import psutil
+
+    try:
+        running = pid > 0 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        running = False
+    if not running:
+        raise UsageError(
+            f"--target-pid {pid}: no such process is running; give the PID of the service's "
+            "main process (e.g. from `pgrep -o NAME` or `systemctl show -p MainPID UNIT`)"
         )
 
 
@@ -139,3 +159,15 @@ def parse_duration(text: str | None, option: str, *, low_s: float, high_s: float
     if not low_s <= seconds <= high_s:
         raise UsageError(f"{option} {text!r}: must be from {low_s:g} s to {high_s / 3600:g} h")
     return seconds
+
+
+def report_root(args: argparse.Namespace) -> Path:
+    """--report-dir as an absolute path (pytest runs elsewhere with --rootdir), created."""
+    root = Path(args.report_dir).expanduser().resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--report-dir {args.report_dir!r}: {exc.strerror or exc}") from None
+    if not root.is_dir():
+        raise UsageError(f"--report-dir {args.report_dir!r} is not a directory")
+    return root

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where th
     from harness.config import TestSettings
     from harness.gates import ChaosEvidence, GateResult, LoadEvidence, SuiteEvidence
     from harness.load import LoadResult
+    from harness.resources import ResourceUsage
     from harness.runner import TestPhaseResult
     from harness.runner.accumulate import Accumulated
     from harness.slo import SloResult
@@ -271,6 +272,7 @@ class RunOutcome:
     # the whole-run prober's timeline, analysed, and the objective it is held against
     availability: Availability | None = None
     availability_objective: float | None = None
+    resources: ResourceUsage | None = None  # the target's memory and CPU, sampled
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -328,6 +330,9 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
     timeline = run_timeline(outcome)
     if timeline is not None:
         report["timeline"] = timeline
+    if outcome.resources is not None:
+        origin = timeline["origin_epoch"] if timeline is not None else None
+        report["resources"] = outcome.resources.to_json(origin)
     if outcome.final:
         report["error"] = outcome.error
     report.update(outcome.extra)

@@ -189,6 +189,7 @@ def target_for(
     allow_non_loopback: bool,
     token: str | None = None,
     readiness: TargetSettings | None = None,
+    target_pid: int | None = None,
 ) -> Iterator[Target]:
     """The service under test: the one at --target-url, or a reference API we start and stop.
 
@@ -203,7 +204,12 @@ def target_for(
         wait_until_ready(url, check, on_progress=ctx.say)
         ctx.state.add_component("target", Component("external", url))
         ctx.state.record(target_url=url)
-        yield Target(url, token or os.environ.get("MOONBASE_API_TOKEN", ""), managed=False)
+        yield Target(
+            url,
+            token or os.environ.get("MOONBASE_API_TOKEN", ""),
+            managed=False,
+            pid_of=None if target_pid is None else (lambda: target_pid),
+        )
         return
     # the reference API's scratch state (database, jobs) for this run only: removed after it
     # stopped; its log stays in the run directory

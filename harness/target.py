@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class Target:
     url: str
     token: str
     managed: bool  # True when the harness started it and will stop it
+    # the PID of its main process now (a restart changes it); None: not known here
+    pid_of: Callable[[], int | None] | None = None
 
 
 class ReferenceTarget:
@@ -99,7 +102,7 @@ class ReferenceTarget:
             if isinstance(exc, TargetStartError):
                 raise
             raise TargetStartError(str(exc)) from exc
-        return Target(self.url, self.token, managed=True)
+        return Target(self.url, self.token, managed=True, pid_of=lambda: self.pid)
 
     def restart(self, deadline_s: float = 30.0) -> Target:
         """Start a fresh process on the same port, data directory and token.

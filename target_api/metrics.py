@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +47,9 @@ class ApiMetrics:
         self.registry = CollectorRegistry()
         self.ping_counter = [0]
         self.registry.register(_PingCollector(self.ping_counter))
+        # process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds, ...:
+        # what a harness that did not start this process samples its use from
+        ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "moonbase_http_requests",
             "HTTP requests by handler, method and status",

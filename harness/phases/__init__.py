@@ -1,9 +1,10 @@
 """The phases of a run, each turning a component's output into a frozen outcome
-(:mod:`harness.record`) that it records in the run: tests, load, chaos, and the watch
-that probes the target beside them for the whole run."""
+(:mod:`harness.record`) that it records in the run: tests, load, chaos, the watch
+that probes the target beside them for the whole run, and the sampler of its resources."""
 
 from harness.phases.chaos_phase import check_chaos_experiments, run_chaos_phase
 from harness.phases.load_phase import run_load_phase
+from harness.phases.resources_phase import sampled
 from harness.phases.tests_phase import run_tests_phase
 from harness.phases.watch_phase import watched
 
@@ -12,5 +13,6 @@ __all__ = [
     "run_chaos_phase",
     "run_load_phase",
     "run_tests_phase",
+    "sampled",
     "watched",
 ]

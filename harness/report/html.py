@@ -41,6 +41,7 @@ from harness.report.charts import (
     ticks,
 )
 from harness.report.document import complete, complete_history, interval_bounds
+from harness.report.resource_section import resource_charts, resource_view
 from harness.values import as_list as _list
 from harness.values import as_map as _map
 from harness.values import as_number as _num
@@ -210,7 +211,9 @@ def _run_timeline(report: Mapping[str, Any]) -> Chart | None:
         return None
     ends = [_num(s.get("end_s")) or 0.0 for s in spans]
     observed = _num(_map(report.get("availability")).get("observed_s")) or 0.0
-    sx, _, xt, _ = scales([0.0, max([*ends, observed, 1.0])], [0.0, 1.0])
+    # a phase may start before the prober's first probe (a negative start): the axis holds it
+    first = min([0.0, *(_num(s.get("start_s")) or 0.0 for s in spans)])
+    sx, _, xt, _ = scales([first, max([*ends, observed, 1.0])], [0.0, 1.0])
     height = TOP + len(_LANES) * (_LANE_H + _LANE_GAP) + BOTTOM
     rects: list[Rect] = []
     labels: list[Label] = []
@@ -446,6 +449,8 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "slos": views.slo_rows(report),
         "availability": _availability(views.availability_view(report)),
         "run_timeline": _run_timeline(report),
+        "resources": resource_view(report),
+        "resource_charts": resource_charts(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),
         "phases_off": [(str(k), str(v)) for k, v in _map(report.get("phases_off")).items()],

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.values import as_map as _map
 
 if TYPE_CHECKING:
+    from harness.report.resource_section import ResourceView
     from harness.report.views import (
         AvailabilityView,
         ChaosRow,
@@ -32,6 +33,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     # views needs scipy (harness.stats): imported here, not when the tests phase reads the history
     from harness.report import views
     from harness.report.document import complete
+    from harness.report.resource_section import resource_view
 
     report = complete(report)
 
@@ -57,6 +59,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"> **error:** {report['error']}", ""]
     lines += _readiness_markdown(views.readiness_view(report))
     lines += _availability_markdown(views.availability_view(report))
+    lines += _resources_markdown(resource_view(report))
     lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
@@ -143,6 +146,26 @@ def _availability_markdown(view: AvailabilityView | None) -> list[str]:
         lines += ["| outage start s | end s | duration s |", "|---:|---:|---:|"]
         lines += [f"| {a} | {b} | {d} |" for a, b, d in view.outages]
         lines.append("")
+    return lines
+
+
+def _resources_markdown(view: ResourceView | None) -> list[str]:
+    if view is None:
+        return []
+    lines = [
+        "## The target's memory and CPU",
+        "",
+        f"peak RSS **{view.peak}**; CPU under load: **{view.under_load}**"
+        + (f"; RSS growth {view.growth}" if view.growth else ""),
+        "",
+        "| phase | samples | RSS | CPU | threads (peak) | open fds (peak) |",
+        "|---|---:|---|---|---:|---:|",
+    ]
+    lines += [
+        f"| {_cell(r.phase)} | {r.samples} | {r.rss} | {r.cpu} | {r.threads} | {r.fds} |"
+        for r in view.rows
+    ]
+    lines += ["", f"sampled: {view.source}" + (f"; {view.down}" if view.down else "") + ".", ""]
     return lines
 
 

@@ -71,6 +71,13 @@ def _rebuild(cls: type, raw: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
+def _gates_of_then(settings: Any, golden: dict[str, Any]) -> Any:
+    """The profile's gates that the recorded run had: gates added to the profile since (the
+    target's memory and CPU) judge evidence this recording does not hold."""
+    then = {g["name"] for g in golden["gates"]}
+    return settings.model_validate({k: v for k, v in settings.model_dump().items() if k in then})
+
+
 def _recorded_outcome(golden: dict[str, Any]) -> RunOutcome:
     profile = load_config(profile=golden["profile"]).profile
     tests_result: runner.TestPhaseResult = _rebuild(runner.TestPhaseResult, _read("tests.json"))
@@ -119,7 +126,7 @@ def _recorded_outcome(golden: dict[str, Any]) -> RunOutcome:
         tests=tests,
         load=load,
         chaos=chaos,
-        gates=gates.evaluate_gates(profile.gates, evidence),
+        gates=gates.evaluate_gates(_gates_of_then(profile.gates, golden), evidence),
         status=golden["status"],
         verdict=golden["verdict"],
         exit_code=golden["exit_code"],

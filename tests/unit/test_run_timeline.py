@@ -116,3 +116,7 @@ def test_the_html_draws_the_faults_and_the_outage_on_one_axis() -> None:
     assert fault_x < outage_x < fault_x + fault_w < outage_x + outage_w
     # and the load phase lies left of both
     assert phases[1][0] + phases[1][1] < fault_x
+    # the tests phase began before the first probe (-1 s): still inside the plot, not clipped
+    from harness.report.charts import LEFT
+
+    assert phases[0][0] >= LEFT
