@@ -26,8 +26,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness import stats
+from harness.decision import Decision
 
-__all__ = ["CONFIDENCE", "Availability", "Outage", "ProbePoint", "analyse_probes"]
+__all__ = [
+    "CONFIDENCE",
+    "Availability",
+    "Outage",
+    "ProbePoint",
+    "analyse_probes",
+    "availability_gate",
+]
 
 CONFIDENCE = 0.95
 
@@ -216,3 +224,28 @@ def analyse_probes(
         gap_spans=tuple(gap_spans),
         origin_epoch=origin_epoch,
     )
+
+
+def availability_gate(a: Availability | None, threshold: float) -> Decision:
+    """``availability_min``: the time fraction available over the whole run, on outages as
+    events: passes on its lower bound, fails on its upper bound."""
+    name = "availability_min"
+    if a is None or a.observed_s <= 0:
+        return Decision(name, "insufficient", None, threshold, "no probe timeline measured")
+    lower, upper = a.lower, a.upper
+    outages = len(a.outages)
+    # shown rounded outwards: rounding never makes a bound claim more than it does
+    low_shown, high_shown = math.floor(lower * 1e6) / 1e6, math.ceil(upper * 1e6) / 1e6
+    detail = (
+        f"{a.point:.6f} of {a.observed_s:.0f} s observed available ({outages} outage(s), "
+        f"{a.downtime_s:.1f} s down); one-sided 95% bounds [{low_shown:.6f}, {high_shown:.6f}] "
+        f"against >= {threshold} (outages as events, Poisson)"
+    )
+    lower_by, upper_by = "one-sided 95% lower bound", "one-sided 95% upper bound"
+    if lower >= threshold:
+        return Decision(name, "pass", a.point, threshold, detail, outages, lower, lower_by)
+    if upper < threshold:
+        return Decision(name, "fail", a.point, threshold, detail, outages, upper, upper_by)
+    hours = a.hours_to_show(threshold)
+    detail += f"; not enough evidence: {hours:,.1f} more hours with no outage needed"
+    return Decision(name, "insufficient", a.point, threshold, detail, outages, lower, lower_by)

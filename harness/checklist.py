@@ -96,9 +96,8 @@ ROWS: tuple[_Spec, ...] = (
         "the harness does not measure code coverage yet",
     ),
     _Spec(
-        "regression", "Performance regression", None, lambda t: f"{_pct(t)}", "",
-        "latency against a baseline run",
-        "no baseline compared in this run (reliable-test-runner report --compare BASELINE)",
+        "regression", "Performance regression", "regression", lambda t: f"{t:g} flagged", "",
+        "latency, throughput, pass rate and recovery against a baseline run (--baseline)",
     ),
     _Spec(
         "security", "Security", None, lambda t: f"{t:g} critical/high", "", "the target's code",
@@ -184,6 +183,8 @@ def _measured_row(spec: _Spec, threshold: float, evidence: Evidence, weight: flo
     outcome: RowOutcome = "not measured" if result.outcome == "off" else result.outcome
     # what it would take has a column of its own: the measured figure without it
     measured = result.detail.split("; not enough evidence:", 1)[0]
+    if result.outcome == "off":  # the gate decided nothing, and says why
+        measured = "not measured: " + measured.removeprefix("off: ")
     return Row(
         spec.key, spec.title, spec.target(threshold), outcome, measured,
         _needs(result, spec.unit), spec.claim, weight,

@@ -77,6 +77,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     _allow_flag(parser, "targets")
 
 
+def _baseline_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        default="auto",
+        help="compare with this run (a run id or directory); auto (default): the newest "
+        "comparable passing run in the history; none: no comparison",
+    )
+
+
 def _command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
@@ -123,8 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     gate = _command(sub, "gate", "tests + load + chaos from the config, then gates")
     _common(gate)
+    _baseline_option(gate)
 
     load = _command(sub, "load", "the load phase alone, with its gates")
+    _baseline_option(load)
     load.add_argument("--duration", type=float, help="seconds of load")
     load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
     load.add_argument("--users", type=int, help="concurrent simulated users")

@@ -257,6 +257,9 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
         check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
     report_root = _report_root(args)
+    from harness.phases.regression_phase import compare_with_baseline, named_baseline
+
+    baseline = named_baseline(args.baseline, report_root)  # a bad --baseline: exit 2 now
     with (
         open_run("gate", config, report_root, _say) as ctx,
         _service(ctx, args, config) as target,
@@ -275,8 +278,14 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
         from harness.checklist import evaluate_checklist
 
+        regression = compare_with_baseline(
+            ctx, profile.regression, args.baseline, baseline, report_root
+        )
         evidence = dataclasses.replace(
-            evidence, availability=watch.availability, resources=resources.usage
+            evidence,
+            availability=watch.availability,
+            resources=resources.usage,
+            regression=regression,
         )
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
         results += _slo_gates(ctx, config, watch.availability, off)
@@ -426,6 +435,9 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
     )
     check_target(args)
     report_root = _report_root(args)
+    from harness.phases.regression_phase import compare_with_baseline, named_baseline
+
+    baseline = named_baseline(args.baseline, report_root)  # a bad --baseline: exit 2 now
     with (
         open_run("load", config, report_root, _say) as ctx,
         _service(ctx, args, config) as target,
@@ -437,15 +449,22 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
             outcome = run_load_phase(ctx, settings, target.url, overrides=overrides)
         evidence = outcome.evidence()
         gates = config.profile.gates
-        only_load = gates.model_validate(  # the load's gates, and the target's use under it
-            {k: v for k, v in gates.model_dump().items() if k.startswith(("load_", "target_"))}
+        only_load = gates.model_validate(  # the load's gates, the target's use under it
+            {
+                k: v
+                for k, v in gates.model_dump().items()
+                if k.startswith(("load_", "target_")) or k == "regression"
+            }
+        )
+        regression = compare_with_baseline(
+            ctx, config.profile.regression, args.baseline, baseline, report_root
         )
         from harness import gates as gate_logic
 
         off = {} if config.profile.resources.enabled else {"resources": "resources.enabled = false"}
         results = gate_logic.evaluate_gates(
             only_load,
-            gate_logic.Evidence(load=evidence, resources=resources.usage),
+            gate_logic.Evidence(load=evidence, resources=resources.usage, regression=regression),
             phases_off=off,
         )
         return _finish(ctx, results)

@@ -154,6 +154,22 @@ class GateSettings(_Model):
     target_rss_mb_max: PositiveFloat | Off | None = None
     target_cpu_pct_max: Annotated[float, Field(gt=0, le=100)] | Off | None = None
     target_rss_growth_mb_per_min_max: Annotated[float, Field(ge=0)] | Off | None = None
+    regression: Annotated[int, Field(ge=0)] | Off | None = None  # flagged regressions allowed
+
+
+class RegressionSettings(_Model):
+    """Comparing a run with its baseline (harness.baseline): a change is flagged only when it
+    is significant and larger than its minimum effect. ``require_baseline``: with no
+    baseline the ``regression`` gate is insufficient instead of deciding nothing."""
+
+    require_baseline: bool = False
+    latency_min_effect_ms: Annotated[float, Field(ge=0)] = 1.0
+    throughput_min_effect_pct: Annotated[float, Field(ge=0, le=100)] = 5.0
+    pass_rate_min_effect: Annotated[float, Field(ge=0, le=1)] = 0.01
+    recovery_min_effect_s: Annotated[float, Field(ge=0)] = 1.0
+
+    def min_effects(self) -> dict[str, float]:
+        return self.model_dump(exclude={"require_baseline"})
 
 
 class ResourceSettings(_Model):
@@ -285,6 +301,7 @@ class Profile(_Model):
     gates: GateSettings = GateSettings()
     availability: AvailabilitySettings = AvailabilitySettings()
     resources: ResourceSettings = ResourceSettings()
+    regression: RegressionSettings = RegressionSettings()
     readiness: ReadinessSettings = ReadinessSettings()
     slos: list[SloSettings] = []
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from harness import resource_gates, stats
-from harness.availability import Availability
-from harness.resource_gates import Decision
+from harness.availability import Availability, availability_gate
+from harness.decision import Decision
+from harness.regression_gate import RegressionEvidence, regression_gate
 from harness.resources import ResourceUsage
 from harness.stats import PercentileEstimate
 
@@ -33,6 +34,7 @@ __all__ = [
     "NOT_RUN_PREFIX",
     "Outcome",
     "PercentileEstimate",
+    "RegressionEvidence",
     "SuiteEvidence",
     "TestEvidence",
     "evaluate_gates",
@@ -116,6 +118,7 @@ class Evidence:
     chaos: tuple[ChaosEvidence, ...] | None = None
     availability: Availability | None = None  # the whole-run prober's timeline, analysed
     resources: ResourceUsage | None = None  # the target's memory and CPU, sampled
+    regression: RegressionEvidence | None = None  # the comparison with a baseline run
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,36 +412,19 @@ def _chaos_recovery(ev: Evidence, threshold: float) -> GateResult:
     )
 
 
-def _availability(ev: Evidence, threshold: float) -> GateResult:
-    """The time fraction available over the whole run, on outages as events
-    (:mod:`harness.availability`): passes on its lower bound, fails on its upper bound."""
-    name = "availability_min"
-    a = ev.availability
-    if a is None or a.observed_s <= 0:
-        return _missing(name, threshold, ">=", "probe timeline")
-    lower, upper = a.lower, a.upper
-    outages = len(a.outages)
-    # shown rounded outwards: rounding never makes a bound claim more than it does
-    low_shown, high_shown = math.floor(lower * 1e6) / 1e6, math.ceil(upper * 1e6) / 1e6
-    detail = (
-        f"{a.point:.6f} of {a.observed_s:.0f} s observed available ({outages} outage(s), "
-        f"{a.downtime_s:.1f} s down); one-sided 95% bounds [{low_shown:.6f}, {high_shown:.6f}] "
-        f"against >= {threshold} (outages as events, Poisson)"
-    )
-    if lower >= threshold:
-        outcome: Outcome = "pass"
-        decided_on, decided_by = lower, _LOWER
-    elif upper < threshold:
-        outcome = "fail"
-        decided_on, decided_by = upper, _UPPER
-    else:
-        outcome = "insufficient"
-        decided_on, decided_by = lower, _LOWER
-        hours = a.hours_to_show(threshold)
-        detail += f"; not enough evidence: {hours:,.1f} more hours with no outage needed"
-    return GateResult(
-        name, outcome, a.point, threshold, ">=", detail, outages, None, decided_on, decided_by
-    )
+def _decided(
+    decide: Callable[[Evidence, float], Decision], comparison: Literal["<=", ">="] = "<="
+) -> Callable[[Evidence, float], GateResult]:
+    """A gate decided in a module of its own (availability, regression, resources)."""
+
+    def gate(ev: Evidence, threshold: float) -> GateResult:
+        d = decide(ev, threshold)
+        return GateResult(
+            d.name, d.outcome, d.observed, threshold, comparison, d.detail, d.n, None,
+            d.decided_on, d.decided_by,
+        )  # fmt: skip
+
+    return gate
 
 
 _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
@@ -449,21 +435,14 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
     "load_p99_ms": lambda ev, t: _latency("p99", ev, t),
     "load_min_rps": _load_min_rps,
     "chaos_recovery_s": _chaos_recovery,
-    "availability_min": _availability,
-    "target_rss_mb_max": lambda ev, t: _resource_gate("rss_gate", ev, t),
-    "target_cpu_pct_max": lambda ev, t: _resource_gate("cpu_gate", ev, t),
-    "target_rss_growth_mb_per_min_max": lambda ev, t: _resource_gate("growth_gate", ev, t),
+    "availability_min": _decided(lambda ev, t: availability_gate(ev.availability, t), ">="),
+    "regression": _decided(lambda ev, t: regression_gate(ev.regression, t)),
+    "target_rss_mb_max": _decided(lambda ev, t: resource_gates.rss_gate(ev.resources, t)),
+    "target_cpu_pct_max": _decided(lambda ev, t: resource_gates.cpu_gate(ev.resources, t)),
+    "target_rss_growth_mb_per_min_max": _decided(
+        lambda ev, t: resource_gates.growth_gate(ev.resources, t)
+    ),
 }
-
-
-def _resource_gate(which: str, ev: Evidence, threshold: float) -> GateResult:
-    """The target's memory and CPU (:mod:`harness.resource_gates` decides)."""
-    gate: Callable[[ResourceUsage | None, float], Decision] = getattr(resource_gates, which)
-    d = gate(ev.resources, threshold)
-    return GateResult(
-        d.name, d.outcome, d.observed, threshold, "<=", d.detail, d.n, None, d.decided_on,
-        d.decided_by,
-    )  # fmt: skip
 
 
 class GateThresholds(Protocol):
@@ -488,6 +467,8 @@ class GateThresholds(Protocol):
     @property
     def availability_min(self) -> float | str | None: ...
     @property
+    def regression(self) -> float | str | None: ...
+    @property
     def target_rss_mb_max(self) -> float | str | None: ...
     @property
     def target_cpu_pct_max(self) -> float | str | None: ...
@@ -506,6 +487,7 @@ GATE_PHASES: dict[str, str] = {
     "load_min_rps": "load",
     "chaos_recovery_s": "chaos",
     "availability_min": "availability",
+    "regression": "regression",
     "target_rss_mb_max": "resources",
     "target_cpu_pct_max": "resources",
     "target_rss_growth_mb_per_min_max": "resources",
@@ -519,6 +501,7 @@ _COMPARISONS: dict[str, Literal["<=", ">="]] = {
     "load_min_rps": ">=",
     "chaos_recovery_s": "<=",
     "availability_min": ">=",
+    "regression": "<=",
     "target_rss_mb_max": "<=",
     "target_cpu_pct_max": "<=",
     "target_rss_growth_mb_per_min_max": "<=",

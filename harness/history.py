@@ -15,7 +15,19 @@ from typing import Any
 
 from harness.values import as_count, as_list, as_map
 
-__all__ = ["History", "append_history", "history_line", "read_history"]
+__all__ = ["History", "append_history", "comparable_key", "history_line", "read_history"]
+
+
+def comparable_key(report: Mapping[str, Any]) -> str:
+    """What makes two runs comparable (a baseline): the same command, profile, kind of
+    target, target (when it is not the reference API) and test selection."""
+    target = as_map(as_map(report.get("components")).get("target"))
+    kind = str(target.get("kind") or "")
+    where = "" if kind == "embedded" else str(report.get("target_url") or "")
+    selection = as_map(as_map(report.get("test_run")).get("selection"))
+    chosen = json.dumps(dict(selection), sort_keys=True) if selection else ""
+    parts = [str(report.get("command") or ""), str(report.get("profile") or ""), kind, where]
+    return "|".join([*parts, chosen])
 
 
 def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,6 +44,7 @@ def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
         "git_commit": report.get("git_commit"),
         "git_dirty": report.get("git_dirty", True),
         "command": report.get("command"),
+        "comparable": comparable_key(report),
         "tests_passed": sum(as_count(t.get("passed")) or 0 for t in tests),
         "tests_n": sum(as_count(t.get("n")) or 0 for t in tests),
         "tests": {

@@ -20,6 +20,7 @@ from harness.report.files import SCHEMA
 
 if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
     from harness.availability import Availability
+    from harness.baseline import RegressionResult
     from harness.chaos.executor import ExperimentResult
     from harness.checklist import Checklist
     from harness.config import TestSettings
@@ -123,6 +124,12 @@ class TestsOutcome:
             "pytest_exit_codes": list(result.pytest_exit_codes),
             "internal_error": result.internal_error,
             "replay": shlex.join(result.argv),  # pasted into a shell, it runs again
+            # what was selected: a baseline is a run of the same selection
+            "selection": {
+                "paths": list(settings.paths),
+                "markexpr": settings.markexpr,
+                "keyword": settings.keyword,
+            },
         }
         if self.history_skipped:  # the accumulated figures rest on fewer runs: said
             body["history_skipped"] = list(self.history_skipped)
@@ -273,6 +280,7 @@ class RunOutcome:
     availability: Availability | None = None
     availability_objective: float | None = None
     resources: ResourceUsage | None = None  # the target's memory and CPU, sampled
+    regression: RegressionResult | None = None  # the comparison with a baseline run
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -330,6 +338,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
     timeline = run_timeline(outcome)
     if timeline is not None:
         report["timeline"] = timeline
+    if outcome.regression is not None:
+        report["regression"] = outcome.regression.to_json()
     if outcome.resources is not None:
         origin = timeline["origin_epoch"] if timeline is not None else None
         report["resources"] = outcome.resources.to_json(origin)

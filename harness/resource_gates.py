@@ -15,28 +15,14 @@ while the target was down are counted and named, never read as low usage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
+from harness.decision import Decision
 from harness.resources import MIN_GROWTH_SAMPLES, PhaseUsage, ResourceUsage
 
-__all__ = ["Decision", "cpu_gate", "growth_gate", "rss_gate"]
+__all__ = ["cpu_gate", "growth_gate", "rss_gate"]
 
 Outcome = Literal["pass", "fail", "insufficient"]
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A resource gate's outcome; :mod:`harness.gates` makes it a GateResult."""
-
-    name: str
-    outcome: Outcome
-    observed: float | None
-    threshold: float
-    detail: str
-    n: int = 0
-    decided_on: float | None = None
-    decided_by: str | None = None
 
 
 def _none(name: str, threshold: float, why: str) -> Decision:

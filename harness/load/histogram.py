@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from hdrh.histogram import HdrHistogram
 
 __all__ = [
+    "counts_ms",
     "HIGHEST_TRACKABLE_US",
     "SIGNIFICANT_DIGITS",
     "TIMELINE_DIGITS",
@@ -81,3 +82,12 @@ def summarize_ms(histogram: HdrHistogram) -> dict[str, float]:
         "max": histogram.get_max_value() / 1000.0,
         "mean": histogram.get_mean_value() / 1000.0,
     }
+
+
+def counts_ms(encoded: str) -> list[tuple[float, int]]:
+    """An encoded histogram (µs) as (ms, count) per recorded bucket, in increasing latency:
+    the whole distribution, for comparisons that must not sample it."""
+    return [
+        (item.value_iterated_to / 1000.0, item.count_added_in_this_iter_step)
+        for item in decode_histogram(encoded).get_recorded_iterator()
+    ]

@@ -82,6 +82,10 @@ def run_load_phase(
         result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
     )
     ctx.state.record(load=outcome)
+    # the whole merged histogram beside the report: what a later run is compared with
+    from harness.baseline import HISTOGRAM_FILE
+
+    (ctx.state.run_dir / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="utf-8")
     ctx.say(
         f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
         f"p95 {outcome.p95.estimate_ms:.3f} ms"

@@ -1,8 +1,8 @@
 """``report --compare``: this run's load latency against a baseline run's.
 
-Both runs' latency samples come from the merged HdrHistogram each report.json carries
-(``load.histogram_encoded``); :func:`harness.stats.compare_samples` judges them
-(Mann-Whitney U, one-sided, flagged only above the declared minimum effect). The result is
+Both runs' whole merged HdrHistograms (``load.histogram_encoded``) are compared, never a
+sample of them: Mann-Whitney U, one-sided, from the bucket counts, flagged only above the
+declared minimum effect. The result is
 the report's ``comparison`` section, which every renderer shows.
 """
 
@@ -15,10 +15,7 @@ from typing import Any
 from harness import stats
 from harness.values import as_map
 
-__all__ = ["MAX_SAMPLES", "Comparison", "compare_runs", "latency_samples"]
-
-# the samples a comparison reads from each histogram: enough for the test, bounded in memory
-MAX_SAMPLES = 200_000
+__all__ = ["Comparison", "compare_runs", "histogram_counts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,30 +64,51 @@ class Comparison:
         )
 
 
-def latency_samples(report: Mapping[str, Any]) -> list[float]:
-    """The run's load latencies in ms, from its merged histogram (at most MAX_SAMPLES)."""
+def histogram_counts(report: Mapping[str, Any]) -> list[tuple[float, int]]:
+    """The run's whole merged latency histogram as (ms, count), in increasing latency."""
     encoded = as_map(report.get("load")).get("histogram_encoded")
     if not isinstance(encoded, str) or not encoded:
         return []
-    from harness.load.histogram import decode_histogram
+    from harness.load.histogram import counts_ms
 
-    out: list[float] = []
-    for item in decode_histogram(encoded).get_recorded_iterator():
-        out.extend([item.value_iterated_to / 1000.0] * item.count_added_in_this_iter_step)
-        if len(out) >= MAX_SAMPLES:
-            break
-    return out[:MAX_SAMPLES]
+    return counts_ms(encoded)
+
+
+def _quantile(counts: list[tuple[float, int]], q: float) -> float:
+    total = sum(c for _, c in counts)
+    seen = 0
+    for value, count in counts:
+        seen += count
+        if seen >= q * total:
+            return value
+    return counts[-1][0]
 
 
 def compare_runs(
     report: Mapping[str, Any], baseline: Mapping[str, Any], min_effect_ms: float
 ) -> Comparison:
-    """Compare ``report``'s load latency with ``baseline``'s (see the module docstring)."""
-    a, b = latency_samples(baseline), latency_samples(report)
+    """Compare ``report``'s load latency with ``baseline``'s over the whole histograms:
+    Mann-Whitney U from the bucket counts (:func:`harness.regression.histogram_mann_whitney`),
+    flagged when significant and the median moved by more than ``min_effect_ms``."""
+    from harness.regression import ALPHA, histogram_mann_whitney
+
+    a, b = histogram_counts(baseline), histogram_counts(report)
     baseline_run = str(baseline.get("run_id"))
     if not (a and b):
         lacking = tuple(
             str(rep.get("run_id")) for rep, got in ((baseline, a), (report, b)) if not got
         )
         return Comparison(baseline_run, None, lacking)
-    return Comparison(baseline_run, stats.compare_samples(a, b, min_effect_ms))
+    p_value = histogram_mann_whitney(a, b)
+    m0, m1 = _quantile(a, 0.5), _quantile(b, 0.5)
+    significant = p_value < ALPHA
+    return Comparison(
+        baseline_run,
+        stats.Regression(
+            baseline_median=m0, current_median=m1, effect=m1 - m0, p_value=p_value,
+            min_effect=float(min_effect_ms), significant=significant,
+            regressed=significant and m1 - m0 > min_effect_ms,
+            noise=_quantile(a, 0.75) - _quantile(a, 0.25), noise_method="iqr",
+            n_baseline=sum(c for _, c in a), n_current=sum(c for _, c in b),
+        ),
+    )  # fmt: skip

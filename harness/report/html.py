@@ -41,6 +41,7 @@ from harness.report.charts import (
     ticks,
 )
 from harness.report.document import complete, complete_history, interval_bounds
+from harness.report.regression_section import regression_view
 from harness.report.resource_section import resource_charts, resource_view
 from harness.values import as_list as _list
 from harness.values import as_map as _map
@@ -450,6 +451,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "availability": _availability(views.availability_view(report)),
         "run_timeline": _run_timeline(report),
         "resources": resource_view(report),
+        "regression": regression_view(report),
         "resource_charts": resource_charts(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.values import as_map as _map
 
 if TYPE_CHECKING:
+    from harness.report.regression_section import RegressionView
     from harness.report.resource_section import ResourceView
     from harness.report.views import (
         AvailabilityView,
@@ -33,6 +34,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     # views needs scipy (harness.stats): imported here, not when the tests phase reads the history
     from harness.report import views
     from harness.report.document import complete
+    from harness.report.regression_section import regression_view
     from harness.report.resource_section import resource_view
 
     report = complete(report)
@@ -60,6 +62,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _readiness_markdown(views.readiness_view(report))
     lines += _availability_markdown(views.availability_view(report))
     lines += _resources_markdown(resource_view(report))
+    lines += _regression_markdown(regression_view(report))
     lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
@@ -146,6 +149,28 @@ def _availability_markdown(view: AvailabilityView | None) -> list[str]:
         lines += ["| outage start s | end s | duration s |", "|---:|---:|---:|"]
         lines += [f"| {a} | {b} | {d} |" for a, b, d in view.outages]
         lines.append("")
+    return lines
+
+
+def _regression_markdown(view: RegressionView | None) -> list[str]:
+    if view is None:
+        return []
+    lines = ["## Regression against the baseline", "", view.headline, ""]
+    if view.rows:
+        lines += [
+            "| metric | baseline | now | worse by | p | outcome | judged against |",
+            "|---|---:|---:|---|---:|---|---|",
+        ]
+        lines += [
+            f"| {r.metric} | {r.baseline} | {r.current} | {r.effect} | {r.p_value} "
+            f"| **{r.outcome}** | {_cell(r.noise)} ({_cell(r.method)}) |"
+            for r in view.rows
+        ]
+        lines += [
+            "",
+            "flagged: significant at 5% and worse by more than the minimum effect.",
+            "",
+        ]
     return lines
 
 
