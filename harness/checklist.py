@@ -92,8 +92,9 @@ ROWS: tuple[_Spec, ...] = (
         "passing runs", "every run of every selected test, and each test on its own",
     ),
     _Spec(
-        "coverage", "Code coverage", None, lambda t: f"> {_pct(t)}", "", "the target's code",
-        "the harness does not measure code coverage yet",
+        "coverage", "Code coverage", "coverage_min", lambda t: f"> {_pct(t)}", "",
+        "the target's code, by every selected test (each category: the coverage section)",
+        scale=100.0,
     ),
     _Spec(
         "regression", "Performance regression", "regression", lambda t: f"{t:g} flagged", "",

@@ -16,6 +16,7 @@ from harness.console import progress_seconds as _progress_seconds
 from harness.console import say as _say
 from harness.errors import ConfigError, UsageError
 from harness.preflight import (
+    check_coverage_reports,
     check_expression,
     check_load_file,
     check_load_settings,
@@ -148,6 +149,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         ("chaos", profile.chaos.enabled),
         ("availability", profile.availability.enabled),
         ("resources", profile.resources.enabled),
+        ("coverage", profile.coverage.enabled),
     )
     return {
         phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
@@ -256,6 +258,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         check_load_settings(config)
     if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
         check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
+    check_coverage_reports(config, cwd)
     report_root = _report_root(args)
     from harness.phases.regression_phase import compare_with_baseline, named_baseline
 
@@ -289,6 +292,9 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         )
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
         results += _slo_gates(ctx, config, watch.availability, off)
+        from harness.phases.coverage_phase import category_gates
+
+        results += category_gates(ctx.state.outcome.coverage, profile.coverage, profile.gates)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)
         if profile.slos:  # what this gate tested, for production to watch
@@ -347,6 +353,15 @@ def _gate_phases(
     print_tests(tests.tests_json())
     if tests.result.interrupted:  # no load or chaos after an interruption
         raise tests.result.interruption or KeyboardInterrupt()
+    coverage = None
+    if profile.coverage.enabled:
+        from harness.phases.coverage_phase import measure_coverage
+
+        with ctx.state.phase("coverage"):
+            coverage = measure_coverage(
+                ctx, profile.coverage, profile.tests, target=target, rootdir=cwd, paths=paths,
+                base_dir=cwd,
+            )  # fmt: skip
     load = None
     if profile.load.enabled:
         with ctx.state.phase("load"):
@@ -364,7 +379,13 @@ def _gate_phases(
                 external_target=not target.managed,
                 recovery_limit_s=_number(profile.gates.chaos_recovery_s),
             ).evidence()
-    return gate_logic.Evidence(tests.evidence(), load, chaos)
+    return gate_logic.Evidence(
+        tests.evidence(),
+        load,
+        chaos,
+        coverage=coverage.overall if coverage else None,
+        coverage_basis=profile.coverage.basis,
+    )
 
 
 # -- slo ---------------------------------------------------------------------------------

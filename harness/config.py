@@ -35,18 +35,22 @@ from pydantic import (
     model_validator,
 )
 
+from harness.config_sections import CoverageSettings, RegressionSettings, ResourceSettings
 from harness.errors import ConfigError
 from harness.validation import allowed_fields
 
 __all__ = [
     "AvailabilitySettings",
     "ChaosSettings",
+    "CoverageSettings",
     "GateSettings",
     "LoadSettings",
     "PATH_FIELDS",
     "Profile",
     "ReadinessSettings",
+    "RegressionSettings",
     "ResolvedConfig",
+    "ResourceSettings",
     "SloSettings",
     "TargetSettings",
     "TestSettings",
@@ -155,44 +159,7 @@ class GateSettings(_Model):
     target_cpu_pct_max: Annotated[float, Field(gt=0, le=100)] | Off | None = None
     target_rss_growth_mb_per_min_max: Annotated[float, Field(ge=0)] | Off | None = None
     regression: Annotated[int, Field(ge=0)] | Off | None = None  # flagged regressions allowed
-
-
-class RegressionSettings(_Model):
-    """Comparing a run with its baseline (harness.baseline): a change is flagged only when it
-    is significant and larger than its minimum effect. ``require_baseline``: with no
-    baseline the ``regression`` gate is insufficient instead of deciding nothing."""
-
-    require_baseline: bool = False
-    latency_min_effect_ms: Annotated[float, Field(ge=0)] = 1.0
-    throughput_min_effect_pct: Annotated[float, Field(ge=0, le=100)] = 5.0
-    pass_rate_min_effect: Annotated[float, Field(ge=0, le=1)] = 0.01
-    recovery_min_effect_s: Annotated[float, Field(ge=0)] = 1.0
-
-    def min_effects(self) -> dict[str, float]:
-        return self.model_dump(exclude={"require_baseline"})
-
-
-class ResourceSettings(_Model):
-    """Sampling the target's memory and CPU (harness.resource_sampler) through every phase.
-
-    The reference API, and a target given ``--target-pid``, are sampled with psutil (the
-    process and all its children); another target through the Prometheus process metrics
-    on ``metrics_path`` (``process_resident_memory_bytes``, ``process_cpu_seconds_total``),
-    when it serves them. ``cpu_basis`` says what a CPU percentage is of: the whole machine
-    (``machine``, as a host dashboard shows it) or one core (``core``, as ``top`` does).
-    """
-
-    enabled: bool = True
-    interval_s: Annotated[float, Field(ge=0.05, le=60)] = 0.5
-    cpu_basis: Literal["machine", "core"] = "machine"
-    metrics_path: str | None = "/metrics"
-
-    @field_validator("metrics_path")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError("must be a path starting with '/', e.g. /metrics")
-        return value
+    coverage_min: Annotated[float, Field(gt=0, le=100)] | Off | None = None  # percent
 
 
 class AvailabilitySettings(_Model):
@@ -302,6 +269,7 @@ class Profile(_Model):
     availability: AvailabilitySettings = AvailabilitySettings()
     resources: ResourceSettings = ResourceSettings()
     regression: RegressionSettings = RegressionSettings()
+    coverage: CoverageSettings = CoverageSettings()
     readiness: ReadinessSettings = ReadinessSettings()
     slos: list[SloSettings] = []
 
@@ -342,6 +310,8 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("tests", "paths"),
     ("chaos", "directory"),
     ("load", "load_file"),
+    ("coverage", "report_file"),
+    ("coverage", "report_files"),
 )
 
 
@@ -359,6 +329,11 @@ def _resolve_file_paths(data: dict[str, Any], written: Mapping[str, Any], base: 
                 str(base / v) if isinstance(v, str) and not Path(v).is_absolute() else v
                 for v in value
             ]
+        elif isinstance(value, dict):
+            data[section][key] = {
+                k: str(base / v) if isinstance(v, str) and not Path(v).is_absolute() else v
+                for k, v in value.items()
+            }
 
 
 def _embedded_defaults() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 
 from harness import resource_gates, stats
 from harness.availability import Availability, availability_gate
+from harness.code_coverage import CoverageFigures, coverage_gate
 from harness.decision import Decision
 from harness.regression_gate import RegressionEvidence, regression_gate
 from harness.resources import ResourceUsage
@@ -39,6 +40,7 @@ __all__ = [
     "TestEvidence",
     "evaluate_gates",
     "evaluate_one",
+    "from_decision",
     "overall_outcome",
     "test_slo_gate",
 ]
@@ -119,6 +121,8 @@ class Evidence:
     availability: Availability | None = None  # the whole-run prober's timeline, analysed
     resources: ResourceUsage | None = None  # the target's memory and CPU, sampled
     regression: RegressionEvidence | None = None  # the comparison with a baseline run
+    coverage: CoverageFigures | None = None  # the target's code coverage, overall
+    coverage_basis: str = "lines"
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,19 +416,18 @@ def _chaos_recovery(ev: Evidence, threshold: float) -> GateResult:
     )
 
 
+def from_decision(d: Decision, comparison: Literal["<=", ">="] = "<=") -> GateResult:
+    """A gate decided in a module of its own (availability, coverage, regression, ...)."""
+    return GateResult(
+        d.name, d.outcome, d.observed, d.threshold, comparison, d.detail, d.n, None,
+        d.decided_on, d.decided_by,
+    )  # fmt: skip
+
+
 def _decided(
     decide: Callable[[Evidence, float], Decision], comparison: Literal["<=", ">="] = "<="
 ) -> Callable[[Evidence, float], GateResult]:
-    """A gate decided in a module of its own (availability, regression, resources)."""
-
-    def gate(ev: Evidence, threshold: float) -> GateResult:
-        d = decide(ev, threshold)
-        return GateResult(
-            d.name, d.outcome, d.observed, threshold, comparison, d.detail, d.n, None,
-            d.decided_on, d.decided_by,
-        )  # fmt: skip
-
-    return gate
+    return lambda ev, threshold: from_decision(decide(ev, threshold), comparison)
 
 
 _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
@@ -436,6 +439,9 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
     "load_min_rps": _load_min_rps,
     "chaos_recovery_s": _chaos_recovery,
     "availability_min": _decided(lambda ev, t: availability_gate(ev.availability, t), ">="),
+    "coverage_min": _decided(
+        lambda ev, t: coverage_gate("coverage_min", ev.coverage, t, ev.coverage_basis), ">="
+    ),
     "regression": _decided(lambda ev, t: regression_gate(ev.regression, t)),
     "target_rss_mb_max": _decided(lambda ev, t: resource_gates.rss_gate(ev.resources, t)),
     "target_cpu_pct_max": _decided(lambda ev, t: resource_gates.cpu_gate(ev.resources, t)),
@@ -467,6 +473,8 @@ class GateThresholds(Protocol):
     @property
     def availability_min(self) -> float | str | None: ...
     @property
+    def coverage_min(self) -> float | str | None: ...
+    @property
     def regression(self) -> float | str | None: ...
     @property
     def target_rss_mb_max(self) -> float | str | None: ...
@@ -487,6 +495,7 @@ GATE_PHASES: dict[str, str] = {
     "load_min_rps": "load",
     "chaos_recovery_s": "chaos",
     "availability_min": "availability",
+    "coverage_min": "coverage",
     "regression": "regression",
     "target_rss_mb_max": "resources",
     "target_cpu_pct_max": "resources",
@@ -501,6 +510,7 @@ _COMPARISONS: dict[str, Literal["<=", ">="]] = {
     "load_min_rps": ">=",
     "chaos_recovery_s": "<=",
     "availability_min": ">=",
+    "coverage_min": ">=",
     "regression": "<=",
     "target_rss_mb_max": "<=",
     "target_cpu_pct_max": "<=",

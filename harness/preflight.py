@@ -171,3 +171,28 @@ def report_root(args: argparse.Namespace) -> Path:
     if not root.is_dir():
         raise UsageError(f"--report-dir {args.report_dir!r} is not a directory")
     return root
+
+
+def check_coverage_reports(config: ResolvedConfig, cwd: Path) -> None:
+    """Read every coverage report the profile names now: a missing or malformed one is a
+    ConfigError (exit 2) naming the file, before anything starts."""
+    from harness.code_coverage import read_coverage_report
+
+    coverage = config.profile.coverage
+    if not coverage.enabled:
+        return
+    named = [("coverage.report_file", coverage.report_file)] if coverage.report_file else []
+    named += [(f"coverage.report_files.{k}", v) for k, v in coverage.report_files.items()]
+    unknown = sorted(set(coverage.report_files) - set(coverage.categories))
+    if unknown:
+        raise ConfigError(
+            f"coverage.report_files {', '.join(map(repr, unknown))} from "
+            f"{config.origin('coverage.report_files')}: not a category; categories: "
+            f"{', '.join(coverage.categories) or 'none'}"
+        )
+    for field, path in named:
+        origin = config.origin(".".join(field.split(".")[:2]))
+        try:
+            read_coverage_report(cwd / path)
+        except ConfigError as exc:
+            raise ConfigError(f"{field} from {origin}: {exc}") from None

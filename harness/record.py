@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where th
     from harness.baseline import RegressionResult
     from harness.chaos.executor import ExperimentResult
     from harness.checklist import Checklist
+    from harness.code_coverage import CoverageOutcome
     from harness.config import TestSettings
     from harness.gates import ChaosEvidence, GateResult, LoadEvidence, SuiteEvidence
     from harness.load import LoadResult
@@ -281,6 +282,7 @@ class RunOutcome:
     availability_objective: float | None = None
     resources: ResourceUsage | None = None  # the target's memory and CPU, sampled
     regression: RegressionResult | None = None  # the comparison with a baseline run
+    coverage: CoverageOutcome | None = None  # the target's code coverage
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -340,6 +342,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["timeline"] = timeline
     if outcome.regression is not None:
         report["regression"] = outcome.regression.to_json()
+    if outcome.coverage is not None:
+        report["coverage"] = outcome.coverage.to_json()
     if outcome.resources is not None:
         origin = timeline["origin_epoch"] if timeline is not None else None
         report["resources"] = outcome.resources.to_json(origin)

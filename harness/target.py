@@ -51,8 +51,11 @@ class ReferenceTarget:
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
         port: int = 0,
+        wrap: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir
+        # run the API module under another (coverage.py: ("-m", "coverage", "run", ...))
+        self._wrap = wrap
         self.token = token or secrets.token_urlsafe(24)
         self.port = port
         self._log_path = log_path
@@ -62,6 +65,8 @@ class ReferenceTarget:
 
     def _new_process(self) -> ManagedProcess:
         argv = api_argv(self.data_dir, port=self.port)
+        if self._wrap:  # python <wrap> -m target_api ...
+            argv = [argv[0], *self._wrap, *argv[1:]]
         return ManagedProcess("reference API", argv, env=self._env, log_path=self._log_path)
 
     @property

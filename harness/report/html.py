@@ -40,6 +40,7 @@ from harness.report.charts import (
     scales,
     ticks,
 )
+from harness.report.coverage_section import coverage_view
 from harness.report.document import complete, complete_history, interval_bounds
 from harness.report.regression_section import regression_view
 from harness.report.resource_section import resource_charts, resource_view
@@ -452,6 +453,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "run_timeline": _run_timeline(report),
         "resources": resource_view(report),
         "regression": regression_view(report),
+        "coverage": coverage_view(report),
         "resource_charts": resource_charts(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.values import as_map as _map
 
 if TYPE_CHECKING:
+    from harness.report.coverage_section import CoverageView
     from harness.report.regression_section import RegressionView
     from harness.report.resource_section import ResourceView
     from harness.report.views import (
@@ -33,6 +34,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The CI page summary: verdict, gates, comparison, flaky tests first, load, chaos."""
     # views needs scipy (harness.stats): imported here, not when the tests phase reads the history
     from harness.report import views
+    from harness.report.coverage_section import coverage_view
     from harness.report.document import complete
     from harness.report.regression_section import regression_view
     from harness.report.resource_section import resource_view
@@ -63,6 +65,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _availability_markdown(views.availability_view(report))
     lines += _resources_markdown(resource_view(report))
     lines += _regression_markdown(regression_view(report))
+    lines += _coverage_markdown(coverage_view(report))
     lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
@@ -148,6 +151,23 @@ def _availability_markdown(view: AvailabilityView | None) -> list[str]:
     if view.outages:
         lines += ["| outage start s | end s | duration s |", "|---:|---:|---:|"]
         lines += [f"| {a} | {b} | {d} |" for a, b, d in view.outages]
+        lines.append("")
+    return lines
+
+
+def _coverage_markdown(view: CoverageView | None) -> list[str]:
+    if view is None:
+        return []
+    lines = ["## Code coverage of the target", "", f"**{view.headline}** ({view.how})", ""]
+    if view.categories:
+        lines += ["| category | lines | branches | selection |", "|---|---|---|---|"]
+        lines += [
+            f"| {r.name} | {r.lines} | {r.branches} | {_cell(r.note)} |" for r in view.categories
+        ]
+        lines.append("")
+    if view.packages:
+        lines += ["| package | lines | branches |", "|---|---|---|"]
+        lines += [f"| {_cell(r.name)} | {r.lines} | {r.branches} |" for r in view.packages]
         lines.append("")
     return lines
 

@@ -1,0 +1,82 @@
+"""The config sections of what the harness measures beside the phases: the target's
+resources, the comparison with a baseline, and code coverage (:mod:`harness.config` holds
+them in each profile)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["CoverageSettings", "RegressionSettings", "ResourceSettings"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CoverageSettings(_Model):
+    """Code coverage of the target (harness.code_coverage, harness.phases.coverage_phase).
+
+    The reference API is measured: after the tests phase, each category's tests run once
+    against a reference API under coverage.py (branch coverage, ``--context`` the
+    category), and the data are combined. Any other target names the report its own
+    tooling writes: ``report_file`` (coverage.py JSON, Cobertura XML or LCOV), or one per
+    category in ``report_files``. A category is a marker expression; ``category_min`` is
+    the gate ``coverage_<category>_min`` of each (default: ``gates.coverage_min``)."""
+
+    enabled: bool = False
+    basis: Literal["lines", "branches"] = "lines"
+    categories: dict[str, str] = {"unit": "unit", "integration": "integration", "api": "api"}
+    category_min: Annotated[float, Field(gt=0, le=100)] | None = None
+    source: list[str] = ["target_api"]
+    report_file: str | None = None
+    report_files: dict[str, str] = {}
+
+    @field_validator("categories")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(n for n in value if not n.replace("_", "").replace("-", "").isalnum())
+        if bad:
+            raise ValueError(
+                f"category name(s) {', '.join(map(repr, bad))}: letters, digits, _ or -"
+            )
+        return value
+
+
+class RegressionSettings(_Model):
+    """Comparing a run with its baseline (harness.baseline): a change is flagged only when it
+    is significant and larger than its minimum effect. ``require_baseline``: with no
+    baseline the ``regression`` gate is insufficient instead of deciding nothing."""
+
+    require_baseline: bool = False
+    latency_min_effect_ms: Annotated[float, Field(ge=0)] = 1.0
+    throughput_min_effect_pct: Annotated[float, Field(ge=0, le=100)] = 5.0
+    pass_rate_min_effect: Annotated[float, Field(ge=0, le=1)] = 0.01
+    recovery_min_effect_s: Annotated[float, Field(ge=0)] = 1.0
+
+    def min_effects(self) -> dict[str, float]:
+        return self.model_dump(exclude={"require_baseline"})
+
+
+class ResourceSettings(_Model):
+    """Sampling the target's memory and CPU (harness.resource_sampler) through every phase.
+
+    The reference API, and a target given ``--target-pid``, are sampled with psutil (the
+    process and all its children); another target through the Prometheus process metrics
+    on ``metrics_path`` (``process_resident_memory_bytes``, ``process_cpu_seconds_total``),
+    when it serves them. ``cpu_basis`` says what a CPU percentage is of: the whole machine
+    (``machine``, as a host dashboard shows it) or one core (``core``, as ``top`` does).
+    """
+
+    enabled: bool = True
+    interval_s: Annotated[float, Field(ge=0.05, le=60)] = 0.5
+    cpu_basis: Literal["machine", "core"] = "machine"
+    metrics_path: str | None = "/metrics"
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must be a path starting with '/', e.g. /metrics")
+        return value

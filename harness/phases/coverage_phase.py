@@ -1,0 +1,220 @@
+"""Code coverage of the target: measured for the reference API, read for any other.
+
+For the reference API, after the tests phase: each category (a marker expression) runs its
+selected tests once against a reference API of its own under coverage.py (``coverage run
+--branch --parallel-mode --context <category>``), stopped after them so that it writes its
+data; the data are combined, and coverage.py's own JSON report is read, for all categories
+and for each (its ``contexts`` filter). The load and chaos phases never run under
+coverage: it would slow the target and inflate its CPU. For another target, the report its
+tooling wrote (``coverage.report_file``; per category ``coverage.report_files``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from harness.code_coverage import (
+    CategoryCoverage,
+    CoverageFigures,
+    CoverageOutcome,
+    coverage_gate,
+    read_coverage_report,
+)
+from harness.config import CoverageSettings, GateSettings, TestSettings
+from harness.gates import GateResult, from_decision
+from harness.record import Component
+from harness.runner import RunSpec, run_tests
+from harness.session import RunContext
+from harness.target import ReferenceTarget, Target
+
+__all__ = ["CoverageOutcome", "category_gates", "measure_coverage"]
+
+
+def _read(settings: CoverageSettings, base: Path) -> CoverageOutcome:
+    overall = read_coverage_report(base / settings.report_file) if settings.report_file else None
+    categories = tuple(
+        CategoryCoverage(name, settings.categories.get(name, ""),
+                         read_coverage_report(base / path), 0)
+        for name, path in settings.report_files.items()
+    )  # fmt: skip
+    return CoverageOutcome(
+        settings.basis, "read from the target's own reports", overall, categories
+    )
+
+
+def _api_under_coverage(out: Path, category: str, source: list[str]) -> ReferenceTarget:
+    wrap = (
+        "-m", "coverage", "run", "--branch", "--parallel-mode",
+        f"--source={','.join(source)}", f"--data-file={out / '.coverage'}",
+        f"--context={category}",
+    )  # fmt: skip
+    data_dir = Path(tempfile.mkdtemp(prefix="moonbase-coverage-"))
+    return ReferenceTarget(data_dir, log_path=out / f"api-{category}.log", wrap=wrap)
+
+
+def _collected(
+    rootdir: Path, paths: tuple[str, ...], markexpr: str, keyword: str
+) -> tuple[int, str]:
+    """How many tests ``markexpr`` selects (pytest --collect-only), or why it cannot say (an
+    unknown marker): a category that selects none is not run, and says why."""
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    argv += ["-m", markexpr] + (["-k", keyword] if keyword else []) + list(paths)
+    done = subprocess.run(  # noqa: S603 - this interpreter, pytest, the profile's selection
+        argv, cwd=rootdir, capture_output=True, text=True, timeout=120, check=False
+    )
+    lines = (done.stdout + done.stderr).splitlines()
+    if done.returncode not in (0, 5):
+        errors = [line for line in lines if line.startswith("ERROR")] or lines[-1:]
+        return 0, errors[0].removeprefix("ERROR: ") if errors else f"exit {done.returncode}"
+    count = sum(1 for line in done.stdout.splitlines() if "::" in line)
+    return count, "" if count else f"no test matches {markexpr!r}"
+
+
+def _category_run(
+    ctx: RunContext,
+    tests: TestSettings,
+    rootdir: Path,
+    paths: tuple[str, ...],
+    out: Path,
+    name: str,
+    markexpr: str,
+    source: list[str],
+) -> tuple[int, str]:
+    """Run the category's tests once against an API under coverage: the tests that ran, or
+    0 and why none did."""
+    selected = f"({tests.markexpr}) and ({markexpr})" if tests.markexpr else markexpr
+    count, why = _collected(rootdir, paths, selected, tests.keyword)
+    if not count:
+        return 0, why
+    api = _api_under_coverage(out, name, source)
+    try:
+        target = api.start()
+        spec = RunSpec(
+            rootdir=rootdir, paths=paths, keyword=tests.keyword, markexpr=selected,
+            workers=tests.workers, repeat=1, timeout_s=tests.timeout_s,
+            budget_s=tests.budget_s, seed=tests.seed,
+            env={"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token},
+        )  # fmt: skip
+        result = run_tests(spec, out / f"{name}-runs.jsonl")
+        return len(result.tests), ""
+    finally:
+        api.stop()  # SIGTERM: the API ends cleanly and coverage.py writes its data
+        shutil.rmtree(api.data_dir, ignore_errors=True)
+
+
+def _relative(figures: CoverageFigures, source: list[str]) -> CoverageFigures:
+    """The measured files' paths from the measured packages' root (``target_api/app.py``),
+    whatever the working directory was."""
+    import importlib.util
+
+    roots = []
+    for name in source:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            roots.append(Path(spec.origin).resolve().parents[1])
+
+    def short(path: str) -> str:
+        for root in roots:
+            if Path(path).is_absolute() and Path(path).resolve().is_relative_to(root):
+                return str(Path(path).resolve().relative_to(root))
+        return path
+
+    files = tuple(dataclasses.replace(f, path=short(f.path)) for f in figures.files)
+    return dataclasses.replace(figures, files=files)
+
+
+def _measured(
+    ctx: RunContext,
+    settings: CoverageSettings,
+    tests: TestSettings,
+    rootdir: Path,
+    paths: tuple[str, ...],
+) -> CoverageOutcome:
+    import coverage
+
+    out = ctx.state.run_dir / "coverage"
+    out.mkdir(parents=True, exist_ok=True)
+    ran: dict[str, tuple[int, str]] = {}
+    for name, markexpr in settings.categories.items():
+        ctx.say(f"coverage: category {name} ({markexpr}): its tests once, the API measured")
+        ran[name] = _category_run(ctx, tests, rootdir, paths, out, name, markexpr, settings.source)
+        if ran[name][1]:
+            ctx.say(f"coverage: category {name}: not measured ({ran[name][1]})")
+    cov = coverage.Coverage(data_file=str(out / ".coverage"), branch=True)
+    cov.combine([str(out)])
+    cov.save()
+    cov.load()
+    if not cov.get_data().measured_files():
+        return CoverageOutcome(settings.basis, "measured, but no data was written", None)
+    cov.json_report(outfile=str(out / "coverage.json"))
+    overall = _relative(read_coverage_report(out / "coverage.json"), settings.source)
+    categories = []
+    for name, markexpr in settings.categories.items():
+        count, why = ran[name]
+        if not count:
+            categories.append(CategoryCoverage(name, markexpr, None, 0, why))
+            continue
+        path = out / f"coverage-{name}.json"
+        cov.json_report(outfile=str(path), contexts=[f"^{re.escape(name)}$"])
+        figures = _relative(read_coverage_report(path), settings.source)
+        categories.append(CategoryCoverage(name, markexpr, figures, count))
+    version = coverage.__version__
+    ctx.state.add_component("coverage", Component("real", f"coverage.py {version}"))
+    how = f"measured: coverage.py {version} on {', '.join(settings.source)}, branch coverage"
+    return CoverageOutcome(settings.basis, how, overall, tuple(categories))
+
+
+def measure_coverage(
+    ctx: RunContext,
+    settings: CoverageSettings,
+    tests: TestSettings,
+    *,
+    target: Target,
+    rootdir: Path,
+    paths: tuple[str, ...],
+    base_dir: Path,
+) -> CoverageOutcome:
+    """The target's coverage, recorded in the run (see the module docstring)."""
+    if settings.report_file or settings.report_files:
+        outcome = _read(settings, base_dir)
+    elif target.managed:
+        outcome = _measured(ctx, settings, tests, rootdir, paths)
+    else:
+        outcome = CoverageOutcome(
+            settings.basis,
+            "not measured: a target the harness did not start; give coverage.report_file",
+            None,
+        )
+    if outcome.overall is not None:
+        k, n = outcome.overall.branches if settings.basis == "branches" else outcome.overall.lines
+        ctx.say(f"coverage: {k}/{n} {settings.basis} covered ({outcome.how})")
+    ctx.state.record(coverage=outcome)
+    return outcome
+
+
+def category_gates(
+    outcome: CoverageOutcome | None, settings: CoverageSettings, gates: GateSettings
+) -> tuple[GateResult, ...]:
+    """``coverage_<category>_min`` for each category: ``coverage.category_min``, else the
+    overall ``gates.coverage_min``; none when neither is set or coverage is off."""
+    threshold = settings.category_min
+    if threshold is None and isinstance(gates.coverage_min, int | float):
+        threshold = float(gates.coverage_min)
+    if threshold is None or not settings.enabled:
+        return ()
+    by_name = {c.name: c for c in outcome.categories} if outcome else {}
+    results = []
+    for name in settings.categories:
+        c = by_name.get(name)
+        why = f" (category {name}: {c.why_none})" if c and c.why_none else ""
+        decision = coverage_gate(
+            f"coverage_{name}_min", c.figures if c else None, threshold, settings.basis, why
+        )
+        results.append(from_decision(decision, ">="))
+    return tuple(results)
