@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| smoke gate wall time | {gate_with:.1f} s | {gate_without:.1f} s "
         f"| {gate_with / gate_without:.2f}x |"
     )
-    print(f"\nrounds: with {[round(x, 1) for x in with_cov]}, without {[round(x, 1) for x in without]}")
+    shown = {"with": [round(x, 1) for x in with_cov], "without": [round(x, 1) for x in without]}
+    print(f"\nrounds of the gate (s): {shown}")
     return 0
 
 
