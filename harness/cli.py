@@ -67,22 +67,31 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-url", help="test this running service instead of starting the reference API"
     )
+    _allow_flag(parser, "targets")
+
+
+def _target_pid_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-pid",
         type=int,
         default=None,
-        help="with --target-url: the service's main PID, to sample its memory and CPU "
-        "(with its children); without it, its Prometheus process metrics are read",
+        metavar="PID",
+        help="with --target-url: the service's main PID; its memory and CPU (and its "
+        "children's) are sampled with psutil. Without a PID, the service's Prometheus "
+        "process metrics on resources.metrics_path (/metrics) are read, when it serves them",
     )
-    _allow_flag(parser, "targets")
 
 
 def _baseline_option(parser: argparse.ArgumentParser) -> None:
+    _target_pid_option(parser)
     parser.add_argument(
         "--baseline",
         default="auto",
-        help="compare with this run (a run id or directory); auto (default): the newest "
-        "comparable passing run in the history; none: no comparison",
+        metavar="RUN|auto|none",
+        help="the run the regression gate compares this one with: a run id under "
+        "--report-dir or a run directory; auto (default): the newest passing run in "
+        "history.jsonl of the same command, profile, target and test selection; none: no "
+        "comparison. With no baseline the regression gate is off",
     )
 
 
@@ -130,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _run_options(_command(sub, "run", "run scenario tests: isolated, parallel, repeated"))
 
-    gate = _command(sub, "gate", "tests + load + chaos from the config, then gates")
+    gate = _command(
+        sub, "gate", "tests, coverage, load, chaos from the config, the baseline compared, gates"
+    )
     _common(gate)
     _baseline_option(gate)
 
@@ -195,19 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _soak_parser(sub: Any) -> None:
     soak = _command(sub, "soak", "a long, bounded run: low-rate load, the prober, faults")
-    soak.add_argument("--duration", required=True, help="how long: 90s, 30m, 2h (at most 24h)")
+    soak.add_argument("--duration", required=True, help="how long: 90s, 30m, 2h (10 s to 24 h)")
     soak.add_argument("--rate", type=float, default=20.0, help="intended req/s (default 20)")
     soak.add_argument(
         "--fault-every",
         default=None,
-        help="a round of the profile's chaos experiments this often (e.g. 10m); default none",
+        help="a round of the profile's chaos experiments this often (e.g. 10m; 10 s to 24 h); "
+        "default none",
     )
     soak.add_argument(
         "--checkpoint-every",
         default="1m",
-        help="write what was measured so far into report.json this often (default 1m)",
+        help="write what was measured so far into report.json this often (e.g. 90s, 5m; 5 s "
+        "to 1 h; default 1m)",
     )
     _common(soak)
+    _target_pid_option(soak)
 
 
 def _normalise(argv: list[str]) -> list[str]:
@@ -329,7 +343,7 @@ def _soak(args: argparse.Namespace) -> int:
 
 
 def _slo(args: argparse.Namespace) -> int:
-    from harness.commands import cmd_slo_export
+    from harness.slo_command import cmd_slo_export
 
     return cmd_slo_export(args, _config(args))
 

@@ -225,7 +225,9 @@ def read_coverage_report(path: Path) -> CoverageFigures:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise _bad(path, f"cannot be read ({exc.strerror or exc})") from None
+        raise ConfigError(
+            f"coverage report {path}: cannot be read ({exc.strerror or exc})"
+        ) from None
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,7 +13,7 @@ from harness.console import console, print_gates, print_readiness, print_tests
 from harness.console import progress as _progress
 from harness.console import progress_seconds as _progress_seconds
 from harness.console import say as _say
-from harness.errors import ConfigError, UsageError
+from harness.errors import UsageError
 from harness.preflight import (
     check_coverage_reports,
     check_expression,
@@ -29,13 +28,12 @@ from harness.preflight import (
 from harness.preflight import report_root as _report_root
 from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
+from harness.slo_command import service_name, slo_gates_of_run, write_slo_files
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from harness import gates as gate_logic
-    from harness.availability import Availability
-    from harness.config import SloSettings
     from harness.target import Target
 
 SettingsT = TypeVar("SettingsT", bound="BaseModel")
@@ -45,7 +43,6 @@ __all__ = [
     "cmd_gate",
     "cmd_load",
     "cmd_run",
-    "cmd_slo_export",
     "cmd_soak",
 ]
 
@@ -268,6 +265,13 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         _service(ctx, args, config) as target,
     ):
         off = _phases_off(config)
+        coverage = profile.coverage
+        if (
+            coverage.enabled
+            and not target.managed
+            and not (coverage.report_file or coverage.report_files)
+        ):  # nothing to measure it from: off, and said, never a gate left undecided
+            off["coverage"] = "a target the harness did not start, and no coverage.report_file"
         for phase, why in off.items():
             ctx.say(f"{phase}: off ({why}); its gates are off with it")
         if off:
@@ -284,6 +288,9 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         regression = compare_with_baseline(
             ctx, profile.regression, args.baseline, baseline, report_root
         )
+        if resources.why_not and "resources" not in off:  # nothing to sample it from
+            off["resources"] = resources.why_not
+            ctx.state.record(phases_off=tuple(off.items()))
         evidence = dataclasses.replace(
             evidence,
             availability=watch.availability,
@@ -291,40 +298,17 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             regression=regression,
         )
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
-        results += _slo_gates(ctx, config, watch.availability, off)
+        results += slo_gates_of_run(ctx, config, watch.availability, off)
         from harness.phases.coverage_phase import category_gates
 
-        results += category_gates(ctx.state.outcome.coverage, profile.coverage, profile.gates)
+        if "coverage" not in off:
+            results += category_gates(ctx.state.outcome.coverage, profile.coverage, profile.gates)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)
         if profile.slos:  # what this gate tested, for production to watch
-            write_slo_files(profile.slos, _service_name(config, target), ctx.state.run_dir / "slo")
+            write_slo_files(profile.slos, service_name(config, target), ctx.state.run_dir / "slo")
         print_readiness(readiness)
         return _finish(ctx, results)
-
-
-def _slo_gates(
-    ctx: RunContext,
-    config: ResolvedConfig,
-    availability: Availability | None,
-    off: dict[str, str],
-) -> tuple[gate_logic.GateResult, ...]:
-    """The profile's SLOs on this run's load and availability: recorded, and their gates."""
-    from harness.slo import evaluate_slos, slo_gates
-
-    slos = config.profile.slos
-    if not slos:
-        return ()
-    load = ctx.state.outcome.load
-    results = evaluate_slos(slos, load.result if load else None, availability)
-    ctx.state.record(slos=results)
-    for r in results:
-        ctx.say(
-            f"slo {r.name}: SLI {r.sli:.6g} for objective {r.objective:g}, burn rate "
-            f"{r.burn:.3g} (bounds {r.burn_low:.3g}-{r.burn_high:.3g}), "
-            f"{r.budget_share:.3g} of its {r.window_days:g}-day budget consumed"
-        )
-    return slo_gates(slos, results, off)
 
 
 def _gate_phases(
@@ -354,7 +338,8 @@ def _gate_phases(
     if tests.result.interrupted:  # no load or chaos after an interruption
         raise tests.result.interruption or KeyboardInterrupt()
     coverage = None
-    if profile.coverage.enabled:
+    measurable = target.managed or profile.coverage.report_file or profile.coverage.report_files
+    if profile.coverage.enabled and measurable:
         from harness.phases.coverage_phase import measure_coverage
 
         with ctx.state.phase("coverage"):
@@ -386,44 +371,6 @@ def _gate_phases(
         coverage=coverage.overall if coverage else None,
         coverage_basis=profile.coverage.basis,
     )
-
-
-# -- slo ---------------------------------------------------------------------------------
-
-
-def _service_name(config: ResolvedConfig, target: Target | None) -> str:
-    if config.profile.target.name:
-        return config.profile.target.name
-    return "moonbase" if target is None or target.managed else target.url
-
-
-def write_slo_files(slos: Sequence[SloSettings], service: str, out: Path) -> list[Path]:
-    """``openslo.yaml`` and ``prometheus-rules.yaml`` for ``slos`` in ``out``."""
-    from harness.report.files import atomic_write
-    from harness.slo_export import openslo_yaml, prometheus_rules_yaml
-
-    paths = [out / "openslo.yaml", out / "prometheus-rules.yaml"]
-    atomic_write(paths[0], openslo_yaml(slos, service))
-    atomic_write(paths[1], prometheus_rules_yaml(slos))
-    return paths
-
-
-def cmd_slo_export(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    """``slo export``: the profile's SLOs as files, from the config alone (no run)."""
-    slos = config.profile.slos
-    if not slos:
-        raise ConfigError(
-            f"profile {config.profile_name!r} (from {config.source}) has no SLOs; add "
-            "[[profiles.NAME.slos]] (see the README)"
-        )
-    service = args.service or _service_name(config, None)
-    try:
-        paths = write_slo_files(slos, service, Path(args.out))
-    except OSError as exc:
-        raise UsageError(f"--out {args.out!r}: {exc.strerror or exc}") from None
-    for path in paths:
-        print(path)
-    return 0
 
 
 # -- load --------------------------------------------------------------------------------
@@ -483,6 +430,8 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
 
         off = {} if config.profile.resources.enabled else {"resources": "resources.enabled = false"}
+        if resources.why_not and not off:  # nothing to sample it from: off, and why
+            off["resources"] = resources.why_not
         results = gate_logic.evaluate_gates(
             only_load,
             gate_logic.Evidence(load=evidence, resources=resources.usage, regression=regression),
@@ -537,7 +486,8 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
 def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     """A long, bounded run: low-rate load and the prober for ``--duration``, a round of the
     profile's chaos experiments every ``--fault-every``; report.json checkpointed every
-    minute; then the gates (the test gates off: a soak runs no tests) and the checklist."""
+    ``--checkpoint-every``; then the gates (the test, coverage and regression gates off: a
+    soak runs no tests and has no baseline) and the checklist."""
     from harness import gates as gate_logic
     from harness.checklist import evaluate_checklist
     from harness.phases import check_chaos_experiments, sampled, watched
@@ -564,7 +514,13 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("soak", config, _report_root(args), _say) as ctx,
         _service(ctx, args, config) as target,
     ):
-        off = {"tests": "a soak runs no tests"} | ({} if every else {"chaos": "no --fault-every"})
+        off = _phases_off(config) | {
+            "tests": "a soak runs no tests",
+            "coverage": "a soak runs no tests",
+            "regression": "a soak is compared with no baseline",
+        }
+        if not every:
+            off["chaos"] = "no --fault-every"
         objective = _number(profile.gates.availability_min) or _number(profile.readiness.uptime)
         with (
             watched(ctx, profile.availability, profile.target, target, objective) as watch,
@@ -591,7 +547,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
             resources.usage,
         )
         results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
-        results += _slo_gates(ctx, config, watch.availability, off)
+        results += slo_gates_of_run(ctx, config, watch.availability, off)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)
         print_readiness(readiness)

@@ -156,7 +156,8 @@ class GateSettings(_Model):
     chaos_recovery_s: PositiveFloat | Off | None = None
     availability_min: Annotated[float, Field(gt=0, lt=1)] | Off | None = None
     target_rss_mb_max: PositiveFloat | Off | None = None
-    target_cpu_pct_max: Annotated[float, Field(gt=0, le=100)] | Off | None = None
+    # % of the machine (at most 100), or of one core (resources.cpu_basis = "core": 200 = two)
+    target_cpu_pct_max: PositiveFloat | Off | None = None
     target_rss_growth_mb_per_min_max: Annotated[float, Field(ge=0)] | Off | None = None
     regression: Annotated[int, Field(ge=0)] | Off | None = None  # flagged regressions allowed
     coverage_min: Annotated[float, Field(gt=0, le=100)] | Off | None = None  # percent

@@ -77,6 +77,8 @@ class ResourceSettings(_Model):
     @field_validator("metrics_path")
     @classmethod
     def _path(cls, value: str | None) -> str | None:
+        if value == "":  # "": no metrics are read (TOML has no null)
+            return None
         if value is not None and not value.startswith("/"):
             raise ValueError("must be a path starting with '/', e.g. /metrics")
         return value

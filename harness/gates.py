@@ -325,6 +325,14 @@ def _load_min_rps(ev: Evidence, threshold: float) -> GateResult:
     name = "load_min_rps"
     if ev.load is None or ev.load.requests == 0:
         return _missing(name, threshold, ">=", "load throughput")
+    if 0 < ev.load.intended_rps < threshold:  # it asked for less: it cannot show either way
+        return GateResult(
+            name, "insufficient", ev.load.rps, threshold, ">=",
+            f"{ev.load.rps:.1f} req/s measured, but the load asked for only "
+            f"{ev.load.intended_rps:,.0f} req/s; not enough evidence: a load at >= "
+            f"{threshold:,.0f} req/s intended (or the closed model) would show it",
+            ev.load.requests,
+        )  # fmt: skip
     outcome: Outcome = "pass" if ev.load.rps >= threshold else "fail"
     detail = f"{ev.load.rps:.1f} req/s measured against >= {threshold}"
     return GateResult(

@@ -191,7 +191,7 @@ def check_coverage_reports(config: ResolvedConfig, cwd: Path) -> None:
             f"{', '.join(coverage.categories) or 'none'}"
         )
     for field, path in named:
-        origin = config.origin(".".join(field.split(".")[:2]))
+        origin = config.origin(field)
         try:
             read_coverage_report(cwd / path)
         except ConfigError as exc:

@@ -108,9 +108,9 @@ def _category_run(
         shutil.rmtree(api.data_dir, ignore_errors=True)
 
 
-def _relative(figures: CoverageFigures, source: list[str]) -> CoverageFigures:
+def _relative(figures: CoverageFigures, source: list[str], report: Path) -> CoverageFigures:
     """The measured files' paths from the measured packages' root (``target_api/app.py``),
-    whatever the working directory was."""
+    whatever the working directory was; the source named by the run directory's file."""
     import importlib.util
 
     roots = []
@@ -126,7 +126,8 @@ def _relative(figures: CoverageFigures, source: list[str]) -> CoverageFigures:
         return path
 
     files = tuple(dataclasses.replace(f, path=short(f.path)) for f in figures.files)
-    return dataclasses.replace(figures, files=files)
+    label = f"measured by coverage.py: {report.parent.name}/{report.name}"
+    return dataclasses.replace(figures, files=files, source=label)
 
 
 def _measured(
@@ -153,7 +154,9 @@ def _measured(
     if not cov.get_data().measured_files():
         return CoverageOutcome(settings.basis, "measured, but no data was written", None)
     cov.json_report(outfile=str(out / "coverage.json"))
-    overall = _relative(read_coverage_report(out / "coverage.json"), settings.source)
+    overall = _relative(
+        read_coverage_report(out / "coverage.json"), settings.source, out / "coverage.json"
+    )
     categories = []
     for name, markexpr in settings.categories.items():
         count, why = ran[name]
@@ -162,7 +165,7 @@ def _measured(
             continue
         path = out / f"coverage-{name}.json"
         cov.json_report(outfile=str(path), contexts=[f"^{re.escape(name)}$"])
-        figures = _relative(read_coverage_report(path), settings.source)
+        figures = _relative(read_coverage_report(path), settings.source, path)
         categories.append(CategoryCoverage(name, markexpr, figures, count))
     version = coverage.__version__
     ctx.state.add_component("coverage", Component("real", f"coverage.py {version}"))
@@ -209,8 +212,14 @@ def category_gates(
     if threshold is None or not settings.enabled:
         return ()
     by_name = {c.name: c for c in outcome.categories} if outcome else {}
+    # with reports read, a category is what has a report of its own; measured, every one
+    names = (
+        list(settings.report_files)
+        if settings.report_file or settings.report_files
+        else (list(settings.categories))
+    )
     results = []
-    for name in settings.categories:
+    for name in names:
         c = by_name.get(name)
         why = f" (category {name}: {c.why_none})" if c and c.why_none else ""
         decision = coverage_gate(

@@ -5,6 +5,7 @@ metric both runs measured compared (:mod:`harness.baseline`), and the evidence t
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from harness.baseline import Baseline, RegressionResult, compare_reports, find_baseline
@@ -61,6 +62,12 @@ def compare_with_baseline(
                                         why_none=why, settings=settings.min_effects())
         )  # fmt: skip
         return RegressionEvidence(None, (), (), settings.require_baseline, why)
+    if named is not None and comparable_key(named.report) != key:  # the user's choice: said
+        ctx.say(
+            f"regression: note: {named.run_id} is not a run of the same command, profile, "
+            "target and test selection; it is compared as named"
+        )
+        baseline = dataclasses.replace(named, how="named (not of the same kind of run)")
     # the scatter between runs: the comparable passing runs before this one
     earlier = [h for h in history if h.get("comparable") == key and h.get("verdict") == "pass"]
     checks = compare_reports(
