@@ -151,8 +151,23 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
     return {
         phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
         for phase, on in phases
+        # resources and coverage are said off only where that matters: set by the user, or
+        # a gate of theirs configured (a profile that never asked for them is not told)
         if not on
+        and (
+            phase not in ("resources", "coverage")
+            or config.explicit(f"{phase}.enabled")
+            or _has_gates(config, phase)
+        )
     }
+
+
+def _has_gates(config: ResolvedConfig, phase: str) -> bool:
+    """True when the profile configures a gate of ``phase``."""
+    from harness.gates import GATE_PHASES
+
+    gates = config.profile.gates
+    return any(getattr(gates, g) is not None for g, p in GATE_PHASES.items() if p == phase)
 
 
 # -- run ---------------------------------------------------------------------------------
@@ -270,6 +285,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             coverage.enabled
             and not target.managed
             and not (coverage.report_file or coverage.report_files)
+            and _has_gates(config, "coverage")
         ):  # nothing to measure it from: off, and said, never a gate left undecided
             off["coverage"] = "a target the harness did not start, and no coverage.report_file"
         for phase, why in off.items():
@@ -288,8 +304,8 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         regression = compare_with_baseline(
             ctx, profile.regression, args.baseline, baseline, report_root
         )
-        if resources.why_not and "resources" not in off:  # nothing to sample it from
-            off["resources"] = resources.why_not
+        if resources.why_not and "resources" not in off and _has_gates(config, "resources"):
+            off["resources"] = resources.why_not  # nothing to sample it from: off, and why
             ctx.state.record(phases_off=tuple(off.items()))
         evidence = dataclasses.replace(
             evidence,
@@ -430,7 +446,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
 
         off = {} if config.profile.resources.enabled else {"resources": "resources.enabled = false"}
-        if resources.why_not and not off:  # nothing to sample it from: off, and why
+        if resources.why_not and not off and _has_gates(config, "resources"):  # off, and why
             off["resources"] = resources.why_not
         results = gate_logic.evaluate_gates(
             only_load,
