@@ -75,10 +75,14 @@ def test_a_soak_killed_by_sigkill_keeps_its_last_checkpoint_and_leaves_no_proces
     tmp_path: Path,
 ) -> None:
     reports = tmp_path / "reports"
+    # a harness killed by SIGKILL cannot remove its scratch directories: they go here
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "harness", "soak", "--duration", "120s", "--rate", "20",
          "--checkpoint-every", "5s", "--report-dir", str(reports)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )  # fmt: skip
     harness = psutil.Process(process.pid)
     children: list[psutil.Process] = []
