@@ -124,11 +124,11 @@ def find_baseline(
 def histogram_counts(run_dir: Path, report: Mapping[str, Any]) -> list[tuple[float, int]]:
     """The run's whole latency histogram as (ms, count), from load.hdr or report.json."""
     from harness.load.histogram import counts_ms
+    from harness.report.compare import histogram_counts as report_counts
 
     path = run_dir / HISTOGRAM_FILE
     encoded = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
-    encoded = encoded or str(as_map(report.get("load")).get("histogram_encoded") or "")
-    return counts_ms(encoded) if encoded else []
+    return counts_ms(encoded) if encoded else report_counts(report)
 
 
 def _p95(report: Mapping[str, Any]) -> PercentileEstimate:

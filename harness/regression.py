@@ -32,6 +32,7 @@ from harness.stats import PercentileEstimate
 __all__ = [
     "ALPHA",
     "Check",
+    "count_quantile",
     "histogram_mann_whitney",
     "latency_check",
     "pass_rate_check",
@@ -109,12 +110,13 @@ def histogram_mann_whitney(baseline: Counts, current: Counts) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def _median(counts: Counts) -> float:
+def count_quantile(counts: Counts, q: float) -> float:
+    """The ``q``-quantile of values given as (value, how many), in increasing value."""
     total = sum(c for _, c in counts)
     seen = 0
     for value, count in counts:
         seen += count
-        if seen * 2 >= total:
+        if seen >= q * total:
             return value
     return counts[-1][0]
 
@@ -148,7 +150,7 @@ def latency_check(
     """The median (whole distributions, Mann-Whitney U) and the p95 (order-statistic bounds,
     or the scatter between earlier runs when there are enough) of the load's latency."""
     p = histogram_mann_whitney(baseline, current)
-    m0, m1 = _median(baseline), _median(current)
+    m0, m1 = count_quantile(baseline, 0.5), count_quantile(current, 0.5)
     median = Check(
         "latency p50 (ms)", m0, m1, m1 - m0, min_effect_ms, p, p < ALPHA,
         p < ALPHA and m1 - m0 > min_effect_ms,

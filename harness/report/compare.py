@@ -74,23 +74,13 @@ def histogram_counts(report: Mapping[str, Any]) -> list[tuple[float, int]]:
     return counts_ms(encoded)
 
 
-def _quantile(counts: list[tuple[float, int]], q: float) -> float:
-    total = sum(c for _, c in counts)
-    seen = 0
-    for value, count in counts:
-        seen += count
-        if seen >= q * total:
-            return value
-    return counts[-1][0]
-
-
 def compare_runs(
     report: Mapping[str, Any], baseline: Mapping[str, Any], min_effect_ms: float
 ) -> Comparison:
     """Compare ``report``'s load latency with ``baseline``'s over the whole histograms:
     Mann-Whitney U from the bucket counts (:func:`harness.regression.histogram_mann_whitney`),
     flagged when significant and the median moved by more than ``min_effect_ms``."""
-    from harness.regression import ALPHA, histogram_mann_whitney
+    from harness.regression import ALPHA, count_quantile, histogram_mann_whitney
 
     a, b = histogram_counts(baseline), histogram_counts(report)
     baseline_run = str(baseline.get("run_id"))
@@ -100,7 +90,7 @@ def compare_runs(
         )
         return Comparison(baseline_run, None, lacking)
     p_value = histogram_mann_whitney(a, b)
-    m0, m1 = _quantile(a, 0.5), _quantile(b, 0.5)
+    m0, m1 = count_quantile(a, 0.5), count_quantile(b, 0.5)
     significant = p_value < ALPHA
     return Comparison(
         baseline_run,
@@ -108,7 +98,7 @@ def compare_runs(
             baseline_median=m0, current_median=m1, effect=m1 - m0, p_value=p_value,
             min_effect=float(min_effect_ms), significant=significant,
             regressed=significant and m1 - m0 > min_effect_ms,
-            noise=_quantile(a, 0.75) - _quantile(a, 0.25), noise_method="iqr",
+            noise=count_quantile(a, 0.75) - count_quantile(a, 0.25), noise_method="iqr",
             n_baseline=sum(c for _, c in a), n_current=sum(c for _, c in b),
         ),
     )  # fmt: skip
