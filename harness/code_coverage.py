@@ -26,7 +26,9 @@ __all__ = [
     "CoverageFigures",
     "CoverageOutcome",
     "FileCoverage",
+    "TestCoverage",
     "coverage_gate",
+    "per_test_coverage",
     "read_coverage_report",
 ]
 
@@ -281,13 +283,47 @@ class CategoryCoverage:
 
 
 @dataclass(frozen=True, slots=True)
+class TestCoverage:
+    """The target's lines one test ran (its coverage context ``category|test``)."""
+
+    category: str
+    test: str
+    lines: int
+    only: int  # lines no other test ran
+
+
+def per_test_coverage(data: Any) -> tuple[TestCoverage, ...]:
+    """Each test's lines from coverage.py's data (a ``CoverageData`` whose contexts are
+    ``category|test``), most lines first; a test that ran none of the target is absent from
+    the data and so from here."""
+    lines: dict[str, set[tuple[str, int]]] = {}
+    for filename in data.measured_files():
+        for lineno, contexts in (data.contexts_by_lineno(filename) or {}).items():
+            for context in contexts:
+                if "|" in context:
+                    lines.setdefault(context, set()).add((filename, lineno))
+    seen: dict[tuple[str, int], int] = {}
+    for covered in lines.values():
+        for key in covered:
+            seen[key] = seen.get(key, 0) + 1
+    out = []
+    for context, covered in lines.items():
+        category, _, test = context.partition("|")
+        only = sum(1 for key in covered if seen[key] == 1)
+        out.append(TestCoverage(category, test, len(covered), only))
+    return tuple(sorted(out, key=lambda t: (-t.lines, t.test)))
+
+
+@dataclass(frozen=True, slots=True)
 class CoverageOutcome:
-    """The target's code coverage overall and per category, or why there is none."""
+    """The target's code coverage overall, per category and per test, or why there is
+    none."""
 
     basis: str
     how: str  # "measured: ..." / "read: ..." / why not
     overall: CoverageFigures | None
     categories: tuple[CategoryCoverage, ...] = ()
+    tests: tuple[TestCoverage, ...] = ()  # measured with a context per test only
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -304,5 +340,9 @@ class CoverageOutcome:
                     "branches": c.figures.to_json()["branches"] if c.figures else None,
                 }
                 for c in self.categories
+            ],
+            "tests": [
+                {"category": t.category, "test": t.test, "lines": t.lines, "only": t.only}
+                for t in self.tests
             ],
         }

@@ -147,6 +147,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         ("availability", profile.availability.enabled),
         ("resources", profile.resources.enabled),
         ("coverage", profile.coverage.enabled),
+        ("api_coverage", profile.api_coverage.enabled),
     )
     return {
         phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
@@ -155,7 +156,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         # a gate of theirs configured (a profile that never asked for them is not told)
         if not on
         and (
-            phase not in ("resources", "coverage")
+            phase not in ("resources", "coverage", "api_coverage")
             or config.explicit(f"{phase}.enabled")
             or _has_gates(config, phase)
         )
@@ -256,7 +257,7 @@ def _run_tests(
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import check_chaos_experiments, sampled, watched
+    from harness.phases import check_chaos_experiments, check_openapi_file, sampled, watched
 
     profile = config.profile
     cwd = Path.cwd()
@@ -271,6 +272,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
         check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
     check_coverage_reports(config, cwd)
+    check_openapi_file(profile.api_coverage, config.origin("api_coverage.openapi_file"))
     report_root = _report_root(args)
     from harness.phases.regression_phase import compare_with_baseline, named_baseline
 
@@ -301,6 +303,13 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
         from harness.checklist import evaluate_checklist
 
+        if (
+            evidence.api_coverage_why
+            and not target.managed
+            and not config.explicit("api_coverage.enabled")
+        ):  # a service of the user's that serves no document: off, and why
+            off["api_coverage"] = evidence.api_coverage_why
+            ctx.state.record(phases_off=tuple(off.items()))
         regression = compare_with_baseline(
             ctx, profile.regression, args.baseline, baseline, report_root
         )
@@ -336,11 +345,15 @@ def _gate_phases(
 ) -> gate_logic.Evidence:
     """The tests, then the load and chaos the profile keeps on: the gate's evidence."""
     from harness import gates as gate_logic
-    from harness.phases import run_chaos_phase, run_load_phase, run_tests_phase
+    from harness.phases import recorded, run_chaos_phase, run_load_phase, run_tests_phase
 
     profile, cwd = config.profile, Path.cwd()
-    env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
-    with _progress("test runs") as update, ctx.state.phase("tests"):
+    with (
+        ctx.state.phase("tests"),
+        recorded(ctx, profile.api_coverage, target) as traffic,
+        _progress("test runs") as update,
+    ):
+        env = {"MOONBASE_TARGET_URL": traffic.url, "MOONBASE_API_TOKEN": target.token}
         tests = run_tests_phase(
             ctx,
             profile.tests,
@@ -386,6 +399,9 @@ def _gate_phases(
         chaos,
         coverage=coverage.overall if coverage else None,
         coverage_basis=profile.coverage.basis,
+        api_coverage=traffic.coverage,
+        api_coverage_basis=profile.api_coverage.basis,
+        api_coverage_why=traffic.why_not,
     )
 
 
@@ -533,6 +549,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
         off = _phases_off(config) | {
             "tests": "a soak runs no tests",
             "coverage": "a soak runs no tests",
+            "api_coverage": "a soak runs no tests",
             "regression": "a soak is compared with no baseline",
         }
         if not every:

@@ -35,13 +35,19 @@ from pydantic import (
     model_validator,
 )
 
-from harness.config_sections import CoverageSettings, RegressionSettings, ResourceSettings
+from harness.config_sections import (
+    ApiCoverageSettings,
+    CoverageSettings,
+    RegressionSettings,
+    ResourceSettings,
+)
 from harness.errors import ConfigError
 from harness.validation import allowed_fields
 
 __all__ = [
     "AvailabilitySettings",
     "ChaosSettings",
+    "ApiCoverageSettings",
     "CoverageSettings",
     "GateSettings",
     "LoadSettings",
@@ -161,6 +167,8 @@ class GateSettings(_Model):
     target_rss_growth_mb_per_min_max: Annotated[float, Field(ge=0)] | Off | None = None
     regression: Annotated[int, Field(ge=0)] | Off | None = None  # flagged regressions allowed
     coverage_min: Annotated[float, Field(gt=0, le=100)] | Off | None = None  # percent
+    # percent of the OpenAPI operations (or responses: api_coverage.basis) exercised
+    api_coverage_min: Annotated[float, Field(gt=0, le=100)] | Off | None = None
 
 
 class AvailabilitySettings(_Model):
@@ -271,6 +279,7 @@ class Profile(_Model):
     resources: ResourceSettings = ResourceSettings()
     regression: RegressionSettings = RegressionSettings()
     coverage: CoverageSettings = CoverageSettings()
+    api_coverage: ApiCoverageSettings = ApiCoverageSettings()
     readiness: ReadinessSettings = ReadinessSettings()
     slos: list[SloSettings] = []
 
@@ -313,6 +322,7 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("load", "load_file"),
     ("coverage", "report_file"),
     ("coverage", "report_files"),
+    ("api_coverage", "openapi_file"),
 )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["CoverageSettings", "RegressionSettings", "ResourceSettings"]
+__all__ = ["ApiCoverageSettings", "CoverageSettings", "RegressionSettings", "ResourceSettings"]
 
 
 class _Model(BaseModel):
@@ -29,6 +29,9 @@ class CoverageSettings(_Model):
     basis: Literal["lines", "branches"] = "lines"
     categories: dict[str, str] = {"unit": "unit", "integration": "integration", "api": "api"}
     category_min: Annotated[float, Field(gt=0, le=100)] | None = None
+    # measured: the tests one at a time, the target's lines recorded per test (a context
+    # each); false: in parallel (tests.workers), recorded per category only
+    per_test: bool = True
     source: list[str] = ["target_api"]
     report_file: str | None = None
     report_files: dict[str, str] = {}
@@ -41,6 +44,26 @@ class CoverageSettings(_Model):
             raise ValueError(
                 f"category name(s) {', '.join(map(repr, bad))}: letters, digits, _ or -"
             )
+        return value
+
+
+class ApiCoverageSettings(_Model):
+    """API coverage of the target (harness.api_coverage, harness.phases.api_coverage_phase):
+    during the tests phase the tests reach the target through a recording HTTP hop, and the
+    traffic is matched to the OpenAPI document: ``openapi_file`` when given, else the
+    document the target serves at ``openapi_path``. ``basis``: what ``api_coverage_min``
+    counts, the operations exercised or the documented responses exercised."""
+
+    enabled: bool = False
+    basis: Literal["operations", "responses"] = "operations"
+    openapi_path: str = "/openapi.json"
+    openapi_file: str | None = None
+
+    @field_validator("openapi_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be a path on the target starting with '/', e.g. /openapi.json")
         return value
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from harness import resource_gates, stats
+from harness.api_coverage import ApiCoverage, api_coverage_gate
 from harness.availability import Availability, availability_gate
 from harness.code_coverage import CoverageFigures, coverage_gate
 from harness.decision import Decision
@@ -123,6 +124,9 @@ class Evidence:
     regression: RegressionEvidence | None = None  # the comparison with a baseline run
     coverage: CoverageFigures | None = None  # the target's code coverage, overall
     coverage_basis: str = "lines"
+    api_coverage: ApiCoverage | None = None  # the OpenAPI operations the tests exercised
+    api_coverage_basis: str = "operations"
+    api_coverage_why: str = ""  # why it was not measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,6 +454,12 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
     "coverage_min": _decided(
         lambda ev, t: coverage_gate("coverage_min", ev.coverage, t, ev.coverage_basis), ">="
     ),
+    "api_coverage_min": _decided(
+        lambda ev, t: api_coverage_gate(
+            ev.api_coverage, t, ev.api_coverage_basis, ev.api_coverage_why
+        ),
+        ">=",
+    ),
     "regression": _decided(lambda ev, t: regression_gate(ev.regression, t)),
     "target_rss_mb_max": _decided(lambda ev, t: resource_gates.rss_gate(ev.resources, t)),
     "target_cpu_pct_max": _decided(lambda ev, t: resource_gates.cpu_gate(ev.resources, t)),
@@ -483,6 +493,8 @@ class GateThresholds(Protocol):
     @property
     def coverage_min(self) -> float | str | None: ...
     @property
+    def api_coverage_min(self) -> float | str | None: ...
+    @property
     def regression(self) -> float | str | None: ...
     @property
     def target_rss_mb_max(self) -> float | str | None: ...
@@ -493,37 +505,26 @@ class GateThresholds(Protocol):
 
 
 GATE_NAMES: tuple[str, ...] = tuple(_GATES)
-# the phase whose evidence each gate judges: a phase that does not run takes its gates off
-GATE_PHASES: dict[str, str] = {
-    "test_success": "tests",
-    "test_slo": "tests",
-    "load_error_rate": "load",
-    "load_p95_ms": "load",
-    "load_p99_ms": "load",
-    "load_min_rps": "load",
-    "chaos_recovery_s": "chaos",
-    "availability_min": "availability",
-    "coverage_min": "coverage",
-    "regression": "regression",
-    "target_rss_mb_max": "resources",
-    "target_cpu_pct_max": "resources",
-    "target_rss_growth_mb_per_min_max": "resources",
+# each gate's phase (whose evidence it judges: a phase that does not run takes its gates
+# off) and the direction of its threshold
+_META: dict[str, tuple[str, Literal["<=", ">="]]] = {
+    "test_success": ("tests", ">="),
+    "test_slo": ("tests", ">="),
+    "load_error_rate": ("load", "<="),
+    "load_p95_ms": ("load", "<="),
+    "load_p99_ms": ("load", "<="),
+    "load_min_rps": ("load", ">="),
+    "chaos_recovery_s": ("chaos", "<="),
+    "availability_min": ("availability", ">="),
+    "coverage_min": ("coverage", ">="),
+    "api_coverage_min": ("api_coverage", ">="),
+    "regression": ("regression", "<="),
+    "target_rss_mb_max": ("resources", "<="),
+    "target_cpu_pct_max": ("resources", "<="),
+    "target_rss_growth_mb_per_min_max": ("resources", "<="),
 }
-_COMPARISONS: dict[str, Literal["<=", ">="]] = {
-    "test_success": ">=",
-    "test_slo": ">=",
-    "load_error_rate": "<=",
-    "load_p95_ms": "<=",
-    "load_p99_ms": "<=",
-    "load_min_rps": ">=",
-    "chaos_recovery_s": "<=",
-    "availability_min": ">=",
-    "coverage_min": ">=",
-    "regression": "<=",
-    "target_rss_mb_max": "<=",
-    "target_cpu_pct_max": "<=",
-    "target_rss_growth_mb_per_min_max": "<=",
-}
+GATE_PHASES: dict[str, str] = {name: phase for name, (phase, _) in _META.items()}
+_COMPARISONS: dict[str, Literal["<=", ">="]] = {name: cmp for name, (_, cmp) in _META.items()}
 
 
 def evaluate_one(name: str, evidence: Evidence, threshold: float) -> GateResult:

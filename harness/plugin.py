@@ -23,6 +23,10 @@ Options the runner passes:
 - ``--moonbase-seed S``: shuffle the test order with seed S (the same on every worker);
 - ``--moonbase-allow-non-loopback``: the user's explicit ``--allow-non-loopback``, which
   lets ``MOONBASE_TARGET_URL`` name a host outside 127.0.0.0/8.
+
+With ``MOONBASE_COVERAGE_CONTEXTS=127.0.0.1:PORT`` (the coverage phase sets it), each test
+names itself to the target's coverage host (:mod:`harness.coverage_host`) before its setup
+and again after its teardown, so that the target's lines are recorded per test.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import json
 import os
 import random
 import re
+import socket
 import sys
 import tempfile
 import threading
@@ -41,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harness.coverage_host import CONTEXTS_ENV as COVERAGE_CONTEXTS_ENV
 
 __all__ = ["REPEAT_ID", "base_nodeid", "require_component"]
 
@@ -267,6 +274,45 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
     finally:
         timer.cancel()
+
+
+# -- coverage contexts (harness.coverage_host): the test about to run, named to the target
+
+_CONTEXTS: dict[str, Any] = {}
+
+
+def _switch_coverage_context(name: str) -> None:
+    """Tell the target's coverage host which test runs now ("" between tests), and wait
+    for its ``ok``: the lines the target runs from here on are recorded under ``name``."""
+    address = os.environ.get(COVERAGE_CONTEXTS_ENV)
+    if not address or _CONTEXTS.get("broken"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        stream = _CONTEXTS.get("stream")
+        if stream is None:
+            if not host.startswith("127."):
+                raise OSError(f"{COVERAGE_CONTEXTS_ENV}={address}: not a loopback address")
+            conn = socket.create_connection((host, int(port)), timeout=10.0)
+            stream = _CONTEXTS["stream"] = conn.makefile("rwb")
+        stream.write(name.encode() + b"\n")
+        stream.flush()
+        if stream.readline().strip() != b"ok":
+            raise OSError("the coverage host did not answer ok")
+    except (OSError, ValueError) as exc:  # the run goes on; its contexts are per category
+        _CONTEXTS["broken"] = True
+        print(f"moonbase: coverage contexts per test are off: {exc}", file=sys.stderr)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _switch_coverage_context(base_nodeid(item.nodeid))
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    _switch_coverage_context("")
 
 
 def pytest_configure(config: pytest.Config) -> None:

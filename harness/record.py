@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from harness.report.files import SCHEMA
 
 if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where they are used
+    from harness.api_coverage import ApiCoverage
     from harness.availability import Availability
     from harness.baseline import RegressionResult
     from harness.chaos.executor import ExperimentResult
@@ -283,6 +284,8 @@ class RunOutcome:
     resources: ResourceUsage | None = None  # the target's memory and CPU, sampled
     regression: RegressionResult | None = None  # the comparison with a baseline run
     coverage: CoverageOutcome | None = None  # the target's code coverage
+    api_coverage: ApiCoverage | None = None  # the OpenAPI operations the tests exercised
+    api_coverage_why: str | None = None  # why API coverage was not measured
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -344,6 +347,10 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["regression"] = outcome.regression.to_json()
     if outcome.coverage is not None:
         report["coverage"] = outcome.coverage.to_json()
+    if outcome.api_coverage is not None:
+        report["api_coverage"] = outcome.api_coverage.to_json()
+    elif outcome.api_coverage_why:
+        report["api_coverage"] = {"why_none": outcome.api_coverage_why}
     if outcome.resources is not None:
         origin = timeline["origin_epoch"] if timeline is not None else None
         report["resources"] = outcome.resources.to_json(origin)

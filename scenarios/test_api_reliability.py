@@ -101,6 +101,7 @@ def test_pod_lifecycle_create_get_delete(client: httpx.Client) -> None:
     pod = created.json()
     assert {"id", "name", "state", "stack"} <= set(pod)
     assert client.get(f"/api/v0/pods/{pod['id']}").json()["name"] == pod["name"]
+    assert pod["id"] in {p["id"] for p in client.get("/api/v0/pods").json()}
     assert client.delete(f"/api/v0/pods/{pod['id']}").status_code == 204
     assert client.get(f"/api/v0/pods/{pod['id']}").status_code == 404
 

@@ -23,10 +23,13 @@ from harness.code_coverage import (
     CategoryCoverage,
     CoverageFigures,
     CoverageOutcome,
+    TestCoverage,
     coverage_gate,
+    per_test_coverage,
     read_coverage_report,
 )
 from harness.config import CoverageSettings, GateSettings, TestSettings
+from harness.coverage_host import CONTEXTS_ENV as COVERAGE_CONTEXTS_ENV
 from harness.gates import GateResult, from_decision
 from harness.record import Component
 from harness.runner import RunSpec, run_tests
@@ -48,14 +51,19 @@ def _read(settings: CoverageSettings, base: Path) -> CoverageOutcome:
     )
 
 
-def _api_under_coverage(out: Path, category: str, source: list[str]) -> ReferenceTarget:
-    wrap = (
-        "-m", "coverage", "run", "--branch", "--parallel-mode",
-        f"--source={','.join(source)}", f"--data-file={out / '.coverage'}",
-        f"--context={category}",
-    )  # fmt: skip
+def _api_under_coverage(
+    out: Path, category: str, source: list[str]
+) -> tuple[ReferenceTarget, Path]:
+    """A reference API under coverage.py (harness.coverage_host: ``coverage run --branch
+    --parallel-mode --context <category>``, and a context per test), and the file its
+    context port is written to."""
     data_dir = Path(tempfile.mkdtemp(prefix="moonbase-coverage-"))
-    return ReferenceTarget(data_dir, log_path=out / f"api-{category}.log", wrap=wrap)
+    port_file = data_dir / "contexts.port"
+    wrap = (
+        "-m", "harness.coverage_host", f"--data-file={out / '.coverage'}",
+        f"--source={','.join(source)}", f"--context={category}", f"--port-file={port_file}", "--",
+    )  # fmt: skip
+    return ReferenceTarget(data_dir, log_path=out / f"api-{category}.log", wrap=wrap), port_file
 
 
 def _collected(
@@ -85,21 +93,24 @@ def _category_run(
     name: str,
     markexpr: str,
     source: list[str],
+    per_test: bool,
 ) -> tuple[int, str]:
     """Run the category's tests once against an API under coverage: the tests that ran, or
-    0 and why none did."""
+    0 and why none did. ``per_test``: one at a time, with a coverage context each."""
     selected = f"({tests.markexpr}) and ({markexpr})" if tests.markexpr else markexpr
     count, why = _collected(rootdir, paths, selected, tests.keyword)
     if not count:
         return 0, why
-    api = _api_under_coverage(out, name, source)
+    api, port_file = _api_under_coverage(out, name, source)
     try:
-        target = api.start()
+        target = api.start()  # it listens once the host has written its context port
+        env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
+        if per_test:  # one test at a time, each naming itself to the host
+            env[COVERAGE_CONTEXTS_ENV] = f"127.0.0.1:{port_file.read_text(encoding='utf-8')}"
         spec = RunSpec(
             rootdir=rootdir, paths=paths, keyword=tests.keyword, markexpr=selected,
-            workers=tests.workers, repeat=1, timeout_s=tests.timeout_s,
-            budget_s=tests.budget_s, seed=tests.seed,
-            env={"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token},
+            workers="1" if per_test else tests.workers, repeat=1, timeout_s=tests.timeout_s,
+            budget_s=tests.budget_s, seed=tests.seed, env=env,
         )  # fmt: skip
         result = run_tests(spec, out / f"{name}-runs.jsonl")
         return len(result.tests), ""
@@ -143,8 +154,11 @@ def _measured(
     out.mkdir(parents=True, exist_ok=True)
     ran: dict[str, tuple[int, str]] = {}
     for name, markexpr in settings.categories.items():
-        ctx.say(f"coverage: category {name} ({markexpr}): its tests once, the API measured")
-        ran[name] = _category_run(ctx, tests, rootdir, paths, out, name, markexpr, settings.source)
+        how = "one at a time, a context each" if settings.per_test else "in parallel"
+        ctx.say(f"coverage: category {name} ({markexpr}): its tests once ({how}), the API measured")
+        ran[name] = _category_run(
+            ctx, tests, rootdir, paths, out, name, markexpr, settings.source, settings.per_test
+        )
         if ran[name][1]:
             ctx.say(f"coverage: category {name}: not measured ({ran[name][1]})")
     cov = coverage.Coverage(data_file=str(out / ".coverage"), branch=True)
@@ -164,13 +178,19 @@ def _measured(
             categories.append(CategoryCoverage(name, markexpr, None, 0, why))
             continue
         path = out / f"coverage-{name}.json"
-        cov.json_report(outfile=str(path), contexts=[f"^{re.escape(name)}$"])
+        cov.json_report(outfile=str(path), contexts=[f"^{re.escape(name)}(\\|.*)?$"])
         figures = _relative(read_coverage_report(path), settings.source, path)
         categories.append(CategoryCoverage(name, markexpr, figures, count))
     version = coverage.__version__
     ctx.state.add_component("coverage", Component("real", f"coverage.py {version}"))
     how = f"measured: coverage.py {version} on {', '.join(settings.source)}, branch coverage"
-    return CoverageOutcome(settings.basis, how, overall, tuple(categories))
+    how += ", a context per test" if settings.per_test else ", a context per category"
+    per_test: tuple[TestCoverage, ...] = ()
+    if settings.per_test:  # a fresh read: the reports above left a context filter on cov's
+        data = coverage.CoverageData(str(out / ".coverage"))
+        data.read()
+        per_test = per_test_coverage(data)
+    return CoverageOutcome(settings.basis, how, overall, tuple(categories), per_test)
 
 
 def measure_coverage(

@@ -29,6 +29,8 @@ class CoverageView:
     categories: tuple[CoverageRow, ...]
     packages: tuple[CoverageRow, ...]
     worst: tuple[tuple[str, str, str], ...]  # (module, percent, missed lines)
+    # (category, test, lines it ran, lines only it ran), most lines first; with contexts
+    tests: tuple[tuple[str, str, int, int], ...] = ()
 
 
 def _fraction(block: Mapping[str, Any]) -> str:
@@ -71,4 +73,9 @@ def coverage_view(report: Mapping[str, Any]) -> CoverageView | None:
         (str(w.get("path")), significant(w.get("percent")), str(w.get("missing") or ""))
         for w in map(_map, _list(overall.get("worst")))
     )
-    return CoverageView(headline, str(c.get("how") or ""), categories, packages, worst)
+    tests = tuple(
+        (str(t.get("category")), str(t.get("test")), int(t.get("lines") or 0),
+         int(t.get("only") or 0))
+        for t in map(_map, _list(c.get("tests")))
+    )  # fmt: skip
+    return CoverageView(headline, str(c.get("how") or ""), categories, packages, worst, tests)

@@ -22,6 +22,7 @@ import jinja2
 
 from harness.history import history_line
 from harness.report import views
+from harness.report.api_coverage_section import api_coverage_view
 from harness.report.charts import (
     BOTTOM,
     HEIGHT,
@@ -454,6 +455,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "resources": resource_view(report),
         "regression": regression_view(report),
         "coverage": coverage_view(report),
+        "api_coverage": api_coverage_view(report),
         "resource_charts": resource_charts(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.values import as_map as _map
 
 if TYPE_CHECKING:
+    from harness.report.api_coverage_section import ApiCoverageView
     from harness.report.coverage_section import CoverageView
     from harness.report.regression_section import RegressionView
     from harness.report.resource_section import ResourceView
@@ -34,6 +35,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The CI page summary: verdict, gates, comparison, flaky tests first, load, chaos."""
     # views needs scipy (harness.stats): imported here, not when the tests phase reads the history
     from harness.report import views
+    from harness.report.api_coverage_section import api_coverage_view
     from harness.report.coverage_section import coverage_view
     from harness.report.document import complete
     from harness.report.regression_section import regression_view
@@ -66,6 +68,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _resources_markdown(resource_view(report))
     lines += _regression_markdown(regression_view(report))
     lines += _coverage_markdown(coverage_view(report))
+    lines += _api_coverage_markdown(api_coverage_view(report))
     lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
@@ -168,6 +171,21 @@ def _coverage_markdown(view: CoverageView | None) -> list[str]:
     if view.packages:
         lines += ["| package | lines | branches |", "|---|---|---|"]
         lines += [f"| {_cell(r.name)} | {r.lines} | {r.branches} |" for r in view.packages]
+        lines.append("")
+    return lines
+
+
+def _api_coverage_markdown(view: ApiCoverageView | None) -> list[str]:
+    if view is None:
+        return []
+    lines = ["## API coverage", "", f"**{view.headline}** ({_cell(view.how)})", ""]
+    if view.never:
+        lines += ["never exercised: " + ", ".join(f"`{op}`" for op in view.never), ""]
+    missed = [r for r in view.rows if r.requests and (r.missed != "-" or r.undocumented != "-")]
+    if missed:
+        lines += ["| operation | documented, never exercised | undocumented statuses |"]
+        lines += ["|---|---|---|"]
+        lines += [f"| `{r.operation}` | {r.missed} | {r.undocumented} |" for r in missed]
         lines.append("")
     return lines
 

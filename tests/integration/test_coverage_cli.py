@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import ROOT, run_cli
 
+from harness.api_coverage import operations_of
 from target_api.routes import jobs, meta
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,9 +33,12 @@ enabled = false
 [profiles.one.coverage]
 enabled = true
 categories = { one = "one", none = "none" }
+[profiles.one.api_coverage]
+enabled = true
 [profiles.one.gates]
 test_success = 0.5
 coverage_min = 1.0
+api_coverage_min = 50.0
 """
 
 _CONFTEST = """
@@ -53,6 +57,12 @@ def test_the_openapi_document_is_served():
     url = os.environ["MOONBASE_TARGET_URL"]
     response = httpx.get(url + "/openapi.json", timeout=10)
     assert response.status_code == 200
+
+
+@pytest.mark.one
+def test_ping_answers():
+    url = os.environ["MOONBASE_TARGET_URL"]
+    assert httpx.get(url + "/api/v0/ping", timeout=10).status_code == 200
 """
 
 
@@ -73,7 +83,7 @@ def test_one_route_called_is_covered_and_another_is_missed(tmp_path: Path) -> No
     (project / "checks" / "test_one.py").write_text(textwrap.dedent(_SCENARIO))
     reports = tmp_path / "reports"
     result = run_cli("gate", "--report-dir", str(reports), cwd=project, timeout=300)
-    assert result.returncode in (0, 3), result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr  # api_coverage_min fails
     run_dir = reports / "latest"
     report = json.loads((run_dir / "report.json").read_text())
     own = json.loads((run_dir / "coverage" / "coverage.json").read_text())  # coverage.py's
@@ -93,7 +103,7 @@ def test_one_route_called_is_covered_and_another_is_missed(tmp_path: Path) -> No
     assert len(never) > 5
     assert never <= lines(jobs, "missing_lines")  # a route never called: missed
     categories = {c["name"]: c for c in report["coverage"]["categories"]}
-    assert categories["one"]["tests"] == 1
+    assert categories["one"]["tests"] == 2
     assert categories["one"]["lines"]["covered"] > 0
     assert categories["none"]["lines"] is None
     assert "no test matches" in categories["none"]["why_none"]
@@ -103,9 +113,27 @@ def test_one_route_called_is_covered_and_another_is_missed(tmp_path: Path) -> No
     assert gates["coverage_none_min"]["outcome"] == "insufficient"
     modules = {m["path"] for m in report["coverage"]["overall"]["modules"]}
     assert str(Path(inspect.getfile(jobs)).resolve().relative_to(ROOT)) in modules  # short
+    # a context per test: each test's lines of the target, some of them its own alone
+    per_test = {t["test"].rpartition("::")[2]: t for t in report["coverage"]["tests"]}
+    assert set(per_test) == {"test_the_openapi_document_is_served", "test_ping_answers"}
+    assert all(t["category"] == "one" and t["lines"] > t["only"] > 0 for t in per_test.values())
+    # API coverage from the tests phase's traffic: the ping operation exercised, the
+    # document's own path (which it does not list) reported as undescribed traffic
+    api = report["api_coverage"]
+    assert api["operations"]["covered"] == 1
+    assert api["operations"]["total"] == len(operations_of(meta.openapi_document()))
+    assert api["unmatched"] == {"GET /openapi.json": 1}
+    ping = next(o for o in api["by_operation"] if o["path"] == "/api/v0/ping")
+    assert (ping["requests"], ping["exercised"], ping["missed"]) == (1, ["200"], ["4XX"])
+    assert gates["api_coverage_min"]["outcome"] == "fail"
+    assert "never exercised: GET /api/v0/health" in gates["api_coverage_min"]["detail"]
     html = (run_dir / "index.html").read_text()
     assert 'id="coverage-worst"' in html
-    assert "## Code coverage of the target" in (run_dir / "summary.md").read_text()
+    assert 'id="coverage-tests"' in html
+    assert 'id="api-coverage-operations"' in html
+    summary = (run_dir / "summary.md").read_text()
+    assert "## Code coverage of the target" in summary
+    assert "## API coverage" in summary
 
 
 def test_a_services_own_coverage_report_is_read(tmp_path: Path) -> None:
@@ -147,4 +175,27 @@ def test_a_malformed_coverage_report_is_exit_2_naming_the_file(
     assert str(bad) in result.stderr
     assert message in result.stderr
     assert "coverage.report_file from --set" in result.stderr
+    assert not (tmp_path / "r" / "latest").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"openapi": "3.1.0"}', "no 'paths' object"),
+        ("paths: [unclosed", "neither JSON nor valid YAML"),
+    ],
+)
+def test_a_malformed_openapi_file_is_exit_2_naming_the_file(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    bad = tmp_path / "openapi.yaml"
+    bad.write_text(content)
+    result = run_cli(
+        "gate", "--set", "api_coverage.enabled=true", "--set",
+        f"api_coverage.openapi_file={bad}", "--report-dir", str(tmp_path / "r"), timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert str(bad) in result.stderr
+    assert message in result.stderr
+    assert "api_coverage.openapi_file from --set" in result.stderr
     assert not (tmp_path / "r" / "latest").exists()
