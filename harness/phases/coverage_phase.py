@@ -225,7 +225,8 @@ def category_gates(
     outcome: CoverageOutcome | None, settings: CoverageSettings, gates: GateSettings
 ) -> tuple[GateResult, ...]:
     """``coverage_<category>_min`` for each category: ``coverage.category_min``, else the
-    overall ``gates.coverage_min``; none when neither is set or coverage is off."""
+    overall ``gates.coverage_min``; none when neither is set or coverage is off; each listed
+    as off when ``category_min = "off"``."""
     threshold = settings.category_min
     if threshold is None and isinstance(gates.coverage_min, int | float):
         threshold = float(gates.coverage_min)
@@ -240,6 +241,10 @@ def category_gates(
     )
     results = []
     for name in names:
+        if threshold == "off":
+            why = 'off: switched off in the config (coverage.category_min = "off")'
+            results.append(GateResult(f"coverage_{name}_min", "off", None, None, ">=", why))
+            continue
         c = by_name.get(name)
         why = f" (category {name}: {c.why_none})" if c and c.why_none else ""
         decision = coverage_gate(

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from harness.checklist import evaluate_checklist
-from harness.code_coverage import coverage_gate, read_coverage_report
+from harness.code_coverage import (
+    CategoryCoverage,
+    CoverageFigures,
+    CoverageOutcome,
+    FileCoverage,
+    coverage_gate,
+    read_coverage_report,
+)
 from harness.config import ReadinessSettings
 from harness.errors import ConfigError
 from harness.gates import Evidence
@@ -111,3 +118,22 @@ def test_the_gate_compares_the_count_and_the_checklist_row_reads_it(tmp_path: Pa
     assert "7/10 lines covered" in rows["coverage"].measured
     unmeasured = {r.key: r for r in evaluate_checklist(ReadinessSettings(), Evidence()).rows}
     assert unmeasured["coverage"].outcome == "not measured"
+
+
+def test_category_gates_take_their_own_minimum_or_are_listed_off() -> None:
+    from harness.config import CoverageSettings, GateSettings
+    from harness.phases.coverage_phase import category_gates
+
+    figures = CoverageFigures("t", (FileCoverage("a.py", 10, 7, 0, 0),))
+    outcome = CoverageOutcome("lines", "t", figures, (CategoryCoverage("api", "api", figures, 3),))
+    cats = {"api": "api", "unit": "unit"}
+    gates = GateSettings(coverage_min=60.0)
+    own = category_gates(outcome, CoverageSettings(enabled=True, categories=cats), gates)
+    assert [(g.name, g.outcome) for g in own] == [
+        ("coverage_api_min", "pass"),
+        ("coverage_unit_min", "insufficient"),  # no figures for it: never a pass
+    ]
+    stricter = CoverageSettings(enabled=True, categories=cats, category_min=80.0)
+    assert category_gates(outcome, stricter, gates)[0].outcome == "fail"
+    off = CoverageSettings(enabled=True, categories=cats, category_min="off")
+    assert {g.outcome for g in category_gates(outcome, off, gates)} == {"off"}
