@@ -109,13 +109,13 @@ def test_a_job_runs_to_success_with_its_output(client: httpx.Client) -> None:
 
 
 def test_a_job_s_artifacts_are_listed_and_served(client: httpx.Client) -> None:
-    script = 'cd "$MOONBASE_ARTIFACTS_DIR" && mkdir -p out && printf result > out/r.txt'
+    script = 'cd "$MOONBASE_ARTIFACTS_DIR" && printf result > r.txt && mkdir d && printf 1 > d/n'
     done = job(client, command=["sh", "-c", script], timeout_s=5)
     assert done["state"] == "succeeded", done
     listed = client.get(f"/api/v0/jobs/{done['id']}/artifacts").json()
-    assert listed == [{"name": "out/r.txt", "size_bytes": 6}]
-    assert client.get(f"/api/v0/jobs/{done['id']}/artifacts/out/r.txt").content == b"result"
-    outside = client.get(f"/api/v0/jobs/{done['id']}/artifacts/out/missing.txt")
+    assert listed == [{"name": "d/n", "size_bytes": 1}, {"name": "r.txt", "size_bytes": 6}]
+    assert client.get(f"/api/v0/jobs/{done['id']}/artifacts/r.txt").content == b"result"
+    outside = client.get(f"/api/v0/jobs/{done['id']}/artifacts/missing.txt")
     assert (outside.status_code, outside.json()["error"]) == (404, "artifact_not_found")
 
 
