@@ -6,8 +6,10 @@
   the API as the load and chaos phases see it, against the same API under coverage.py
   (``coverage run --branch``: how the coverage pass runs it);
 - the smoke gate's wall time (``reliable-test-runner gate``, embedded defaults) with its
-  coverage pass, against the same gate with ``--set coverage.enabled=false``; the two are
-  alternated round by round, so a machine that slows down slows both.
+  coverage pass, against the same gate with ``--set coverage.enabled=false``;
+- the cost of API coverage (the tests phase through the recording HTTP hop): the gate
+  without its coverage pass, with and without ``--set api_coverage.enabled=false``.
+  The three gates are alternated round by round, so a machine that slows down slows all.
 
 Every load is bounded in time and goes to 127.0.0.1 only; every process is stopped by PID.
 """
@@ -67,23 +69,29 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-coverage-") as scratch:
         tmp = Path(scratch)
         plain, covered = _ping(args.seconds, args.rounds, tmp)
-        with_cov: list[float] = []
-        without: list[float] = []
+        no_cov = ["--set", "coverage.enabled=false"]
+        sides: dict[str, list[float]] = {"full": [], "no coverage": [], "neither": []}
         for i in range(args.rounds):
-            with_cov.append(_gate_seconds([], tmp / f"with-{i}"))
-            without.append(_gate_seconds(["--set", "coverage.enabled=false"], tmp / f"no-{i}"))
-    gate_with, gate_without = statistics.median(with_cov), statistics.median(without)
-    print(f"| figure (median of {args.rounds}) | with coverage | without (same run) | ratio |")
+            sides["full"].append(_gate_seconds([], tmp / f"full-{i}"))
+            sides["no coverage"].append(_gate_seconds(no_cov, tmp / f"nocov-{i}"))
+            neither = [*no_cov, "--set", "api_coverage.enabled=false"]
+            sides["neither"].append(_gate_seconds(neither, tmp / f"neither-{i}"))
+    full, no_cov_s, neither_s = (statistics.median(sides[k]) for k in sides)
+    print(f"| figure (median of {args.rounds}) | with | without (same run) | ratio |")
     print("|---|---|---|---|")
     print(
-        f"| ping, one core, {args.seconds} s of wrk | {covered:,.0f} req/s | {plain:,.0f} req/s "
-        f"| {covered / plain:.2f}x |"
+        f"| ping, one core, {args.seconds} s of wrk, under coverage.py | {covered:,.0f} req/s "
+        f"| {plain:,.0f} req/s | {covered / plain:.2f}x |"
     )
     print(
-        f"| smoke gate wall time | {gate_with:.1f} s | {gate_without:.1f} s "
-        f"| {gate_with / gate_without:.2f}x |"
+        f"| smoke gate wall time, code coverage pass | {full:.1f} s | {no_cov_s:.1f} s "
+        f"| {full / no_cov_s:.2f}x |"
     )
-    shown = {"with": [round(x, 1) for x in with_cov], "without": [round(x, 1) for x in without]}
+    print(
+        f"| smoke gate wall time (no coverage pass), API coverage hop | {no_cov_s:.1f} s "
+        f"| {neither_s:.1f} s | {no_cov_s / neither_s:.2f}x |"
+    )
+    shown = {k: [round(x, 1) for x in v] for k, v in sides.items()}
     print(f"\nrounds of the gate (s): {shown}")
     return 0
 
