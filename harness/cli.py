@@ -19,7 +19,9 @@ from harness.errors import HarnessError, Terminated, UsageError, interruption_ca
 
 __all__ = ["main"]
 
-COMMANDS = ("run", "gate", "load", "chaos", "report", "target", "doctor", "slo", "soak")
+COMMANDS = (
+    "run", "gate", "load", "chaos", "report", "target", "doctor", "slo", "soak", "init",
+)  # fmt: skip
 
 EPILOG = """\
 exit codes:
@@ -68,6 +70,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--target-url", help="test this running service instead of starting the reference API"
     )
     _allow_flag(parser, "targets")
+
+
+def _verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="the console lists every test (default: only those that failed, were flaky or "
+        "timed out, and a count of the rest; every report lists them all)",
+    )  # fmt: skip
 
 
 def _target_pid_option(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +135,7 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("-k", dest="keyword", help="pytest -k expression")
     run.add_argument("-m", dest="markexpr", help="pytest -m marker expression")
     _common(run)
+    _verbose_option(run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(gate)
     _baseline_option(gate)
+    _verbose_option(gate)
 
     load = _command(sub, "load", "the load phase alone, with its gates")
     _baseline_option(load)
@@ -195,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_options(doctor)
 
     _soak_parser(sub)
+    _init_parser(sub)
 
     slo = _command(sub, "slo", "the profile's SLOs for production: OpenSLO and Prometheus rules")
     slo.add_argument("action", choices=["export"], help="export: write the files")
@@ -202,6 +215,25 @@ def build_parser() -> argparse.ArgumentParser:
     slo.add_argument("--service", default=None, help="the service name (default target.name)")
     _config_options(slo)
     return parser
+
+
+def _init_parser(sub: Any) -> None:
+    init = _command(
+        sub, "init", "a start for your service: a reliability.toml with three profiles, a "
+        "scenario, a load file and a chaos experiment aimed at it (never overwrites)",
+    )  # fmt: skip
+    init.add_argument(
+        "--target-url", default="http://127.0.0.1:8000",
+        help="your running service (loopback; default http://127.0.0.1:8000): asked for its "
+        "ready path and OpenAPI document when it answers",
+    )  # fmt: skip
+    init.add_argument("--dir", default=".", help="where to write (default: here)")
+    init.add_argument("--name", default=None, help="what the reports call the service")
+    init.add_argument(
+        "--ready-path", default=None,
+        help="GET this to know it is ready (default: the first of /healthz, /health, /ready, / "
+        "that answers 200)",
+    )  # fmt: skip
 
 
 def _soak_parser(sub: Any) -> None:
@@ -348,6 +380,23 @@ def _slo(args: argparse.Namespace) -> int:
     return cmd_slo_export(args, _config(args))
 
 
+def _init(args: argparse.Namespace) -> int:
+    from harness.init_command import plan_init, write_init
+
+    directory = Path(args.dir).resolve()
+    if not directory.is_dir():
+        raise UsageError(f"--dir {args.dir!r}: not a directory")
+    plan = plan_init(directory, args.target_url, name=args.name, ready_path=args.ready_path)
+    for line in plan.findings:
+        print(f"· {line}")
+    for path in write_init(plan):
+        print(f"wrote {path.relative_to(directory)}")
+    where = "" if directory == Path.cwd().resolve() else f"cd {directory} && "
+    print(f"next: {where}reliable-test-runner gate --target-url {plan.url}")
+    print('      (--profile ci or release for more evidence; the README\'s "Your own service")')
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from harness.doctor import doctor
 
@@ -392,4 +441,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "doctor": _doctor,
     "slo": _slo,
     "soak": _soak,
+    "init": _init,
 }

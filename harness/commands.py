@@ -214,8 +214,8 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
         if args.target_url:
             with _service(ctx, args, config) as target:
                 env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
-                return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
-        return _run_tests(ctx, settings, rootdir, paths, env, args.allow_non_loopback)
+                return _run_tests(ctx, settings, rootdir, paths, env, args)
+        return _run_tests(ctx, settings, rootdir, paths, env, args)
 
 
 def _run_tests(
@@ -224,7 +224,7 @@ def _run_tests(
     rootdir: Path,
     paths: tuple[str, ...],
     env: dict[str, str],
-    allow_non_loopback: bool,
+    args: argparse.Namespace,
 ) -> int:
     from harness.phases import run_tests_phase
 
@@ -236,9 +236,9 @@ def _run_tests(
             paths=paths,
             env=env,
             on_progress=update,
-            allow_non_loopback=allow_non_loopback,
+            allow_non_loopback=args.allow_non_loopback,
         )
-    print_tests(tests.tests_json())
+    print_tests(tests.tests_json(), verbose=args.verbose)
     result = tests.result
     if result.budget_exhausted:
         console.print(
@@ -363,7 +363,7 @@ def _gate_phases(
             on_progress=update,
             allow_non_loopback=args.allow_non_loopback,
         )
-    print_tests(tests.tests_json())
+    print_tests(tests.tests_json(), verbose=args.verbose)
     if tests.result.interrupted:  # no load or chaos after an interruption
         raise tests.result.interruption or KeyboardInterrupt()
     coverage = None

@@ -82,16 +82,36 @@ def print_readiness(checklist: Checklist) -> None:
     )
 
 
-def print_tests(tests: Sequence[dict[str, Any]]) -> None:
-    """The tests of a run as report.json lists them, worst first."""
+def _trouble(t: dict[str, Any]) -> bool:
+    return bool(
+        t.get("failed") or t.get("errors") or t.get("timeouts") or t.get("flaky")
+        or t.get("cut_off") or t.get("passed") != t.get("n")
+    )  # fmt: skip
+
+
+def print_tests(tests: Sequence[dict[str, Any]], *, verbose: bool = False) -> None:
+    """The tests of a run as report.json lists them, worst first: with ``verbose`` every
+    one, else only those that failed, erred, timed out or were flaky (or cut off), and a
+    count of the rest."""
     if not tests:
         return
+    shown = list(tests) if verbose else [t for t in tests if _trouble(t)]
+    rest = len(tests) - len(shown)
     cut_off = any(t.get("cut_off") for t in tests)
-    table = Table(title="tests, worst first (k/n with 95% Clopper-Pearson interval)")
+    if not shown:
+        console.print(
+            f"tests: all {len(tests)} passed every run ({sum(t['n'] for t in tests)} runs); "
+            "each test's k/n and interval: the report, or --verbose"
+        )
+        return
+    title = "tests, worst first (k/n with 95% Clopper-Pearson interval)"
+    table = Table(
+        title=title if verbose else f"tests that failed, timed out or were flaky; {title}"
+    )
     columns = ["test", "passed/runs", "95% CI", "flaky", "timeouts", "decision", "more trials"]
     for col in [*columns, "cut off"] if cut_off else columns:
         table.add_column(col, overflow="fold")
-    for t in tests:
+    for t in shown:
         rate = t.get("pass_rate") or {}
         ci = f"[{rate['low']:.4f}, {rate['high']:.4f}]" if rate else "-"
         # trials still needed only while undecided: a decided test needs none
@@ -108,6 +128,8 @@ def print_tests(tests: Sequence[dict[str, Any]]) -> None:
         if cut_off:
             row.append(f"[yellow]{t['cut_off']}[/]" if t.get("cut_off") else "")
         table.add_row(*row)
+    if rest:
+        table.caption = f"{rest} more passed every run; see the report (or --verbose)"
     console.print(table)
     from harness.report.views import failure_line  # the same line the reports show
 
