@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# the harness appends each run's summary to GitHub's job summary when this is set: the gates
+# the tests run are not the job's own, so they must not (tests that check it set it back)
+os.environ.pop("GITHUB_STEP_SUMMARY", None)
+
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from harness.doctor import inventory

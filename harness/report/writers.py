@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,19 @@ def _point_latest(root: Path, run_dir: Path) -> None:
     os.replace(tmp, latest)
 
 
+def _append_step_summary(markdown: str) -> None:
+    """GitHub Actions' job summary: appended to the file ``GITHUB_STEP_SUMMARY`` names, when
+    it is set (a CI page that cannot be written is said, and the run goes on)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    except OSError as exc:
+        print(f"reliable-test-runner: GITHUB_STEP_SUMMARY {target!r}: {exc}", file=sys.stderr)
+
+
 def write_all(
     report: Mapping[str, Any],
     run_dir: Path,
@@ -61,8 +75,11 @@ def write_all(
     document = complete(report)  # every figure the renderings show, derived once
     paths["junit"] = write_junit(document, run_dir)
     summary = run_dir / "summary.md"
-    atomic_write(summary, render_markdown(document) + "\n")
+    markdown = render_markdown(document) + "\n"
+    atomic_write(summary, markdown)
     paths["markdown"] = summary
+    if history is None:  # the run itself, not a re-render: its CI job's page gets it too
+        _append_step_summary(markdown)
     past = list(history) if history is not None else list(read_history(root).runs)
     html = run_dir / "index.html"
     atomic_write(html, render_html(document, [*past, history_line(report)]))
