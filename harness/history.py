@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from harness.values import as_count, as_list, as_map
 
 __all__ = ["History", "append_history", "comparable_key", "history_line", "read_history"]
@@ -69,6 +71,41 @@ class History:
     skipped: tuple[str, ...] = ()
 
 
+class _Line(BaseModel):
+    """What a history line must hold to be evidence (other keys are kept, for newer
+    writers): the accumulation reads ``tests``, the trend the figures."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    verdict: str | None = None
+    status: str | None = None
+    profile: str | None = None
+    command: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool = True
+    tests_passed: int = Field(default=0, ge=0)
+    tests_n: int = Field(default=0, ge=0)
+    tests: dict[str, tuple[int, int]] = {}
+    load_p95_ms: float | None = None
+    load_rps: float | None = None
+
+    @model_validator(mode="after")
+    def _counts(self) -> _Line:
+        bad = [k for k, (passed, n) in self.tests.items() if not 0 <= passed <= n]
+        if bad:
+            raise ValueError(f"tests {bad[0]!r}: [passed, n] with 0 <= passed <= n")
+        if self.tests_passed > self.tests_n:
+            raise ValueError("tests_passed is more than tests_n")
+        return self
+
+
+def _why(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the line"
+    return f"{where}: {first['msg']}"
+
+
 def read_history(root: Path) -> History:
     path = root / "history.jsonl"
     if not path.exists():
@@ -85,6 +122,11 @@ def read_history(root: Path) -> History:
             continue
         if not isinstance(entry, dict):
             skipped.append(f"{path}:{number}: a {type(entry).__name__}, not a run")
+            continue
+        try:
+            _Line.model_validate(entry)
+        except ValidationError as exc:
+            skipped.append(f"{path}:{number}: not a run line ({_why(exc)})")
             continue
         runs.append(entry)
     return History(tuple(runs), tuple(skipped))
