@@ -55,8 +55,20 @@ def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
             if "nodeid" in t
         },
         "load_p95_ms": as_map(load.get("latency_ms")).get("p95"),
+        "load_p99_ms": as_map(load.get("latency_ms")).get("p99"),
         "load_rps": load.get("rps"),
+        "chaos_recovery_p95_s": _slowest_recovery_p95(report),
+        "availability_lower": as_map(report.get("availability")).get("lower"),
     }
+
+
+def _slowest_recovery_p95(report: Mapping[str, Any]) -> float | None:
+    """The largest p95 recovery among the run's chaos experiments (None without one)."""
+    values = [
+        as_map(as_map(e).get("recovery_summary")).get("p95_s") for e in as_list(report.get("chaos"))
+    ]
+    numbers = [float(v) for v in values if isinstance(v, int | float)]
+    return max(numbers) if numbers else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +100,10 @@ class _Line(BaseModel):
     tests_n: int = Field(default=0, ge=0)
     tests: dict[str, tuple[int, int]] = {}
     load_p95_ms: float | None = None
+    load_p99_ms: float | None = None
     load_rps: float | None = None
+    chaos_recovery_p95_s: float | None = None
+    availability_lower: float | None = None
 
     @model_validator(mode="after")
     def _counts(self) -> _Line:

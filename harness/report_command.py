@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from harness.config import ResolvedConfig
 from harness.console import console
@@ -22,6 +23,20 @@ def _run_dir(root: Path, ref: str) -> Path:
     if candidate.is_dir():
         return candidate
     raise UsageError(f"no run {ref!r}: neither a directory nor a run id under {root}")
+
+
+def _runs_before(root: Path, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The history as the run's own render saw it: the lines before the run's own (every
+    line finished no later than it, when the history does not hold it), so that a re-render
+    draws the same trend as the original."""
+    from harness.history import read_history
+
+    runs = list(read_history(root).runs)
+    ids = [r.get("run_id") for r in runs]
+    if report.get("run_id") in ids:
+        return runs[: ids.index(report.get("run_id"))]
+    finished = str(report.get("finished_at") or "")
+    return [r for r in runs if str(r.get("finished_at") or "") <= finished]
 
 
 def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:  # noqa: ARG001
@@ -46,7 +61,7 @@ def cmd_report(args: argparse.Namespace, config: ResolvedConfig) -> int:  # noqa
             report["comparison"] = body
             regressed = comparison.regression is not None and comparison.regression.regressed
     try:
-        paths = write_all(report, run_dir, root, final=True, history=[])
+        paths = write_all(report, run_dir, root, final=True, history=_runs_before(root, report))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(
             f"{run_dir / 'report.json'} does not have the shape of a report: "

@@ -59,6 +59,7 @@ class Dot:
     y: float
     css: str
     title: str
+    href: str = ""  # a link (the trend's points link to their run's report)
 
 
 @dataclass(frozen=True, slots=True)

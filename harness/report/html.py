@@ -15,12 +15,10 @@ its data is there, and the page says what is missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
-from harness.history import history_line
 from harness.report import views
 from harness.report.api_coverage_section import api_coverage_view
 from harness.report.charts import (
@@ -32,7 +30,6 @@ from harness.report.charts import (
     Label,
     Polyline,
     Rect,
-    Segment,
     Tick,
     bar_chart,
     fmt_number,
@@ -42,9 +39,10 @@ from harness.report.charts import (
     ticks,
 )
 from harness.report.coverage_section import coverage_view
-from harness.report.document import complete, complete_history, interval_bounds
+from harness.report.document import complete
 from harness.report.regression_section import regression_view
 from harness.report.resource_section import resource_charts, resource_view
+from harness.report.trend_section import build_trend
 from harness.values import as_list as _list
 from harness.values import as_map as _map
 from harness.values import as_number as _num
@@ -334,83 +332,6 @@ def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TrendRow:
-    run_id: str
-    finished_at: str
-    verdict: str
-    git_commit: str
-    k: int
-    n: int
-    pass_rate: Mapping[str, Any]  # the interval of k/n (document.complete_history)
-    p95: float | None
-    rps: str
-
-    @property
-    def rate(self) -> str:
-        return _rate(self.k, self.n, self.pass_rate) if self.n else "no tests"
-
-    @property
-    def interval(self) -> tuple[float, float, float] | None:
-        """``(estimate, low, high)`` of the run's pass rate; None without tests."""
-        bounds = interval_bounds(self.pass_rate)
-        if not self.n or bounds is None:
-            return None
-        estimate = _num(self.pass_rate.get("estimate"))
-        return (estimate if estimate is not None else self.k / self.n, *bounds)
-
-
-def _trend(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    runs = [dict(_map(h)) for h in history]
-    run_id = report.get("run_id")
-    if run_id is not None and all(r.get("run_id") != run_id for r in runs):
-        runs.append(history_line(report))
-    runs = complete_history(runs)
-    rows = [
-        TrendRow(
-            run_id=str(r.get("run_id", "?")),
-            finished_at=str(r.get("finished_at", "") or ""),
-            verdict=str(r.get("verdict", "?")),
-            git_commit=str(r.get("git_commit", "") or "")[:12],
-            k=min(count_or_zero(r.get("tests_passed")), count_or_zero(r.get("tests_n"))),
-            n=count_or_zero(r.get("tests_n")),
-            pass_rate=_map(r.get("tests_pass_rate")),
-            p95=_num(r.get("load_p95_ms")),
-            rps=fmt_number(r.get("load_rps")),
-        )
-        for r in runs
-    ]
-    charts = []
-    x_runs = tuple(float(i) for i in range(len(rows)))
-    cis = [(i, ci) for i, r in enumerate(rows) if (ci := r.interval) is not None]
-    if len(rows) >= 2 and cis:
-        lows = [low for _, (_, low, _) in cis] + [1.0]
-        sx, sy, _, yt = scales(x_runs, lows, y_from_zero=False, x_pad=0.5)
-        charts.append(
-            Chart(
-                title="Test pass rate per run (95% Clopper-Pearson interval)",
-                x_label="run",
-                y_label="pass rate",
-                x_ticks=tuple(Tick(sx(i), str(i + 1)) for i in range(len(rows))),
-                y_ticks=ticks(sy, yt),
-                segments=tuple(
-                    Segment(sx(i), sy(low), sx(i), sy(high), "ci") for i, (_, low, high) in cis
-                ),
-                dots=tuple(
-                    Dot(sx(i), sy(est), "dot-rate", f"{rows[i].run_id}: {rows[i].rate}")
-                    for i, (est, _, _) in cis
-                ),
-            )
-        )
-    p95 = [(float(i), r.p95) for i, r in enumerate(rows) if r.p95 is not None]
-    if len(rows) >= 2 and p95:
-        tips = [f"{rows[int(x)].run_id}: {fmt_number(y)} ms" for x, y in p95]
-        charts.append(
-            line_chart("Load p95 latency per run", "run", "p95 (ms)", p95, tips, len(rows))
-        )
-    return {"rows": rows[-20:], "charts": charts, "count": len(rows)}
-
-
 # ---------------------------------------------------------------------------- render
 
 
@@ -468,6 +389,6 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "load": _load_view(_map(report.get("load"))),
         "chaos": _chaos_view(_list(report.get("chaos"))),
         "chaos_totals": views.chaos_totals(report.get("chaos_summary")),
-        "trend": _trend(report, history),
+        "trend": build_trend(report, history),
     }
     return _environment().get_template("report.html.j2").render(**context)

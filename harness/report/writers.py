@@ -81,6 +81,7 @@ def write_all(
     if history is None:  # the run itself, not a re-render: its CI job's page gets it too
         _append_step_summary(markdown)
     past = list(history) if history is not None else list(read_history(root).runs)
+    past = [h for h in past if h.get("run_id") != report.get("run_id")]  # its own line: below
     html = run_dir / "index.html"
     atomic_write(html, render_html(document, [*past, history_line(report)]))
     paths["html"] = html

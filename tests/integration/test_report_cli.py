@@ -104,3 +104,26 @@ def test_report_compare_adds_a_comparison_with_baseline(tmp_path: Path) -> None:
     for gate in report["gates"]:
         assert {"observed", "decided_on", "decided_by", "threshold", "comparison"} <= set(gate)
     assert "| gate | outcome | observed | decided on | threshold | detail |" in summary
+
+
+def _trend_of(html: str) -> str:
+    return html[html.index('<h2 id="trend">') : html.index("</main>")]
+
+
+def test_report_re_renders_a_run_with_the_trend_its_own_render_had(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_one.py").write_text("def test_one():\n    assert True\n")
+    reports = tmp_path / "reports"
+    runs = []
+    for _ in range(3):
+        done = run_cli("run", "--rootdir", str(project), "--report-dir", str(reports))
+        assert done.returncode in (0, 3), done.stdout + done.stderr
+        runs.append((reports / "latest").resolve())
+    originals = [_trend_of((run / "index.html").read_text()) for run in runs]
+    assert 'href="../' + runs[0].name + '/index.html"' in originals[1]  # run 2 sees run 1
+    assert runs[2].name not in originals[1]  # and not the run after it
+    for run, original in zip(runs, originals, strict=True):
+        again = run_cli("report", run.name, "--report-dir", str(reports))
+        assert again.returncode in (0, 3), again.stdout + again.stderr
+        assert _trend_of((run / "index.html").read_text()) == original

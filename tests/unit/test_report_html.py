@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from harness.history import comparable_key
 from harness.report.html import render_html
 
 
@@ -166,10 +167,17 @@ HISTORY = [
         "tests_passed": 100 - i,
         "tests_n": 100,
         "load_p95_ms": 2.0 + i / 10,
+        "load_p99_ms": 4.0 + i / 10,
         "load_rps": 9000.0 + i,
+        "chaos_recovery_p95_s": 0.5 + i / 100,
+        "availability_lower": 0.99 + i / 1000,
+        "comparable": "",  # set to the current report's key below
     }
     for i in range(1, 6)
 ]
+# a run of another profile: listed apart, never charted with these
+OTHER = {"run_id": "other-1", "profile": "release", "command": "gate", "verdict": "fail",
+         "tests_passed": 1, "tests_n": 9, "comparable": "gate|release|embedded||"}  # fmt: skip
 
 
 class _Collector(HTMLParser):
@@ -262,7 +270,7 @@ def test_scorecard_lists_every_gate_with_outcome_and_threshold() -> None:
 
 
 def test_rates_are_shown_as_k_of_n_with_intervals() -> None:
-    text = visible_text(parse(render_html(full_report(), HISTORY)))
+    text = visible_text(parse(render_html(full_report(), _comparable_history())))
     # Computed from k/n when the report carries no interval: the design's known value.
     assert "53/57 [0.8300, 0.9805] (95% CP)" in text
     # Taken from the report when it carries one.
@@ -307,16 +315,31 @@ def test_chaos_timeline_shades_the_fault_window_and_marks_recovery() -> None:
     assert "No probe timeline recorded" in html  # db-down carries none
 
 
-def test_trend_chart_plots_history_and_the_current_run() -> None:
-    html = render_html(full_report(), HISTORY)
-    assert "Test pass rate per run" in html
-    assert "Load p95 latency per run" in html
-    assert html.count('class="ci"') == 6  # five earlier runs plus this one
-    assert "run-5" in html
+def _comparable_history() -> list[dict[str, object]]:
+    key = comparable_key(full_report())
+    return [{**h, "comparable": key} for h in HISTORY]
+
+
+def test_trend_charts_comparable_runs_and_lists_the_others_apart() -> None:
+    html = render_html(full_report(), [*_comparable_history(), OTHER])
+    for title in (
+        "Test pass rate per run", "Load p95 latency per run", "Load p99 latency per run",
+        "Load throughput per run", "Chaos recovery per run", "Availability per run",
+    ):  # fmt: skip
+        assert title in html
+    assert html.count('class="ci"') == 6  # five earlier runs plus this one, not the other
+    assert 'href="../run-5/index.html"' in html  # each point and row links to its run
+    others = html[html.index('id="trend-others"') :]
+    assert "other-1" in others
+    assert "1 run(s) of another command, profile, target or selection" in others
 
 
 def test_trend_without_history_says_so() -> None:
-    assert "No earlier runs to compare with yet." in render_html(full_report())
+    html = render_html(full_report())
+    assert "No earlier comparable run yet" in html
+    only_others = render_html(full_report(), HISTORY)  # lines without this run's key
+    assert "No earlier comparable run yet" in only_others
+    assert 'id="trend-others"' in only_others
 
 
 @pytest.mark.parametrize(
