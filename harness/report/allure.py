@@ -1,8 +1,16 @@
 """Allure 2 results from report.json content, so ``allure generate`` can render a run.
 
-One ``<uuid>-result.json`` per test, per gate and per chaos experiment (plus one for the
-run itself when it crashed or was interrupted), ``environment.properties`` and
-``categories.json``. Results are built with allure-python-commons' model classes and
+One ``<uuid>-result.json`` per run of a test (read from the run's ``test-runs.jsonl``: its own
+start, stop, outcome, message and worker; every run of one test shares its ``historyId``, so
+Allure shows them as retries of one test case, the flaky ones marked flaky), per gate and
+per chaos experiment (plus one for the run itself when it crashed or was interrupted),
+``environment.properties``, ``executor.json`` and ``categories.json`` (timeouts and
+infrastructure errors among them). Tests are in suites by area (their directory) and
+module; gates and chaos experiments in suites of their own. The ``history/`` folder of the
+previous Allure report, when there is one, is carried into the results, so that Allure's
+trend graphs go on across runs. A test with many runs keeps at most ``_RUNS_PER_TEST``
+results (every run that did not pass first, then the newest that passed); the aggregate
+(k/n with its intervals) is on each. Results are built with allure-python-commons' model classes and
 serialised the way its ``AllureFileLogger`` does; we write the files ourselves because
 the logger picks random file names and we return the paths we wrote.
 
@@ -46,6 +54,8 @@ __all__ = ["write_allure_results"]
 # Allure results from this harness share one namespace so ids are stable across renders.
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "moonbase-reliability/allure")
 _MAX_STEPS = 500  # one step per repeated run; beyond this the page is unreadable anyway
+_RUNS_PER_TEST = 100  # result files per test at most (and 10,000 in all): see the docstring
+_RUNS_IN_ALL = 10_000
 
 _GATE_STATUS = {
     "pass": Status.PASSED,
@@ -55,6 +65,17 @@ _GATE_STATUS = {
 }
 
 _CATEGORIES = [
+    {
+        "name": "Timeouts",
+        "matchedStatuses": ["broken", "failed"],
+        "messageRegex": "(?s).*([Tt]imeout|timed out).*",
+    },
+    {
+        "name": "Infrastructure errors",
+        "matchedStatuses": ["broken"],
+        "messageRegex": "(?s).*(Connect(ion)?Error|[Cc]onnection (refused|reset)|"
+        "InfrastructureError|did not start|worker .* crashed).*",
+    },
     {"name": "Insufficient evidence", "matchedStatuses": ["unknown"]},
     {"name": "Flaky tests", "matchedStatuses": ["failed", "broken"], "flaky": True},
     {"name": "Unrecovered faults", "matchedStatuses": ["failed"], "messageRegex": ".*recover.*"},
@@ -77,11 +98,30 @@ def _history_id(kind: str, name: str) -> str:
     return hashlib.md5(f"{kind}:{name}".encode(), usedforsecurity=False).hexdigest()
 
 
+def _suites(kind: str, name: str) -> list[Label]:
+    """Tests by area (the test file's directory) and module (and class); gates and chaos
+    experiments in suites of their own."""
+    if kind != "tests":
+        title = {"gates": "gates", "chaos": "chaos experiments"}.get(kind, kind)
+        return [Label(name="parentSuite", value="moonbase reliability"),
+                Label(name="suite", value=title)]  # fmt: skip
+    path, _, rest = name.partition("::")
+    area, _, module = path.rpartition("/")
+    labels = [
+        Label(name="parentSuite", value=area or "."),
+        Label(name="suite", value=module.removesuffix(".py")),
+    ]
+    if "::" in rest:
+        labels.append(Label(name="subSuite", value=rest.split("::")[0]))
+    return labels
+
+
 def _result(
     report: Mapping[str, Any], kind: str, name: str, status: str, message: str
 ) -> TestResult:
     """A TestResult with the fields every result of this run shares."""
     run_id = str(report.get("run_id", "unknown-run"))
+    suites = _suites(kind, name)
     return TestResult(
         uuid=str(uuid.uuid5(_NAMESPACE, f"{run_id}/{kind}/{name}")),
         historyId=_history_id(kind, name),
@@ -94,13 +134,12 @@ def _result(
         start=_epoch_ms(report.get("started_at")),
         stop=_epoch_ms(report.get("finished_at")),
         labels=[
-            Label(name="parentSuite", value="moonbase reliability"),
-            Label(name="suite", value=kind),
+            *suites,
             Label(name="feature", value=kind),
             Label(name="framework", value="moonbase-reliability"),
             Label(name="language", value="python"),
         ],
-        titlePath=["moonbase reliability", kind],
+        titlePath=[label.value for label in suites],
     )
 
 
@@ -171,6 +210,89 @@ def _test_result(report: Mapping[str, Any], test: Mapping[str, Any]) -> TestResu
     return result
 
 
+_RUN_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.BROKEN,
+               "timeout": Status.BROKEN}  # fmt: skip
+
+
+def _runs_by_test(path: Path | None) -> dict[str, list[dict[str, Any]]]:
+    """Each test's runs from the run's ``test-runs.jsonl`` (a line cut short is left out:
+    the aggregate in report.json still counts it)."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    if path is None or not path.exists():
+        return runs
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "outcome" in record and "event" not in record:
+                runs.setdefault(str(record.get("nodeid")), []).append(record)
+    return runs
+
+
+def _headline(message: str, outcome: str) -> str:
+    """The line of a failure a reader needs first: pytest's ``E`` line, else the last one."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    errors = [line.removeprefix("E").strip() for line in lines if line.startswith("E ")]
+    return errors[0] if errors else (lines[-1] if lines else outcome)
+
+
+def _kept(runs: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
+    """At most ``cap`` runs: every one that did not pass first, then the newest passes."""
+
+    def when(record: dict[str, Any]) -> float:
+        return float(record.get("t") or 0)
+
+    ordered = sorted(runs, key=when)
+    bad = [r for r in ordered if r.get("outcome") != "passed"][-cap:]
+    room = cap - len(bad)
+    good = [r for r in ordered if r.get("outcome") == "passed"][-room:] if room > 0 else []
+    return sorted(bad + good, key=when)
+
+
+def _run_results(
+    report: Mapping[str, Any], test: Mapping[str, Any], runs: list[dict[str, Any]], cap: int
+) -> list[TestResult]:
+    """One result per run of the test, each with its own start, stop, status and message,
+    all sharing the test's historyId (Allure's retries); the aggregate on each."""
+    aggregate = _test_result(report, test)
+    if not runs:
+        return [aggregate]
+    flaky = bool(aggregate.statusDetails and aggregate.statusDetails.flaky)
+    run_id = str(report.get("run_id", "unknown-run"))
+    out = []
+    for record in _kept(runs, cap):
+        stop = float(record.get("t") or 0)
+        start = stop - float(record.get("duration_s") or 0)
+        outcome = str(record.get("outcome"))
+        message = str(record.get("message") or "")
+        key = f"{run_id}/tests/{aggregate.name}/{record.get('run_nodeid') or record.get('repeat')}"
+        result = attr.evolve(
+            aggregate,
+            uuid=str(uuid.uuid5(_NAMESPACE, key)),
+            status=_RUN_STATUS.get(outcome, Status.UNKNOWN),
+            start=int(start * 1000),
+            stop=int(stop * 1000),
+            steps=[],
+            labels=[
+                *aggregate.labels,
+                Label(name="thread", value=str(record.get("worker") or "main")),
+            ],
+            statusDetails=StatusDetails(
+                message=_headline(message, outcome) if outcome != "passed" else None,
+                trace=message if outcome != "passed" and message else None,
+                flaky=flaky or None,
+            ),
+        )
+        result.parameters = [
+            *aggregate.parameters,
+            Parameter(name="run", value=str(record.get("repeat"))),
+        ]
+        out.append(result)
+    return out
+
+
 def _gate_result(report: Mapping[str, Any], gate: Mapping[str, Any]) -> TestResult:
     name = str(gate.get("name", "?"))
     outcome = str(gate.get("outcome", "insufficient"))
@@ -187,6 +309,7 @@ def _gate_result(report: Mapping[str, Any], gate: Mapping[str, Any]) -> TestResu
     if outcome == "insufficient":
         message += "; not enough evidence to decide"
     result = _result(report, "gates", name, status, message)
+    result.start = result.stop  # decided once the phases had ended: a moment, not a span
     result.description = message
     result.parameters = [
         Parameter(name="observed", value=str(observed)),
@@ -216,6 +339,11 @@ def _chaos_result(report: Mapping[str, Any], experiment: Mapping[str, Any]) -> T
     if row.ran and row.note:
         message = f"{message}; {row.note}" if message else row.note
     result = _result(report, "chaos", name, status, message)
+    began = experiment.get("started_epoch")
+    if isinstance(began, int | float):  # its own span, from its first probe to its last
+        offsets = [_map(p).get("t_s") for p in _list(experiment.get("timeline"))]
+        last = max((float(t) for t in offsets if isinstance(t, int | float)), default=0.0)
+        result.start, result.stop = int(began * 1000), int((began + last) * 1000)
     result.parameters = [
         Parameter(name="fault", value=row.fault),
         Parameter(name="effect observed", value=row.effect_observed),
@@ -286,17 +414,55 @@ def _write_json(path: Path, data: Any) -> Path:
     return path
 
 
-def write_allure_results(report: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def _executor(report: Mapping[str, Any]) -> dict[str, Any]:
+    run_id = str(report.get("run_id", "unknown-run"))
+    return {
+        "name": "reliable-test-runner",
+        "type": "moonbase-reliability",
+        "buildName": f"{report.get('command') or 'run'} {report.get('profile') or ''} {run_id}",
+        "buildOrder": _epoch_ms(report.get("started_at")),
+        "reportName": f"Moonbase reliability: {report.get('verdict') or 'no verdict'}",
+        "reportUrl": f"../{run_id}/index.html",
+    }
+
+
+def _carry_history(history_from: Path | None, out_dir: Path) -> None:
+    """The previous Allure report's ``history/`` into these results (Allure's trends)."""
+    import shutil
+
+    if history_from is None or not history_from.is_dir():
+        return
+    target = out_dir / "history"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(history_from, target)
+
+
+def write_allure_results(
+    report: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    runs_path: Path | None = None,
+    history_from: Path | None = None,
+) -> list[Path]:
     """Write Allure 2 result files for ``report`` into ``out_dir``; return the paths written.
 
-    Tolerates a report of a crashed or interrupted run: missing sections give no results,
-    and the run itself gets a ``broken`` result naming its status and error.
+    ``runs_path``: the run's test-runs.jsonl, for a result per run of each test (without it,
+    one result per test). ``history_from``: the ``history/`` folder of the previous Allure
+    report, carried into ``out_dir/history``. Tolerates a report of a crashed or
+    interrupted run: missing sections give no results, and the run itself gets a
+    ``broken`` result naming its status and error.
     """
     report = complete(report)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*-result.json"):  # a re-render replaces the run's results
+        stale.unlink()
+    tests = [_map(t) for t in _list(report.get("tests"))]
+    runs = _runs_by_test(runs_path)
+    cap = max(1, min(_RUNS_PER_TEST, _RUNS_IN_ALL // max(1, len(tests))))
     results: list[TestResult] = []
-    results += [_test_result(report, _map(t)) for t in _list(report.get("tests"))]
+    for test in tests:
+        results += _run_results(report, test, runs.get(str(test.get("nodeid"))) or [], cap)
     results += [_gate_result(report, _map(g)) for g in _list(report.get("gates"))]
     results += [_chaos_result(report, _map(e)) for e in _list(report.get("chaos"))]
     run = _run_result(report)
@@ -319,6 +485,8 @@ def write_allure_results(report: Mapping[str, Any], out_dir: Path) -> list[Path]
     )
     written.append(env_path)
     written.append(_write_json(out_dir / "categories.json", _CATEGORIES))
+    written.append(_write_json(out_dir / "executor.json", _executor(report)))
+    _carry_history(history_from, out_dir)
     return written
 
 

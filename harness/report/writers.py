@@ -56,6 +56,14 @@ def _append_step_summary(markdown: str) -> None:
         print(f"reliable-test-runner: GITHUB_STEP_SUMMARY {target!r}: {exc}", file=sys.stderr)
 
 
+def _previous_allure_history(root: Path) -> Path | None:
+    """The ``history/`` of the newest Allure report made from an earlier run: the one
+    generated into the previous run's directory, or into ``reports/allure-report``."""
+    places = (root / "latest" / "allure-report", root / "allure-report")
+    found = [p / "history" for p in places if (p / "history").is_dir()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
 def write_all(
     report: Mapping[str, Any],
     run_dir: Path,
@@ -85,7 +93,10 @@ def write_all(
     html = run_dir / "index.html"
     atomic_write(html, render_html(document, [*past, history_line(report)]))
     paths["html"] = html
-    write_allure_results(document, run_dir / "allure-results")
+    write_allure_results(
+        document, run_dir / "allure-results", runs_path=run_dir / "test-runs.jsonl",
+        history_from=_previous_allure_history(root) if history is None else None,
+    )  # fmt: skip
     paths["allure"] = run_dir / "allure-results"
     if history is None:
         append_history(report, root)
