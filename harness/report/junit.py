@@ -1,5 +1,10 @@
-"""junit.xml: one testcase per test (its figures as properties), per gate and per chaos
-experiment, so a CI page lists what failed, what is flaky and what is undecided."""
+"""junit.xml: one testcase per test (its figures in its system-out), per gate and per chaos
+experiment, so a CI page lists what failed, what is flaky and what is undecided.
+
+The file follows the JUnit XML that Jenkins' JUnit plugin and GitLab's test reports read
+(the junit-10 layout: a testcase holds only skipped, error, failure, system-out and
+system-err; ``tests/schemas/junit.xsd`` checks it). A test whose runs failed is a
+``failure``; one whose runs only erred or timed out is an ``error``."""
 
 from __future__ import annotations
 
@@ -29,24 +34,28 @@ def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
 
     report = complete(report)
     root = ET.Element("testsuites", name=f"moonbase-reliability {report.get('run_id', '')}")
+    stamp = str(report.get("started_at") or "")[:19]  # xs:dateTime, to the second
     suites: list[tuple[str, list[ET.Element]]] = [
         ("tests", [_test_case(test) for test in report.get("tests", [])]),
         ("gates", [_gate_case(gate) for gate in views.gate_rows(report.get("gates", []))]),
         ("chaos", [_chaos_case(exp) for exp in report.get("chaos", [])]),
     ]
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for name, members in suites:
-        failures = sum(1 for c in members if c.find("failure") is not None)
-        skipped = sum(1 for c in members if c.find("skipped") is not None)
+        counts = {
+            "tests": len(members),
+            "failures": sum(1 for c in members if c.find("failure") is not None),
+            "errors": sum(1 for c in members if c.find("error") is not None),
+            "skipped": sum(1 for c in members if c.find("skipped") is not None),
+        }
+        seconds = sum(float(c.get("time") or 0) for c in members)
         suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=name,
-            tests=str(len(members)),
-            failures=str(failures),
-            errors="0",
-            skipped=str(skipped),
-        )
+            root, "testsuite", name=name, **{k: str(v) for k, v in counts.items()},
+            time=f"{seconds:.3f}", **({"timestamp": stamp} if stamp else {}),
+        )  # fmt: skip
         suite.extend(members)
+        totals = {k: totals[k] + counts[k] for k in totals}
+    root.attrib.update({k: str(v) for k, v in totals.items()})
     ET.indent(root)
     path = run_dir / "junit.xml"
     atomic_write(path, ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
@@ -64,24 +73,24 @@ def _test_case(test: Mapping[str, Any]) -> ET.Element:
         name=name or nodeid,
         time=f"{sum_durations(test):.3f}",
     )
-    props = ET.SubElement(case, "properties")
-    for key in ("n", "passed", "failed", "errors", "timeouts", "flaky", "decision"):
-        ET.SubElement(props, "property", name=key, value=str(test.get(key)))
+    lines = [f"{key}: {test.get(key)}" for key in
+             ("n", "passed", "failed", "errors", "timeouts", "flaky", "decision")]  # fmt: skip
     rate = test.get("pass_rate") or {}
-    for key in ("estimate", "low", "high", "method", "confidence"):
-        if key in rate:
-            ET.SubElement(props, "property", name=f"pass_rate.{key}", value=str(rate[key]))
+    lines += [f"pass_rate.{key}: {rate[key]}" for key in
+              ("estimate", "low", "high", "method", "confidence") if key in rate]  # fmt: skip
     # trials needed only while undecided: a test that has already failed needs none
     needed = views.undecided_trials_needed(test)
-    shown = views.MISSING if needed is None else str(needed)
-    ET.SubElement(props, "property", name="trials_needed", value=shown)
+    lines.append(f"trials_needed: {views.MISSING if needed is None else needed}")
     figure = _rate(int(test["passed"]), int(test["n"]), rate)
     if test["n"] and test["passed"] < test["n"]:
         kind = "flaky" if test.get("flaky") else "failing"
-        failure = ET.SubElement(case, "failure", type=kind, message=f"{kind}: {figure} runs passed")
+        only_errors = not test.get("failed") and (test.get("errors") or test.get("timeouts"))
+        element = "error" if only_errors else "failure"
+        failure = ET.SubElement(case, element, type=kind, message=f"{kind}: {figure} runs passed")
         failure.text = "\n".join(test.get("messages", []))
     elif not test["n"]:
         ET.SubElement(case, "skipped", message="no counted run")
+    ET.SubElement(case, "system-out").text = "\n".join(lines) + "\n"
     return case
 
 

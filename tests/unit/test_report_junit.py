@@ -60,7 +60,7 @@ def test_a_gate_message_gives_the_estimate_and_the_bound_it_was_decided_on(
     )
 
 
-def test_trials_needed_property_only_while_the_test_is_undecided(tmp_path: Path) -> None:
+def test_trials_needed_only_while_the_test_is_undecided(tmp_path: Path) -> None:
     tests = [
         {"nodeid": "t.py::decided", "n": 3, "passed": 0, "failed": 3, "decision": "fail",
          "trials_needed": 73},
@@ -70,9 +70,39 @@ def test_trials_needed_property_only_while_the_test_is_undecided(tmp_path: Path)
     root = _junit({"tests": tests}, tmp_path)
 
     def needed(name: str) -> str | None:
-        props = _case(root, "t", name).find("properties")
-        assert props is not None
-        return {p.get("name"): p.get("value") for p in props}["trials_needed"]
+        out = _case(root, "t", name).findtext("system-out") or ""
+        return dict(line.split(": ", 1) for line in out.splitlines())["trials_needed"]
 
     assert needed("decided") == "-"
     assert needed("open") == "2992"
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "junit.xsd"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "smoke-gate" / "report.json"
+
+
+def test_junit_validates_against_the_schema_jenkins_and_gitlab_read(tmp_path: Path) -> None:
+    import json
+
+    import xmlschema
+
+    schema = xmlschema.XMLSchema(str(SCHEMA))
+    real = json.loads(GOLDEN.read_text())  # what a real smoke gate measured
+    broken = {
+        "run_id": "r", "started_at": "2026-12-02T10:00:00.123+00:00",
+        "tests": [
+            {"nodeid": "t.py::fails", "n": 3, "passed": 1, "failed": 2, "decision": "fail",
+             "messages": ["assert 1 == 2"]},
+            {"nodeid": "t.py::hangs", "n": 2, "passed": 0, "failed": 0, "timeouts": 2,
+             "decision": "fail"},
+            {"nodeid": "t.py::none", "n": 0, "passed": 0, "decision": "insufficient"},
+        ],
+    }  # fmt: skip
+    for i, report in enumerate((real, broken)):
+        (tmp_path / str(i)).mkdir()
+        # raises, naming the element and why, when the file does not follow the schema
+        schema.validate(str(write_junit(report, tmp_path / str(i))))
+    root = ET.parse(tmp_path / "1" / "junit.xml").getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "1", "1")
+    assert _case(root, "t", "hangs").find("error") is not None  # only timeouts: an error
+    assert _case(root, "t", "fails").find("failure") is not None
