@@ -49,10 +49,11 @@ def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
             "skipped": sum(1 for c in members if c.find("skipped") is not None),
         }
         seconds = sum(float(c.get("time") or 0) for c in members)
-        suite = ET.SubElement(
-            root, "testsuite", name=name, **{k: str(v) for k, v in counts.items()},
-            time=f"{seconds:.3f}", **({"timestamp": stamp} if stamp else {}),
-        )  # fmt: skip
+        attributes = {"name": name, **{k: str(v) for k, v in counts.items()}}
+        attributes["time"] = f"{seconds:.3f}"
+        if stamp:
+            attributes["timestamp"] = stamp
+        suite = ET.SubElement(root, "testsuite", attributes)
         suite.extend(members)
         totals = {k: totals[k] + counts[k] for k in totals}
     root.attrib.update({k: str(v) for k, v in totals.items()})
