@@ -27,7 +27,7 @@ def test_a_config_files_paths_are_its_own_from_any_directory(tmp_path: Path) -> 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = run_cli(
-        "run", "--config", str(project / "reliability.toml"), "--repeat", "1",
+        "run", "--config", str(project / "reliability.toml"), "--repeat", "1", "--verbose",
         "--report-dir", str(tmp_path / "reports"), cwd=elsewhere, timeout=120,
     )  # fmt: skip
     assert "test_own.py::test_it_runs" in result.stderr, result.stdout + result.stderr
