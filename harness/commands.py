@@ -303,11 +303,8 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
         from harness.checklist import evaluate_checklist
 
-        if (
-            evidence.api_coverage_why
-            and not target.managed
-            and not config.explicit("api_coverage.enabled")
-        ):  # a service of the user's that serves no document: off, and why
+        if evidence.api_coverage_why and _api_coverage_optional(config, target):
+            # a service of the user's that serves no document: off, and why
             off["api_coverage"] = evidence.api_coverage_why
             ctx.state.record(phases_off=tuple(off.items()))
         regression = compare_with_baseline(
@@ -336,6 +333,12 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         return _finish(ctx, results)
 
 
+def _api_coverage_optional(config: ResolvedConfig, target: Target) -> bool:
+    """API coverage on a service the harness did not start, not asked for by the user: a
+    document it does not serve switches it off rather than leaving its gate undecided."""
+    return not target.managed and not config.explicit("api_coverage.enabled")
+
+
 def _gate_phases(
     ctx: RunContext,
     args: argparse.Namespace,
@@ -350,7 +353,13 @@ def _gate_phases(
     profile, cwd = config.profile, Path.cwd()
     with (
         ctx.state.phase("tests"),
-        recorded(ctx, profile.api_coverage, target) as traffic,
+        recorded(
+            ctx,
+            profile.api_coverage,
+            target,
+            allow_non_loopback=args.allow_non_loopback,
+            optional=_api_coverage_optional(config, target),
+        ) as traffic,
         _progress("test runs") as update,
     ):
         env = {"MOONBASE_TARGET_URL": traffic.url, "MOONBASE_API_TOKEN": target.token}

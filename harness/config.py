@@ -38,6 +38,7 @@ from pydantic import (
 from harness.config_sections import (
     ApiCoverageSettings,
     CoverageSettings,
+    Percent,
     RegressionSettings,
     ResourceSettings,
 )
@@ -166,9 +167,9 @@ class GateSettings(_Model):
     target_cpu_pct_max: PositiveFloat | Off | None = None
     target_rss_growth_mb_per_min_max: Annotated[float, Field(ge=0)] | Off | None = None
     regression: Annotated[int, Field(ge=0)] | Off | None = None  # flagged regressions allowed
-    coverage_min: Annotated[float, Field(gt=0, le=100)] | Off | None = None  # percent
+    coverage_min: Percent | Off | None = None  # percent
     # percent of the OpenAPI operations (or responses: api_coverage.basis) exercised
-    api_coverage_min: Annotated[float, Field(gt=0, le=100)] | Off | None = None
+    api_coverage_min: Percent | Off | None = None
 
 
 class AvailabilitySettings(_Model):

@@ -6,9 +6,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ApiCoverageSettings", "CoverageSettings", "RegressionSettings", "ResourceSettings"]
+__all__ = [
+    "ApiCoverageSettings",
+    "CoverageSettings",
+    "Percent",
+    "RegressionSettings",
+    "ResourceSettings",
+]
+
+
+def _percent(value: float) -> float:
+    if not 1 <= value <= 100:
+        slip = f"; {value:g} reads as {value:g}%, write {value * 100:g}" if 0 < value < 1 else ""
+        raise ValueError(f"must be a percentage from 1 to 100 (90 means 90%){slip}")
+    return value
+
+
+# a coverage threshold, in percent: 0.9 is refused (it would be 0.9%, not 90%)
+Percent = Annotated[float, AfterValidator(_percent)]
 
 
 class _Model(BaseModel):
@@ -29,7 +46,7 @@ class CoverageSettings(_Model):
     basis: Literal["lines", "branches"] = "lines"
     categories: dict[str, str] = {"unit": "unit", "integration": "integration", "api": "api"}
     # "off": the per-category gates are listed as off (the overall coverage_min stays)
-    category_min: Annotated[float, Field(gt=0, le=100)] | Literal["off"] | None = None
+    category_min: Percent | Literal["off"] | None = None
     # measured: the tests one at a time, the target's lines recorded per test (a context
     # each); false: in parallel (tests.workers), recorded per category only
     per_test: bool = True

@@ -9,8 +9,11 @@ empty line: between tests). Each name switches coverage.py's dynamic context to
 switched, so every line the service runs from a test's setup to its teardown is recorded
 under that test. The tests must run one at a time for that to hold (the coverage phase runs
 them so); what the service does between tests stays under ``CAT`` alone. The port is written
-to ``--port-file`` before the service starts. The data are saved when the service exits (its
-SIGTERM handler returns from its main).
+to ``--port-file`` before the service starts; each name switched to is appended to
+``--names-file`` (so a test that could not name itself is known). coverage.py's context is
+one per process: what the service's other threads run while a test runs is recorded under
+that test too. The data are saved when the service exits (its SIGTERM handler returns from
+its main).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ __all__ = ["CONTEXTS_ENV", "main"]
 CONTEXTS_ENV = "MOONBASE_COVERAGE_CONTEXTS"
 
 
-def _serve(listener: socket.socket, cov: Any) -> None:
+def _serve(listener: socket.socket, cov: Any, names: Path | None) -> None:
     lock = threading.Lock()
 
     def handle(conn: socket.socket) -> None:
@@ -40,6 +43,9 @@ def _serve(listener: socket.socket, cov: Any) -> None:
                 name = raw.decode("utf-8", "replace").strip()
                 with lock:
                     cov.switch_context(name or None)
+                    if name and names is not None:  # which tests named themselves
+                        with names.open("a", encoding="utf-8") as fh:
+                            fh.write(name + "\n")
                 stream.write(b"ok\n")
                 stream.flush()
 
@@ -62,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", required=True, help="packages to measure, comma-separated")
     parser.add_argument("--context", required=True, help="the static context: the category")
     parser.add_argument("--port-file", required=True)
+    parser.add_argument("--names-file", help="append each test's name to it once switched")
     args = parser.parse_args(argv[:split])
     command = argv[split + 1 :]
     if len(command) < 2 or command[0] != "-m":
@@ -79,7 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     port_file = Path(args.port_file)
     port_file.with_suffix(".tmp").write_text(str(listener.getsockname()[1]), encoding="utf-8")
     os.replace(port_file.with_suffix(".tmp"), port_file)
-    threading.Thread(target=_serve, args=(listener, cov), daemon=True).start()
+    threading.Thread(
+        target=_serve,
+        args=(listener, cov, Path(args.names_file) if args.names_file else None),
+        daemon=True,
+    ).start()
     sys.argv = [command[1], *command[2:]]
     code: Any = 0
     cov.start()

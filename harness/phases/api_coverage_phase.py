@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +39,26 @@ class ApiTraffic:
     why_not: str = ""
 
 
+def _operations(text: str) -> tuple[Operation, ...]:
+    """The operations of a document in JSON or YAML; ValueError saying what is wrong."""
+    doc = json.loads(text) if text.lstrip().startswith("{") else _yaml(text)
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON or YAML object")
+    return operations_of(doc)
+
+
 def _load_file(path: Path, where: str) -> tuple[Operation, ...]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{where} {str(path)!r}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{where} {str(path)!r}: not UTF-8 text (byte {exc.start}); an OpenAPI 3 document "
+            "in JSON or YAML is expected"
+        ) from None
     try:
-        doc = json.loads(text) if text.lstrip().startswith("{") else _yaml(text)
-        if not isinstance(doc, dict):
-            raise ValueError("not a JSON or YAML object")
-        return operations_of(doc)
+        return _operations(text)
     except ValueError as exc:
         raise ConfigError(
             f"{where} {str(path)!r}: {exc}; an OpenAPI 3 document in JSON or YAML is expected"
@@ -72,25 +82,19 @@ def check_openapi_file(settings: ApiCoverageSettings, origin: str) -> None:
 
 
 def _served(settings: ApiCoverageSettings, target: Target) -> tuple[tuple[Operation, ...], str]:
-    """The document the target serves; ValueError saying why there is none."""
+    """The document the target serves (JSON or YAML); ValueError saying why there is none."""
     import httpx
 
     url = target.url.rstrip("/") + settings.openapi_path
     headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
-    try:
-        response = httpx.get(url, headers=headers, timeout=10.0)
+    try:  # trust_env=False: no proxy from the environment between the harness and the target
+        response = httpx.get(url, headers=headers, timeout=10.0, trust_env=False)
     except httpx.HTTPError as exc:
         raise ValueError(f"GET {settings.openapi_path}: {exc!r}") from None
     if response.status_code != 200:
         raise ValueError(f"GET {settings.openapi_path} answered {response.status_code}")
     try:
-        doc = response.json()
-    except ValueError:
-        raise ValueError(f"GET {settings.openapi_path}: not JSON") from None
-    if not isinstance(doc, dict):
-        raise ValueError(f"GET {settings.openapi_path}: not a JSON object")
-    try:
-        return operations_of(doc), f"served at {settings.openapi_path}"
+        return _operations(response.text), f"served at {settings.openapi_path}"
     except ValueError as exc:
         raise ValueError(f"GET {settings.openapi_path}: {exc}") from None
 
@@ -102,16 +106,24 @@ def _traffic(path: Path) -> Iterator[tuple[str, str, int, bool]]:
         for line in fh:
             try:
                 r = json.loads(line)
-                yield str(r["method"]), str(r["path"]), int(r["status"]), bool(r.get("hop"))
+                raw = str(r.get("raw") or r["path"])  # as sent; "path" alone in older files
+                yield str(r["method"]), raw, int(r["status"]), bool(r.get("hop"))
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a kill: the requests before it count
 
 
 @contextmanager
 def recorded(
-    ctx: RunContext, settings: ApiCoverageSettings, target: Target
+    ctx: RunContext,
+    settings: ApiCoverageSettings,
+    target: Target,
+    *,
+    allow_non_loopback: bool = False,
+    optional: bool = False,
 ) -> Iterator[ApiTraffic]:
-    """The tests phase's traffic through the recording hop (see the module docstring)."""
+    """The tests phase's traffic through the recording hop (see the module docstring).
+    ``optional``: without a document API coverage is off (the caller lists it so), not "not
+    measured"."""
     traffic = ApiTraffic(target.url)
     if not settings.enabled:
         yield traffic
@@ -119,12 +131,13 @@ def recorded(
     try:
         if settings.openapi_file:
             ops = _load_file(Path(settings.openapi_file), "api_coverage.openapi_file")
-            source = f"the document {Path(settings.openapi_file).name}"
+            source = f"in {settings.openapi_file}"
         else:
             ops, source = _served(settings, target)
     except ValueError as exc:
         traffic.why_not = f"no OpenAPI document: {exc}"
-        ctx.say(f"api coverage: not measured ({traffic.why_not})")
+        said = "off" if optional else "not measured"
+        ctx.say(f"api coverage: {said} ({traffic.why_not})")
         ctx.state.record(api_coverage_why=traffic.why_not)
         yield traffic
         return
@@ -133,7 +146,8 @@ def recorded(
 
     out = ctx.state.run_dir / "api-traffic.jsonl"
     argv = [sys.executable, "-m", "harness.http_recorder", "--upstream", target.url]
-    hop = ManagedProcess("recording hop", [*argv, "--out", str(out)])
+    argv += ["--out", str(out)] + (["--allow-non-loopback"] if allow_non_loopback else [])
+    hop = ManagedProcess("recording hop", argv)
     hop.start()
     try:
         traffic.url = hop.wait_for_line(LISTENING + r"(http://\S+)", 30.0).group(1)
@@ -146,8 +160,17 @@ def recorded(
     try:
         yield traffic
     finally:
+        died = None if hop.alive() else hop.proc.returncode if hop.proc else None
         hop.stop()
         coverage = measure_api_coverage(ops, _traffic(out), source)
+        if died is not None:  # the tests lost their way to the target: the count is partial
+            tail = "; ".join(hop.tail()[-3:])
+            traffic.why_not = (
+                f"the recording hop ended by itself (exit {died}) during the tests phase: "
+                f"only what it recorded before counts{': ' + tail if tail else ''}"
+            )
+            ctx.say(f"api coverage: {traffic.why_not}")
+            coverage = replace(coverage, broken=traffic.why_not)
         traffic.coverage = coverage
         k, n = coverage.operations_exercised
         kr, nr = coverage.responses_exercised

@@ -28,7 +28,7 @@ class ApiCoverageView:
     headline: str  # "14/17 operations (82.4%), 19/34 documented responses (55.9%) exercised"
     how: str
     rows: tuple[ApiCoverageRow, ...]  # never exercised first
-    never: tuple[str, ...]  # the operations no request reached
+    never: tuple[str, ...]  # the operations no request got a documented answer from
     unmatched: tuple[tuple[str, int], ...]  # requests the document does not describe
 
 
@@ -38,6 +38,11 @@ def _share(block: Mapping[str, Any], what: str) -> str:
     return (
         f"{block.get('covered')}/{block.get('total')} {what} ({significant(block.get('percent'))}%)"
     )
+
+
+def _exercised(o: Mapping[str, Any]) -> bool:
+    # exercised_any: a documented answer; older reports counted any request
+    return bool(o.get("exercised_any", o.get("requests")))
 
 
 def api_coverage_view(report: Mapping[str, Any]) -> ApiCoverageView | None:
@@ -54,6 +59,7 @@ def api_coverage_view(report: Mapping[str, Any]) -> ApiCoverageView | None:
         f"{a.get('requests')} requests of the tests phase, recorded on their way to the target "
         f"and matched to the OpenAPI document {a.get('source')}"
         + (f"; {a['hop_errors']} could not reach the target" if a.get("hop_errors") else "")
+        + (f"; incomplete: {a['broken']}" if a.get("broken") else "")
     )
     ops = [_map(o) for o in _list(a.get("by_operation"))]
     rows = tuple(
@@ -64,8 +70,8 @@ def api_coverage_view(report: Mapping[str, Any]) -> ApiCoverageView | None:
             ", ".join(map(str, _list(o.get("missed")))) or "-",
             ", ".join(map(str, _list(o.get("undocumented")))) or "-",
         )
-        for o in sorted(ops, key=lambda o: bool(o.get("requests")))
+        for o in sorted(ops, key=_exercised)
     )
-    never = tuple(r.operation for r in rows if not r.requests)
+    never = tuple(f"{o.get('method')} {o.get('path')}" for o in ops if not _exercised(o))
     unmatched = tuple((str(k), int(v)) for k, v in _map(a.get("unmatched")).items())
     return ApiCoverageView(headline, how, rows, never, unmatched)

@@ -187,6 +187,9 @@ def _api_coverage_markdown(view: ApiCoverageView | None) -> list[str]:
         lines += ["|---|---|---|"]
         lines += [f"| `{r.operation}` | {r.missed} | {r.undocumented} |" for r in missed]
         lines.append("")
+    if view.unmatched:
+        lines += ["requests no operation of the document describes: "
+                  + ", ".join(f"`{k}` x{v}" for k, v in view.unmatched), ""]  # fmt: skip
     return lines
 
 

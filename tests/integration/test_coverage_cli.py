@@ -117,6 +117,9 @@ def test_one_route_called_is_covered_and_another_is_missed(tmp_path: Path) -> No
     per_test = {t["test"].rpartition("::")[2]: t for t in report["coverage"]["tests"]}
     assert set(per_test) == {"test_the_openapi_document_is_served", "test_ping_answers"}
     assert all(t["category"] == "one" and t["lines"] > t["only"] > 0 for t in per_test.values())
+    named = (run_dir / "coverage" / "one-contexts.txt").read_text().splitlines()
+    assert {n.rpartition("::")[2] for n in named} == set(per_test)  # each named itself
+    assert "named themselves" not in report["coverage"]["how"]
     # API coverage from the tests phase's traffic: the ping operation exercised, the
     # document's own path (which it does not list) reported as undescribed traffic
     api = report["api_coverage"]
@@ -183,13 +186,17 @@ def test_a_malformed_coverage_report_is_exit_2_naming_the_file(
     [
         ('{"openapi": "3.1.0"}', "no 'paths' object"),
         ("paths: [unclosed", "neither JSON nor valid YAML"),
+        (b"\xff\xfeopenapi: 3.1.0", "not UTF-8 text"),
     ],
 )
 def test_a_malformed_openapi_file_is_exit_2_naming_the_file(
-    tmp_path: Path, content: str, message: str
+    tmp_path: Path, content: str | bytes, message: str
 ) -> None:
     bad = tmp_path / "openapi.yaml"
-    bad.write_text(content)
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    else:
+        bad.write_text(content)
     result = run_cli(
         "gate", "--set", "api_coverage.enabled=true", "--set",
         f"api_coverage.openapi_file={bad}", "--report-dir", str(tmp_path / "r"), timeout=60,

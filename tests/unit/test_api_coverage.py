@@ -89,3 +89,85 @@ def test_the_gate_counts_operations_or_responses_and_names_the_missed_ones() -> 
     none = api_coverage_gate(None, 10.0, "operations", "no OpenAPI document: 404")
     assert none.outcome == "insufficient"
     assert "no OpenAPI document: 404" in none.detail
+
+
+def test_an_operation_answered_only_with_undocumented_statuses_is_reached_not_exercised() -> None:
+    ops = _by_name([("GET", "/v2/pods", 503, False), ("GET", "/v2/pods", 502, False)])
+    pods = ops["GET /v2/pods"]
+    assert (pods.requests, pods.exercised, pods.undocumented) == (2, (), (502, 503))
+    coverage = ops["_"]
+    assert coverage.operations_exercised == (0, 4)
+    gate = api_coverage_gate(coverage, 10.0, "operations")
+    assert gate.outcome == "fail"
+    assert "never exercised: GET /v2/pods" in gate.detail
+
+
+def test_paths_are_split_before_they_are_decoded_and_literals_win_by_position() -> None:
+    doc = {
+        "openapi": "3.0.0",
+        "paths": {
+            "/files/{name}": {"get": {"responses": {"200": {}}}},
+            "/{kind}/latest": {"get": {"responses": {"200": {}}}},
+            "/files/{name}/raw": {"get": {"responses": {"200": {}}}},
+            "/reports/{id}.json": {"get": {"responses": {"200": {}}}},
+        },
+    }
+    coverage = measure_api_coverage(
+        operations_of(doc),
+        [
+            ("GET", "/files/a%2Fb", 200, False),  # one segment: "a/b"
+            ("GET", "/files/latest", 200, False),  # literal first segment wins
+            ("GET", "/files/a%2Fb/raw?x=1", 200, False),
+            ("GET", "/reports/7.json", 200, False),
+            ("GET", "/reports/7.xml", 200, False),  # no such operation
+        ],
+        "t",
+    )
+    seen = {o.operation.path: o.requests for o in coverage.operations}
+    assert seen == {
+        "/files/{name}": 2,
+        "/{kind}/latest": 0,
+        "/files/{name}/raw": 1,
+        "/reports/{id}.json": 1,
+    }
+    assert coverage.unmatched == {"GET /reports/7.xml": 1}
+
+
+def test_head_fits_get_server_variables_are_filled_and_local_path_refs_followed() -> None:
+    doc = {
+        "openapi": "3.1.0",
+        "servers": [
+            {"url": "{scheme}://api.test/{base}", "variables": {"base": {"default": "v3"}}}
+        ],
+        "paths": {
+            "/items": {"$ref": "#/components/pathItems/Items"},
+            "/other": {"$ref": "other.yaml#/Other"},  # another file: not followed
+        },
+        "components": {"pathItems": {"Items": {"get": {"responses": {"200": {}}}}}},
+    }
+    ops = operations_of(doc)
+    assert [op.name for op in ops] == ["GET /v3/items"]
+    coverage = measure_api_coverage(ops, [("HEAD", "/v3/items", 200, False)], "t")
+    assert coverage.operations_exercised == (1, 1)
+
+
+def test_a_count_the_hop_broke_off_is_not_enough_evidence() -> None:
+    from dataclasses import replace
+
+    coverage = measure_api_coverage(operations_of(_DOC), [("GET", "/v2/pods", 200, False)], "t")
+    broken = replace(coverage, broken="the recording hop ended by itself (exit -9)")
+    gate = api_coverage_gate(broken, 10.0, "operations")
+    assert gate.outcome == "insufficient"
+    assert "exit -9" in gate.detail
+    assert broken.to_json()["broken"].startswith("the recording hop")
+
+
+@pytest.mark.parametrize("field", ["api_coverage_min", "coverage_min"])
+def test_a_coverage_threshold_written_as_a_fraction_is_refused(field: str) -> None:
+    from pydantic import ValidationError
+
+    from harness.config import GateSettings
+
+    with pytest.raises(ValidationError, match="0.9 reads as 0.9%, write 90"):
+        GateSettings(**{field: 0.9})
+    assert getattr(GateSettings(**{field: 90}), field) == 90

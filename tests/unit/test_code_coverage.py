@@ -137,3 +137,17 @@ def test_category_gates_take_their_own_minimum_or_are_listed_off() -> None:
     assert category_gates(outcome, stricter, gates)[0].outcome == "fail"
     off = CoverageSettings(enabled=True, categories=cats, category_min="off")
     assert {g.outcome for g in category_gates(outcome, off, gates)} == {"off"}
+
+
+def test_tests_that_could_not_name_themselves_to_the_coverage_host_are_said(
+    tmp_path: Path,
+) -> None:
+    from harness.phases.coverage_phase import _unnamed
+
+    (tmp_path / "api-contexts.txt").write_text("t.py::a\nt.py::b\n")
+    (tmp_path / "unit-contexts.txt").write_text("t.py::c\nt.py::c\n")  # named twice: one
+    ran = {"api": (2, ""), "unit": (3, ""), "none": (0, "no test matches 'none'")}
+    said = _unnamed(tmp_path, ran)
+    assert "unit: 1 of 3 tests" in said
+    assert "api" not in said and "none" not in said
+    assert _unnamed(tmp_path, {"api": (2, "")}) == ""
