@@ -16,7 +16,7 @@ and never instead of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from harness.gates import GATE_PHASES, OFF, Evidence, GateResult, evaluate_one
@@ -101,8 +101,9 @@ ROWS: tuple[_Spec, ...] = (
         "latency, throughput, pass rate and recovery against a baseline run (--baseline)",
     ),
     _Spec(
-        "security", "Security", None, lambda t: f"{t:g} critical/high", "", "the target's code",
-        "the harness does not scan for vulnerabilities yet",
+        "security", "Security", "security_max_high", lambda t: f"{t:g} critical/high", "",
+        "the target's code (bandit, SARIF) and its dependencies (a scanner's report or "
+        "pip-audit), both: a part off in the profile leaves the row undecided",
     ),
 )  # fmt: skip
 
@@ -214,9 +215,25 @@ def evaluate_checklist(
             rows.append(_not_measured(spec, f"the {phase} phase did not run", threshold, weight))
         elif spec.key == "throughput_rps" and (capped := _capped(evidence, float(threshold))):
             rows.append(_not_measured(spec, capped, threshold, weight))
+        elif spec.key == "security":
+            rows.append(_measured_row(spec, float(threshold), _whole_scan(plain), weight))
         else:
             rows.append(_measured_row(spec, float(threshold), plain, weight))
     return Checklist(tuple(rows))
+
+
+def _whole_scan(evidence: Evidence) -> Evidence:
+    """The security row claims the code and the dependencies: a part a profile switched off
+    (which its gate may skip, saying so) is no data for the row."""
+    scan = evidence.security
+    if scan is None:
+        return evidence
+    parts = {}
+    for name in ("code", "dependencies"):
+        part = getattr(scan, name)
+        if part.off:
+            parts[name] = replace(part, off="", why_none=f"{part.off}; the checklist asks for it")
+    return replace(evidence, security=replace(scan, **parts)) if parts else evidence
 
 
 def _capped(evidence: Evidence, threshold: float) -> str:

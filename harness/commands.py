@@ -15,11 +15,9 @@ from harness.console import progress_seconds as _progress_seconds
 from harness.console import say as _say
 from harness.errors import UsageError
 from harness.preflight import (
-    check_coverage_reports,
     check_expression,
+    check_gate_inputs,
     check_load_file,
-    check_load_settings,
-    check_own_service,
     check_target,
     load_file_source,
     parse_duration,
@@ -148,6 +146,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         ("resources", profile.resources.enabled),
         ("coverage", profile.coverage.enabled),
         ("api_coverage", profile.api_coverage.enabled),
+        ("security", profile.security.enabled),
     )
     return {
         phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
@@ -156,7 +155,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         # a gate of theirs configured (a profile that never asked for them is not told)
         if not on
         and (
-            phase not in ("resources", "coverage", "api_coverage")
+            phase not in ("resources", "coverage", "api_coverage", "security")
             or config.explicit(f"{phase}.enabled")
             or _has_gates(config, phase)
         )
@@ -257,22 +256,12 @@ def _run_tests(
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import check_chaos_experiments, check_openapi_file, sampled, watched
+    from harness.phases import sampled, security_off, watched
 
     profile = config.profile
     cwd = Path.cwd()
     console.print(f"[bold]gate[/] profile [cyan]{config.profile_name}[/] from {config.source}")
-    check_target(args)
-    # every file and path the profile names, checked before any phase
-    paths = test_paths(config, cwd, given_rootdir=False)
-    check_own_service(config, args.target_url)
-    if profile.load.enabled:
-        check_load_file(profile.load.load_file, load_file_source(config))
-        check_load_settings(config)
-    if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
-        check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
-    check_coverage_reports(config, cwd)
-    check_openapi_file(profile.api_coverage, config.origin("api_coverage.openapi_file"))
+    paths = check_gate_inputs(args, config, cwd)  # every file and path, before any phase
     report_root = _report_root(args)
     from harness.phases.regression_phase import compare_with_baseline, named_baseline
 
@@ -290,6 +279,8 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             and _has_gates(config, "coverage")
         ):  # nothing to measure it from: off, and said, never a gate left undecided
             off["coverage"] = "a target the harness did not start, and no coverage.report_file"
+        if why := security_off(profile.security, target.managed, config.explicit):
+            off["security"] = why  # nothing to scan: off, and said
         for phase, why in off.items():
             ctx.say(f"{phase}: off ({why}); its gates are off with it")
         if off:
@@ -348,30 +339,25 @@ def _gate_phases(
 ) -> gate_logic.Evidence:
     """The tests, then the load and chaos the profile keeps on: the gate's evidence."""
     from harness import gates as gate_logic
-    from harness.phases import recorded, run_chaos_phase, run_load_phase, run_tests_phase
+    from harness import phases
 
     profile, cwd = config.profile, Path.cwd()
     with (
         ctx.state.phase("tests"),
-        recorded(
+        phases.recorded(
             ctx,
             profile.api_coverage,
             target,
             allow_non_loopback=args.allow_non_loopback,
             optional=_api_coverage_optional(config, target),
-        ) as traffic,
+        ) as traffic,  # fmt: skip
         _progress("test runs") as update,
     ):
         env = {"MOONBASE_TARGET_URL": traffic.url, "MOONBASE_API_TOKEN": target.token}
-        tests = run_tests_phase(
-            ctx,
-            profile.tests,
-            rootdir=cwd,
-            paths=paths,
-            env=env,
-            on_progress=update,
+        tests = phases.run_tests_phase(
+            ctx, profile.tests, rootdir=cwd, paths=paths, env=env, on_progress=update,
             allow_non_loopback=args.allow_non_loopback,
-        )
+        )  # fmt: skip
     print_tests(tests.tests_json(), verbose=args.verbose)
     if tests.result.interrupted:  # no load or chaos after an interruption
         raise tests.result.interruption or KeyboardInterrupt()
@@ -385,23 +371,25 @@ def _gate_phases(
                 ctx, profile.coverage, profile.tests, target=target, rootdir=cwd, paths=paths,
                 base_dir=cwd,
             )  # fmt: skip
+    security = None
+    if profile.security.enabled and not phases.security_off(
+        profile.security, target.managed, config.explicit
+    ):
+        with ctx.state.phase("security"):
+            security = phases.scan_security(ctx, profile.security, target.managed)
     load = None
     if profile.load.enabled:
         with ctx.state.phase("load"):
-            load = run_load_phase(
+            load = phases.run_load_phase(
                 ctx, profile.load, target.url, overrides=_load_overrides(config)
             ).evidence()
     chaos = None
     if profile.chaos.enabled:
         with ctx.state.phase("chaos"):
-            chaos = run_chaos_phase(
-                ctx,
-                profile.chaos,
-                target.url,
-                base_dir=cwd,
-                external_target=not target.managed,
+            chaos = phases.run_chaos_phase(
+                ctx, profile.chaos, target.url, base_dir=cwd, external_target=not target.managed,
                 recovery_limit_s=_number(profile.gates.chaos_recovery_s),
-            ).evidence()
+            ).evidence()  # fmt: skip
     return gate_logic.Evidence(
         tests.evidence(),
         load,
@@ -411,6 +399,7 @@ def _gate_phases(
         api_coverage=traffic.coverage,
         api_coverage_basis=profile.api_coverage.basis,
         api_coverage_why=traffic.why_not,
+        security=security,
     )
 
 

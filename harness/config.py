@@ -41,6 +41,7 @@ from harness.config_sections import (
     Percent,
     RegressionSettings,
     ResourceSettings,
+    SecuritySettings,
 )
 from harness.errors import ConfigError
 from harness.validation import allowed_fields
@@ -170,6 +171,8 @@ class GateSettings(_Model):
     coverage_min: Percent | Off | None = None  # percent
     # percent of the OpenAPI operations (or responses: api_coverage.basis) exercised
     api_coverage_min: Percent | Off | None = None
+    # critical and high security findings allowed (the checklist's "0 critical/high")
+    security_max_high: Annotated[int, Field(ge=0)] | Off | None = None
 
 
 class AvailabilitySettings(_Model):
@@ -281,6 +284,7 @@ class Profile(_Model):
     regression: RegressionSettings = RegressionSettings()
     coverage: CoverageSettings = CoverageSettings()
     api_coverage: ApiCoverageSettings = ApiCoverageSettings()
+    security: SecuritySettings = SecuritySettings()
     readiness: ReadinessSettings = ReadinessSettings()
     slos: list[SloSettings] = []
 
@@ -324,6 +328,10 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("coverage", "report_file"),
     ("coverage", "report_files"),
     ("api_coverage", "openapi_file"),
+    ("security", "paths"),
+    ("security", "code_reports"),
+    ("security", "dependency_reports"),
+    ("security", "requirements"),
 )
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "Percent",
     "RegressionSettings",
     "ResourceSettings",
+    "SecuritySettings",
 ]
 
 
@@ -123,3 +124,24 @@ class ResourceSettings(_Model):
         if value is not None and not value.startswith("/"):
             raise ValueError("must be a path starting with '/', e.g. /metrics")
         return value
+
+
+class SecuritySettings(_Model):
+    """The security scan of the target (harness.security, harness.phases.security_phase):
+    its code with bandit (``paths``; the reference API's own source when empty and the
+    harness started it) and the SARIF of any other analyser (``code_reports``); its
+    dependencies from a scanner's report (``dependency_reports``: pip-audit JSON,
+    OSV-Scanner JSON or SARIF) or pip-audit run live (``pip_audit``, over ``requirements``;
+    it needs a vulnerability service that answers). ``dependencies = "off"`` judges the
+    code alone, and says so; otherwise dependencies without data leave the gate
+    insufficient. bandit's findings below ``min_confidence`` are listed, not counted."""
+
+    enabled: bool = False
+    bandit: bool = True
+    paths: list[str] = []
+    min_confidence: Literal["low", "medium", "high"] = "medium"
+    code_reports: list[str] = []
+    dependency_reports: list[str] = []
+    pip_audit: bool = False
+    requirements: str | None = None
+    dependencies: Literal["required", "off"] = "required"

@@ -12,15 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from harness import resource_gates, stats
 from harness.api_coverage import ApiCoverage, api_coverage_gate
 from harness.availability import Availability, availability_gate
 from harness.code_coverage import CoverageFigures, coverage_gate
-from harness.decision import Decision
+from harness.decision import Decision, GateThresholds
 from harness.regression_gate import RegressionEvidence, regression_gate
 from harness.resources import ResourceUsage
+from harness.security import SecurityOutcome, security_gate
 from harness.stats import PercentileEstimate
 
 __all__ = [
@@ -127,6 +128,7 @@ class Evidence:
     api_coverage: ApiCoverage | None = None  # the OpenAPI operations the tests exercised
     api_coverage_basis: str = "operations"
     api_coverage_why: str = ""  # why it was not measured
+    security: SecurityOutcome | None = None  # the target's code and dependencies, scanned
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +462,7 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
         ),
         ">=",
     ),
+    "security_max_high": _decided(lambda ev, t: security_gate(ev.security, t)),
     "regression": _decided(lambda ev, t: regression_gate(ev.regression, t)),
     "target_rss_mb_max": _decided(lambda ev, t: resource_gates.rss_gate(ev.resources, t)),
     "target_cpu_pct_max": _decided(lambda ev, t: resource_gates.cpu_gate(ev.resources, t)),
@@ -467,41 +470,6 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
         lambda ev, t: resource_gates.growth_gate(ev.resources, t)
     ),
 }
-
-
-class GateThresholds(Protocol):
-    """A threshold per gate name, ``None`` where the gate is not applied and ``"off"``
-    where it is switched off (the config's ``gates`` table satisfies it; gates never read
-    the config themselves)."""
-
-    @property
-    def test_success(self) -> float | str | None: ...
-    @property
-    def test_slo(self) -> float | str | None: ...
-    @property
-    def load_error_rate(self) -> float | str | None: ...
-    @property
-    def load_p95_ms(self) -> float | str | None: ...
-    @property
-    def load_p99_ms(self) -> float | str | None: ...
-    @property
-    def load_min_rps(self) -> float | str | None: ...
-    @property
-    def chaos_recovery_s(self) -> float | str | None: ...
-    @property
-    def availability_min(self) -> float | str | None: ...
-    @property
-    def coverage_min(self) -> float | str | None: ...
-    @property
-    def api_coverage_min(self) -> float | str | None: ...
-    @property
-    def regression(self) -> float | str | None: ...
-    @property
-    def target_rss_mb_max(self) -> float | str | None: ...
-    @property
-    def target_cpu_pct_max(self) -> float | str | None: ...
-    @property
-    def target_rss_growth_mb_per_min_max(self) -> float | str | None: ...
 
 
 GATE_NAMES: tuple[str, ...] = tuple(_GATES)
@@ -518,6 +486,7 @@ _META: dict[str, tuple[str, Literal["<=", ">="]]] = {
     "availability_min": ("availability", ">="),
     "coverage_min": ("coverage", ">="),
     "api_coverage_min": ("api_coverage", ">="),
+    "security_max_high": ("security", "<="),
     "regression": ("regression", "<="),
     "target_rss_mb_max": ("resources", "<="),
     "target_cpu_pct_max": ("resources", "<="),

@@ -12,6 +12,7 @@ from harness.errors import ConfigError, UsageError
 from harness.netguard import ensure_loopback_url
 
 __all__ = [
+    "check_gate_inputs",
     "parse_duration",
     "check_expression",
     "check_load_file",
@@ -196,3 +197,25 @@ def check_coverage_reports(config: ResolvedConfig, cwd: Path) -> None:
             read_coverage_report(cwd / path)
         except ConfigError as exc:
             raise ConfigError(f"{field} from {origin}: {exc}") from None
+
+
+def check_gate_inputs(
+    args: argparse.Namespace, config: ResolvedConfig, cwd: Path
+) -> tuple[str, ...]:
+    """Every file and path a gate's profile names, checked before any phase; returns the
+    test paths."""
+    from harness.phases import check_chaos_experiments, check_openapi_file, check_security_reports
+
+    profile = config.profile
+    check_target(args)
+    paths = test_paths(config, cwd, given_rootdir=False)
+    check_own_service(config, args.target_url)
+    if profile.load.enabled:
+        check_load_file(profile.load.load_file, load_file_source(config))
+        check_load_settings(config)
+    if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
+        check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
+    check_coverage_reports(config, cwd)
+    check_openapi_file(profile.api_coverage, config.origin("api_coverage.openapi_file"))
+    check_security_reports(profile.security, config.origin)
+    return paths

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where th
     from harness.resources import ResourceUsage
     from harness.runner import TestPhaseResult
     from harness.runner.accumulate import Accumulated
+    from harness.security import SecurityOutcome
     from harness.slo import SloResult
     from harness.stats import PercentileEstimate
 
@@ -286,6 +287,7 @@ class RunOutcome:
     coverage: CoverageOutcome | None = None  # the target's code coverage
     api_coverage: ApiCoverage | None = None  # the OpenAPI operations the tests exercised
     api_coverage_why: str | None = None  # why API coverage was not measured
+    security: SecurityOutcome | None = None  # the target's code and dependencies, scanned
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -351,6 +353,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["api_coverage"] = outcome.api_coverage.to_json()
     elif outcome.api_coverage_why:
         report["api_coverage"] = {"why_none": outcome.api_coverage_why}
+    if outcome.security is not None:
+        report["security"] = outcome.security.to_json()
     if outcome.resources is not None:
         origin = timeline["origin_epoch"] if timeline is not None else None
         report["resources"] = outcome.resources.to_json(origin)

@@ -6,6 +6,7 @@ from harness.phases.api_coverage_phase import check_openapi_file, recorded
 from harness.phases.chaos_phase import check_chaos_experiments, run_chaos_phase
 from harness.phases.load_phase import run_load_phase
 from harness.phases.resources_phase import sampled
+from harness.phases.security_phase import check_security_reports, scan_security, security_off
 from harness.phases.tests_phase import run_tests_phase
 from harness.phases.watch_phase import watched
 
@@ -17,5 +18,8 @@ __all__ = [
     "run_load_phase",
     "run_tests_phase",
     "sampled",
+    "check_security_reports",
+    "scan_security",
+    "security_off",
     "watched",
 ]

@@ -42,6 +42,7 @@ from harness.report.coverage_section import coverage_view
 from harness.report.document import complete
 from harness.report.regression_section import regression_view
 from harness.report.resource_section import resource_charts, resource_view
+from harness.report.security_section import security_view
 from harness.report.trend_section import build_trend
 from harness.values import as_list as _list
 from harness.values import as_map as _map
@@ -377,6 +378,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "regression": regression_view(report),
         "coverage": coverage_view(report),
         "api_coverage": api_coverage_view(report),
+        "security": security_view(report),
         "resource_charts": resource_charts(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),

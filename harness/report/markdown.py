@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from harness.report.coverage_section import CoverageView
     from harness.report.regression_section import RegressionView
     from harness.report.resource_section import ResourceView
+    from harness.report.security_section import SecurityView
     from harness.report.views import (
         AvailabilityView,
         ChaosRow,
@@ -40,6 +41,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     from harness.report.document import complete
     from harness.report.regression_section import regression_view
     from harness.report.resource_section import resource_view
+    from harness.report.security_section import security_view
 
     report = complete(report)
 
@@ -69,6 +71,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _regression_markdown(regression_view(report))
     lines += _coverage_markdown(coverage_view(report))
     lines += _api_coverage_markdown(api_coverage_view(report))
+    lines += _security_markdown(security_view(report))
     lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
@@ -190,6 +193,24 @@ def _api_coverage_markdown(view: ApiCoverageView | None) -> list[str]:
     if view.unmatched:
         lines += ["requests no operation of the document describes: "
                   + ", ".join(f"`{k}` x{v}" for k, v in view.unmatched), ""]  # fmt: skip
+    return lines
+
+
+def _security_markdown(view: SecurityView | None) -> list[str]:
+    if view is None:
+        return []
+    lines = ["## Security", ""]
+    for part in view.parts:
+        via = f" ({_cell(part.sources)})" if part.sources else ""
+        lines += [f"**{part.name}**: {_cell(part.headline)}{via}", ""]
+        counted = [f for f in part.findings if "not counted" not in f[0]]
+        if counted:
+            lines += ["| severity | confidence | id | where | what | fix |"]
+            lines += ["|---|---|---|---|---|---|"]
+            lines += [
+                f"| {s} | {c} | {i} | `{w}` | {_cell(t)} | {fx} |" for s, i, w, t, c, fx in counted
+            ]
+            lines.append("")
     return lines
 
 
