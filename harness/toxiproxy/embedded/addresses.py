@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from harness.errors import UnsafeTargetError
 
-__all__ = ["check_loopback", "format_host_port", "is_loopback_host", "split_host_port"]
+__all__ = [
+    "check_loopback",
+    "format_host_port",
+    "is_loopback_host",
+    "resolve_listen",
+    "split_host_port",
+]
 
 
 def split_host_port(value: str) -> tuple[str, int]:
@@ -22,6 +29,52 @@ def split_host_port(value: str) -> tuple[str, int]:
     elif ":" in host:
         raise ValueError(f"address {value!r}: an IPv6 host must be in brackets, e.g. '[::1]:80'")
     return host, port
+
+
+def _go_split_host_port(value: str) -> tuple[str, str]:
+    """Go's ``net.SplitHostPort``, with its error text (``address X: why``)."""
+
+    def fail(why: str) -> ValueError:
+        return ValueError(f"address {value}: {why}")
+
+    colon = value.rfind(":")
+    if colon < 0:
+        raise fail("missing port in address")
+    start, end = 0, 0  # where a '[' or ']' may no longer appear
+    if value.startswith("["):
+        close = value.find("]")
+        if close < 0:
+            raise fail("missing ']' in address")
+        if close + 1 != colon:
+            at_colon = close + 1 < len(value) and value[close + 1] == ":"
+            raise fail("too many colons in address" if at_colon else "missing port in address")
+        host, start, end = value[1:close], 1, close + 1
+    else:
+        host = value[:colon]
+        if ":" in host:
+            raise fail("too many colons in address")
+    if "[" in value[start:]:
+        raise fail("unexpected '[' in address")
+    if "]" in value[end:]:
+        raise fail("unexpected ']' in address")
+    return host, value[colon + 1 :]
+
+
+def resolve_listen(value: str) -> tuple[str, int]:
+    """A listen address as Go's ``net.ResolveTCPAddr`` reads it (``""`` is any host, port
+    0; a port may be a service name such as ``http``); ``ValueError`` carries Go's text."""
+    if value == "":
+        return "", 0
+    host, port_text = _go_split_host_port(value)
+    if port_text.lstrip("+-").isdigit() or port_text == "":
+        port = int(port_text or "0")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"address {port_text}: invalid port")
+        return host, port
+    try:
+        return host, socket.getservbyname(port_text, "tcp")
+    except OSError:
+        raise ValueError(f"lookup tcp/{port_text}: unknown port") from None
 
 
 def format_host_port(host: str, port: int) -> str:

@@ -43,12 +43,23 @@ def _error(exc: ApiError) -> Response:
     )
 
 
+def _no_constant(name: str) -> object:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 async def _body(request: Request) -> object:
+    """The first JSON value of the body, as Go's ``json.Decoder.Decode`` reads it: what
+    follows that value (a newline, a second document) is left unread, not an error."""
     raw = await request.body()
     try:
-        return json.loads(raw)
+        text = raw.decode("utf-8")
+        value, _ = _DECODER.raw_decode(text.lstrip(" \t\r\n"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(f"bad request body: {exc}", 400) from None
+    return value
 
 
 def create_app(collection: ProxyCollection) -> Starlette:
@@ -136,6 +147,7 @@ class _Endpoints:
         return _json(self.collection.show(_name(request)))
 
     async def proxy_update(self, request: Request) -> Response:
+        self.collection.show(_name(request))  # Toxiproxy finds the proxy before the body
         return _json(await self.collection.update(_name(request), await _body(request)))
 
     async def proxy_delete(self, request: Request) -> Response:
@@ -146,12 +158,14 @@ class _Endpoints:
         return _json(self.collection.toxics(_name(request)))
 
     async def toxic_create(self, request: Request) -> Response:
+        self.collection.show(_name(request))  # a missing proxy is a 404 whatever the body
         return _json(self.collection.create_toxic(_name(request), await _body(request)))
 
     async def toxic_show(self, request: Request) -> Response:
         return _json(self.collection.show_toxic(_name(request), _name(request, "toxic")))
 
     async def toxic_update(self, request: Request) -> Response:
+        self.collection.show_toxic(_name(request), _name(request, "toxic"))  # 404 first
         body = await _body(request)
         return _json(self.collection.update_toxic(_name(request), _name(request, "toxic"), body))
 

@@ -10,8 +10,13 @@ import random
 from collections.abc import Callable, Mapping
 
 from harness.errors import HarnessError, UnsafeTargetError
-from harness.toxiproxy.embedded.addresses import check_loopback, format_host_port, split_host_port
-from harness.toxiproxy.embedded.proxy import Proxy, Toxic
+from harness.toxiproxy.embedded.addresses import (
+    check_loopback,
+    format_host_port,
+    resolve_listen,
+    split_host_port,
+)
+from harness.toxiproxy.embedded.proxy import Proxy, Toxic, float32
 from harness.toxiproxy.embedded.toxics import (
     InvalidAttribute,
     get_kind,
@@ -48,9 +53,19 @@ def bad_body(detail: str) -> ApiError:
 _JSON_NAMES = {str: "string", bool: "boolean", float: "number"}
 
 
+def json_key(body: Mapping[str, object], key: str) -> object:
+    """``body[key]`` matched as Go's ``encoding/json`` matches a struct field: the exact
+    name or any other case of it (``"Name"``, ``"UPSTREAM"``), the last such key winning."""
+    value = None
+    for name, item in body.items():
+        if name == key or name.lower() == key:
+            value = item
+    return value
+
+
 def _field(body: Mapping[str, object], key: str, kind: type, default: object) -> object:
     """A typed JSON field; ``null`` or absent gives ``default`` (Go leaves the field as is)."""
-    value = body.get(key)
+    value = json_key(body, key)
     if value is None:
         return default
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
@@ -61,7 +76,26 @@ def _field(body: Mapping[str, object], key: str, kind: type, default: object) ->
     return value
 
 
+def _toxicity(body: Mapping[str, object], default: float) -> float:
+    """The toxicity as Toxiproxy keeps it, a Go ``float32``."""
+    value = float(_field(body, "toxicity", float, default))  # type: ignore[arg-type]
+    try:
+        return float32(value)
+    except OverflowError:
+        raise bad_body(f"field 'toxicity' must fit a 32-bit float, got {value!r}") from None
+
+
+def _parses(address: str) -> bool:
+    try:
+        split_host_port(address)
+    except ValueError:
+        return False
+    return True
+
+
 def _object(body: object, what: str) -> Mapping[str, object]:
+    if body is None:
+        return {}  # Go decodes null into a struct as no change at all
     if not isinstance(body, Mapping):
         raise bad_body(f"{what} must be a JSON object, got {type(body).__name__}")
     return body
@@ -79,11 +113,15 @@ class ProxyCollection:
 
     # --- checks ------------------------------------------------------------------------
     def _check_addresses(self, name: str, listen: str, upstream: str) -> None:
+        """Refuse hosts outside loopback. An address that is not ``host:port`` passes: it
+        is never dialled (``_connect`` closes the client) and never bound (``_start``
+        answers Go's 500), as with Toxiproxy, which accepts it until it is used."""
         if self.allow_non_loopback:
             return
         try:
-            check_loopback(upstream, f"upstream of proxy {name!r}")
-            if listen:
+            if _parses(upstream):
+                check_loopback(upstream, f"upstream of proxy {name!r}")
+            if listen and _parses(listen):
                 check_loopback(listen, f"listen address of proxy {name!r}", allow_empty_host=True)
         except UnsafeTargetError as exc:
             raise ApiError(str(exc), 400) from None
@@ -103,6 +141,8 @@ class ProxyCollection:
     async def _start(proxy: Proxy) -> None:
         try:
             await proxy.start()
+        except ValueError as exc:  # Go's net.Listen: "listen tcp: address 99999: invalid port"
+            raise ApiError(f"listen tcp: {exc}", 500) from None
         except OSError as exc:
             reason = (exc.strerror or str(exc)).lower()
             raise ApiError(f"listen tcp {proxy.listen}: bind: {reason}", 500) from None
@@ -158,9 +198,9 @@ class ProxyCollection:
     def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:
         """Toxiproxy's ``Differs``: the resolved listen address or the upstream changed."""
         try:
-            host, port = split_host_port(listen) if listen else ("", 0)
-        except ValueError as exc:
-            raise ApiError(str(exc), 400) from None
+            host, port = resolve_listen(listen)
+        except ValueError as exc:  # Go's ResolveTCPAddr fails: a 500, with its text
+            raise ApiError(str(exc), 500) from None
         resolved = format_host_port("127.0.0.1" if host == "localhost" else host, port)
         return resolved != proxy.listen or upstream != proxy.upstream
 
@@ -175,6 +215,8 @@ class ProxyCollection:
 
         A proxy whose listen and upstream are unchanged is kept with its toxics.
         """
+        if body is None:
+            body = []  # null decodes into Go's slice as nil: nothing to add
         if not isinstance(body, list):
             raise bad_body(f"populate expects a JSON array of proxies, got {type(body).__name__}")
         entries = []
@@ -194,7 +236,11 @@ class ProxyCollection:
         for name, listen, upstream, enabled in entries:
             existing = self.proxies.get(name)
             if existing is not None:
-                if not self._differs(existing, listen, upstream):
+                try:
+                    differs = self._differs(existing, listen, upstream)
+                except ApiError as exc:
+                    return done, exc
+                if not differs:
                     done.append(existing.to_json())
                     continue
                 await existing.stop()
@@ -238,7 +284,7 @@ class ProxyCollection:
         name = str(_field(body, "name", str, ""))
         type_name = str(_field(body, "type", str, ""))
         stream = str(_field(body, "stream", str, "downstream"))
-        toxicity = float(_field(body, "toxicity", float, 1.0))  # type: ignore[arg-type]
+        toxicity = _toxicity(body, 1.0)
         direction = stream.lower()
         if direction not in ("upstream", "downstream"):
             raise ApiError("stream was invalid, can be either upstream or downstream", 400)
@@ -252,7 +298,7 @@ class ProxyCollection:
         if proxy.find_toxic(name) is not None:
             raise ApiError("toxic already exists", 409)
         try:
-            attributes = parse_attributes(kind, body.get("attributes"))
+            attributes = parse_attributes(kind, json_key(body, "attributes"))
         except InvalidAttribute as exc:
             raise bad_body(str(exc)) from None
         toxic = Toxic(name, kind, stream, direction, toxicity, attributes)
@@ -266,9 +312,11 @@ class ProxyCollection:
         if toxic is None:
             raise _toxic_not_found()
         body = _object(body, "toxic")
-        toxicity = float(_field(body, "toxicity", float, toxic.toxicity))  # type: ignore[arg-type]
+        toxicity = _toxicity(body, toxic.toxicity)
         try:
-            attributes = parse_attributes(toxic.kind, body.get("attributes"), toxic.attributes)
+            attributes = parse_attributes(
+                toxic.kind, json_key(body, "attributes"), toxic.attributes
+            )
         except InvalidAttribute as exc:
             raise bad_body(str(exc)) from None
         toxic.attributes = attributes

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.toxiproxy.embedded.addresses import format_host_port, split_host_port
+from harness.toxiproxy.embedded.addresses import (
+    format_host_port,
+    resolve_listen,
+    split_host_port,
+)
 from harness.toxiproxy.embedded.link import Connection, Side
 from harness.toxiproxy.embedded.toxics import (
     ToxicAttributes,
@@ -20,9 +25,21 @@ from harness.toxiproxy.embedded.toxics import (
     attributes_json,
 )
 
-__all__ = ["DIRECTIONS", "Proxy", "Toxic"]
+__all__ = ["DIRECTIONS", "Proxy", "Toxic", "float32"]
 
 DIRECTIONS = ("upstream", "downstream")
+
+
+def float32(value: float) -> float:
+    """``value`` as Toxiproxy keeps a toxicity (a Go ``float32``), written back with the
+    fewest digits that read as that float32, as Go's JSON encoder writes it (0.12345679
+    for 0.1234567891)."""
+    (single,) = struct.unpack("f", struct.pack("f", value))
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        shortest = float(f"{single:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", shortest))[0] == single:
+            return shortest
+    return float(single)
 
 
 @dataclass(slots=True)
@@ -39,7 +56,7 @@ class Toxic:
     def to_json(self) -> dict[str, object]:
         """Toxiproxy's JSON for a toxic, keys in its order."""
         # Go prints float32 1.0 as 1; keep integral toxicities integral on the wire
-        toxicity: float | int = self.toxicity
+        toxicity: float | int = float32(self.toxicity)
         if float(toxicity).is_integer():
             toxicity = int(toxicity)
         return {
@@ -118,10 +135,11 @@ class Proxy:
 
     # --- listening ---------------------------------------------------------------------
     async def start(self) -> None:
-        """Listen; ``listen`` becomes the bound address. Raises ``OSError`` if bind fails."""
+        """Listen; ``listen`` becomes the bound address. Raises ``ValueError`` for an address
+        Go cannot parse, ``OSError`` if bind fails."""
         if self.enabled:
             return
-        host, port = split_host_port(self.listen) if self.listen else ("", 0)
+        host, port = resolve_listen(self.listen)  # ValueError with Go's text
         bind_host: str | None = host
         if host == "localhost":
             bind_host = "127.0.0.1"  # as Go resolves it; one socket, one port

@@ -112,17 +112,26 @@ def parse_attributes(
     valid = kind.attribute_names()
     changes: dict[str, int] = {}
     for key, value in raw.items():
-        if key not in valid:
+        # Go's encoding/json matches a field by its name in any case ("Latency")
+        field = key if key in valid else key.lower()
+        if field not in valid:
             raise InvalidAttribute(
                 f"unknown attribute {key!r} for toxic type {kind.name!r}; "
                 f"valid attributes: {', '.join(valid)}"
             )
+        if value is None:
+            continue  # null leaves a Go field as it was
         # bool is an int in Python but not in Toxiproxy's Go structs (int64 fields)
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidAttribute(
                 f"attribute {key!r} of toxic type {kind.name!r} must be an integer, got {value!r}"
             )
-        changes[key] = value
+        if not -(2**63) <= value < 2**63:
+            raise InvalidAttribute(
+                f"attribute {key!r} of toxic type {kind.name!r} must fit a 64-bit integer "
+                f"(Toxiproxy's int64), got {value}"
+            )
+        changes[field] = value
     return dataclasses.replace(current, **changes)
 
 
