@@ -6,14 +6,15 @@ hammer — this protocol writes a canned response from the parser callback inste
 Everything else, ping with a query string or over HTTP pipelining included, takes the
 ordinary path (where :class:`target_api.app.PingFastPath` still answers ping first).
 
-It subclasses uvicorn's httptools protocol, so it is tied to uvicorn's internals:
+It subclasses uvicorn's httptools protocol (with the lingering close of
+:mod:`target_api.lingering`), so it is tied to uvicorn's internals:
 ``tests/integration/test_target_api_http.py`` pins its behaviour (keep-alive, HTTP/1.0,
 pipelining, counters) against the real server.
 """
 
 from __future__ import annotations
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from target_api.lingering import LingeringProtocol
 
 __all__ = ["CLOSE_RESPONSE", "KEEP_ALIVE_RESPONSE", "ping_protocol"]
 
@@ -24,10 +25,10 @@ KEEP_ALIVE_RESPONSE = _HEAD + b"\r\n" + _BODY
 CLOSE_RESPONSE = _HEAD + b"connection: close\r\n\r\n" + _BODY
 
 
-def ping_protocol(counter: list[int]) -> type[HttpToolsProtocol]:
+def ping_protocol(counter: list[int]) -> type[LingeringProtocol]:
     """A protocol class that answers ping itself and counts into ``counter[0]``."""
 
-    class PingProtocol(HttpToolsProtocol):
+    class PingProtocol(LingeringProtocol):
         _answered = False
 
         def on_message_begin(self) -> None:
@@ -62,5 +63,7 @@ def ping_protocol(counter: list[int]) -> type[HttpToolsProtocol]:
         def on_message_complete(self) -> None:
             if not self._answered:
                 super().on_message_complete()
+            else:
+                self.receiving_body = False
 
     return PingProtocol
