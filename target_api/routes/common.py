@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from target_api.director import Director
 from target_api.errors import ApiError
@@ -15,6 +18,25 @@ from target_api.state import app_state
 
 M = TypeVar("M", bound=BaseModel)
 _ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex: what the API hands out
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def resource(path: str, handlers: Mapping[str, Endpoint]) -> Route:
+    """One route for every method of ``path``, so that a method it lacks gets a 405 whose
+    ``Allow`` lists them all (a route per method would list only its own)."""
+    table = dict(handlers)
+    if "GET" in table:
+        table.setdefault("HEAD", table["GET"])
+
+    async def dispatch(request: Request) -> Response:
+        handler = table[request.method]
+        request.scope["endpoint"] = handler  # the metrics label names the real handler
+        return await handler(request)
+
+    dispatch.__name__ = "_".join(h.__name__ for h in handlers.values())
+    return Route(path, dispatch, methods=list(handlers))
 
 
 def path_id(request: Request, param: str, kind: str) -> str:
@@ -55,19 +77,32 @@ def require_token(request: Request) -> None:
         raise ApiError(403, "forbidden", "the bearer token is not the API's token")
 
 
+# After a 413 the rest of the body is not wanted: the connection closes, and the server
+# reads and discards what is still arriving first (target_api/lingering.py), so that a
+# client still sending gets the 413 instead of a reset.
+_CLOSE = {"Connection": "close"}
+
+
 async def read_body(request: Request) -> bytes:
     """The request body, refused with 413 as soon as it passes the configured limit."""
     limit = app_state(request).settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload_too_large", f"body of {declared} bytes exceeds {limit} bytes")
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"body of {declared} bytes exceeds {limit} bytes",
+            headers=_CLOSE,
+        )
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise ApiError(413, "payload_too_large", f"body exceeds {limit} bytes")
+                raise ApiError(
+                    413, "payload_too_large", f"body exceeds {limit} bytes", headers=_CLOSE
+                )
             chunks.append(chunk)
     except ClientDisconnect as exc:
         raise ApiError(400, "bad_request", "the client went away mid-body") from exc

@@ -14,7 +14,14 @@ from target_api.director import Director
 from target_api.director.breaker import CircuitOpenError
 from target_api.director.loopback import LoopbackError
 from target_api.errors import ApiError
-from target_api.routes.common import director_of, path_id, read_body, read_json, require_token
+from target_api.routes.common import (
+    director_of,
+    path_id,
+    read_body,
+    read_json,
+    require_token,
+    resource,
+)
 from target_api.schemas import PodIn, StackIn
 from target_api.store import AttachOutcome, PodRecord
 
@@ -111,10 +118,8 @@ async def call_container(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/api/v0/pods", create_pod, methods=["POST"]),
-        Route("/api/v0/pods", list_pods, methods=["GET"]),
-        Route("/api/v0/pods/{pod_id}", get_pod, methods=["GET"]),
-        Route("/api/v0/pods/{pod_id}", delete_pod, methods=["DELETE"]),
+        resource("/api/v0/pods", {"GET": list_pods, "POST": create_pod}),
+        resource("/api/v0/pods/{pod_id}", {"GET": get_pod, "DELETE": delete_pod}),
         Route("/api/v0/pods/{pod_id}/stack", put_stack, methods=["PUT"]),
         Route(
             "/api/v0/pods/{pod_id}/containers/{container}/call", call_container, methods=["POST"]
