@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from target_api.director.lifecycle import JOB_STATES
-from target_api.schemas import JobIn, PodIn, StackIn
+from target_api.openapi import openapi_document
 from target_api.state import AppState, app_state
+
+__all__ = ["metrics", "openapi", "openapi_document", "register_store_metrics", "routes"]
 
 
 def _store_metrics(state: AppState) -> Iterable[Metric]:
@@ -45,88 +44,6 @@ async def metrics(request: Request) -> Response:
     state = app_state(request)
     body = await run_in_threadpool(generate_latest, state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _op(summary: str, ok: str, *, body: str | None = None, auth: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {
-            ok: {"description": "success"},
-            "4XX": {
-                "description": "client error",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-        },
-    }
-    if body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
-        }
-    if auth:
-        op["security"] = [{"bearer": []}]
-    return op
-
-
-@cache
-def openapi_document() -> dict[str, Any]:
-    _, defs = models_json_schema(
-        [(m, "validation") for m in (PodIn, StackIn, JobIn)],
-        ref_template="#/components/schemas/{model}",
-    )
-    schemas = dict(defs.get("$defs", {}))
-    schemas["Error"] = {
-        "type": "object",
-        "required": ["error", "detail"],
-        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
-    }
-    v0 = "/api/v0"
-    paths = {
-        f"{v0}/ping": {"get": _op("Liveness without I/O", "200")},
-        f"{v0}/health": {"get": _op("All checks, loopback breakers included", "200")},
-        f"{v0}/health/live": {"get": _op("The process answers", "200")},
-        f"{v0}/health/ready": {"get": _op("Database and director work", "200")},
-        f"{v0}/pods": {
-            "get": _op("List pods", "200"),
-            "post": _op("Create a pod, optionally with its stack", "201", body="PodIn", auth=True),
-        },
-        f"{v0}/pods/{{pod_id}}": {
-            "get": _op("One pod", "200"),
-            "delete": _op("Delete a pod and its containers", "204", auth=True),
-        },
-        f"{v0}/pods/{{pod_id}}/stack": {
-            "put": _op(
-                "Attach the pod's one stack (same again: no-op; other: 409)",
-                "200",
-                body="StackIn",
-                auth=True,
-            ),
-        },
-        f"{v0}/pods/{{pod_id}}/containers/{{container}}/call": {
-            "post": _op("Relay bytes to a container over loopback TCP", "200", auth=True),
-        },
-        f"{v0}/jobs": {
-            "post": _op("Submit a job (idempotency_key)", "202", body="JobIn", auth=True)
-        },
-        f"{v0}/jobs/{{job_id}}": {"get": _op("A job's state", "200")},
-        f"{v0}/jobs/{{job_id}}/cancel": {"post": _op("Cancel a job", "200", auth=True)},
-        f"{v0}/jobs/{{job_id}}/logs": {"get": _op("The job's output (text)", "200")},
-        f"{v0}/jobs/{{job_id}}/artifacts": {"get": _op("The job's artifacts", "200")},
-        f"{v0}/jobs/{{job_id}}/artifacts/{{name}}": {"get": _op("One artifact (bytes)", "200")},
-        "/metrics": {"get": _op("Prometheus metrics", "200")},
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Moonbase v0 API", "version": "0.1.0"},
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
 
 
 async def openapi(request: Request) -> Response:
