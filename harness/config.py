@@ -361,38 +361,57 @@ def _embedded_defaults() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+# a config nests five deep (profiles.ci.coverage.categories.api); copying far more recurses
+_MAX_DEPTH = 32
+
+
+def _too_deep(node: Any, limit: int, at: str = "") -> str | None:
+    """The first dotted key nested in more than ``limit`` tables or arrays, else None."""
+    for key, child in node.items() if isinstance(node, dict) else enumerate(node):
+        here = f"{at}.{key}" if at else str(key)
+        if isinstance(child, dict | list):
+            found = here if limit == 0 else _too_deep(child, limit - 1, here)
+            if found:
+                return found
+    return None
+
+
+def _read_file(path: Path, *, found: bool = False) -> dict[str, Any] | None:
+    """The file's settings; None for a pyproject.toml ``found`` here that is not ours."""
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        if found:
+            return None
+        why = "arrays or inline tables nested too deep" if isinstance(exc, RecursionError) else exc
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {why}") from None
+    table: Any = data
     if path.name == "pyproject.toml":
-        tool = data.get("tool", {}).get("reliability")
-        if tool is None:
+        tool = data.get("tool")
+        table = tool.get("reliability") if isinstance(tool, dict) else None
+        if table is None and found:
+            return None
+        if table is None:
             raise ConfigError(f"{path}: has no [tool.reliability] table")
-        return dict(tool)
-    return data
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool.reliability] must be a table, not {table!r}")
+    deep = _too_deep(table, _MAX_DEPTH)
+    if deep:
+        raise ConfigError(f"{path}: {deep} is nested in more than {_MAX_DEPTH} tables or arrays")
+    return dict(table)
 
 
 def _find_file(explicit: str | None, cwd: Path) -> tuple[Path | None, dict[str, Any]]:
     if explicit:
-        path = Path(explicit)
-        return path, _read_file(path)
-    candidate = cwd / "reliability.toml"
-    if candidate.is_file():
-        return candidate, _read_file(candidate)
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError:
-            return None, {}
-        tool = data.get("tool", {}).get("reliability")
-        if tool is not None:
-            return pyproject, dict(tool)
+        return Path(explicit), _read_file(Path(explicit)) or {}
+    for path in (cwd / "reliability.toml", cwd / "pyproject.toml"):
+        data = _read_file(path, found=path.name == "pyproject.toml") if path.is_file() else None
+        if data is not None:
+            return path, data
     return None, {}
 
 
@@ -529,13 +548,18 @@ def load_config(
         raise ConfigError(f"{source}: 'profiles' must be a table of named profiles")
 
     profiles = _deep_merge(defaults["profiles"], file_profiles)
-    name = profile or file_data.get("default_profile") or defaults["default_profile"]
+    if not isinstance(chosen := file_data.get("default_profile", ""), str):
+        raise ConfigError(
+            f"invalid value {chosen!r} for default_profile from {source}: must be a profile name"
+        )
+    name = profile or chosen or defaults["default_profile"]
     if name not in profiles:
         raise ConfigError(
             f"unknown profile {name!r} (from {'--profile' if profile else source}); "
             f"valid profiles: {', '.join(sorted(profiles))}"
         )
-    data: dict[str, Any] = copy.deepcopy(profiles[name])
+    if not isinstance(data := copy.deepcopy(profiles[name]), dict):
+        raise ConfigError(f"invalid value {data!r} for {table}.{name} from {source}: not a table")
     origins: dict[tuple[str, ...], str] = {}
 
     def record(keys: list[str], where: str) -> None:

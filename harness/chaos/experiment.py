@@ -161,14 +161,39 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return out
 
 
+# an experiment nests three deep (method[0].attributes); quoting far deeper values in a
+# message would exhaust the interpreter's recursion limit
+_MAX_DEPTH = 64
+
+
+def _too_deep(node: Any, limit: int, at: str = "") -> str | None:
+    """The first field nested in more than ``limit`` tables or arrays, else None."""
+    for key, child in node.items() if isinstance(node, dict) else enumerate(node):
+        here = f"{at}.{key}" if at else str(key)
+        if isinstance(child, dict | list):
+            found = here if limit == 0 else _too_deep(child, limit - 1, here)
+            if found:
+                return found
+    return None
+
+
 def load_experiment(path: Path) -> Experiment:
     """Parse and validate one experiment file; ScenarioError lists every problem."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"experiment file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(
+            f"experiment file {str(path)!r} cannot be read: {exc.strerror}"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = "arrays or inline tables nested too deep" if isinstance(exc, RecursionError) else exc
+        raise ScenarioError(f"{path}: not valid TOML: {why}") from None
+    if deep := _too_deep(data, _MAX_DEPTH):
+        raise ScenarioError(
+            f"{path}: field {deep} is nested in more than {_MAX_DEPTH} tables or arrays"
+        )
     data.setdefault("name", path.stem)
     data["source"] = str(path)
     try:

@@ -32,11 +32,12 @@ explicit decision by the caller, never a file in the repository.
 from __future__ import annotations
 
 import csv
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ScenarioError
 from harness.load.spec import LoadSpec, RequestSpec
@@ -74,6 +75,16 @@ class _RequestModel(BaseModel):
     values: dict[str, _Values] = Field(default_factory=dict)
     expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
 
+    @field_validator("json_body")
+    @classmethod
+    def _json_only(cls, value: Any) -> Any:
+        # TOML has dates, times, inf and nan; JSON has none, and the body crosses as JSON
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"JSON values only (no dates, times, inf or nan): {exc}") from None
+        return value
+
 
 class _LoadFileModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -87,6 +98,22 @@ class _LoadFileModel(BaseModel):
     processes: int = Field(default=1, ge=1)
     request_timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     requests: list[_RequestModel] = Field(min_length=1)
+
+
+# a JSON body nests a few tables deep; quoting far deeper values in a message, or sending
+# them as JSON, would exhaust the interpreter's recursion limit
+_MAX_DEPTH = 64
+
+
+def _too_deep(node: Any, limit: int, at: str = "") -> str | None:
+    """The first field nested in more than ``limit`` tables or arrays, else None."""
+    for key, child in node.items() if isinstance(node, dict) else enumerate(node):
+        here = f"{at}.{key}" if at else str(key)
+        if isinstance(child, dict | list):
+            found = here if limit == 0 else _too_deep(child, limit - 1, here)
+            if found:
+                return found
+    return None
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -122,6 +149,10 @@ def _csv_column(path: Path, column: str, field: str) -> tuple[str, ...]:
             values = tuple(v for row in reader if (v := (row.get(column) or "").strip()))
     except OSError as exc:
         raise ScenarioError(f"{field}: cannot read {path}: {exc.strerror}") from None
+    except ScenarioError:
+        raise
+    except (ValueError, csv.Error) as exc:  # not UTF-8, a NUL in the path, a 128 KiB field
+        raise ScenarioError(f"{field}: cannot read {path} as a UTF-8 CSV file: {exc}") from None
     if not values:
         raise ScenarioError(f"{field}: column {column!r} of {path} has no values")
     if len(values) > MAX_VALUES:
@@ -164,6 +195,8 @@ def parse_load_file(
     Raises :class:`ScenarioError` listing every problem as ``WHERE: FIELD ...``; an unsafe
     target raises :class:`harness.errors.UnsafeTargetError`.
     """
+    if deep := _too_deep(data, _MAX_DEPTH):
+        raise ScenarioError(f"{where}: {deep} is nested in more than {_MAX_DEPTH} tables or arrays")
     try:
         model = _LoadFileModel.model_validate(data)
     except ValidationError as exc:
@@ -208,13 +241,12 @@ def load_load_spec(
     """Read ``path`` (a load file, TOML) and return its validated :class:`LoadSpec`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScenarioError(f"cannot read load file {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = "arrays or inline tables nested too deep" if isinstance(exc, RecursionError) else exc
+        raise ScenarioError(f"{path}: not valid TOML: {why}") from None
     return parse_load_file(
         data,
         target_url,
