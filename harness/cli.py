@@ -20,7 +20,7 @@ from harness.errors import HarnessError, Terminated, UsageError, interruption_ca
 __all__ = ["main"]
 
 COMMANDS = (
-    "run", "gate", "load", "chaos", "report", "target", "doctor", "slo", "soak", "init",
+    "run", "gate", "load", "chaos", "fuzz", "report", "target", "doctor", "slo", "soak", "init",
 )  # fmt: skip
 
 EPILOG = """\
@@ -138,6 +138,16 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     _verbose_option(run)
 
 
+def _fuzz_options(fuzz: argparse.ArgumentParser) -> None:
+    fuzz.add_argument("--max-examples", type=int, help="cases per operation and phase")
+    fuzz.add_argument(
+        "--max-time", type=float, dest="max_time_s", help="fuzz until this many seconds are spent"
+    )
+    fuzz.add_argument("--seed", type=int, help="the seed: the same seed replays the same cases")
+    fuzz.add_argument("--openapi-file", help="the document, instead of the one the target serves")
+    _common(fuzz)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reliable-test-runner",
@@ -181,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chaos.add_argument("--injections", type=int, help="inject each fault N times")
     _common(chaos)
+
+    _fuzz_options(_command(sub, "fuzz", "schemathesis against the OpenAPI document, gated"))
 
     report = _command(sub, "report", "re-render a run's reports from its report.json")
     report.add_argument("run", nargs="?", default="latest", help="run id or directory")
@@ -340,6 +352,12 @@ def _chaos(args: argparse.Namespace) -> int:
     return cmd_chaos(args, _config(args))
 
 
+def _fuzz(args: argparse.Namespace) -> int:
+    from harness.fuzz_command import cmd_fuzz
+
+    return cmd_fuzz(args, _config(args))
+
+
 def _report(args: argparse.Namespace) -> int:
     from harness.report_command import cmd_report
 
@@ -436,6 +454,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "gate": _gate,
     "load": _load,
     "chaos": _chaos,
+    "fuzz": _fuzz,
     "report": _report,
     "target": _target,
     "doctor": _doctor,

@@ -42,10 +42,13 @@ __all__ = [
     "cmd_load",
     "cmd_run",
     "cmd_soak",
+    "finish_run",
+    "service_for",
+    "validated",
 ]
 
 
-def _finish(
+def finish_run(
     ctx: RunContext, results: tuple[gate_logic.GateResult, ...], extra_verdict: str | None = None
 ) -> int:
     from harness import gates as gate_logic
@@ -71,7 +74,7 @@ def _finish(
     return code
 
 
-def _validated(model: SettingsT, updates: dict[str, Any], options: dict[str, str]) -> SettingsT:
+def validated(model: SettingsT, updates: dict[str, Any], options: dict[str, str]) -> SettingsT:
     """``model`` with ``updates`` applied; a bad value is a usage error naming the option."""
     import pydantic
 
@@ -106,7 +109,7 @@ LOAD_OPTIONS = {
 }
 
 
-def _service(
+def service_for(
     ctx: RunContext, args: argparse.Namespace, config: ResolvedConfig
 ) -> contextlib.AbstractContextManager[Target]:
     """The service under test: the one at --target-url, ready by the profile's [target]
@@ -147,6 +150,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         ("coverage", profile.coverage.enabled),
         ("api_coverage", profile.api_coverage.enabled),
         ("security", profile.security.enabled),
+        ("fuzz", profile.fuzz.enabled),
     )
     return {
         phase: f"{phase}.enabled = false from {config.origin(f'{phase}.enabled')}"
@@ -155,7 +159,7 @@ def _phases_off(config: ResolvedConfig) -> dict[str, str]:
         # a gate of theirs configured (a profile that never asked for them is not told)
         if not on
         and (
-            phase not in ("resources", "coverage", "api_coverage", "security")
+            phase not in ("resources", "coverage", "api_coverage", "security", "fuzz")
             or config.explicit(f"{phase}.enabled")
             or _has_gates(config, phase)
         )
@@ -205,13 +209,13 @@ def cmd_run(args: argparse.Namespace, config: ResolvedConfig) -> int:
     if chosen.markers or chosen.keywords or args.markexpr or args.keyword:
         updates["markexpr"] = markexpr
         updates["keyword"] = keyword
-    settings = _validated(settings, updates, RUN_OPTIONS)
+    settings = validated(settings, updates, RUN_OPTIONS)
     report_root = _report_root(args)
     paths = chosen.paths or test_paths(config, rootdir, given_rootdir=bool(args.rootdir))
     env: dict[str, str] = {}
     with open_run("run", config, report_root, _say) as ctx:
         if args.target_url:
-            with _service(ctx, args, config) as target:
+            with service_for(ctx, args, config) as target:
                 env = {"MOONBASE_TARGET_URL": target.url, "MOONBASE_API_TOKEN": target.token}
                 return _run_tests(ctx, settings, rootdir, paths, env, args)
         return _run_tests(ctx, settings, rootdir, paths, env, args)
@@ -249,14 +253,14 @@ def _run_tests(
     from harness import gates as gate_logic
 
     slo_gate = gate_logic.test_slo_gate(tests.evidence(), settings.slo)
-    return _finish(ctx, (slo_gate,))
+    return finish_run(ctx, (slo_gate,))
 
 
 # -- gate --------------------------------------------------------------------------------
 
 
 def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    from harness.phases import sampled, security_off, watched
+    from harness.phases import fuzz_off, sampled, security_off, watched
 
     profile = config.profile
     cwd = Path.cwd()
@@ -268,7 +272,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     baseline = named_baseline(args.baseline, report_root)  # a bad --baseline: exit 2 now
     with (
         open_run("gate", config, report_root, _say) as ctx,
-        _service(ctx, args, config) as target,
+        service_for(ctx, args, config) as target,
     ):
         off = _phases_off(config)
         coverage = profile.coverage
@@ -281,6 +285,8 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             off["coverage"] = "a target the harness did not start, and no coverage.report_file"
         if why := security_off(profile.security, target.managed, config.explicit):
             off["security"] = why  # nothing to scan: off, and said
+        if why := fuzz_off(profile.fuzz, target, config.explicit):
+            off["fuzz"] = why  # no document to fuzz from: off, and said
         for phase, why in off.items():
             ctx.say(f"{phase}: off ({why}); its gates are off with it")
         if off:
@@ -321,7 +327,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         if profile.slos:  # what this gate tested, for production to watch
             write_slo_files(profile.slos, service_name(config, target), ctx.state.run_dir / "slo")
         print_readiness(readiness)
-        return _finish(ctx, results)
+        return finish_run(ctx, results)
 
 
 def _api_coverage_optional(config: ResolvedConfig, target: Target) -> bool:
@@ -361,6 +367,10 @@ def _gate_phases(
     print_tests(tests.tests_json(), verbose=args.verbose)
     if tests.result.interrupted:  # no load or chaos after an interruption
         raise tests.result.interruption or KeyboardInterrupt()
+    fuzz = None
+    if profile.fuzz.enabled and not phases.fuzz_off(profile.fuzz, target, config.explicit):
+        with ctx.state.phase("fuzz"):
+            fuzz = phases.run_fuzz(ctx, profile.fuzz, target)
     coverage = None
     measurable = target.managed or profile.coverage.report_file or profile.coverage.report_files
     if profile.coverage.enabled and measurable:
@@ -400,6 +410,7 @@ def _gate_phases(
         api_coverage_basis=profile.api_coverage.basis,
         api_coverage_why=traffic.why_not,
         security=security,
+        fuzz=fuzz,
     )
 
 
@@ -420,7 +431,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         )
         if v is not None
     }
-    settings = _validated(settings, updates, LOAD_OPTIONS)
+    settings = validated(settings, updates, LOAD_OPTIONS)
     # the command line wins over a load file: its options, then --set and the environment
     overrides = {
         **_load_overrides(config),
@@ -438,7 +449,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
     baseline = named_baseline(args.baseline, report_root)  # a bad --baseline: exit 2 now
     with (
         open_run("load", config, report_root, _say) as ctx,
-        _service(ctx, args, config) as target,
+        service_for(ctx, args, config) as target,
     ):
         with (
             sampled(ctx, config.profile.resources, target) as resources,
@@ -467,7 +478,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
             gate_logic.Evidence(load=evidence, resources=resources.usage, regression=regression),
             phases_off=off,
         )
-        return _finish(ctx, results)
+        return finish_run(ctx, results)
 
 
 # -- chaos -------------------------------------------------------------------------------
@@ -488,7 +499,7 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
     report_root = _report_root(args)
     with (
         open_run("chaos", config, report_root, _say) as ctx,
-        _service(ctx, args, config) as target,
+        service_for(ctx, args, config) as target,
     ):
         gates = config.profile.gates
         threshold = gates.chaos_recovery_s or 30.0
@@ -507,7 +518,7 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
 
         results = gate_logic.evaluate_gates(only, gate_logic.Evidence(chaos=chaos.evidence()))
-        return _finish(ctx, results)
+        return finish_run(ctx, results)
 
 
 # -- soak --------------------------------------------------------------------------------
@@ -542,7 +553,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     profile = config.profile
     with (
         open_run("soak", config, _report_root(args), _say) as ctx,
-        _service(ctx, args, config) as target,
+        service_for(ctx, args, config) as target,
     ):
         off = _phases_off(config) | {
             "tests": "a soak runs no tests",
@@ -582,4 +593,4 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)
         print_readiness(readiness)
-        return _finish(ctx, results)
+        return finish_run(ctx, results)

@@ -38,6 +38,7 @@ from pydantic import (
 from harness.config_sections import (
     ApiCoverageSettings,
     CoverageSettings,
+    FuzzSettings,
     Percent,
     RegressionSettings,
     ResourceSettings,
@@ -171,8 +172,10 @@ class GateSettings(_Model):
     coverage_min: Percent | Off | None = None  # percent
     # percent of the OpenAPI operations (or responses: api_coverage.basis) exercised
     api_coverage_min: Percent | Off | None = None
-    # critical and high security findings allowed (the checklist's "0 critical/high")
+    # critical/high security findings; fuzzed cases with a server error, or off the document
     security_max_high: Annotated[int, Field(ge=0)] | Off | None = None
+    api_server_errors_max: Annotated[int, Field(ge=0)] | Off | None = None
+    api_contract_violations_max: Annotated[int, Field(ge=0)] | Off | None = None
 
 
 class AvailabilitySettings(_Model):
@@ -285,6 +288,7 @@ class Profile(_Model):
     coverage: CoverageSettings = CoverageSettings()
     api_coverage: ApiCoverageSettings = ApiCoverageSettings()
     security: SecuritySettings = SecuritySettings()
+    fuzz: FuzzSettings = FuzzSettings()
     readiness: ReadinessSettings = ReadinessSettings()
     slos: list[SloSettings] = []
 
@@ -328,11 +332,9 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("coverage", "report_file"),
     ("coverage", "report_files"),
     ("api_coverage", "openapi_file"),
-    ("security", "paths"),
-    ("security", "code_reports"),
-    ("security", "dependency_reports"),
-    ("security", "requirements"),
-)
+    ("security", "paths"), ("security", "code_reports"), ("security", "dependency_reports"),
+    ("security", "requirements"), ("fuzz", "openapi_file"), ("fuzz", "config_file"),
+)  # fmt: skip
 
 
 def _resolve_file_paths(data: dict[str, Any], written: Mapping[str, Any], base: Path) -> None:

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 __all__ = [
     "ApiCoverageSettings",
     "CoverageSettings",
+    "FuzzSettings",
     "Percent",
     "RegressionSettings",
     "ResourceSettings",
@@ -145,3 +146,59 @@ class SecuritySettings(_Model):
     pip_audit: bool = False
     requirements: str | None = None
     dependencies: Literal["required", "off"] = "required"
+
+
+# schemathesis 4's checks (``schemathesis run --checks``)
+FUZZ_CHECKS = (
+    "all", "not_a_server_error", "status_code_conformance", "content_type_conformance",
+    "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
+    "positive_data_acceptance", "missing_required_header", "unsupported_method",
+    "allow_header_conformance", "use_after_free", "ensure_resource_availability",
+    "ignored_auth", "object_level_authorization",
+)  # fmt: skip
+
+
+class FuzzSettings(_Model):
+    """API fuzzing of the target (harness.fuzz, harness.phases.fuzz_phase): schemathesis
+    run against its OpenAPI document (``openapi_file``, else the one it serves at
+    ``openapi_path``), every operation, every check, ``max_examples`` per operation and
+    phase (with ``max_time_s``, fuzzing repeats until that is spent), stopped at
+    ``timeout_s`` whatever happens, seeded (the same seed replays the same cases).
+    ``headers``: sent with every request, beside the target's bearer token."""
+
+    enabled: bool = False
+    openapi_path: str = "/openapi.json"
+    openapi_file: str | None = None
+    max_examples: Annotated[int, Field(ge=1, le=10_000)] = 20
+    # set: fuzzing repeats until this is spent (schemathesis --max-time); unset: one pass
+    max_time_s: Annotated[float, Field(ge=1, le=3600)] | None = None
+    timeout_s: Annotated[float, Field(ge=10, le=7200)] = 600.0  # the process is stopped then
+    seed: Annotated[int, Field(ge=0)] = 0
+    checks: list[str] = ["all"]
+    exclude_checks: list[str] = []
+    phases: list[Literal["examples", "coverage", "fuzzing", "stateful"]] = [
+        "examples",
+        "coverage",
+        "fuzzing",
+    ]
+    headers: dict[str, str] = {}
+    # schemathesis's own config (its checks' expected statuses, per operation); the
+    # reference API's, target_api/schemathesis.toml, when unset and the harness started it
+    config_file: str | None = None
+
+    @field_validator("checks", "exclude_checks")
+    @classmethod
+    def _checks(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if c not in FUZZ_CHECKS]
+        if bad:
+            raise ValueError(
+                f"unknown check(s) {', '.join(map(repr, bad))}: one of {', '.join(FUZZ_CHECKS)}"
+            )
+        return value
+
+    @field_validator("openapi_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be a path on the target starting with '/', e.g. /openapi.json")
+        return value

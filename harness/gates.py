@@ -19,6 +19,7 @@ from harness.api_coverage import ApiCoverage, api_coverage_gate
 from harness.availability import Availability, availability_gate
 from harness.code_coverage import CoverageFigures, coverage_gate
 from harness.decision import Decision, GateThresholds
+from harness.fuzz import FuzzOutcome, fuzz_gate
 from harness.regression_gate import RegressionEvidence, regression_gate
 from harness.resources import ResourceUsage
 from harness.security import SecurityOutcome, security_gate
@@ -129,6 +130,7 @@ class Evidence:
     api_coverage_basis: str = "operations"
     api_coverage_why: str = ""  # why it was not measured
     security: SecurityOutcome | None = None  # the target's code and dependencies, scanned
+    fuzz: FuzzOutcome | None = None  # schemathesis against the OpenAPI document
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,6 +465,10 @@ _GATES: dict[str, Callable[[Evidence, float], GateResult]] = {
         ">=",
     ),
     "security_max_high": _decided(lambda ev, t: security_gate(ev.security, t)),
+    "api_server_errors_max": _decided(lambda ev, t: fuzz_gate("api_server_errors_max", ev.fuzz, t)),
+    "api_contract_violations_max": _decided(
+        lambda ev, t: fuzz_gate("api_contract_violations_max", ev.fuzz, t)
+    ),
     "regression": _decided(lambda ev, t: regression_gate(ev.regression, t)),
     "target_rss_mb_max": _decided(lambda ev, t: resource_gates.rss_gate(ev.resources, t)),
     "target_cpu_pct_max": _decided(lambda ev, t: resource_gates.cpu_gate(ev.resources, t)),
@@ -487,6 +493,8 @@ _META: dict[str, tuple[str, Literal["<=", ">="]]] = {
     "coverage_min": ("coverage", ">="),
     "api_coverage_min": ("api_coverage", ">="),
     "security_max_high": ("security", "<="),
+    "api_server_errors_max": ("fuzz", "<="),
+    "api_contract_violations_max": ("fuzz", "<="),
     "regression": ("regression", "<="),
     "target_rss_mb_max": ("resources", "<="),
     "target_cpu_pct_max": ("resources", "<="),

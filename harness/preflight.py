@@ -204,7 +204,12 @@ def check_gate_inputs(
 ) -> tuple[str, ...]:
     """Every file and path a gate's profile names, checked before any phase; returns the
     test paths."""
-    from harness.phases import check_chaos_experiments, check_openapi_file, check_security_reports
+    from harness.phases import (
+        check_chaos_experiments,
+        check_fuzz_settings,
+        check_openapi_file,
+        check_security_reports,
+    )
 
     profile = config.profile
     check_target(args)
@@ -218,4 +223,5 @@ def check_gate_inputs(
     check_coverage_reports(config, cwd)
     check_openapi_file(profile.api_coverage, config.origin("api_coverage.openapi_file"))
     check_security_reports(profile.security, config.origin)
+    check_fuzz_settings(profile.fuzz, config.origin("fuzz.openapi_file"))
     return paths

@@ -12,6 +12,7 @@ import select
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -83,6 +84,7 @@ class ManagedProcess:
         self._log_path = log_path
         self._tail: deque[str] = deque(maxlen=40)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._pump: threading.Thread | None = None
 
     @property
     def pid(self) -> int:
@@ -118,6 +120,9 @@ class ManagedProcess:
             return ""
         if not raw:
             return ""
+        return self._keep(raw)
+
+    def _keep(self, raw: bytes) -> str:
         line = raw.decode("utf-8", "replace").rstrip("\n")
         self._tail.append(line)
         if self._log_path is not None:
@@ -145,14 +150,25 @@ class ManagedProcess:
 
     def drain(self) -> None:
         """Keep reading output in the background so a chatty child never blocks on a full pipe."""
-        import threading
 
-        def pump() -> None:
-            while self.proc is not None and self.proc.poll() is None:
-                if self._readline(0.5) == "":
-                    break
+        def pump() -> None:  # to the end of the output: a blank line is no end
+            assert self.proc is not None
+            assert self.proc.stdout is not None
+            stream = self.proc.stdout
+            while True:
+                try:
+                    ready, _, _ = select.select([stream], [], [], 0.5)
+                    if not ready:
+                        continue
+                    raw = stream.readline()
+                except (ValueError, OSError):  # stop() closed the pipe meanwhile
+                    return
+                if not raw:
+                    return
+                self._keep(raw)
 
-        threading.Thread(target=pump, name=f"drain-{self.name}", daemon=True).start()
+        self._pump = threading.Thread(target=pump, name=f"drain-{self.name}", daemon=True)
+        self._pump.start()
 
     def tail(self) -> list[str]:
         return list(self._tail)
@@ -183,6 +199,8 @@ class ManagedProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if self._pump is not None:  # the output written before the end, read to its end
+            self._pump.join(timeout=2.0)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return self.proc.returncode

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where th
     from harness.checklist import Checklist
     from harness.code_coverage import CoverageOutcome
     from harness.config import TestSettings
+    from harness.fuzz import FuzzOutcome
     from harness.gates import ChaosEvidence, GateResult, LoadEvidence, SuiteEvidence
     from harness.load import LoadResult
     from harness.resources import ResourceUsage
@@ -288,6 +289,7 @@ class RunOutcome:
     api_coverage: ApiCoverage | None = None  # the OpenAPI operations the tests exercised
     api_coverage_why: str | None = None  # why API coverage was not measured
     security: SecurityOutcome | None = None  # the target's code and dependencies, scanned
+    fuzz: FuzzOutcome | None = None  # schemathesis against the target's OpenAPI document
     # until the run says otherwise a report reads as crashed: a killed run left it so
     status: str = "crashed"
     verdict: str = "error"
@@ -355,6 +357,8 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
         report["api_coverage"] = {"why_none": outcome.api_coverage_why}
     if outcome.security is not None:
         report["security"] = outcome.security.to_json()
+    if outcome.fuzz is not None:
+        report["fuzz"] = outcome.fuzz.to_json()
     if outcome.resources is not None:
         origin = timeline["origin_epoch"] if timeline is not None else None
         report["resources"] = outcome.resources.to_json(origin)

@@ -4,6 +4,7 @@ that probes the target beside them for the whole run, and the sampler of its res
 
 from harness.phases.api_coverage_phase import check_openapi_file, recorded
 from harness.phases.chaos_phase import check_chaos_experiments, run_chaos_phase
+from harness.phases.fuzz_phase import check_fuzz_settings, fuzz_off, run_fuzz
 from harness.phases.load_phase import run_load_phase
 from harness.phases.resources_phase import sampled
 from harness.phases.security_phase import check_security_reports, scan_security, security_off
@@ -21,5 +22,8 @@ __all__ = [
     "check_security_reports",
     "scan_security",
     "security_off",
+    "check_fuzz_settings",
+    "fuzz_off",
+    "run_fuzz",
     "watched",
 ]

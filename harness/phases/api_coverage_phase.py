@@ -26,7 +26,13 @@ from harness.record import Component
 from harness.session import RunContext
 from harness.target import Target
 
-__all__ = ["ApiTraffic", "check_openapi_file", "recorded"]
+__all__ = [
+    "ApiTraffic",
+    "check_openapi_file",
+    "load_openapi_file",
+    "recorded",
+    "served_operations",
+]
 
 
 @dataclass(slots=True)
@@ -47,7 +53,7 @@ def _operations(text: str) -> tuple[Operation, ...]:
     return operations_of(doc)
 
 
-def _load_file(path: Path, where: str) -> tuple[Operation, ...]:
+def load_openapi_file(path: Path, where: str) -> tuple[Operation, ...]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -78,25 +84,30 @@ def check_openapi_file(settings: ApiCoverageSettings, origin: str) -> None:
     """A named document that is missing or is no OpenAPI document: exit 2 before anything
     starts, naming the file and where it was set."""
     if settings.enabled and settings.openapi_file:
-        _load_file(Path(settings.openapi_file), f"api_coverage.openapi_file from {origin}:")
+        load_openapi_file(Path(settings.openapi_file), f"api_coverage.openapi_file from {origin}:")
 
 
 def _served(settings: ApiCoverageSettings, target: Target) -> tuple[tuple[Operation, ...], str]:
-    """The document the target serves (JSON or YAML); ValueError saying why there is none."""
+    return served_operations(settings.openapi_path, target)
+
+
+def served_operations(openapi_path: str, target: Target) -> tuple[tuple[Operation, ...], str]:
+    """The document the target serves at ``openapi_path`` (JSON or YAML): its operations
+    and where they came from; ValueError saying why there is none."""
     import httpx
 
-    url = target.url.rstrip("/") + settings.openapi_path
+    url = target.url.rstrip("/") + openapi_path
     headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
     try:  # trust_env=False: no proxy from the environment between the harness and the target
         response = httpx.get(url, headers=headers, timeout=10.0, trust_env=False)
     except httpx.HTTPError as exc:
-        raise ValueError(f"GET {settings.openapi_path}: {exc!r}") from None
+        raise ValueError(f"GET {openapi_path}: {exc!r}") from None
     if response.status_code != 200:
-        raise ValueError(f"GET {settings.openapi_path} answered {response.status_code}")
+        raise ValueError(f"GET {openapi_path} answered {response.status_code}")
     try:
-        return _operations(response.text), f"served at {settings.openapi_path}"
+        return _operations(response.text), f"served at {openapi_path}"
     except ValueError as exc:
-        raise ValueError(f"GET {settings.openapi_path}: {exc}") from None
+        raise ValueError(f"GET {openapi_path}: {exc}") from None
 
 
 def _traffic(path: Path) -> Iterator[tuple[str, str, int, bool]]:
@@ -130,7 +141,7 @@ def recorded(
         return
     try:
         if settings.openapi_file:
-            ops = _load_file(Path(settings.openapi_file), "api_coverage.openapi_file")
+            ops = load_openapi_file(Path(settings.openapi_file), "api_coverage.openapi_file")
             source = f"in {settings.openapi_file}"
         else:
             ops, source = _served(settings, target)

@@ -12,6 +12,7 @@ from harness.values import as_map as _map
 if TYPE_CHECKING:
     from harness.report.api_coverage_section import ApiCoverageView
     from harness.report.coverage_section import CoverageView
+    from harness.report.fuzz_section import FuzzView
     from harness.report.regression_section import RegressionView
     from harness.report.resource_section import ResourceView
     from harness.report.security_section import SecurityView
@@ -39,6 +40,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     from harness.report.api_coverage_section import api_coverage_view
     from harness.report.coverage_section import coverage_view
     from harness.report.document import complete
+    from harness.report.fuzz_section import fuzz_view
     from harness.report.regression_section import regression_view
     from harness.report.resource_section import resource_view
     from harness.report.security_section import security_view
@@ -72,6 +74,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += _coverage_markdown(coverage_view(report))
     lines += _api_coverage_markdown(api_coverage_view(report))
     lines += _security_markdown(security_view(report))
+    lines += _fuzz_markdown(fuzz_view(report))
     lines += _slo_markdown(views.slo_rows(report))
     for phase, why in _map(report.get("phases_off")).items():
         lines += [f"> **{phase}: off** ({why}); its gates are off with it", ""]
@@ -194,6 +197,18 @@ def _api_coverage_markdown(view: ApiCoverageView | None) -> list[str]:
         lines += ["requests no operation of the document describes: "
                   + ", ".join(f"`{k}` x{v}" for k, v in view.unmatched), ""]  # fmt: skip
     return lines
+
+
+def _fuzz_markdown(view: FuzzView | None) -> list[str]:
+    if view is None:
+        return []
+    lines = ["## API fuzzing", "", f"**{_cell(view.headline)}** ({_cell(view.how)})", ""]
+    for name, why in view.untested:
+        lines += [f"> not fully tested: `{name}`: {_cell(why)}", ""]
+    for op, check, title, cases, message, curl in view.failures:
+        lines += [f"- `{op}` {title} ({check}, {cases} cases): {_cell(message)}"]
+        lines += [f"  `{curl}`"] if curl else []
+    return [*lines, ""] if view.failures else lines
 
 
 def _security_markdown(view: SecurityView | None) -> list[str]:
