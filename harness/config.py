@@ -74,7 +74,7 @@ Off = Literal["off"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TestSettings(_Model):
@@ -154,7 +154,7 @@ class GateSettings(_Model):
     """Thresholds by gate name; absent means the gate is not applied, ``"off"`` that it is
     switched off (listed as off, judging nothing: a profile can drop an inherited gate)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     test_success: Annotated[float, Field(gt=0, lt=1)] | Off | None = None
     test_slo: Annotated[float, Field(gt=0, lt=1)] | Off | None = None

@@ -31,7 +31,7 @@ Percent = Annotated[float, AfterValidator(_percent)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CoverageSettings(_Model):

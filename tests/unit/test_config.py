@@ -59,6 +59,17 @@ def test_negative_timeout_is_rejected_with_its_source() -> None:
         load_config(overrides=["tests.timeout_s=-3"], environ={}, cwd=Path("/x"))
 
 
+def test_an_infinite_or_nan_number_is_refused_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "reliability.toml"
+    path.write_text(
+        "[profiles.smoke.tests]\ntimeout_s = inf\n[profiles.smoke.fuzz]\nmax_time_s = nan\n"
+    )
+    with pytest.raises(ConfigError, match="finite number") as info:
+        load_config(config_file=str(path), environ={})
+    assert "tests.timeout_s" in str(info.value)
+    assert str(path) in str(info.value)
+
+
 def test_unknown_profile_lists_profiles() -> None:
     with pytest.raises(ConfigError, match="valid profiles: ci, release, smoke"):
         load_config(profile="nightly", environ={}, cwd=Path("/x"))
