@@ -10,9 +10,10 @@ or holds ``{parameters}``; among the templates a path fits, the one whose first 
 segment is literal wins (``/pods/active`` before ``/pods/{pod_id}``). A ``HEAD`` request
 fits a ``GET`` operation when the path documents no ``HEAD``. Its status exercises the
 documented response it falls under: the code itself, else its range (``4XX``), else
-``default``. An operation counts as exercised once a request got a documented answer; one
-whose requests got only undocumented statuses (a ``502`` the document never mentions) was
-reached, not exercised. A request no operation fits, and a status no response of its
+``default`` (not for a 5xx: a server error exercises only a 5xx the document names). An
+operation counts as exercised once a request got a documented answer; one whose requests
+got only undocumented statuses (a ``502`` the document never mentions) was reached, not
+exercised. A request no operation fits, and a status no response of its
 operation documents, are listed: the first is traffic the document does not describe, the
 second an undocumented answer. Like code coverage, API coverage is a count over the
 document, not a sample: the gate compares it with the threshold as it is.
@@ -162,7 +163,9 @@ def _response_key(status: int, documented: tuple[str, ...]) -> str | None:
         return code
     if f"{code[0]}XX" in documented:
         return f"{code[0]}XX"
-    return "default" if "default" in documented else None
+    # a server error exercises only a 5xx the document names: under "default" it would make
+    # a broken target look exercised
+    return "default" if "default" in documented and status < 500 else None
 
 
 @dataclass(frozen=True, slots=True)

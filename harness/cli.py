@@ -160,9 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _run_options(_command(sub, "run", "run scenario tests: isolated, parallel, repeated"))
 
-    gate = _command(
-        sub, "gate", "tests, coverage, load, chaos from the config, the baseline compared, gates"
-    )
+    gate = _command(sub, "gate", "tests, fuzz, coverage, security, load, chaos; then the gates")
     _common(gate)
     _baseline_option(gate)
     _verbose_option(gate)

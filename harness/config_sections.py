@@ -174,9 +174,11 @@ class FuzzSettings(_Model):
     max_time_s: Annotated[float, Field(ge=1, le=3600)] | None = None
     timeout_s: Annotated[float, Field(ge=10, le=7200)] = 600.0  # the process is stopped then
     seed: Annotated[int, Field(ge=0)] = 0
-    checks: list[str] = ["all"]
+    checks: Annotated[list[str], Field(min_length=1)] = ["all"]
     exclude_checks: list[str] = []
-    phases: list[Literal["examples", "coverage", "fuzzing", "stateful"]] = [
+    phases: Annotated[
+        list[Literal["examples", "coverage", "fuzzing", "stateful"]], Field(min_length=1)
+    ] = [
         "examples",
         "coverage",
         "fuzzing",

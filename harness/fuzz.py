@@ -27,7 +27,8 @@ from harness.stats import upper_bound
 __all__ = ["FuzzFailure", "FuzzOutcome", "fuzz_gate", "read_events"]
 
 SERVER_ERROR_CHECK = "not_a_server_error"
-_BODY_SHOWN = 2000
+_BODY_SHOWN = 2000  # in the report's body field
+_CURL_BODY = 65536  # in the curl line
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class _Operation:
     cases: set[str] = field(default_factory=set)
     failing: dict[str, set[str]] = field(default_factory=dict)  # check -> failing case ids
     errors: list[str] = field(default_factory=list)
+    checks: set[str] = field(default_factory=set)  # the checks that ran on its cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +99,21 @@ def _curl(request: Mapping[str, Any], token_hint: str) -> tuple[str, str, str, s
         body = base64.b64decode(str(raw["$base64"])).decode("utf-8", "replace")
     elif isinstance(raw, str):
         body = raw
-    argv = ["curl", "-X", method]
+    parts_out = ["curl", "-X", shlex.quote(method)]
     for name, values in (request.get("headers") or {}).items():
         for value in values if isinstance(values, list) else [values]:
-            value = (
-                token_hint
-                if name.lower() == "authorization" and "Filtered" in str(value)
-                else value
-            )
-            argv += ["-H", f"{name}: {value}"]
+            if name.lower() == "authorization" and "Filtered" in str(value):
+                parts_out += ["-H", f'"{name}: {token_hint}"']  # the shell fills the token in
+            else:
+                parts_out += ["-H", shlex.quote(f"{name}: {value}")]
     if body:
-        argv += ["--data-binary", body[:_BODY_SHOWN]]
-    argv.append(uri)
+        parts_out += ["--data-binary", shlex.quote(body[:_CURL_BODY])]
+    parts_out.append(shlex.quote(uri))
+    curl = " ".join(parts_out)
+    if len(body) > _CURL_BODY:
+        curl = f"# the body is cut at {_CURL_BODY} characters of {len(body)}: {curl}"
     shown = body[:_BODY_SHOWN] + (" ..." if len(body) > _BODY_SHOWN else "")
-    return method, path, shown, " ".join(shlex.quote(a) for a in argv)
+    return method, path, shown, curl
 
 
 _Seen = dict[tuple[str, str, str], FuzzFailure]  # (operation, check, title) -> failure
@@ -126,6 +129,7 @@ def _scenario(
     interactions = recorder.get("interactions") or {}
     for case_id, checks in (recorder.get("checks") or {}).items():
         for check in checks or []:
+            op.checks.add(str(check.get("name")))
             if check.get("status") != "failure":
                 continue
             name = str(check.get("name"))
@@ -143,7 +147,7 @@ def _scenario(
 
 
 def read_events(
-    lines: Iterable[str], token_hint: str = "Authorization: Bearer $TOKEN"
+    lines: Iterable[str], token_hint: str = "Authorization: Bearer $MOONBASE_API_TOKEN"
 ) -> FuzzOutcome:
     """The outcome of one schemathesis run from its NDJSON events; ValueError when the
     stream holds no run at all (not schemathesis's, or cut before it began)."""
@@ -166,9 +170,9 @@ def read_events(
             seed = ev.get("seed") if isinstance(ev.get("seed"), int) else None
         elif kind == "ScenarioFinished":
             _scenario(ev, ops, seen, token_hint)
-        elif kind == "NonFatalError" and ev.get("label"):
+        elif kind == "NonFatalError":  # one without an operation: the run as a whole
             message = str((ev.get("value") or {}).get("message") or "error")
-            ops.setdefault(str(ev["label"]), _Operation()).errors.append(message)
+            ops.setdefault(str(ev.get("label") or "(the run)"), _Operation()).errors.append(message)
         elif kind == "FatalError":
             fatal = str((ev.get("value") or {}).get("message") or ev.get("message") or "fatal")
         elif kind == "EngineFinished":
@@ -192,11 +196,13 @@ def _outcome(
     # an operation schemathesis reported an error for (its schema unusable, its requests
     # failing to send) was not tested as the document describes it
     untested = {n: "; ".join(dict.fromkeys(o.errors)) for n, o in ops.items() if o.errors}
+    untested |= {n: "no case was generated" for n, o in ops.items() if not o.cases and not o.errors}
     operations = {
         name: {
             "cases": len(o.cases),
             "failing": {c: len(ids) for c, ids in sorted(o.failing.items())},
             "errors": list(dict.fromkeys(o.errors)),
+            "checks": sorted(o.checks),
         }
         for name, o in sorted(ops.items())
     }
@@ -218,16 +224,16 @@ def fuzz_gate(
     if outcome is None or outcome.why_none:
         why = (outcome.why_none if outcome else why_none) or "no fuzz phase in this run"
         return Decision(name, "insufficient", None, threshold, f"no fuzzing result ({why})")
-    k = outcome.server_errors if name == "api_server_errors_max" else outcome.violations
+    servers = name == "api_server_errors_max"
+    k = outcome.server_errors if servers else outcome.violations
     n = outcome.cases
-    bound = upper_bound(k, n)
-    figure = f"{k}/{n} cases with {what} (rate <= {bound:.4f}, one-sided 95%)"
-    ops = len(outcome.operations)
-    detail = (
-        f"{figure}, {ops} operations, {outcome.tool}, seed {outcome.seed}, against <= {threshold:g}"
+    figure = (
+        f"{k}/{n} generated cases with {what} (one-sided 95% bound on the share of such "
+        f"cases: {upper_bound(k, n):.4f}; generated, not production traffic)"
     )
+    detail = f"{figure}, {len(outcome.operations)} operations, {outcome.tool}, seed {outcome.seed}"
+    detail += f", against <= {threshold:g}"
     if k > threshold:
-        servers = name == "api_server_errors_max"
         shown = [
             f"{f.operation} {f.title}"
             for f in outcome.failures
@@ -237,11 +243,23 @@ def fuzz_gate(
         return Decision(
             name, "fail", float(k), threshold, detail, n, float(k), f"cases with {what}"
         )
+    ran = set().union(*(o.get("checks", []) for o in outcome.operations.values()))
+    judged = SERVER_ERROR_CHECK in ran if servers else bool(ran - {SERVER_ERROR_CHECK})
+    why = _lacking(outcome, judged, what)
+    if why:
+        return Decision(name, "insufficient", float(k), threshold,
+                        f"{detail}; not enough evidence: {why}")  # fmt: skip
+    return Decision(name, "pass", float(k), threshold, detail, n, float(k), f"cases with {what}")
+
+
+def _lacking(outcome: FuzzOutcome, judged: bool, what: str) -> str:
+    """Why a count with none over the maximum still decides nothing ('' when it does)."""
+    if not judged:
+        return f"no check that finds {what} ran (fuzz.checks / exclude_checks)"
+    if outcome.stop_reason in ("", "interrupted", "failure_limit"):  # completed, max_time: done
+        return f"the run did not finish ({outcome.stop_reason or 'stopped at fuzz.timeout_s'})"
     if outcome.untested:
         names = ", ".join(list(outcome.untested)[:3])
-        return Decision(name, "insufficient", float(k), threshold,
-                        f"{detail}; not enough evidence: {len(outcome.untested)} operations "
-                        f"untested ({names}: {next(iter(outcome.untested.values()))})")  # fmt: skip
-    if outcome.stop_reason and outcome.stop_reason != "completed":
-        detail += f" (stopped early: {outcome.stop_reason})"
-    return Decision(name, "pass", float(k), threshold, detail, n, float(k), f"cases with {what}")
+        first = next(iter(outcome.untested.values()))
+        return f"{len(outcome.untested)} operations untested ({names}: {first})"
+    return ""

@@ -5,6 +5,7 @@ against the reference API or ``--target-url``, judged by ``api_server_errors_max
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from harness.commands import finish_run, service_for, validated
 from harness.config import ResolvedConfig
@@ -27,6 +28,8 @@ def cmd_fuzz(args: argparse.Namespace, config: ResolvedConfig) -> int:
     from harness.phases.fuzz_phase import check_fuzz_settings, run_fuzz
 
     updates = {k: getattr(args, k) for k in FUZZ_OPTIONS if getattr(args, k, None) is not None}
+    if args.openapi_file:  # schemathesis runs in the run's directory: the path made whole
+        updates["openapi_file"] = str(Path(args.openapi_file).resolve())
     settings = validated(config.profile.fuzz, {**updates, "enabled": True}, FUZZ_OPTIONS)
     check_target(args)
     where = "--openapi-file" if args.openapi_file else config.origin("fuzz.openapi_file")

@@ -64,7 +64,10 @@ def end_to_end(headers: Sequence[tuple[bytes, bytes]]) -> Headers:
         if k.lower() == b"connection"
         for token in v.split(b",")
     }
-    return [(k, v) for k, v in headers if k.lower() not in _HOP_HEADERS | named]
+    drop = _HOP_HEADERS | named
+    return [
+        (k, v) for k, v in headers if k.lower() not in drop and not k.lower().startswith(b"proxy-")
+    ]
 
 
 def _chunked(headers: Sequence[tuple[bytes, bytes]]) -> bool:

@@ -144,18 +144,25 @@ def read_bandit(doc: Mapping[str, Any], min_confidence: str = "medium") -> tuple
 
 def _pip_audit(doc: Any) -> tuple[Finding, ...]:
     deps = doc.get("dependencies") if isinstance(doc, Mapping) else doc  # older: a list
+    if not isinstance(deps, list) or not deps:
+        raise ValueError("a pip-audit report that audits no dependency: no evidence")
+    skipped = [d for d in deps if isinstance(d, Mapping) and d.get("skip_reason")]
+    if skipped:  # a dependency it could not look up is no evidence of none
+        raise ValueError(
+            f"pip-audit could not audit {len(skipped)} of {len(deps)} dependencies "
+            f"({skipped[0].get('name')}: {skipped[0].get('skip_reason')})"
+        )
     out = []
-    for dep in deps if isinstance(deps, list) else []:
-        if not isinstance(dep, Mapping):
-            continue
+    for dep in deps:
+        if not isinstance(dep, Mapping) or not isinstance(dep.get("vulns"), list):
+            raise TypeError(f"a dependency without a 'vulns' list: {str(dep)[:80]}")
         where = f"{dep.get('name')}=={dep.get('version')}"
-        for v in dep.get("vulns") or []:
-            if isinstance(v, Mapping):
-                fixes = [str(x) for x in v.get("fix_versions") or []]
-                text = str(v.get("description") or "")[:300] or "(no description)"
-                text += " (no severity in the report: counted as high)"
-                out.append(Finding("pip-audit", "high", str(v.get("id")), where, text, None,
-                                   ", ".join(fixes) or None))  # fmt: skip
+        for v in dep["vulns"]:
+            fixes = [str(x) for x in v.get("fix_versions") or []]
+            text = str(v.get("description") or "")[:300] or "(no description)"
+            text += " (no severity in the report: counted as high)"
+            out.append(Finding("pip-audit", "high", str(v.get("id")), where, text, None,
+                               ", ".join(fixes) or None))  # fmt: skip
     return tuple(out)
 
 
@@ -174,9 +181,11 @@ def _osv_fix(vuln: Mapping[str, Any]) -> str | None:
 
 def _osv(doc: Mapping[str, Any]) -> tuple[Finding, ...]:
     out = []
-    for result in doc.get("results") or []:
-        for pkg in (result.get("packages") or []) if isinstance(result, Mapping) else []:
-            info = pkg.get("package") or {}
+    for result in doc["results"]:
+        if not isinstance(result.get("packages"), list):
+            raise TypeError(f"a result without a 'packages' list: {str(result)[:80]}")
+        for pkg in result["packages"]:
+            info = pkg["package"]
             where = f"{info.get('name')}=={info.get('version')}"
             groups = {
                 i: g.get("max_severity")
@@ -192,15 +201,35 @@ def _osv(doc: Mapping[str, Any]) -> tuple[Finding, ...]:
     return tuple(out)
 
 
+def _sarif_rules(run: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]]]:
+    tool = run.get("tool") or {}
+    driver = tool["driver"]
+    rules = [r for r in driver.get("rules") or [] if isinstance(r, Mapping)]
+    for ext in tool.get("extensions") or []:  # CodeQL keeps its rules in its query packs
+        rules += [r for r in ext.get("rules") or [] if isinstance(r, Mapping)]
+    return str(driver.get("name") or "sarif"), rules
+
+
 def _sarif(doc: Mapping[str, Any]) -> tuple[Finding, ...]:
+    if not doc["runs"]:
+        raise ValueError("a SARIF log with no run: no evidence")
     out = []
-    for run in doc.get("runs") or []:
-        driver = ((run.get("tool") or {}).get("driver") or {}) if isinstance(run, Mapping) else {}
-        tool = str(driver.get("name") or "sarif")
-        rules = {str(r.get("id")): r for r in driver.get("rules") or [] if isinstance(r, Mapping)}
-        for r in run.get("results") or []:
+    for run in doc["runs"]:
+        tool, rules = _sarif_rules(run)
+        if not isinstance(run.get("results"), list):  # SARIF: absent or null = not produced
+            raise ValueError(f"{tool}'s SARIF run has no 'results': the tool produced none")
+        failed = [i for i in run.get("invocations") or [] if i.get("executionSuccessful") is False]
+        if failed:
+            raise ValueError(f"{tool}'s SARIF run says its execution did not succeed")
+        by_id = {str(r.get("id")): r for r in rules}
+        for r in run["results"]:
+            if r.get("suppressions") or r.get("kind") in ("pass", "notApplicable", "informational"):
+                continue  # suppressed, or a check that passed: no finding
             rule_id = str(r.get("ruleId") or (r.get("rule") or {}).get("id") or "?")
-            rule = rules.get(rule_id, {})
+            index = r.get("ruleIndex", (r.get("rule") or {}).get("index"))
+            rule = by_id.get(rule_id) or (
+                rules[index] if isinstance(index, int) and 0 <= index < len(rules) else {}
+            )
             score = (r.get("properties") or {}).get("security-severity") or (
                 rule.get("properties") or {}
             ).get("security-severity")
@@ -223,10 +252,11 @@ def _sarif_where(result: Mapping[str, Any]) -> str:
     return "-"
 
 
-def read_report(text: str) -> tuple[str, tuple[Finding, ...]]:
+def read_report(text: str, part: str = "code") -> tuple[str, tuple[Finding, ...]]:
     """A scanner's report, its format told by its content: SARIF, OSV-Scanner JSON,
-    pip-audit JSON or bandit JSON. Returns the format's name and the findings; ValueError
-    saying what is wrong when it is none of them."""
+    pip-audit JSON or bandit JSON (``part`` "dependencies": not bandit's). Returns the
+    format's name and the findings; ValueError saying what is wrong when it is none of them,
+    is malformed, or shows nothing (no run, no dependency audited)."""
     try:
         doc = json.loads(text)
     except ValueError as exc:
@@ -236,14 +266,16 @@ def read_report(text: str) -> tuple[str, tuple[Finding, ...]]:
             return "SARIF", _sarif(doc)
         if isinstance(doc, Mapping) and isinstance(doc.get("results"), list):
             if isinstance(doc.get("metrics"), Mapping):
+                if part == "dependencies":
+                    raise ValueError("a bandit report is about code, not dependencies")
                 return "bandit JSON", read_bandit(doc, "low")
             return "OSV-Scanner JSON", _osv(doc)
         if (isinstance(doc, Mapping) and isinstance(doc.get("dependencies"), list)) or (
             isinstance(doc, list) and all(isinstance(d, Mapping) and "vulns" in d for d in doc)
         ):
             return "pip-audit JSON", _pip_audit(doc)
-    except (AttributeError, TypeError) as exc:  # a known format, with a field of a wrong type
-        raise ValueError(f"a malformed scanner report ({exc})") from None
+    except (AttributeError, TypeError, KeyError) as exc:  # a known format, a field wrong
+        raise ValueError(f"a malformed scanner report ({exc!r})") from None
     raise ValueError(
         "not a report this harness reads: SARIF, OSV-Scanner JSON, pip-audit JSON or bandit JSON"
     )
@@ -271,7 +303,7 @@ def security_gate(outcome: SecurityOutcome | None, threshold: float) -> Decision
     if outcome is None:
         return Decision(name, "insufficient", None, threshold, "no security scan in this run")
     parts = {"code": outcome.code, "dependencies": outcome.dependencies}
-    high = [f for p in parts.values() if p.measured for f in p.high()]
+    high = [f for p in parts.values() for f in p.high()]  # whatever else a part lacks
     said = "; ".join(_said(n, p) for n, p in parts.items())
     count = float(len(high))
     if high and count > threshold:
@@ -286,6 +318,6 @@ def security_gate(outcome: SecurityOutcome | None, threshold: float) -> Decision
     if not any(p.measured for p in parts.values()):
         return Decision(name, "insufficient", None, threshold, f"no part scanned: {said}")
     detail = f"{len(high)} critical/high findings against <= {threshold:g}; {said}"
-    return Decision(
-        name, "pass", count, threshold, detail, len(high), count, "critical/high findings"
-    )
+    off = [n for n, p in parts.items() if p.off]
+    by = "critical/high findings" + (f" ({' and '.join(off)} off: not scanned)" if off else "")
+    return Decision(name, "pass", count, threshold, detail, len(high), count, by)

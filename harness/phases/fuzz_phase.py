@@ -16,8 +16,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from harness.api_coverage import Operation
 from harness.config_sections import FuzzSettings
 from harness.errors import ConfigError
 from harness.fuzz import FuzzOutcome, read_events
@@ -76,6 +78,39 @@ def check_fuzz_settings(settings: FuzzSettings, origin: str) -> None:
         from harness.phases.api_coverage_phase import load_openapi_file
 
         load_openapi_file(Path(settings.openapi_file), f"fuzz.openapi_file from {origin}:")
+    if settings.config_file:
+        import tomllib
+
+        try:
+            tomllib.loads(Path(settings.config_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"fuzz.config_file {settings.config_file!r}: not a readable TOML file ({exc}); "
+                "schemathesis's own config (schemathesis.toml) is expected"
+            ) from None
+
+
+def _documented(settings: FuzzSettings, target: Target) -> tuple[Operation, ...]:
+    """The document's operations, to tell which of them schemathesis never fuzzed."""
+    from harness.phases.api_coverage_phase import load_openapi_file, served_operations
+
+    if settings.openapi_file:
+        return load_openapi_file(Path(settings.openapi_file), "fuzz.openapi_file")
+    try:
+        return served_operations(settings.openapi_path, target)[0]
+    except ValueError:
+        return ()  # schemathesis says why it has no document
+
+
+def _unfuzzed(outcome: FuzzOutcome, documented: tuple[Operation, ...]) -> FuzzOutcome:
+    """``outcome`` with the documented operations it has no case of listed as untested."""
+    fuzzed = [name.split(" ", 1) for name in outcome.operations]
+    missing = {
+        op.name: "never fuzzed"
+        for op in documented
+        if not any(m == op.method and op.path.endswith(path) for m, path in fuzzed)
+    }
+    return replace(outcome, untested={**outcome.untested, **missing}) if missing else outcome
 
 
 def fuzz_off(settings: FuzzSettings, target: Target, explicit: Callable[[str], bool]) -> str:
@@ -96,10 +131,12 @@ def fuzz_off(settings: FuzzSettings, target: Target, explicit: Callable[[str], b
 
 def _argv(settings: FuzzSettings, target: Target, events: Path) -> list[str]:
     base = target.url.rstrip("/")
-    schema = settings.openapi_file or base + settings.openapi_path
+    # schemathesis runs in the run's directory: a relative path is made whole here
+    schema = str(Path(settings.openapi_file).resolve()) if settings.openapi_file else ""
+    schema = schema or base + settings.openapi_path
     argv = [*(schemathesis_command() or ["schemathesis"])]
     config = settings.config_file or (_reference_config() if target.managed else None)
-    argv += ["--config-file", config] if config else []
+    argv += ["--config-file", str(Path(config).resolve())] if config else []
     argv += ["run", schema, "--origin", base, "--generation-database", "none"]
     argv += ["--checks", ",".join(settings.checks)]
     if settings.exclude_checks:
@@ -109,6 +146,7 @@ def _argv(settings: FuzzSettings, target: Target, events: Path) -> list[str]:
         argv += ["--max-time", f"{settings.max_time_s:g}"]
     argv += ["--seed", str(settings.seed)]
     argv += ["--workers", "1", "--max-redirects", "0", "--request-timeout", "10"]
+    argv += ["--continue-on-failure"]  # every case counted, not the first failure only
     argv += ["--report", "ndjson", "--report-ndjson-path", str(events), "--no-color"]
     headers = dict(settings.headers)
     if target.token and not any(k.lower() == "authorization" for k in headers):
@@ -159,6 +197,7 @@ def run_fuzz(ctx: RunContext, settings: FuzzSettings, target: Target) -> FuzzOut
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env["NO_PROXY"] = "*"
     argv = _argv(settings, target, events)
+    documented = _documented(settings, target)
     process = ManagedProcess(
         "schemathesis", argv, env=env, cwd=out, log_path=out / "schemathesis.log"
     )
@@ -181,7 +220,7 @@ def run_fuzz(ctx: RunContext, settings: FuzzSettings, target: Target) -> FuzzOut
                     ctx.say(f"fuzz: {_cases_so_far(events)} cases so far")
     finally:
         code = process.stop()
-    outcome = _read(events, code, process.tail())
+    outcome = _unfuzzed(_read(events, code, process.tail()), documented)
     ctx.state.add_component("fuzz", Component("real", outcome.tool))
     ctx.say(
         f"fuzz: {outcome.cases} cases over {len(outcome.operations)} operations: "

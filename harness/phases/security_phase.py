@@ -26,7 +26,7 @@ __all__ = ["check_security_reports", "scan_security", "security_off"]
 _TIMEOUT_S = 600.0
 
 
-def _report(path: str, where: str) -> tuple[str, tuple[Finding, ...]]:
+def _report(path: str, where: str, part: str = "code") -> tuple[str, tuple[Finding, ...]]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -34,7 +34,7 @@ def _report(path: str, where: str) -> tuple[str, tuple[Finding, ...]]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where} {path!r}: not UTF-8 text (byte {exc.start})") from None
     try:
-        return read_report(text)
+        return read_report(text, part)
     except ValueError as exc:
         raise ConfigError(f"{where} {path!r}: {exc}") from None
 
@@ -44,9 +44,15 @@ def check_security_reports(settings: SecuritySettings, origin: Callable[[str], s
     ``origin(key)`` says where a ``security.*`` key was set."""
     if not settings.enabled:
         return
-    for key in ("code_reports", "dependency_reports"):
+    for key, part in (("code_reports", "code"), ("dependency_reports", "dependencies")):
         for path in getattr(settings, key):
-            _report(path, f"security.{key} from {origin(f'security.{key}')}:")
+            _report(path, f"security.{key} from {origin(f'security.{key}')}:", part)
+    missing = [p for p in settings.paths if not Path(p).exists()]
+    if settings.bandit and missing:
+        raise ConfigError(
+            f"security.paths from {origin('security.paths')}: {missing[0]!r} does not exist "
+            "(the target's Python source, for bandit)"
+        )
     if settings.requirements and not Path(settings.requirements).is_file():
         where = origin("security.requirements")
         raise ConfigError(
@@ -85,6 +91,14 @@ def _bandit(paths: list[str], min_confidence: str) -> tuple[str, tuple[Finding, 
     doc = json.loads(done.stdout)
     findings = read_bandit(doc, min_confidence)
     files = [k for k in doc.get("metrics", {}) if k != "_totals"]
+    errors = doc.get("errors") or []
+    if errors:  # a file it could not read (or a path that is not there) was not scanned
+        first = errors[0] if isinstance(errors[0], dict) else {"reason": errors[0]}
+        raise ValueError(
+            f"bandit could not scan {first.get('filename', '?')}: {first.get('reason')}"
+        )
+    if not files:
+        raise ValueError(f"bandit found no Python file under {', '.join(paths)}")
     import bandit
 
     names = ", ".join(Path(p).name for p in paths)
@@ -96,20 +110,21 @@ def _code(ctx: RunContext, settings: SecuritySettings, managed: bool) -> Securit
     sources: list[str] = []
     findings: list[Finding] = []
     paths = settings.paths or (_reference_source() if managed else [])
+    why = ""
     if settings.bandit and paths:
         try:
             source, found = _bandit(paths, settings.min_confidence)
+            sources.append(source)
+            findings += found
         except ValueError as exc:
-            return SecurityPart(why_none=str(exc))
-        sources.append(source)
-        findings += found
+            why = str(exc)  # what the reports found still counts toward a fail
     for path in settings.code_reports:
         kind, found = _report(path, "security.code_reports:")
         sources.append(f"{kind} {Path(path).name}")
         findings += found
-    if not sources:
-        why = "no security.paths for bandit and no security.code_reports"
-        return SecurityPart(why_none=why)
+    if why or not sources:
+        why = why or "no security.paths for bandit and no security.code_reports"
+        return SecurityPart(tuple(sources), tuple(findings), why_none=why)
     ctx.say(f"security: code: {len(findings)} findings ({'; '.join(sources)})")
     return SecurityPart(tuple(sources), tuple(findings))
 
@@ -133,26 +148,21 @@ def _pip_audit(settings: SecuritySettings, managed: bool) -> tuple[str, tuple[Fi
     except ValueError:
         last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise ValueError(f"pip-audit gave no report: {last}") from None
-    deps = doc.get("dependencies") if isinstance(doc, dict) else None
-    skipped = [d for d in deps or [] if isinstance(d, dict) and d.get("skip_reason")]
-    if skipped:  # a dependency it could not look up is no evidence of none
-        raise ValueError(
-            f"pip-audit could not audit {len(skipped)} of {len(deps or [])} dependencies "
-            f"({skipped[0].get('name')}: {skipped[0].get('skip_reason')})"
-        )
-    kind, findings = read_report(done.stdout)
-    return f"pip-audit ({len(deps or [])} dependencies)", findings
+    deps = doc.get("dependencies") if isinstance(doc, dict) else doc
+    _, findings = read_report(done.stdout, "dependencies")  # skipped dependencies: no data
+    return f"pip-audit ({len(deps) if isinstance(deps, list) else '?'} dependencies)", findings
 
 
 def _dependencies(ctx: RunContext, settings: SecuritySettings, managed: bool) -> SecurityPart:
-    if settings.dependencies == "off":
-        return SecurityPart(off="security.dependencies = 'off' in this profile")
     sources: list[str] = []
     findings: list[Finding] = []
-    for path in settings.dependency_reports:
-        kind, found = _report(path, "security.dependency_reports:")
-        sources.append(f"{kind} {Path(path).name}")
+    for path in settings.dependency_reports:  # read even when "off": a report named is data
+        kind, found = _report(path, "security.dependency_reports:", "dependencies")
+        blind = " (it lists only vulnerable packages: how many were scanned it does not say)"
+        sources.append(f"{kind} {Path(path).name}" + (blind if kind.startswith("OSV") else ""))
         findings += found
+    if settings.dependencies == "off" and not sources and not settings.pip_audit:
+        return SecurityPart(off="security.dependencies = 'off' in this profile")
     why = "no security.dependency_reports, and security.pip_audit is off"
     if settings.pip_audit:
         try:

@@ -164,3 +164,18 @@ def test_a_missing_document_file_is_exit_2_naming_it(tmp_path: Path) -> None:
     assert "--openapi-file" in result.stderr
     assert str(missing) in result.stderr
     assert not (tmp_path / "r" / "latest").exists()
+
+
+def test_a_relative_openapi_file_is_read_from_where_the_command_ran(tmp_path: Path) -> None:
+    from target_api.routes.meta import openapi_document
+
+    (tmp_path / "openapi.json").write_text(json.dumps(openapi_document()))
+    reports = tmp_path / "reports"
+    result = run_cli(
+        "fuzz", "--openapi-file", "openapi.json", "--max-examples", "2", "--report-dir",
+        str(reports), cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    fuzz = json.loads((reports / "latest" / "report.json").read_text())["fuzz"]
+    assert len(fuzz["operations"]) == 17
+    assert fuzz["untested"] == {}

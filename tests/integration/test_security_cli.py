@@ -114,3 +114,28 @@ def test_a_malformed_scanner_report_is_exit_2_naming_the_file_and_field(tmp_path
     assert "not a report this harness reads" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "r" / "latest").exists()
+
+
+def test_a_report_named_is_read_even_with_the_dependencies_off_and_a_missing_path_is_exit_2(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    config = project / "reliability.toml"
+    config.write_text(
+        _CONFIG.replace('paths = ["src"]', 'paths = ["src"]\ndependencies = "off"').replace(
+            'code_reports = ["semgrep.sarif"]\n', ""
+        )
+    )
+    (project / "src" / "runner.py").write_text("def run():\n    return 1\n")  # clean code
+    reports = tmp_path / "reports"
+    result = run_cli("gate", "--report-dir", str(reports), cwd=project, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr  # the OSV report's critical
+    report = json.loads((reports / "latest" / "report.json").read_text())
+    (vuln,) = report["security"]["dependencies"]["findings"]
+    assert vuln["severity"] == "critical"
+    config.write_text(_CONFIG.replace('paths = ["src"]', 'paths = ["srcc"]'))
+    typo = run_cli("gate", "--report-dir", str(tmp_path / "r2"), cwd=project, timeout=60)
+    assert typo.returncode == 2, typo.stdout + typo.stderr
+    assert "security.paths from" in typo.stderr
+    assert "srcc" in typo.stderr
+    assert not (tmp_path / "r2" / "latest").exists()

@@ -54,7 +54,8 @@ def test_a_literal_segment_wins_over_a_parameter_and_statuses_fall_under_their_r
         [
             ("GET", "/v2/pods/active", 200, False),
             ("get", "/v2/pods/abc", 404, False),
-            ("GET", "/v2/pods/abc/", 500, False),  # a trailing slash still fits
+            ("GET", "/v2/pods/abc/", 500, False),  # a trailing slash fits; a 5xx is no default
+            ("GET", "/v2/pods/xyz", 409, False),  # under default
             ("POST", "/v2/pods", 422, False),  # under 4XX
             ("POST", "/v2/pods", 503, False),  # documented nowhere for POST
             ("DELETE", "/v2/pods/abc", 204, False),  # no such operation
@@ -63,13 +64,13 @@ def test_a_literal_segment_wins_over_a_parameter_and_statuses_fall_under_their_r
     )
     assert ops["GET /v2/pods/active"].requests == 1
     one = ops["GET /v2/pods/{pod_id}"]
-    assert (one.requests, one.exercised, one.undocumented) == (2, ("404", "default"), ())
+    assert (one.requests, one.exercised, one.undocumented) == (3, ("404", "default"), (500,))
     post = ops["POST /v2/pods"]
     assert (post.exercised, post.undocumented) == (("4XX",), (503,))
     assert ops["GET /v2/pods"].requests == 0
     coverage = ops["_"]
     assert coverage.unmatched == {"DELETE /v2/pods/abc": 1}
-    assert (coverage.requests, coverage.hop_errors) == (6, 1)
+    assert (coverage.requests, coverage.hop_errors) == (7, 1)
     assert coverage.operations_exercised == (3, 4)
     assert coverage.responses_exercised == (4, 7)
     body = coverage.to_json()

@@ -72,7 +72,7 @@ def test_cases_server_errors_and_violations_are_counted_per_case() -> None:
         "/jobs",
     )
     assert first.body == '{"command": [""]}'
-    assert "'Authorization: Bearer $MOONBASE_API_TOKEN'" in first.curl
+    assert '-H "Authorization: Bearer $MOONBASE_API_TOKEN"' in first.curl  # the shell fills it
     assert first.curl.endswith("http://127.0.0.1:9/jobs")
     assert """--data-binary '{"command": [""]}'""" in first.curl
 
@@ -81,7 +81,7 @@ def test_an_operation_with_an_error_is_untested_and_no_case_is_no_result() -> No
     value = {"message": "Path parameter 'id' is not defined"}
     error = json.dumps({"NonFatalError": {"label": "GET /x/{id}", "value": value}})
     outcome = read_events(
-        [_INIT, _scenario("GET /y", {"a": [("not_a_server_error", "success")]}), error]
+        [_INIT, _scenario("GET /y", {"a": [("not_a_server_error", "success")]}), error, _DONE]
     )
     assert outcome.untested == {"GET /x/{id}": "Path parameter 'id' is not defined"}
     gate = fuzz_gate("api_server_errors_max", outcome, 0)
@@ -95,16 +95,52 @@ def test_an_operation_with_an_error_is_untested_and_no_case_is_no_result() -> No
 
 
 def test_the_gates_allow_a_count_and_state_the_rate_bound() -> None:
-    clean_cases = {str(i): [("not_a_server_error", "success")] for i in range(299)}
+    both = [("not_a_server_error", "success"), ("status_code_conformance", "success")]
+    clean_cases = {str(i): both for i in range(299)}
     lines = [_INIT, _scenario("GET /y", clean_cases)]
     lines += [_scenario("GET /z", {"bad": [("not_a_server_error", "failure")]}), _DONE]
     outcome = read_events(lines)
     fail = fuzz_gate("api_server_errors_max", outcome, 0)
     assert (fail.outcome, fail.observed, fail.n) == ("fail", 1.0, 300)
-    assert "1/300 cases with server errors" in fail.detail
+    assert "1/300 generated cases with server errors" in fail.detail
     assert "GET /z not_a_server_error broke" in fail.detail
     assert fuzz_gate("api_server_errors_max", outcome, 1).outcome == "pass"
     clean = fuzz_gate("api_contract_violations_max", outcome, 0)
     assert clean.outcome == "pass"
-    assert "0/300 cases with contract violations (rate <= 0.0099" in clean.detail
+    assert "0/300 generated cases with contract violations" in clean.detail
+    assert "bound on the share of such cases: 0.0099" in clean.detail
     assert fuzz_gate("api_server_errors_max", None, 0).outcome == "insufficient"
+
+
+def test_a_run_cut_short_an_excluded_check_and_an_operation_with_no_case_decide_nothing() -> None:
+    ok = _scenario(
+        "GET /y", {"a": [("not_a_server_error", "success"), ("status_code_conformance", "success")]}
+    )
+    cut = read_events([_INIT, ok])  # no EngineFinished: stopped at fuzz.timeout_s
+    assert fuzz_gate("api_server_errors_max", cut, 0).outcome == "insufficient"
+    assert "did not finish" in fuzz_gate("api_server_errors_max", cut, 0).detail
+    excluded = read_events(
+        [_INIT, _scenario("GET /y", {"a": [("status_code_conformance", "success")]}), _DONE]
+    )
+    gate = fuzz_gate("api_server_errors_max", excluded, 0)
+    assert gate.outcome == "insufficient"
+    assert "no check that finds server errors ran" in gate.detail
+    assert fuzz_gate("api_contract_violations_max", excluded, 0).outcome == "pass"
+    empty_op = json.dumps({"ScenarioFinished": {"recorder": {"label": "GET /z", "cases": {}}}})
+    lonely = json.dumps({"NonFatalError": {"value": {"message": "connection refused"}}})
+    outcome = read_events([_INIT, ok, empty_op, lonely, _DONE])
+    assert outcome.untested == {
+        "GET /z": "no case was generated",
+        "(the run)": "connection refused",
+    }
+    assert fuzz_gate("api_contract_violations_max", outcome, 0).outcome == "insufficient"
+
+
+def test_a_curl_line_keeps_the_whole_body_up_to_its_cap_and_says_when_cut() -> None:
+    long = '{"x": "' + "y" * 70000 + '"}'
+    outcome = read_events(
+        [_INIT, _scenario("POST /big", {"a": [("not_a_server_error", "failure")]}, long), _DONE]
+    )
+    (failure,) = outcome.failures
+    assert failure.curl.startswith("# the body is cut at 65536 characters of 70009: curl -X POST")
+    assert len(failure.body) < 2100

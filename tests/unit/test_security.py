@@ -165,3 +165,51 @@ def test_the_checklist_row_asks_for_the_dependencies_a_profile_switched_off() ->
     audited = Evidence(security=replace(scan, dependencies=replace(_CLEAN, sources=("a",))))
     rows = {r.key: r for r in evaluate_checklist(ReadinessSettings(), audited).rows}
     assert rows["security"].outcome == "pass"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], "audits no dependency"),
+        ({"dependencies": []}, "audits no dependency"),
+        ({"dependencies": [{"name": "x", "version": "1", "skip_reason": "not on PyPI"}]},
+         "could not audit 1 of 1"),
+        ({"dependencies": [{"name": "x", "version": "1", "vulns": {}}]}, "malformed"),
+        ({"runs": []}, "no run"),
+        ({"runs": [{"tool": {"driver": {"name": "gosec"}}}]}, "gosec's SARIF run has no 'results'"),
+        ({"runs": [{"tool": {"driver": {"name": "t"}}, "results": [],
+                    "invocations": [{"executionSuccessful": False}]}]}, "did not succeed"),
+        ({"results": [{"foo": 1}]}, "malformed"),
+    ],
+)  # fmt: skip
+def test_a_report_that_shows_nothing_is_no_evidence(doc: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_report(json.dumps(doc), "dependencies")
+
+
+def test_sarif_suppressed_and_passing_results_are_no_findings_and_rule_index_is_followed() -> None:
+    doc = {
+        "runs": [{
+            "tool": {"driver": {"name": "codeql"}, "extensions": [{"rules": [
+                {"id": "js/sqli", "defaultConfiguration": {"level": "error"}}]}]},
+            "results": [
+                {"ruleIndex": 0, "message": {"text": "sqli"}},
+                {"ruleId": "x", "level": "error", "suppressions": [{"kind": "inSource"}]},
+                {"ruleId": "y", "level": "error", "kind": "pass"},
+            ],
+        }]
+    }  # fmt: skip
+    kind, findings = read_report(json.dumps(doc))
+    assert [(f.id, f.severity) for f in findings] == [("?", "high")]
+    with pytest.raises(ValueError, match="about code, not dependencies"):
+        read_report(json.dumps(_BANDIT), "dependencies")
+
+
+def test_a_pass_with_a_part_off_says_it_was_not_scanned_and_reports_count_when_bandit_failed() -> (
+    None
+):
+    off = security_gate(SecurityOutcome(_CLEAN, SecurityPart(off="off in this profile")), 0)
+    assert off.decided_by == "critical/high findings (dependencies off: not scanned)"
+    broken = SecurityPart(("SARIF high.sarif",), (_high("a.go:1"),), why_none="bandit failed")
+    fail = security_gate(SecurityOutcome(broken, SecurityPart(off="off")), 0)
+    assert fail.outcome == "fail"  # the report's finding counts though bandit gave no data
