@@ -527,8 +527,8 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
 def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     """A long, bounded run: low-rate load and the prober for ``--duration``, a round of the
     profile's chaos experiments every ``--fault-every``; report.json checkpointed every
-    ``--checkpoint-every``; then the gates (the test, coverage and regression gates off: a
-    soak runs no tests and has no baseline) and the checklist."""
+    ``--checkpoint-every``; then the gates (the test, coverage, security, fuzz and regression
+    gates off: a soak runs no tests, scans nothing and has no baseline) and the checklist."""
     from harness import gates as gate_logic
     from harness.checklist import evaluate_checklist
     from harness.phases import check_chaos_experiments, sampled, watched
@@ -559,6 +559,8 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
             "tests": "a soak runs no tests",
             "coverage": "a soak runs no tests",
             "api_coverage": "a soak runs no tests",
+            "security": "a soak scans nothing (gate does)",
+            "fuzz": "a soak fuzzes nothing (gate does)",
             "regression": "a soak is compared with no baseline",
         }
         if not every:
