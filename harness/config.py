@@ -45,7 +45,7 @@ from harness.config_sections import (
     SecuritySettings,
 )
 from harness.errors import ConfigError
-from harness.validation import allowed_fields
+from harness.validation import allowed_fields, too_deep
 
 __all__ = [
     "AvailabilitySettings",
@@ -367,17 +367,6 @@ def _embedded_defaults() -> dict[str, Any]:
 _MAX_DEPTH = 32
 
 
-def _too_deep(node: Any, limit: int, at: str = "") -> str | None:
-    """The first dotted key nested in more than ``limit`` tables or arrays, else None."""
-    for key, child in node.items() if isinstance(node, dict) else enumerate(node):
-        here = f"{at}.{key}" if at else str(key)
-        if isinstance(child, dict | list):
-            found = here if limit == 0 else _too_deep(child, limit - 1, here)
-            if found:
-                return found
-    return None
-
-
 def _read_file(path: Path, *, found: bool = False) -> dict[str, Any] | None:
     """The file's settings; None for a pyproject.toml ``found`` here that is not ours."""
     try:
@@ -401,7 +390,7 @@ def _read_file(path: Path, *, found: bool = False) -> dict[str, Any] | None:
             raise ConfigError(f"{path}: has no [tool.reliability] table")
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [tool.reliability] must be a table, not {table!r}")
-    deep = _too_deep(table, _MAX_DEPTH)
+    deep = too_deep(table, _MAX_DEPTH)
     if deep:
         raise ConfigError(f"{path}: {deep} is nested in more than {_MAX_DEPTH} tables or arrays")
     return dict(table)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["allowed_fields"]
+__all__ = ["allowed_fields", "too_deep"]
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -42,3 +42,16 @@ def allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             return []
         current = following
     return sorted({name for candidate in current for name in candidate.model_fields})
+
+
+def too_deep(node: Any, limit: int, at: str = "") -> str | None:
+    """The first dotted field of a loaded file nested in more than ``limit`` tables or
+    arrays, else None: far deeper is no config, and copying or quoting it would exhaust
+    the interpreter's recursion limit."""
+    for key, child in node.items() if isinstance(node, dict) else enumerate(node):
+        here = f"{at}.{key}" if at else str(key)
+        if isinstance(child, dict | list):
+            found = here if limit == 0 else too_deep(child, limit - 1, here)
+            if found:
+                return found
+    return None

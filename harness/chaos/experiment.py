@@ -59,7 +59,7 @@ from harness.faults.spec import (
     FaultSpec,
     PodSpec,
 )
-from harness.validation import allowed_fields
+from harness.validation import allowed_fields, too_deep
 
 __all__ = [
     "FAULT_KINDS",
@@ -166,17 +166,6 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 _MAX_DEPTH = 64
 
 
-def _too_deep(node: Any, limit: int, at: str = "") -> str | None:
-    """The first field nested in more than ``limit`` tables or arrays, else None."""
-    for key, child in node.items() if isinstance(node, dict) else enumerate(node):
-        here = f"{at}.{key}" if at else str(key)
-        if isinstance(child, dict | list):
-            found = here if limit == 0 else _too_deep(child, limit - 1, here)
-            if found:
-                return found
-    return None
-
-
 def load_experiment(path: Path) -> Experiment:
     """Parse and validate one experiment file; ScenarioError lists every problem."""
     try:
@@ -190,7 +179,7 @@ def load_experiment(path: Path) -> Experiment:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         why = "arrays or inline tables nested too deep" if isinstance(exc, RecursionError) else exc
         raise ScenarioError(f"{path}: not valid TOML: {why}") from None
-    if deep := _too_deep(data, _MAX_DEPTH):
+    if deep := too_deep(data, _MAX_DEPTH):
         raise ScenarioError(
             f"{path}: field {deep} is nested in more than {_MAX_DEPTH} tables or arrays"
         )

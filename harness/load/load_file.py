@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness.errors import ScenarioError
 from harness.load.spec import LoadSpec, RequestSpec
 from harness.load.templates import MAX_VALUES, ValueSource
+from harness.validation import too_deep
 
 __all__ = ["load_load_spec", "parse_load_file"]
 
@@ -103,17 +104,6 @@ class _LoadFileModel(BaseModel):
 # a JSON body nests a few tables deep; quoting far deeper values in a message, or sending
 # them as JSON, would exhaust the interpreter's recursion limit
 _MAX_DEPTH = 64
-
-
-def _too_deep(node: Any, limit: int, at: str = "") -> str | None:
-    """The first field nested in more than ``limit`` tables or arrays, else None."""
-    for key, child in node.items() if isinstance(node, dict) else enumerate(node):
-        here = f"{at}.{key}" if at else str(key)
-        if isinstance(child, dict | list):
-            found = here if limit == 0 else _too_deep(child, limit - 1, here)
-            if found:
-                return found
-    return None
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -195,7 +185,7 @@ def parse_load_file(
     Raises :class:`ScenarioError` listing every problem as ``WHERE: FIELD ...``; an unsafe
     target raises :class:`harness.errors.UnsafeTargetError`.
     """
-    if deep := _too_deep(data, _MAX_DEPTH):
+    if deep := too_deep(data, _MAX_DEPTH):
         raise ScenarioError(f"{where}: {deep} is nested in more than {_MAX_DEPTH} tables or arrays")
     try:
         model = _LoadFileModel.model_validate(data)
