@@ -16,11 +16,14 @@ unless its options are given, except for fixtures a test asks for by name:
 Options the runner passes:
 
 - ``--moonbase-records PATH``: one JSON line per test run, written by the controller
-  (the xdist main process), flushed as it goes so that nothing is lost on a crash, and
+  (the xdist main process) through a shared memory map (:mod:`harness.journal`), so
+  that each line is in the file as it is stored and nothing is lost on a crash, and
   a ``{"event": "started"}`` line as each test run starts, so that whoever ends the
   session (the runner's budget watchdog) knows which runs it cut off;
 - ``--moonbase-repeat N``: every test N times, as parametrized copies, in one session;
 - ``--moonbase-seed S``: shuffle the test order with seed S (the same on every worker);
+- ``--moonbase-exit-with-parent``: the session ends (its whole process group) when the
+  runner that started it is gone, also after a ``kill -9`` of the runner;
 - ``--moonbase-allow-non-loopback``: the user's explicit ``--allow-non-loopback``, which
   lets ``MOONBASE_TARGET_URL`` name a host outside 127.0.0.0/8.
 
@@ -36,6 +39,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -48,6 +52,7 @@ from typing import Any
 import pytest
 
 from harness.coverage_host import CONTEXTS_ENV as COVERAGE_CONTEXTS_ENV
+from harness.journal import Journal
 
 __all__ = ["REPEAT_ID", "base_nodeid", "require_component"]
 
@@ -102,6 +107,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="end an xdist worker whose test outlives this (stuck where no signal reaches it)",
     )
+    group.addoption(
+        "--moonbase-exit-with-parent",
+        action="store_true",
+        default=False,
+        help="end the session (its process group) when the process that started it is gone",
+    )
 
 
 @pytest.hookimpl(trylast=True)  # after the test's own parametrize marks: its id goes last
@@ -133,7 +144,7 @@ def pytest_collection_modifyitems(
 
 class _Recorder:
     def __init__(self, path: Path, timeout_s: float | None) -> None:
-        self._fh = path.open("a", encoding="utf-8", buffering=1)
+        self._journal = Journal(path)  # each line in the file as it is stored: crash-safe
         self._timeout_s = timeout_s
         self._phases: dict[str, dict[str, Any]] = {}
         self._started: dict[str, float] = {}
@@ -151,7 +162,7 @@ class _Recorder:
         self._write({"event": "started", **_run_ids(nodeid), "t": time.time()})
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, sort_keys=True) + "\n")
+        self._journal.append((json.dumps(record, sort_keys=True) + "\n").encode())
 
     def report(self, rep: pytest.TestReport) -> None:
         if rep.nodeid in self._after_rerun:
@@ -223,7 +234,7 @@ class _Recorder:
     def close(self) -> None:
         for nodeid in list(self._phases):
             self._finish(nodeid)
-        self._fh.close()
+        self._journal.close()
 
 
 def _run_ids(nodeid: str) -> dict[str, Any]:
@@ -259,6 +270,28 @@ def _end_stuck_worker(nodeid: str, after_s: float) -> None:
     os._exit(1)  # xdist reports the crash and replaces the worker
 
 
+class _HardDeadline:
+    """One watchdog thread per worker for every test it runs (a timer thread per test run
+    cost more than a trivial test itself): each test sets ``current``, the thread looks
+    a few times a second and ends the worker when a test outlives ``after_s``."""
+
+    def __init__(self, after_s: float) -> None:
+        self.after_s = after_s
+        self.current: tuple[str, float] | None = None  # (nodeid, monotonic start)
+        self._tick_s = max(0.05, min(0.5, after_s / 10))
+        threading.Thread(target=self._watch, name="moonbase-hard-deadline", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self._tick_s)
+            current = self.current
+            if current is not None and time.monotonic() - current[1] >= self.after_s:
+                _end_stuck_worker(current[0], self.after_s)
+
+
+_HARD_DEADLINE: dict[str, _HardDeadline] = {}
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """The second line behind pytest-timeout's signal method: a test stuck where SIGALRM
@@ -267,13 +300,14 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if after_s is None or not _is_worker(item.config):
         yield
         return
-    timer = threading.Timer(after_s, _end_stuck_worker, args=(item.nodeid, after_s))
-    timer.daemon = True
-    timer.start()
+    watchdog = _HARD_DEADLINE.get("worker")
+    if watchdog is None:
+        watchdog = _HARD_DEADLINE["worker"] = _HardDeadline(after_s)
+    watchdog.current = (item.nodeid, time.monotonic())
     try:
         yield
     finally:
-        timer.cancel()
+        watchdog.current = None
 
 
 # -- coverage contexts (harness.coverage_host): the test about to run, named to the target
@@ -315,12 +349,34 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     _switch_coverage_context("")
 
 
+def _watch_parent(parent: int) -> None:
+    """The runner was killed (``kill -9`` leaves no one to end this session): end the
+    session's process group, this controller and its workers. Every run recorded so far
+    is in the records file already (:mod:`harness.journal`)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    try:  # the runner read this session's output: the pipe may be broken now
+        sys.stderr.write("moonbase: the runner that started this session is gone: ending it\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    if os.getpgrp() == os.getpid():  # the runner starts the session as a group of its own
+        os.killpg(os.getpid(), signal.SIGTERM)
+    os._exit(1)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
     path = config.getoption("moonbase_records", None)
-    if path and not _is_worker(config):
+    if path:
         config.stash[_RECORDER] = _Recorder(
             Path(path), config.getoption("moonbase_timeout_s", None)
         )
+    if config.getoption("moonbase_exit_with_parent", False):
+        threading.Thread(
+            target=_watch_parent, args=(os.getppid(),), name="moonbase-parent", daemon=True
+        ).start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

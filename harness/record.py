@@ -123,7 +123,7 @@ class TestsOutcome:
             "budget_s": settings.budget_s,
             "budget_exhausted": result.budget_exhausted,
             "batches": result.batches,
-            "runs": len(result.runs),
+            "runs": result.run_count,
             "duration_s": round(result.duration_s, 3),
             "pytest_exit_codes": list(result.pytest_exit_codes),
             "internal_error": result.internal_error,

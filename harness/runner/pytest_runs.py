@@ -19,20 +19,19 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.errors import InfrastructureError, UsageError
+from harness.journal import complete_end, seal
 from harness.netguard import ensure_loopback_url
 from harness.processes import kill_tree
 from harness.runner.records import (
     CutOffRun,
-    RunRecord,
+    StartedRun,
+    Tally,
     TestRecord,
-    aggregate,
     cut_off_line,
-    in_flight,
-    read_cut_offs,
-    read_lines,
-    read_records,
+    read_cut_off,
 )
 
 __all__ = ["Progress", "RunSpec", "TestPhaseResult", "run_tests"]
@@ -83,7 +82,7 @@ class Progress:
 @dataclass(frozen=True, slots=True)
 class TestPhaseResult:
     tests: tuple[TestRecord, ...]
-    runs: tuple[RunRecord, ...]
+    run_count: int  # ended test runs, skips included (the runs themselves are in the file)
     budget_exhausted: bool
     interrupted: bool
     pytest_exit_codes: tuple[int, ...]
@@ -115,6 +114,7 @@ def _argv(spec: RunSpec, records: Path, repeat: int, selection: Sequence[str]) -
         "-o",
         "console_output_style=classic",
         f"--moonbase-records={records}",
+        "--moonbase-exit-with-parent",
         f"--moonbase-repeat={repeat}",
         f"--moonbase-timeout-s={spec.timeout_s}",
         f"--timeout={spec.timeout_s}",
@@ -198,7 +198,9 @@ def _run_batch(
 
 
 class _RecordsTail:
-    """Live counts from the records file, reading only what was appended since the last look.
+    """The records file read once, as it grows: live counts for the progress bar, and the
+    runs folded into their tests as they are read (:class:`Tally`), so that nothing reads
+    the whole file again and no run is held as a record.
 
     The total is honest: a batch's expected runs are known only once that batch's own
     ``collected`` line is read (never a count left over from the previous batch), and it
@@ -208,11 +210,18 @@ class _RecordsTail:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._offset = 0
-        self.runs = 0  # ended test runs, skips included
+        self.tally = Tally()
         self.failures = 0
         self._base = 0  # runs ended before the current batch
         self._collected: int | None = None  # the current batch's, once it has collected
         self._outcomes: dict[str, set[str]] = {}
+        self.running: dict[str, StartedRun] = {}  # started, not ended: a few per worker
+        self.cut_off: list[CutOffRun] = []
+
+    @property
+    def runs(self) -> int:
+        """Ended test runs, skips included."""
+        return self.tally.runs
 
     @property
     def flaky(self) -> int:
@@ -234,22 +243,42 @@ class _RecordsTail:
         with self._path.open("rb") as fh:
             fh.seek(self._offset)
             chunk = fh.read()
-        end = chunk.rfind(b"\n") + 1  # a torn last line waits for the next look
+        # whole lines only: a torn last line, or the unwritten NUL tail of the journal,
+        # waits for the next look
+        end = complete_end(chunk)
         self._offset += end
         for line in chunk[:end].splitlines():
             try:
                 raw = json.loads(line)
             except ValueError:
                 continue
-            event = raw.get("event") if isinstance(raw, dict) else "?"
-            if event == "collected":
-                self._collected = int(raw["count"])
-            if event is not None or "outcome" not in raw:
-                continue
-            self.runs += 1
+            if isinstance(raw, dict):
+                self._take(raw)
+
+    def _take(self, raw: dict[str, Any]) -> None:
+        event = raw.get("event")
+        if event == "collected":
+            self._collected = int(raw["count"])
+        elif event == "started":
+            run = StartedRun(
+                nodeid=str(raw["nodeid"]),
+                run_nodeid=str(raw.get("run_nodeid", raw["nodeid"])),
+                repeat=int(raw.get("repeat", 1)),
+                started_t=float(raw.get("t", 0.0)),
+            )
+            self.running[run.run_nodeid] = run
+        elif event == "cut_off" and "nodeid" in raw:
+            self.running.pop(str(raw.get("run_nodeid", raw["nodeid"])), None)
+            cut = read_cut_off(raw)
+            self.cut_off.append(cut)
+            self.tally.cut(cut)
+        elif event is None and "outcome" in raw and "nodeid" in raw:
+            if not raw.get("rerun", False):  # a rerun ends an attempt, not the run
+                self.running.pop(str(raw.get("run_nodeid", raw["nodeid"])), None)
+            self.tally.add_line(raw)
             outcome = raw["outcome"]
             if outcome == "skipped":
-                continue
+                return
             self.failures += outcome != "passed"
             self._outcomes.setdefault(str(raw.get("nodeid")), set()).add(outcome)
 
@@ -266,19 +295,15 @@ def _check_target(spec: RunSpec) -> None:
         )
 
 
-def _record_cut_offs(records_path: Path, reason: str) -> None:
+def _record_cut_offs(records_path: Path, tail: _RecordsTail, reason: str) -> None:
     """Append a ``cut_off`` line for every run that started and did not end."""
-    now = time.time()
-    running = in_flight(read_lines(records_path))
-    if not running:
+    seal(records_path)  # the killed writer's unwritten tail goes, a torn line is ended
+    tail.read_new()
+    if not tail.running:
         return
-    with records_path.open("rb+") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell():
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":  # the killed writer left a torn line: end it first
-                fh.write(b"\n")
-        for run in running:
+    now = time.time()
+    with records_path.open("ab") as fh:
+        for run in list(tail.running.values()):
             cut = CutOffRun(
                 nodeid=run.nodeid,
                 run_nodeid=run.run_nodeid,
@@ -287,6 +312,7 @@ def _record_cut_offs(records_path: Path, reason: str) -> None:
                 reason=reason,
             )
             fh.write((json.dumps(cut_off_line(cut, now), sort_keys=True) + "\n").encode())
+    tail.read_new()
 
 
 class _Reporter:
@@ -301,9 +327,9 @@ class _Reporter:
         self.batch = 1
 
     def __call__(self) -> None:
+        self.tail.read_new()
         if self.on_progress is None:
             return
-        self.tail.read_new()
         self.on_progress(
             Progress(
                 runs=self.tail.runs,
@@ -316,11 +342,12 @@ class _Reporter:
         )
 
 
-def _judge_exit(code: int, spec: RunSpec, records_path: Path, tail: list[str]) -> str | None:
-    """What a pytest exit code means for the run: raises for a selection that matched
-    nothing (exit 5) or a refused run (exit 4); an internal error (exit 2 or 3) after some
-    records is returned, to end the run with what it has; None means go on."""
-    if code == 5 and not read_records(records_path):
+def _judge_exit(code: int, spec: RunSpec, runs: int, tail: list[str]) -> str | None:
+    """What a pytest exit code means for the run (``runs``: the test runs recorded so far):
+    raises for a selection that matched nothing (exit 5) or a refused run (exit 4); an
+    internal error (exit 2 or 3) after some records is returned, to end the run with what
+    it has; None means go on."""
+    if code == 5 and not runs:
         raise UsageError(
             "no tests matched the selection "
             f"(paths {list(spec.paths) or ['.']}, -k {spec.keyword!r}, "
@@ -333,7 +360,7 @@ def _judge_exit(code: int, spec: RunSpec, records_path: Path, tail: list[str]) -
         internal_error = f"pytest ended with an internal error (exit {code}):\n  " + "\n  ".join(
             tail[-15:]
         )
-        if not read_records(records_path):
+        if not runs:
             raise InfrastructureError(internal_error)
         return internal_error
     return None
@@ -372,30 +399,31 @@ def run_tests(
     last_argv: list[str] = []
     last_tail: list[str] = []
 
-    report_progress = _Reporter(_RecordsTail(records_path), on_progress, start)
+    tail = _RecordsTail(records_path)
+    report_progress = _Reporter(tail, on_progress, start)
     selection: list[str] = []
     repeat = spec.repeat
     try:
         while True:
-            report_progress.tail.begin_batch()
+            tail.begin_batch()
             code, killed, last_argv, last_tail = _run_batch(
                 spec, records_path, repeat, selection, deadline, report_progress
             )
             if killed:
                 budget_exhausted = True
-                _record_cut_offs(records_path, "budget")
+                _record_cut_offs(records_path, tail, "budget")
                 break
             assert code is not None
+            seal(records_path)  # a worker's crash can end the session, not the controller
+            tail.read_new()
             exit_codes.append(code)
-            internal_error = _judge_exit(code, spec, records_path, last_tail)
+            internal_error = _judge_exit(code, spec, tail.runs, last_tail)
             if internal_error is not None:
                 break
             if not spec.until_confident:
                 break
             undecided = [
-                t
-                for t in aggregate(read_records(records_path))
-                if t.n and t.decision(spec.slo) == "insufficient"
+                t for t in tail.tally.records() if t.n and t.decision(spec.slo) == "insufficient"
             ]
             if not undecided or time.monotonic() >= deadline:
                 budget_exhausted = bool(undecided)
@@ -406,13 +434,13 @@ def run_tests(
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM as the CLI raises it
         interrupted = True
         interruption = exc
-        _record_cut_offs(records_path, "interrupted")
+        _record_cut_offs(records_path, tail, "interrupted")
 
-    runs = read_records(records_path)
-    cut_off = read_cut_offs(records_path)
+    seal(records_path)
+    tail.read_new()
     return TestPhaseResult(
-        tests=tuple(aggregate(runs, cut_off)),
-        runs=tuple(runs),
+        tests=tuple(tail.tally.records()),
+        run_count=tail.runs,
         budget_exhausted=budget_exhausted,
         interrupted=interrupted,
         interruption=interruption,
@@ -423,5 +451,5 @@ def run_tests(
         argv=tuple(last_argv),
         output_tail=tuple(last_tail),
         internal_error=internal_error,
-        cut_off=tuple(cut_off),
+        cut_off=tuple(tail.cut_off),
     )

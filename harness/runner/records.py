@@ -17,7 +17,8 @@ The records file (``test-runs.jsonl``) has one JSON object a line:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,17 +31,24 @@ __all__ = [
     "CutOffRun",
     "RunRecord",
     "StartedRun",
+    "Tally",
     "TestRecord",
     "aggregate",
     "collected_count",
     "cut_off_line",
     "in_flight",
+    "read_cut_off",
     "read_cut_offs",
     "read_lines",
     "read_records",
 ]
 
 COUNTED = ("passed", "failed", "error", "timeout")
+# one character per run in TestRecord.outcome_codes; "?" for an outcome no plugin writes
+OUTCOME_CODES = {"passed": "p", "failed": "f", "error": "e", "timeout": "t", "skipped": "s"}
+OUTCOME_NAMES = {code: name for name, code in OUTCOME_CODES.items()} | {"?": "unknown"}
+# distinct failure messages kept per test (a message with a timestamp in it is new each run)
+MAX_MESSAGES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,11 @@ class CutOffRun:
 
 @dataclass(frozen=True, slots=True)
 class TestRecord:
-    """Every counted run of one test, with its figures."""
+    """Every counted run of one test, with its figures.
+
+    Held compactly, so that a run of 100,000 test runs stays small: the outcomes as one
+    character per run (:data:`OUTCOME_CODES`), the durations as their summary.
+    """
 
     nodeid: str
     n: int
@@ -88,11 +100,15 @@ class TestRecord:
     errors: int
     timeouts: int
     skipped: int
-    outcomes: tuple[str, ...]
-    durations_s: tuple[float, ...]
+    outcome_codes: str  # one character per run, in the order the runs ended
+    duration_s: Mapping[str, float] = field(default_factory=dict)  # p50, p95, max of counted
     messages: tuple[str, ...] = field(default=())
     # runs still going when the session was ended (budget, interrupt): listed, never counted
     cut_off_running_s: tuple[float, ...] = field(default=())
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        return tuple(OUTCOME_NAMES[c] for c in self.outcome_codes)
 
     @property
     def cut_off(self) -> int:
@@ -127,18 +143,7 @@ class TestRecord:
         return stats.trials_needed(slo, self.passed, self.n, 0.95)
 
     def duration_summary(self) -> dict[str, float]:
-        if not self.durations_s:
-            return {}
-        ordered = sorted(self.durations_s)
-
-        def pick(q: float) -> float:
-            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-        return {
-            "p50": round(pick(0.5), 6),
-            "p95": round(pick(0.95), 6),
-            "max": round(ordered[-1], 6),
-        }
+        return dict(self.duration_s)
 
     def to_json(self, slo: float) -> dict[str, object]:
         body: dict[str, object] = {
@@ -239,16 +244,21 @@ def cut_off_line(run: CutOffRun, t: float) -> dict[str, Any]:
     }
 
 
+def read_cut_off(raw: Mapping[str, Any]) -> CutOffRun:
+    """The run a ``cut_off`` line names."""
+    return CutOffRun(
+        nodeid=str(raw["nodeid"]),
+        run_nodeid=str(raw.get("run_nodeid", raw["nodeid"])),
+        repeat=int(raw.get("repeat", 1)),
+        running_s=float(raw.get("running_s", 0.0)),
+        reason=str(raw.get("reason", "")),
+    )
+
+
 def read_cut_offs(path: Path) -> list[CutOffRun]:
     """The runs a records file says were cut off when their session was ended."""
     return [
-        CutOffRun(
-            nodeid=str(raw["nodeid"]),
-            run_nodeid=str(raw.get("run_nodeid", raw["nodeid"])),
-            repeat=int(raw.get("repeat", 1)),
-            running_s=float(raw.get("running_s", 0.0)),
-            reason=str(raw.get("reason", "")),
-        )
+        read_cut_off(raw)
         for raw in read_lines(path)
         if raw.get("event") == "cut_off" and "nodeid" in raw
     ]
@@ -267,42 +277,101 @@ def collected_count(path: Path) -> int | None:
     return count
 
 
+class _Runs:
+    """One test's runs so far: counts, an outcome code and a duration per run."""
+
+    __slots__ = ("counts", "codes", "durations", "messages", "cut_off")
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(OUTCOME_CODES, 0)
+        self.codes = bytearray()  # a byte per run
+        self.durations = array("d")  # of the counted runs: 8 bytes each
+        self.messages: dict[str, None] = {}
+        self.cut_off: list[float] = []
+
+    def add(self, outcome: str, duration_s: float, message: str) -> None:
+        if outcome in self.counts:
+            self.counts[outcome] += 1
+        self.codes.append(ord(OUTCOME_CODES.get(outcome, "?")))
+        if outcome in COUNTED:
+            self.durations.append(duration_s)
+        if message and outcome != "passed" and len(self.messages) < MAX_MESSAGES:
+            self.messages[message] = None
+
+    def record(self, nodeid: str) -> TestRecord:
+        counts = self.counts
+        return TestRecord(
+            nodeid=nodeid,
+            n=sum(counts[o] for o in COUNTED),
+            passed=counts["passed"],
+            failed=counts["failed"],
+            errors=counts["error"],
+            timeouts=counts["timeout"],
+            skipped=counts["skipped"],
+            outcome_codes=self.codes.decode("ascii"),
+            duration_s=_summary(self.durations),
+            messages=tuple(self.messages),
+            cut_off_running_s=tuple(self.cut_off),
+        )
+
+
+def _summary(durations: array[float]) -> dict[str, float]:
+    if not durations:
+        return {}
+    ordered = sorted(durations)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": round(pick(0.5), 6), "p95": round(pick(0.95), 6), "max": round(ordered[-1], 6)}
+
+
+class Tally:
+    """Runs folded into one record per test as they are read: what it holds grows by a
+    byte and a duration per run, never by the run's record (streaming aggregation)."""
+
+    def __init__(self) -> None:
+        self._tests: dict[str, _Runs] = {}
+        self.runs = 0  # ended runs, skips included
+
+    def add(self, nodeid: str, outcome: str, duration_s: float, message: str = "") -> None:
+        runs = self._tests.get(nodeid)
+        if runs is None:
+            runs = self._tests[nodeid] = _Runs()
+        runs.add(outcome, duration_s, message)
+        self.runs += 1
+
+    def add_line(self, raw: Mapping[str, Any]) -> None:
+        """A run record of the records file (the caller has checked it is one)."""
+        self.add(
+            str(raw["nodeid"]),
+            str(raw["outcome"]),
+            float(raw.get("duration_s", 0.0)),
+            str(raw.get("message", "")),
+        )
+
+    def cut(self, run: CutOffRun) -> None:
+        runs = self._tests.get(run.nodeid)
+        if runs is None:
+            runs = self._tests[run.nodeid] = _Runs()
+        runs.cut_off.append(run.running_s)
+
+    def records(self) -> list[TestRecord]:
+        """One record per test, sorted by failure rate (worst first)."""
+        out = [runs.record(nodeid) for nodeid, runs in self._tests.items()]
+        out.sort(key=lambda t: (-(t.failures / t.n) if t.n else 1.0, t.nodeid))
+        return out
+
+
 def aggregate(records: Iterable[RunRecord], cut_off: Iterable[CutOffRun] = ()) -> list[TestRecord]:
     """Fold runs into one record per test, sorted by failure rate (worst first).
 
     Cut-off runs are listed with their test (a test that only ever hung past the budget
     gets a record with n = 0) and count in none of its figures.
     """
-    by_test: dict[str, list[RunRecord]] = {}
+    tally = Tally()
     for record in records:
-        by_test.setdefault(record.nodeid, []).append(record)
-    cut_by_test: dict[str, list[float]] = {}
+        tally.add(record.nodeid, record.outcome, record.duration_s, record.message)
     for run in cut_off:
-        cut_by_test.setdefault(run.nodeid, []).append(run.running_s)
-        by_test.setdefault(run.nodeid, [])
-    out = [
-        _fold(nodeid, runs, tuple(cut_by_test.get(nodeid, ()))) for nodeid, runs in by_test.items()
-    ]
-    out.sort(key=lambda t: (-(t.failures / t.n) if t.n else 1.0, t.nodeid))
-    return out
-
-
-def _fold(
-    nodeid: str, runs: Sequence[RunRecord], cut_off_running_s: tuple[float, ...] = ()
-) -> TestRecord:
-    outcomes = tuple(r.outcome for r in runs)
-    counted = [r for r in runs if r.outcome in COUNTED]
-    messages = tuple(dict.fromkeys(r.message for r in runs if r.message and r.outcome != "passed"))
-    return TestRecord(
-        nodeid=nodeid,
-        n=len(counted),
-        passed=sum(1 for r in counted if r.outcome == "passed"),
-        failed=sum(1 for r in counted if r.outcome == "failed"),
-        errors=sum(1 for r in counted if r.outcome == "error"),
-        timeouts=sum(1 for r in counted if r.outcome == "timeout"),
-        skipped=sum(1 for r in runs if r.outcome == "skipped"),
-        outcomes=outcomes,
-        durations_s=tuple(r.duration_s for r in counted),
-        messages=messages,
-        cut_off_running_s=cut_off_running_s,
-    )
+        tally.cut(run)
+    return tally.records()

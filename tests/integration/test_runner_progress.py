@@ -34,4 +34,4 @@ def test_the_progress_total_grows_with_each_until_confident_batch(tmp_path: Path
     totals = [total for _, total in shown]
     assert totals == sorted(totals)  # it only grows
     last = seen[-1]
-    assert last.runs == last.expected == len(result.runs) == result.tests[0].n
+    assert last.runs == last.expected == result.run_count == result.tests[0].n

@@ -179,3 +179,32 @@ def test_the_progress_total_waits_for_each_batch_and_never_falls_below_the_runs(
     assert tail.runs == 32
     assert tail.expected == 32
     assert tail.failures == 1
+
+
+def test_the_tail_folds_runs_as_it_reads_and_waits_for_a_line_being_stored(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.jsonl"
+    done = (json.dumps(_started("t::a[moonbase-r1]")) + "\n").encode()
+    done += (json.dumps(_ended("t::a[moonbase-r1]", "failed", message="boom")) + "\n").encode()
+    storing = (json.dumps(_ended("t::a[moonbase-r2]")) + "\n").encode()
+    # the journal's unwritten tail is NUL; a line being stored can show its newline first
+    path.write_bytes(done + b"\0" * 10 + storing[10:] + b"\0" * 100)
+    tail = _RecordsTail(path)
+    tail.read_new()
+    (test,) = tail.tally.records()
+    assert (test.n, test.failed, test.outcome_codes, test.messages) == (1, 1, "f", ("boom",))
+    assert tail.running == {}
+    path.write_bytes(done + storing + b"\0" * 100)  # now whole
+    tail.read_new()
+    (test,) = tail.tally.records()
+    assert (test.n, test.passed, test.outcomes) == (2, 1, ("failed", "passed"))
+    assert test.flaky
+
+
+def test_a_test_keeps_a_byte_per_run_and_a_bounded_number_of_messages() -> None:
+    runs = [RunRecord("a", "failed", 0.001 * i, message=f"boom {i}") for i in range(1, 1001)]
+    (test,) = aggregate(runs)
+    assert len(test.messages) == 20  # distinct failure messages kept: MAX_MESSAGES
+    assert test.outcome_codes == "f" * 1000
+    assert test.duration_s == {"p50": 0.501, "p95": 0.951, "max": 1.0}
