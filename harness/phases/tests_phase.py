@@ -24,6 +24,7 @@ _HEAVY = ("harness.gates", "harness.report.html", "harness.report.allure")
 def _prewarm() -> None:
     for name in _HEAVY:
         importlib.import_module(name)
+    importlib.import_module("harness.report.html").prepare()
 
 
 __all__ = ["run_tests_phase"]

@@ -262,16 +262,26 @@ def _kept(runs: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
     return sorted(bad + good, key=when)
 
 
+def _plain(result: Any) -> dict[str, Any]:
+    """An Allure model object as its JSON dict, the way AllureFileLogger serialises it:
+    None and empty values dropped, False kept."""
+    return attr.asdict(result, filter=lambda _, v: v or v is False)
+
+
 def _run_results(
     report: Mapping[str, Any], test: Mapping[str, Any], runs: list[dict[str, Any]], cap: int
-) -> list[TestResult]:
+) -> list[dict[str, Any]]:
     """One result per run of the test, each with its own start, stop, status and message,
-    all sharing the test's historyId (Allure's retries); the aggregate on each."""
+    all sharing the test's historyId (Allure's retries); the aggregate on each. The
+    aggregate is serialised once and each run's own fields are set on a copy of it (an
+    ``attr.asdict`` per run cost more than the run itself)."""
     aggregate = _test_result(report, test)
     if not runs:
-        return [aggregate]
+        return [_plain(aggregate)]
     flaky = bool(aggregate.statusDetails and aggregate.statusDetails.flaky)
     run_id = str(report.get("run_id", "unknown-run"))
+    base = _plain(attr.evolve(aggregate, steps=[], statusDetails=None))
+    labels, parameters = base.get("labels", []), base.get("parameters", [])
     out = []
     for record in _kept(runs, cap):
         stop = float(record.get("t") or 0)
@@ -279,28 +289,24 @@ def _run_results(
         outcome = str(record.get("outcome"))
         message = str(record.get("message") or "")
         key = f"{run_id}/tests/{aggregate.name}/{record.get('run_nodeid') or record.get('repeat')}"
-        result = attr.evolve(
-            aggregate,
-            uuid=str(uuid.uuid5(_NAMESPACE, key)),
-            status=_RUN_STATUS.get(outcome, Status.UNKNOWN),
-            start=int(start * 1000),
-            stop=int(stop * 1000),
-            steps=[],
-            labels=[
-                *aggregate.labels,
-                Label(name="thread", value=str(record.get("worker") or "main")),
-            ],
-            statusDetails=StatusDetails(
-                message=_headline(message, outcome) if outcome != "passed" else None,
-                trace=message if outcome != "passed" and message else None,
-                flaky=flaky or None,
-            ),
+        details: dict[str, Any] = {"flaky": True} if flaky else {}  # as its filter drops False
+        if outcome != "passed":
+            details["message"] = _headline(message, outcome)
+            if message:
+                details["trace"] = message
+        thread = {"name": "thread", "value": str(record.get("worker") or "main")}
+        out.append(
+            {
+                **base,
+                "uuid": str(uuid.uuid5(_NAMESPACE, key)),
+                "status": _RUN_STATUS.get(outcome, Status.UNKNOWN),
+                "start": int(start * 1000),
+                "stop": int(stop * 1000),
+                "labels": [*labels, thread],
+                "statusDetails": details,
+                "parameters": [*parameters, {"name": "run", "value": str(record.get("repeat"))}],
+            }
         )
-        result.parameters = [
-            *aggregate.parameters,
-            Parameter(name="run", value=str(record.get("repeat"))),
-        ]
-        out.append(result)
     return out
 
 
@@ -472,21 +478,15 @@ def write_allure_results(
     tests = [_map(t) for t in _list(report.get("tests"))]
     cap = max(1, min(_RUNS_PER_TEST, _RUNS_IN_ALL // max(1, len(tests))))
     runs = _runs_by_test(runs_path, cap)
-    results: list[TestResult] = []
+    results: list[dict[str, Any]] = []
     for test in tests:
         results += _run_results(report, test, runs.get(str(test.get("nodeid"))) or [], cap)
-    results += [_gate_result(report, _map(g)) for g in _list(report.get("gates"))]
-    results += [_chaos_result(report, _map(e)) for e in _list(report.get("chaos"))]
+    results += [_plain(_gate_result(report, _map(g))) for g in _list(report.get("gates"))]
+    results += [_plain(_chaos_result(report, _map(e))) for e in _list(report.get("chaos"))]
     run = _run_result(report)
     if run is not None:
-        results.append(run)
-    written = [
-        # The same filter AllureFileLogger uses: drop None and empty, keep False.
-        _write_json(
-            out_dir / f"{r.uuid}-result.json", attr.asdict(r, filter=lambda _, v: v or v is False)
-        )
-        for r in results
-    ]
+        results.append(_plain(run))
+    written = [_write_json(out_dir / f"{r['uuid']}-result.json", r) for r in results]
     env_path = out_dir / "environment.properties"
     env_path.write_text(
         "".join(

@@ -14,6 +14,7 @@ its data is there, and the page says what is missing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -337,6 +338,7 @@ def _chaos_chart(experiment: Mapping[str, Any]) -> Chart | None:
 # ---------------------------------------------------------------------------- render
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("harness.report", "templates"),
@@ -344,7 +346,15 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # the templates compiled once per user and jinja2 version (in the temporary
+        # directory, a folder only this user may use): compiling costs a quarter second
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
+
+
+def prepare() -> None:
+    """Load and compile the template now (the runner calls it while the tests run)."""
+    _environment().get_template("report.html.j2")
 
 
 def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()) -> str:

@@ -27,16 +27,18 @@ from harness.netguard import ensure_loopback_url
 from harness.processes import kill_tree
 from harness.runner.records import (
     CutOffRun,
-    StartedRun,
     Tally,
     TestRecord,
     cut_off_line,
+    in_flight,
+    iter_lines,
     read_cut_off,
 )
 
 __all__ = ["Progress", "RunSpec", "TestPhaseResult", "run_tests"]
 
 TARGET_URL_ENV = "MOONBASE_TARGET_URL"
+_STARTED = b'"event": "started"'  # as the plugin writes it (json.dumps, sort_keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +217,6 @@ class _RecordsTail:
         self._base = 0  # runs ended before the current batch
         self._collected: int | None = None  # the current batch's, once it has collected
         self._outcomes: dict[str, set[str]] = {}
-        self.running: dict[str, StartedRun] = {}  # started, not ended: a few per worker
         self.cut_off: list[CutOffRun] = []
 
     @property
@@ -248,6 +249,8 @@ class _RecordsTail:
         end = complete_end(chunk)
         self._offset += end
         for line in chunk[:end].splitlines():
+            if _STARTED in line:  # half the lines: only a session cut short needs them
+                continue
             try:
                 raw = json.loads(line)
             except ValueError:
@@ -259,22 +262,11 @@ class _RecordsTail:
         event = raw.get("event")
         if event == "collected":
             self._collected = int(raw["count"])
-        elif event == "started":
-            run = StartedRun(
-                nodeid=str(raw["nodeid"]),
-                run_nodeid=str(raw.get("run_nodeid", raw["nodeid"])),
-                repeat=int(raw.get("repeat", 1)),
-                started_t=float(raw.get("t", 0.0)),
-            )
-            self.running[run.run_nodeid] = run
         elif event == "cut_off" and "nodeid" in raw:
-            self.running.pop(str(raw.get("run_nodeid", raw["nodeid"])), None)
             cut = read_cut_off(raw)
             self.cut_off.append(cut)
             self.tally.cut(cut)
         elif event is None and "outcome" in raw and "nodeid" in raw:
-            if not raw.get("rerun", False):  # a rerun ends an attempt, not the run
-                self.running.pop(str(raw.get("run_nodeid", raw["nodeid"])), None)
             self.tally.add_line(raw)
             outcome = raw["outcome"]
             if outcome == "skipped":
@@ -298,12 +290,12 @@ def _check_target(spec: RunSpec) -> None:
 def _record_cut_offs(records_path: Path, tail: _RecordsTail, reason: str) -> None:
     """Append a ``cut_off`` line for every run that started and did not end."""
     seal(records_path)  # the killed writer's unwritten tail goes, a torn line is ended
-    tail.read_new()
-    if not tail.running:
+    running = in_flight(iter_lines(records_path))
+    if not running:
         return
     now = time.time()
     with records_path.open("ab") as fh:
-        for run in list(tail.running.values()):
+        for run in running:
             cut = CutOffRun(
                 nodeid=run.nodeid,
                 run_nodeid=run.run_nodeid,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ __all__ = [
     "collected_count",
     "cut_off_line",
     "in_flight",
+    "iter_lines",
     "read_cut_off",
     "read_cut_offs",
     "read_lines",
@@ -173,19 +174,24 @@ class TestRecord:
         return body
 
 
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """Every whole JSON object in a records file; a torn line (crash mid-write) is skipped."""
-    lines: list[dict[str, Any]] = []
+def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """Every whole JSON object in a records file, one at a time; a torn line (crash
+    mid-write) and the NUL tail of a killed writer (:mod:`harness.journal`) are skipped."""
     if not path.exists():
-        return lines
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(raw, dict):
-            lines.append(raw)
-    return lines
+        return
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(raw, dict):
+                yield raw
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Every whole JSON object in a records file (:func:`iter_lines`, as a list)."""
+    return list(iter_lines(path))
 
 
 def _is_run(raw: Mapping[str, Any]) -> bool:

@@ -194,7 +194,6 @@ def test_the_tail_folds_runs_as_it_reads_and_waits_for_a_line_being_stored(
     tail.read_new()
     (test,) = tail.tally.records()
     assert (test.n, test.failed, test.outcome_codes, test.messages) == (1, 1, "f", ("boom",))
-    assert tail.running == {}
     path.write_bytes(done + storing + b"\0" * 100)  # now whole
     tail.read_new()
     (test,) = tail.tally.records()
