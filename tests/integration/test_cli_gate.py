@@ -70,6 +70,9 @@ def test_an_impossible_p95_threshold_fails_the_gate_with_exit_1(tmp_path: Path) 
         "gates.load_p95_ms=0.001",
         "--set",
         "load.duration_s=3",
+        # at the generator's floor a fail would be insufficient (tests/integration/test_floor.py)
+        "--set",
+        "load.floor_enabled=false",
         "--set",
         "chaos.enabled=false",
         "--set",
