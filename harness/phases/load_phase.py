@@ -53,6 +53,7 @@ def run_load_phase(
     from harness.load.percentiles import percentile_estimate
 
     spec = load_spec(settings, target_url, overrides)
+    spec.validate()  # a spec the load would refuse is refused before the floor's seconds
     floor = measure_floor_phase(ctx, settings, spec) if settings.floor_enabled else None
     ctx.say(
         f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
