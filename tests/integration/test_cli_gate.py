@@ -35,6 +35,9 @@ def test_smoke_gate_passes_with_a_complete_report(tmp_path: Path) -> None:
     load = report["load"]
     assert load["requests"] > 1000
     assert set(load["latency_ms"]) >= {"p50", "p95", "p99", "max"}
+    # the generator's floor, measured before the load at its rate (2 s at 500 req/s)
+    assert load["floor"]["requests"] == 1000
+    assert set(load["floor"]["at_floor"]) == {"p50", "p95", "p99"}
     (chaos,) = report["chaos"]
     assert chaos["fault"] == {"type": "latency", "attributes": {"latency": 100, "jitter": 0}}
     assert chaos["effect_observed"] is True

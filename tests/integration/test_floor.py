@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from cli_helpers import run_cli
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,7 +23,6 @@ from starlette.routing import Route
 
 from harness.floor import AT_FLOOR
 from target_api.testing import poll_until
-from tests.integration.cli_helpers import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
