@@ -148,6 +148,12 @@ def _fuzz_options(fuzz: argparse.ArgumentParser) -> None:
     _common(fuzz)
 
 
+_CALIBRATE_HELP = (
+    "measure the generator's noise floor alone (the same client, users and rate against a "
+    "null server; --duration sets its length); no target, no gates: exit 3"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reliable-test-runner",
@@ -177,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a load file, TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
         "--users still override it",
     )
+    load.add_argument("--calibrate", action="store_true", help=_CALIBRATE_HELP)
     _common(load)
 
     chaos = _command(sub, "chaos", "run chaos experiments (all of the profile's by default)")
@@ -339,6 +346,10 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
+    if args.calibrate:
+        from harness.floor_command import cmd_calibrate
+
+        return cmd_calibrate(args, _config(args))
     from harness.commands import cmd_load
 
     return cmd_load(args, _config(args))

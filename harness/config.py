@@ -110,6 +110,9 @@ class LoadSettings(_Model):
     path: str = "/api/v0/ping"
     processes: Annotated[int, Field(ge=1, le=64)] = 1
     max_requests: Annotated[int, Field(ge=1)] | None = None
+    # the generator's noise floor, measured before the load (harness/floor.py)
+    floor_enabled: bool = True
+    floor_duration_s: Annotated[float, Field(gt=0, le=60)] = 2.0
     # a load file (scenarios/load/*.toml) that replaces the fields above; "profile_file" is
     # its former name, still read
     load_file: str | None = Field(

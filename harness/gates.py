@@ -19,6 +19,7 @@ from harness.api_coverage import ApiCoverage, api_coverage_gate
 from harness.availability import Availability, availability_gate
 from harness.code_coverage import CoverageFigures, coverage_gate
 from harness.decision import Decision, GateThresholds
+from harness.floor import GeneratorFloor, floor_verdict
 from harness.fuzz import FuzzOutcome, fuzz_gate
 from harness.regression_gate import RegressionEvidence, regression_gate
 from harness.resources import ResourceUsage
@@ -89,6 +90,7 @@ class LoadEvidence:
     p95: PercentileEstimate
     p99: PercentileEstimate
     intended_rps: float = 0.0  # 0: the closed model (as fast as it goes)
+    floor: GeneratorFloor | None = None  # the generator's own latency (harness.floor)
 
 
 # harness.chaos.executor.not_run_result starts every not-run experiment's error with this
@@ -320,6 +322,8 @@ def _latency(attr: Literal["p95", "p99"], ev: Evidence, threshold: float) -> Gat
             f"; {ev.load.failures} of them failed, and their time is in the {attr} too "
             "(a fast error is not a fast answer: see load_error_rate)"
         )
+    outcome, note = floor_verdict(attr, outcome, est.estimate_ms, ev.load.floor)
+    detail += note
     if outcome == "fail":
         decided_on, decided_by = est.low_ms, "95% order-statistic lower bound"
     else:

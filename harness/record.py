@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # stats (scipy) and the phases' types: imported only where th
     from harness.checklist import Checklist
     from harness.code_coverage import CoverageOutcome
     from harness.config import TestSettings
+    from harness.floor import GeneratorFloor
     from harness.fuzz import FuzzOutcome
     from harness.gates import ChaosEvidence, GateResult, LoadEvidence, SuiteEvidence
     from harness.load import LoadResult
@@ -162,13 +163,16 @@ class LoadOutcome:
     result: LoadResult
     p95: PercentileEstimate
     p99: PercentileEstimate
+    floor: GeneratorFloor | None = None  # the generator's own, measured before the load
     _body: dict[str, object] = field(init=False, repr=False, compare=False)
 
     def evidence(self) -> LoadEvidence:
         from harness.gates import LoadEvidence
 
         r = self.result
-        return LoadEvidence(r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps)
+        return LoadEvidence(
+            r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps, self.floor
+        )
 
     def to_json(self) -> dict[str, object]:
         return dict(self._body)
@@ -200,6 +204,9 @@ class LoadOutcome:
             for item in histogram.get_recorded_iterator()
         ][:_HISTOGRAM_BUCKETS]
         body["histogram_encoded"] = self.result.histogram
+        if self.floor is not None:  # beside the target's percentiles, and which sit on it
+            flags = self.floor.flags(self.result.latency_ms)
+            body["floor"] = self.floor.to_json() | {"at_floor": flags}
         object.__setattr__(self, "_body", body)
 
 

@@ -13,9 +13,10 @@ from harness.record import LoadOutcome
 from harness.session import RunContext
 
 if TYPE_CHECKING:
+    from harness.floor import GeneratorFloor
     from harness.load import LoadSpec
 
-__all__ = ["load_spec", "run_load_phase"]
+__all__ = ["load_spec", "measure_floor_phase", "run_load_phase", "say_floor_flags"]
 
 
 def load_spec(
@@ -52,6 +53,8 @@ def run_load_phase(
     from harness.load.percentiles import percentile_estimate
 
     spec = load_spec(settings, target_url, overrides)
+    spec.validate()  # a spec the load would refuse is refused before the floor's seconds
+    floor = measure_floor_phase(ctx, settings, spec) if settings.floor_enabled else None
     ctx.say(
         f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
         f"{spec.duration_s} s against {target_url}"
@@ -70,6 +73,7 @@ def run_load_phase(
                     partial,
                     percentile_estimate(histogram, 0.95),
                     percentile_estimate(histogram, 0.99),
+                    floor,
                 )
             )
             ctx.say(
@@ -79,7 +83,7 @@ def run_load_phase(
         raise stopped.cause from None
     histogram = decode_histogram(result.histogram)
     outcome = LoadOutcome(
-        result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
+        result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99), floor
     )
     ctx.state.record(load=outcome)
     # the whole merged histogram beside the report: what a later run is compared with
@@ -90,6 +94,8 @@ def run_load_phase(
         f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
         f"p95 {outcome.p95.estimate_ms:.3f} ms"
     )
+    if floor is not None:
+        say_floor_flags(ctx, floor, result.latency_ms)
     for message, count in list(result.errors.items())[:3]:  # why they failed, worst first
         ctx.say(f"load: {count} failed: {message}")
     if len(result.by_request) > 1:  # the mix, request by request: never one averaged p95
@@ -99,3 +105,39 @@ def run_load_phase(
                 f"failed, p95 {request.latency_ms['p95']:.3f} ms"
             )
     return outcome
+
+
+def measure_floor_phase(ctx: RunContext, settings: LoadSettings, spec: LoadSpec) -> GeneratorFloor:
+    """The generator's floor for ``spec`` (its client, users, rate, processes), measured for
+    ``settings.floor_duration_s`` against the null server, as the run's "floor" phase."""
+    from harness.load.calibration import measure_floor
+
+    with ctx.state.phase("floor"):
+        floor = measure_floor(spec, settings.floor_duration_s, say=ctx.say)
+    p = floor.percentiles
+    ctx.say(
+        f"load: generator's floor ({floor.requests} requests, {floor.failures} failed, "
+        f"{floor.rps:.0f} req/s against the null server): "
+        + ", ".join(f"{k} {_bounded(p[k])}" for k in ("p50", "p95", "p99"))
+    )
+    return floor
+
+
+def say_floor_flags(
+    ctx: RunContext, floor: GeneratorFloor, latency_ms: Mapping[str, float]
+) -> None:
+    """One console line per percentile of the target's at the generator's floor."""
+    from harness.floor import AT_FLOOR, FLOOR_FACTOR
+
+    for name, flagged in floor.flags(latency_ms).items():
+        if flagged:
+            ctx.say(
+                f"load: {name} {latency_ms[name]:.3f} ms is within {FLOOR_FACTOR:g}x of the "
+                f"floor's {floor.estimate_ms(name):.3f} ms: {AT_FLOOR}"
+            )
+
+
+def _bounded(est: Any) -> str:
+    if est.low_ms is None or est.high_ms is None:
+        return f"{est.estimate_ms:.3f} ms (too few samples for bounds)"
+    return f"{est.estimate_ms:.3f} ms [{est.low_ms:.3f}, {est.high_ms:.3f}]"

@@ -42,6 +42,13 @@ class Sampled:
             return None
         last = samples[-1].t
         spans = [(s.name, s.start, s.end or last) for s in self.ctx.state.outcome.spans]
+        # the generator's floor runs first inside the load phase, against its own null
+        # server: the target is idle then, so "under load" starts when the floor ends
+        floor_ends = [e for n, _, e in spans if n == "floor"]
+        spans = [
+            (n, max([a, *(e for e in floor_ends if a <= e <= b)]) if n == "load" else a, b)
+            for n, a, b in spans
+        ]
         self.usage = analyse_resources(
             samples,
             source=self.sampler.source.description,

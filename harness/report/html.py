@@ -41,6 +41,7 @@ from harness.report.charts import (
 )
 from harness.report.coverage_section import coverage_view
 from harness.report.document import complete
+from harness.report.floor_section import floor_view
 from harness.report.fuzz_section import fuzz_view
 from harness.report.regression_section import regression_view
 from harness.report.resource_section import resource_charts, resource_view
@@ -391,6 +392,7 @@ def render_html(report: Mapping[str, Any], history: Sequence[Mapping[str, Any]] 
         "api_coverage": api_coverage_view(report),
         "security": security_view(report),
         "fuzz": fuzz_view(report),
+        "floor": floor_view(report),
         "resource_charts": resource_charts(report),
         "history_skipped": views.history_skipped(report),
         "profile_description": str(report.get("profile_description") or ""),

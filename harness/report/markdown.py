@@ -110,7 +110,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             "left out of each test's record across runs: " + "; ".join(map(_cell, skipped[:5])),
             "",
         ]
-    lines += _load_markdown(report.get("load"), views)
+    lines += _load_markdown(report.get("load"), views) + _floor_markdown(report)
     lines += _chaos_markdown(views.chaos_rows(report.get("chaos", [])))
     return "\n".join(lines)
 
@@ -352,6 +352,29 @@ def _load_markdown(load: Any, views: ModuleType) -> list[str]:
             for r in requests
         ]
         lines.append("")
+    return lines
+
+
+def _floor_markdown(report: Mapping[str, Any]) -> list[str]:
+    """The generator's own latency beside the target's, each percentile flagged at it."""
+    from harness.floor import AT_FLOOR
+    from harness.report.floor_section import floor_view
+
+    view = floor_view(report)
+    if view is None:
+        return []
+    lines = [
+        "### The generator's floor",
+        "",
+        f"{_cell(view.headline)}.",
+        "",
+        "| percentile | target ms | floor ms [95% bounds] | at the floor? |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [f"| {r.percentile} | {r.target} | {r.floor} | {_cell(r.flag)} |" for r in view.rows]
+    lines += ["", f"{_cell(view.rule)}.", ""]
+    if view.flagged:
+        lines += [f"**{', '.join(view.flagged)}: {AT_FLOOR}.**", ""]
     return lines
 
 

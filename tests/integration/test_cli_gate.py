@@ -35,6 +35,9 @@ def test_smoke_gate_passes_with_a_complete_report(tmp_path: Path) -> None:
     load = report["load"]
     assert load["requests"] > 1000
     assert set(load["latency_ms"]) >= {"p50", "p95", "p99", "max"}
+    # the generator's floor, measured before the load at its rate (2 s at 500 req/s)
+    assert load["floor"]["requests"] == 1000
+    assert set(load["floor"]["at_floor"]) == {"p50", "p95", "p99"}
     (chaos,) = report["chaos"]
     assert chaos["fault"] == {"type": "latency", "attributes": {"latency": 100, "jitter": 0}}
     assert chaos["effect_observed"] is True
@@ -70,6 +73,9 @@ def test_an_impossible_p95_threshold_fails_the_gate_with_exit_1(tmp_path: Path) 
         "gates.load_p95_ms=0.001",
         "--set",
         "load.duration_s=3",
+        # at the generator's floor a fail would be insufficient (tests/integration/test_floor.py)
+        "--set",
+        "load.floor_enabled=false",
         "--set",
         "chaos.enabled=false",
         "--set",
