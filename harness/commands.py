@@ -129,7 +129,7 @@ def _load_overrides(config: ResolvedConfig) -> dict[str, Any]:
     load = config.profile.load
     return {
         key: getattr(load, key)
-        for key in ("duration_s", "rate_rps", "users", "max_requests", "processes")
+        for key in ("duration_s", "rate_rps", "users", "max_requests", "processes", "max_in_flight")
         if config.origin(f"load.{key}").startswith(("--set", "environment variable"))
     }
 

@@ -110,6 +110,8 @@ class LoadSettings(_Model):
     path: str = "/api/v0/ping"
     processes: Annotated[int, Field(ge=1, le=64)] = 1
     max_requests: Annotated[int, Field(ge=1)] | None = None
+    # open model: requests out at once at most (k6's maxVUs); one due beyond it is dropped
+    max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = 100
     # a load file (scenarios/load/*.toml) that replaces the fields above; "profile_file" is
     # its former name, still read
     load_file: str | None = Field(

@@ -208,7 +208,7 @@ class LoadHandle:
         spec = self.spec
         return merge_reports(
             data["reports"], intended_rate_rps=spec.rate_rps, users=spec.users,
-            model=spec.model, interrupted=True,
+            model=spec.model, interrupted=True, max_in_flight=spec.max_in_flight,
         )  # fmt: skip
 
     def _on_progress(self, snapshot: LoadProgress) -> None:
@@ -290,6 +290,7 @@ def _pump(
                     duration_s=spec.duration_s,
                     requests=int(line["requests"]),
                     failures=int(line["failures"]),
+                    dropped=int(line.get("dropped", 0)),
                 )
             )
 
@@ -313,6 +314,7 @@ def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> Load
         users=spec.users,
         model=spec.model,
         interrupted=bool(data["interrupted"]),
+        max_in_flight=spec.max_in_flight,
     )
 
 

@@ -10,6 +10,7 @@ reported at once, each naming the file and the field, before any traffic is sent
     users = 10
     duration_s = 10
     max_requests = 5000     # optional count bound
+    max_in_flight = 100     # open model: at most this many out at once; more are dropped
     [[requests]]
     method = "GET"
     path = "/api/v0/ping"
@@ -97,6 +98,7 @@ class _LoadFileModel(BaseModel):
     duration_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     max_requests: int | None = Field(default=None, ge=1)
     processes: int = Field(default=1, ge=1)
+    max_in_flight: int = Field(default=100, ge=1)
     request_timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     requests: list[_RequestModel] = Field(min_length=1)
 
@@ -213,6 +215,7 @@ def parse_load_file(
         duration_s=model.duration_s,
         max_requests=model.max_requests,
         processes=model.processes,
+        max_in_flight=model.max_in_flight,
         request_timeout_s=model.request_timeout_s,
         allow_non_loopback=allow_non_loopback,
     )

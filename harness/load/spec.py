@@ -108,15 +108,17 @@ class RequestSpec:
 class LoadSpec:
     """A bounded load run against one target.
 
-    ``rate_rps > 0`` is the open model: requests leave on a fixed schedule whatever the
+    ``rate_rps > 0`` is the open model: requests start on a fixed schedule whatever the
     service does, and latency counts from the intended send time. ``rate_rps == 0`` is the
     closed model: each user sends its next request when the last one returns.
 
-    In the open model each user owns every ``users``-th slot of the schedule and has one
-    request in flight at a time, so ``users`` should exceed ``rate_rps`` x the expected
-    latency; a user that falls behind sends its late requests at once, and they are
-    charged from their intended times (never hidden). Keep ``users`` modest all the same:
-    Locust's own latency noise grows with them (bench/results/load.md).
+    In the open model each user owns every ``users``-th slot of the schedule and starts
+    each of its requests at its time without waiting for the one before (k6's
+    constant-arrival-rate): the number in flight grows as the service slows, up to
+    ``max_in_flight`` over the whole run (k6's maxVUs). A request due while that many are
+    out is not delayed but *dropped*: counted in ``requests`` and ``failures`` and on its
+    own as ``dropped``. Keep ``users`` modest: Locust's own latency noise grows with them
+    (bench/results/load.md).
     """
 
     target_url: str
@@ -128,6 +130,7 @@ class LoadSpec:
     processes: int = 1
     request_timeout_s: float = 5.0
     allow_non_loopback: bool = False
+    max_in_flight: int = 100
 
     @property
     def model(self) -> str:
@@ -172,6 +175,12 @@ class LoadSpec:
             "an integer >= 1, or absent for no count bound",
         )
         check(self.processes >= 1, "processes", self.processes, "an integer >= 1")
+        check(
+            self.max_in_flight >= max(1, self.processes),
+            "max_in_flight",
+            self.max_in_flight,
+            f"an integer >= processes ({self.processes}): each process needs one at least",
+        )
         check(
             self.processes <= 1 or self.users % self.processes == 0,
             "users",
@@ -222,6 +231,7 @@ class LoadSpec:
             "processes": self.processes,
             "request_timeout_s": self.request_timeout_s,
             "allow_non_loopback": self.allow_non_loopback,
+            "max_in_flight": self.max_in_flight,
         }
 
     @classmethod
@@ -238,6 +248,7 @@ class LoadSpec:
             processes=int(data["processes"]),
             request_timeout_s=float(data["request_timeout_s"]),
             allow_non_loopback=bool(data["allow_non_loopback"]),
+            max_in_flight=int(data.get("max_in_flight", 100)),
         )
 
 

@@ -27,6 +27,7 @@ import locust  # noqa: F401  (patches the standard library with gevent)
 import argparse
 import itertools
 import json
+import math
 import os
 import random
 import signal
@@ -39,6 +40,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.pool
 import locust.runners
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
@@ -51,6 +53,7 @@ from harness.load.histogram import (
     new_histogram,
     record_us,
 )
+from harness.load.result import DROPPED
 from harness.load.pacing import intended_offsets_s, share_of
 from harness.load.spec import LoadSpec, RequestSpec
 
@@ -63,6 +66,7 @@ MAX_ERROR_KINDS = 50
 FELL_BEHIND = (
     "not sent: the load generator fell more than request_timeout_s behind the open-model schedule"
 )
+
 # Time allowed, past duration_s + 2 x request_timeout_s, for spawning users and draining.
 SPAWN_AND_DRAIN_GRACE_S = 10.0
 # How long the master waits for its workers to connect, and for their final reports.
@@ -86,9 +90,10 @@ class Recorder:
         self.histogram = new_histogram()
         self.requests = 0
         self.failures = 0
+        self.dropped = 0
         self.errors: Counter[str] = Counter()
         self.seconds: dict[int, list[Any]] = {}
-        # per request name (RequestSpec.name): [requests, failures, histogram]
+        # per request name (RequestSpec.name): [requests, failures, histogram, dropped]
         self.by_name: dict[str, list[Any]] = {}
         self.first_send_s: float | None = None
         self.last_done_s: float | None = None
@@ -109,22 +114,31 @@ class Recorder:
             self.first_send_s = time.time() - self.epoch
 
     def record(self, latency_s: float, error: str | None, name: str) -> None:
+        latency_us = latency_s * 1e6
+        per, second = self._count(error, name)
+        record_us(self.histogram, latency_us)
+        record_us(per[2], latency_us)
+        record_us(second[2], latency_us)
+
+    def drop(self, name: str) -> None:
+        """An open-model request that could not start: failed, without a latency."""
+        per, _ = self._count(DROPPED, name)
+        per[3] += 1
+        self.dropped += 1
+
+    def _count(self, error: str | None, name: str) -> tuple[list[Any], list[Any]]:
         now_s = time.time() - self.epoch
         self.last_done_s = now_s
-        latency_us = latency_s * 1e6
-        record_us(self.histogram, latency_us)
         self.requests += 1
         per = self.by_name.get(name)
         if per is None:
-            per = self.by_name[name] = [0, 0, new_histogram()]
+            per = self.by_name[name] = [0, 0, new_histogram(), 0]
         per[0] += 1
         per[1] += error is not None
-        record_us(per[2], latency_us)
         second = self.seconds.get(int(now_s))
         if second is None:
             second = self.seconds[int(now_s)] = [0, 0, new_histogram(TIMELINE_DIGITS)]
         second[0] += 1
-        record_us(second[2], latency_us)
         if error is not None:
             self.failures += 1
             second[1] += 1
@@ -132,11 +146,13 @@ class Recorder:
                 self.errors[error] += 1
             else:
                 self.errors["(other errors)"] += 1
+        return per, second
 
     def progress(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "failures": self.failures,
+            "dropped": self.dropped,
             "users_done": self.users_done,
             "crashes": len(self.crashes),
         }
@@ -145,6 +161,7 @@ class Recorder:
         return {
             "requests": self.requests,
             "failures": self.failures,
+            "dropped": self.dropped,
             "histogram": encode_histogram(self.histogram),
             "errors": dict(self.errors),
             "timeline": [
@@ -155,8 +172,13 @@ class Recorder:
             "last_done_s": self.last_done_s,
             "crashes": list(self.crashes),
             "by_request": {
-                name: {"requests": req, "failures": fail, "histogram": encode_histogram(hist)}
-                for name, (req, fail, hist) in self.by_name.items()
+                name: {
+                    "requests": req,
+                    "failures": fail,
+                    "dropped": dropped,
+                    "histogram": encode_histogram(hist),
+                }
+                for name, (req, fail, hist, dropped) in self.by_name.items()
             },
         }
 
@@ -214,6 +236,9 @@ class Plan:
         self.process_index = process_index
         self.local_users = spec.users // spec.processes
         self._local_ids = itertools.count()
+        # Open model: this process's share of max_in_flight, and how many are out now.
+        self.max_in_flight = share_of(spec.max_in_flight, spec.processes, process_index)
+        self.in_flight = 0
         # Closed model only: this process's share of max_requests.
         self.budget = (
             None
@@ -247,30 +272,53 @@ class Plan:
                 self.recorder.on_all_done()
 
     def _run_open(self, user: FastHttpUser, user_id: int, rng: random.Random) -> None:
+        """Start each of this user's requests at its intended time, in a greenlet of its
+        own, whatever the server does; drop it (counted) when max_in_flight are out."""
         spec = self.spec
         offsets: Iterator[float] = intended_offsets_s(
             user_id, spec.users, spec.rate_rps, spec.duration_s, spec.max_requests
         )
         start = time.perf_counter()
-        # A user stuck behind slow responses sends its late requests at once; beyond this
-        # point the rest are counted as failures instead of being silently dropped.
+        # Only a generator short of CPU falls behind its own clock; beyond this point the
+        # rest are counted as failures instead of being silently skipped.
         cutoff = start + spec.duration_s + spec.request_timeout_s
-        for offset in offsets:
-            intended = start + offset
-            req = self.pick(rng)
-            now = time.perf_counter()
-            if now > cutoff:
-                self.recorder.record(now - intended, FELL_BEHIND, req.name)
-                continue
-            delay = intended - now
-            if delay > 0:
-                gevent.sleep(delay)
-            if self.recorder.stop_requested:
-                return
-            self.recorder.sending()
+        requests = gevent.pool.Group()
+        try:
+            for offset in offsets:
+                intended = start + offset
+                req = self.pick(rng)
+                now = time.perf_counter()
+                if now > cutoff:
+                    self.recorder.record(now - intended, FELL_BEHIND, req.name)
+                    continue
+                delay = intended - now
+                if delay > 0:
+                    gevent.sleep(delay)
+                if self.recorder.stop_requested:
+                    break
+                if self.in_flight >= self.max_in_flight:
+                    self.recorder.drop(req.name)
+                    continue
+                self.in_flight += 1
+                self.recorder.sending()
+                requests.spawn(self._send_open, user, req, rng, intended)
+            requests.join()
+        except BaseException:
+            requests.kill(block=False)
+            raise
+
+    def _send_open(
+        self, user: FastHttpUser, req: RequestSpec, rng: random.Random, intended: float
+    ) -> None:
+        try:
             error = send(user, req, rng)
             # From the intended send time: a stall charges every request it delayed.
             self.recorder.record(time.perf_counter() - intended, error, req.name)
+        except Exception:
+            # never lost in a greenlet: the process reports it and the driver fails the run
+            self.recorder.crashes.append(traceback.format_exc())
+        finally:
+            self.in_flight -= 1
 
     def _run_closed(self, user: FastHttpUser, rng: random.Random) -> None:
         end = time.perf_counter() + self.spec.duration_s
@@ -307,6 +355,8 @@ def make_user_class(spec: LoadSpec, plan: Plan | None) -> type[FastHttpUser]:
         {
             "host": spec.target_url,
             "wait_time": constant(0),
+            # open model: one user may have all of its process's in-flight requests out
+            "concurrency": max(1, math.ceil(spec.max_in_flight / spec.processes)),
             "network_timeout": spec.request_timeout_s,
             "connection_timeout": spec.request_timeout_s,
             "run_plan": task(run_plan),
@@ -433,6 +483,7 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
                 elapsed_s=time.monotonic() - started,
                 requests=sum(int(p["requests"]) for p in progress.values()),
                 failures=sum(int(p["failures"]) for p in progress.values()),
+                dropped=sum(int(p.get("dropped", 0)) for p in progress.values()),
             )
             if os.getppid() != parent:  # the harness died: stop the workers, end
                 stop.set()

@@ -35,6 +35,7 @@ def load_spec(
         duration_s=settings.duration_s,
         max_requests=settings.max_requests,
         processes=settings.processes,
+        max_in_flight=settings.max_in_flight,
     )
 
 
@@ -52,10 +53,14 @@ def run_load_phase(
     from harness.load.percentiles import percentile_estimate
 
     spec = load_spec(settings, target_url, overrides)
-    ctx.say(
-        f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
-        f"{spec.duration_s} s against {target_url}"
-    )
+    if spec.model == "open":
+        how = (
+            f"open model, {spec.rate_rps:g} req/s intended, {spec.users} users, at most "
+            f"{spec.max_in_flight} in flight"
+        )
+    else:
+        how = f"closed model, {spec.users} users, each waiting for its reply"
+    ctx.say(f"load: {how}, {spec.duration_s:g} s against {target_url}")
     from harness.load.driver import LoadInterrupted
 
     try:
@@ -86,9 +91,10 @@ def run_load_phase(
     from harness.baseline import HISTOGRAM_FILE
 
     (ctx.state.run_dir / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="utf-8")
+    dropped = f" ({result.dropped} of them dropped)" if result.model == "open" else ""
     ctx.say(
-        f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
-        f"p95 {outcome.p95.estimate_ms:.3f} ms"
+        f"load: {result.requests} requests, {result.failures} failed{dropped}, "
+        f"{result.rps:.0f} req/s, p95 {outcome.p95.estimate_ms:.3f} ms ({result.model} model)"
     )
     for message, count in list(result.errors.items())[:3]:  # why they failed, worst first
         ctx.say(f"load: {count} failed: {message}")

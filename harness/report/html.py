@@ -166,6 +166,9 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         "errors": errors,
         "requests_by_name": views.request_rows(load),
         "interrupted": load.get("interrupted") is True,
+        "model": views.load_model_text(load),
+        "dropped": fmt_number(count_or_zero(load.get("dropped"))),
+        "stopped": views.load_stop_text(load),
     }
 
 

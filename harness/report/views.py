@@ -43,6 +43,8 @@ __all__ = [
     "format_rate",
     "gate_rows",
     "history_skipped",
+    "load_model_text",
+    "load_stop_text",
     "rate_text",
     "readiness_view",
     "request_rows",
@@ -344,6 +346,35 @@ class RequestRow:
     p95: str
     p99: str
     max: str
+
+
+def load_model_text(load: Any) -> str:
+    """How the load was sent, named: the open model with its rate and in-flight cap (and
+    what it dropped), or the closed model with its users."""
+    load = _map(load)
+    users = _count(load.get("users"))
+    if load.get("model") == "closed":
+        return f"closed model: {users or '?'} users, each sending when its last reply is back"
+    rate, cap = _num(load.get("intended_rate_rps")), _count(load.get("max_in_flight"))
+    text = f"open model: {significant(rate)} req/s intended, started on schedule"
+    if cap is not None:
+        dropped = _count(load.get("dropped")) or 0
+        n = _count(load.get("requests")) or 0
+        text += (
+            f", at most {cap:,} in flight; {dropped:,}/{n:,} dropped (due while {cap:,} were "
+            "in flight: not sent, counted as failed)"
+        )
+    return text
+
+
+def load_stop_text(load: Any) -> str:
+    """Why the load ended before its plan (a gate's abort, a stopping rule), or ''."""
+    stopped = _map(_map(load).get("stopped_early"))
+    if not stopped:
+        return ""
+    at = _num(stopped.get("at_s"))
+    when = f" after {significant(at)} s" if at is not None else ""
+    return f"stopped early{when}: {stopped.get('reason', 'no reason given')}"
 
 
 def request_rows(load: Any) -> list[RequestRow]:

@@ -1,0 +1,119 @@
+"""The true open model against a real uvicorn server on 127.0.0.1:0 that slows down.
+
+The server's latency is set by the test while the load runs; it records when each request
+arrived, so the tests check the schedule from the server's side, not the generator's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from harness.load import LoadSpec, RequestSpec, run_load
+from harness.load.result import DROPPED
+from target_api.testing import poll_until
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class SlowingServer:
+    url: str = ""
+    # seconds after the first request at which every answer starts to take slow_s
+    slow_after_s: float = 1.0
+    slow_s: float = 0.3
+    arrivals: list[float] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+
+def _app(state: SlowingServer) -> Starlette:
+    async def work(request: Request) -> Response:
+        now = time.monotonic()
+        state.arrivals.append(now)
+        state.in_flight += 1
+        state.most_in_flight = max(state.most_in_flight, state.in_flight)
+        try:
+            if now - state.arrivals[0] >= state.slow_after_s:
+                await asyncio.sleep(state.slow_s)
+            return JSONResponse({"status": "ok"})
+        finally:
+            state.in_flight -= 1
+
+    return Starlette(routes=[Route("/work", work)])
+
+
+@pytest.fixture
+def slowing() -> Iterator[SlowingServer]:
+    state = SlowingServer()
+    config = uvicorn.Config(
+        _app(state), host="127.0.0.1", port=0, log_level="warning",
+        access_log=False, lifespan="off", ws="none",
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-uvicorn-slowing", daemon=True)
+    thread.start()
+    poll_until("uvicorn started", lambda: server.started, 10, interval_s=0.01)
+    state.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    yield state
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _arrivals_between(state: SlowingServer, low_s: float, high_s: float) -> int:
+    first = state.arrivals[0]
+    return sum(1 for t in state.arrivals if low_s <= t - first < high_s)
+
+
+def test_the_open_model_holds_its_rate_when_the_server_slows_down(
+    slowing: SlowingServer,
+) -> None:
+    # 100 req/s for 2.5 s; from 1 s on each answer takes 300 ms: about 30 in flight, well
+    # under max_in_flight, so every request starts on schedule and none is dropped
+    spec = LoadSpec(
+        slowing.url, requests=(RequestSpec(path="/work"),), rate_rps=100.0, users=2,
+        duration_s=2.5, max_in_flight=200,
+    )  # fmt: skip
+    result = run_load(spec)
+    assert result.requests == 250 == len(slowing.arrivals)
+    assert result.failures == result.dropped == 0
+    # a closed model with 2 users would get ~7 req/s through at 300 ms; the schedule's
+    # 100 req/s keep arriving while the server is slow
+    assert _arrivals_between(slowing, 1.2, 2.2) >= 80
+    assert slowing.most_in_flight >= 20
+    assert result.latency_ms["p99"] >= 250.0
+    assert result.max_in_flight == 200
+
+
+def test_requests_beyond_max_in_flight_are_dropped_and_counted_as_failures(
+    slowing: SlowingServer,
+) -> None:
+    # the same slow-down, but at most 8 in flight: of the ~30 needed, the rest are dropped
+    spec = LoadSpec(
+        slowing.url, requests=(RequestSpec(path="/work"),), rate_rps=100.0, users=2,
+        duration_s=2.5, max_in_flight=8,
+    )  # fmt: skip
+    result = run_load(spec)
+    sent = len(slowing.arrivals)
+    assert result.requests == 250  # the whole schedule is accounted for
+    assert result.dropped == 250 - sent > 50
+    assert result.failures == result.dropped
+    assert result.errors == {DROPPED: result.dropped}
+    assert slowing.most_in_flight <= 8
+    # latency is of the requests sent; the dropped ones have none
+    assert result.samples == sent
+    (only,) = result.by_request
+    assert only.dropped == result.dropped
+    assert result.to_json()["dropped"] == result.dropped
+    # before the slow-down nothing was dropped: the first second arrived in full
+    assert _arrivals_between(slowing, 0.0, 0.9) >= 85
