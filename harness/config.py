@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -35,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.config_load import StageSettings, check_stages
 from harness.config_sections import (
     ApiCoverageSettings,
     CoverageSettings,
@@ -112,6 +114,8 @@ class LoadSettings(_Model):
     max_requests: Annotated[int, Field(ge=1)] | None = None
     # open model: requests out at once at most (k6's maxVUs); one due beyond it is dropped
     max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = 100
+    # a shape over time (harness.config_load): replaces rate_rps/users and duration_s
+    stages: Annotated[list[StageSettings], AfterValidator(check_stages)] = []
     # a load file (scenarios/load/*.toml) that replaces the fields above; "profile_file" is
     # its former name, still read
     load_file: str | None = Field(

@@ -205,11 +205,7 @@ class LoadHandle:
             return None
         if not data:
             return None
-        spec = self.spec
-        return merge_reports(
-            data["reports"], intended_rate_rps=spec.rate_rps, users=spec.users,
-            model=spec.model, interrupted=True, max_in_flight=spec.max_in_flight,
-        )  # fmt: skip
+        return merged(self.spec, data["reports"], interrupted=True)
 
     def _on_progress(self, snapshot: LoadProgress) -> None:
         self._latest = snapshot
@@ -307,15 +303,20 @@ def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> Load
         data = json.loads(result_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise run.failure(f"wrote no readable result ({exc})") from None
-    spec = run.spec
-    return merge_reports(
-        data["reports"],
-        intended_rate_rps=spec.rate_rps,
+    return merged(run.spec, data["reports"], interrupted=bool(data["interrupted"]))
+
+
+def merged(spec: LoadSpec, reports: list[dict[str, Any]], *, interrupted: bool) -> LoadResult:
+    """The processes' reports of a run of ``spec``, added into one :class:`LoadResult`."""
+    result = merge_reports(
+        reports,
+        intended_rate_rps=spec.mean_rate_rps if spec.stages else spec.rate_rps,
         users=spec.users,
         model=spec.model,
-        interrupted=bool(data["interrupted"]),
+        interrupted=interrupted,
         max_in_flight=spec.max_in_flight,
     )
+    return dataclasses.replace(result, stages=spec.stages) if spec.stages else result
 
 
 def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:

@@ -21,6 +21,7 @@ from harness.load.histogram import (
     new_histogram,
     summarize_ms,
 )
+from harness.load.spec import Stage
 
 __all__ = [
     "DROPPED",
@@ -113,6 +114,7 @@ class LoadResult:
     # ``requests`` and ``failures`` too (an error-rate gate counts them), not in latency
     dropped: int = 0
     max_in_flight: int | None = None  # open model only
+    stages: tuple[Stage, ...] = ()  # the load's shape, when it had one
 
     @property
     def error_rate(self) -> float:
@@ -148,6 +150,8 @@ class LoadResult:
         out: dict[str, Any] = {}
         if self.max_in_flight is not None:  # the open model: its cap and what it dropped
             out |= {"max_in_flight": self.max_in_flight, "dropped": self.dropped}
+        if self.stages:
+            out["stages"] = [stage.to_json() for stage in self.stages]
         if self.by_request:
             out["by_request"] = [r.to_json() for r in self.by_request]
         return out

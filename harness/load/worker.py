@@ -54,7 +54,7 @@ from harness.load.histogram import (
     record_us,
 )
 from harness.load.result import DROPPED
-from harness.load.pacing import intended_offsets_s, share_of
+from harness.load.pacing import schedule_offsets_s, share_of, value_at
 from harness.load.spec import LoadSpec, RequestSpec
 
 # Workers report progress to the master every second instead of Locust's default 3 s.
@@ -72,6 +72,8 @@ SPAWN_AND_DRAIN_GRACE_S = 10.0
 # How long the master waits for its workers to connect, and for their final reports.
 WORKER_CONNECT_TIMEOUT_S = 30.0
 WORKER_REPORT_TIMEOUT_S = 10.0
+# Closed-model stages: how often a user outside the current stage's count looks again.
+STAGE_POLL_S = 0.02
 # Locust warns above 100 users/s; the open model paces each user from its own start anyway.
 SPAWN_RATE = 100.0
 
@@ -265,7 +267,7 @@ class Plan:
             if self.spec.rate_rps > 0:
                 self._run_open(user, user_id, rng)
             else:
-                self._run_closed(user, rng)
+                self._run_closed(user, user_id, rng)
         finally:
             self.recorder.users_done += 1
             if self.recorder.users_done == self.local_users and self.recorder.on_all_done:
@@ -275,8 +277,8 @@ class Plan:
         """Start each of this user's requests at its intended time, in a greenlet of its
         own, whatever the server does; drop it (counted) when max_in_flight are out."""
         spec = self.spec
-        offsets: Iterator[float] = intended_offsets_s(
-            user_id, spec.users, spec.rate_rps, spec.duration_s, spec.max_requests
+        offsets: Iterator[float] = schedule_offsets_s(
+            spec.segments(), user_id, spec.users, spec.max_requests
         )
         start = time.perf_counter()
         # Only a generator short of CPU falls behind its own clock; beyond this point the
@@ -320,9 +322,15 @@ class Plan:
         finally:
             self.in_flight -= 1
 
-    def _run_closed(self, user: FastHttpUser, rng: random.Random) -> None:
-        end = time.perf_counter() + self.spec.duration_s
-        while time.perf_counter() < end and not self.recorder.stop_requested:
+    def _run_closed(self, user: FastHttpUser, user_id: int, rng: random.Random) -> None:
+        start = time.perf_counter()
+        end = start + self.spec.duration_s
+        shape = self.spec.segments() if self.spec.stages else None
+        while (now := time.perf_counter()) < end and not self.recorder.stop_requested:
+            # user u is active while the stage's users (floored) exceed u
+            if shape is not None and user_id + 1 > value_at(shape, now - start) + 1e-9:
+                gevent.sleep(STAGE_POLL_S)  # not among the stage's users now
+                continue
             if self.budget is not None:
                 if self.budget <= 0:
                     return

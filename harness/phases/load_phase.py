@@ -22,12 +22,17 @@ def load_spec(
     settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None = None
 ) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
+    from harness.load.spec import Stage, with_stages
 
+    given = dict(overrides or {})
+    # a rate, duration or users typed on the command line replaces the stages' shape
+    reshaped = bool(given.keys() & {"rate_rps", "duration_s", "users"})
     if settings.load_file:
         spec = load_load_spec(Path(settings.load_file), target_url)
         # what the user typed on the command line wins over the load file
-        return dataclasses.replace(spec, **dict(overrides or {}))
-    return LoadSpec(
+        spec = dataclasses.replace(spec, **given)
+        return dataclasses.replace(spec, stages=()) if reshaped else spec
+    spec = LoadSpec(
         target_url=target_url,
         requests=(RequestSpec(path=settings.path),),
         rate_rps=settings.rate_rps,
@@ -37,6 +42,10 @@ def load_spec(
         processes=settings.processes,
         max_in_flight=settings.max_in_flight,
     )
+    if reshaped:
+        return spec
+    stages = tuple(Stage(s.duration_s, s.rate_rps, s.users) for s in settings.stages)
+    return with_stages(spec, stages)
 
 
 def run_load_phase(

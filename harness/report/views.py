@@ -354,9 +354,11 @@ def load_model_text(load: Any) -> str:
     load = _map(load)
     users = _count(load.get("users"))
     if load.get("model") == "closed":
-        return f"closed model: {users or '?'} users, each sending when its last reply is back"
+        text = f"closed model: {users or '?'} users, each sending when its last reply is back"
+        return text + _stages_text(load, "users")
     rate, cap = _num(load.get("intended_rate_rps")), _count(load.get("max_in_flight"))
-    text = f"open model: {significant(rate)} req/s intended, started on schedule"
+    mean = " on average" if _list(load.get("stages")) else ""
+    text = f"open model: {significant(rate)} req/s intended{mean}, started on schedule"
     if cap is not None:
         dropped = _count(load.get("dropped")) or 0
         n = _count(load.get("requests")) or 0
@@ -364,7 +366,21 @@ def load_model_text(load: Any) -> str:
             f", at most {cap:,} in flight; {dropped:,}/{n:,} dropped (due while {cap:,} were "
             "in flight: not sent, counted as failed)"
         )
-    return text
+    return text + _stages_text(load, "rate_rps")
+
+
+def _stages_text(load: Mapping[str, Any], key: str) -> str:
+    """``; in 3 stages: to 100 over 2 s, ...`` (k6's: linear from the previous target)."""
+    stages = [_map(s) for s in _list(load.get("stages"))]
+    if not stages:
+        return ""
+    unit = " req/s" if key == "rate_rps" else " users"
+    parts = [
+        f"to {significant(s.get(key))}{unit} "
+        + (f"over {significant(s.get('duration_s'))} s" if s.get("duration_s") else "at once")
+        for s in stages
+    ]
+    return f"; shaped in {len(stages)} stages, each linear from the one before: " + ", ".join(parts)
 
 
 def load_stop_text(load: Any) -> str:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from harness.load import LoadSpec, RequestSpec, run_load
 from harness.load.result import DROPPED
+from harness.load.spec import Stage, with_stages
 from target_api.testing import poll_until
 
 pytestmark = pytest.mark.integration
@@ -117,3 +118,36 @@ def test_requests_beyond_max_in_flight_are_dropped_and_counted_as_failures(
     assert result.to_json()["dropped"] == result.dropped
     # before the slow-down nothing was dropped: the first second arrived in full
     assert _arrivals_between(slowing, 0.0, 0.9) >= 85
+
+
+def test_open_stages_start_each_request_on_the_shape(slowing: SlowingServer) -> None:
+    # a step: 50 req/s for 1 s, then 150 req/s for 1 s (the server stays fast)
+    slowing.slow_after_s = 1e9
+    stages = (
+        Stage(0.0, rate_rps=50.0), Stage(1.0, rate_rps=50.0),
+        Stage(0.0, rate_rps=150.0), Stage(1.0, rate_rps=150.0),
+    )  # fmt: skip
+    spec = with_stages(LoadSpec(slowing.url, requests=(RequestSpec(path="/work"),)), stages)
+    result = run_load(spec)
+    assert result.requests == 200 == len(slowing.arrivals)
+    assert result.intended_rate_rps == pytest.approx(100.0)
+    assert result.to_json()["stages"][2] == {"duration_s": 0.0, "rate_rps": 150.0, "users": None}
+    # the first second holds the 50, the second the 150 (a margin for a busy machine)
+    assert 40 <= _arrivals_between(slowing, 0.0, 0.98) <= 52
+    assert _arrivals_between(slowing, 1.02, 2.1) >= 130
+
+
+def test_closed_stages_change_the_number_of_users(slowing: SlowingServer) -> None:
+    # every answer takes 50 ms: one user can send 20 a second at most, three 60
+    slowing.slow_after_s, slowing.slow_s = 0.0, 0.05
+    stages = (Stage(0.0, users=1), Stage(1.0, users=1), Stage(0.0, users=3), Stage(1.0, users=3))
+    spec = with_stages(
+        LoadSpec(slowing.url, requests=(RequestSpec(path="/work"),), rate_rps=0.0), stages
+    )
+    assert spec.users == 3
+    result = run_load(spec)
+    assert result.model == "closed"
+    assert result.requests == len(slowing.arrivals)
+    assert _arrivals_between(slowing, 0.0, 0.95) <= 21  # one user only
+    assert _arrivals_between(slowing, 1.1, 2.0) >= 25  # more than one user could send
+    assert slowing.most_in_flight <= 3
