@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from harness.config_load import StageSettings, check_stages
+from harness.config_load import AbortableGate, RequestGateSettings, StageSettings, check_stages
 from harness.config_sections import (
     ApiCoverageSettings,
     CoverageSettings,
@@ -182,6 +182,9 @@ class GateSettings(_Model):
     security_max_high: Annotated[int, Field(ge=0)] | Off | None = None
     api_server_errors_max: Annotated[int, Field(ge=0)] | Off | None = None
     api_contract_violations_max: Annotated[int, Field(ge=0)] | Off | None = None
+    # gates naming one request of the mix, and gates judged during the load (config_load)
+    requests: list[RequestGateSettings] = []
+    abort_on_fail: list[AbortableGate] = []
 
 
 class AvailabilitySettings(_Model):

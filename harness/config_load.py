@@ -3,11 +3,11 @@ fields: its stages (``[[load.stages]]``). Kept apart so that config.py stays one
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["StageSettings", "check_stages"]
+__all__ = ["AbortableGate", "RequestGateSettings", "StageSettings", "check_stages"]
 
 
 class StageSettings(BaseModel):
@@ -47,3 +47,27 @@ def check_stages(stages: list[StageSettings]) -> list[StageSettings]:
     if max((s.rate_rps or s.users or 0) for s in stages) <= 0:
         raise ValueError(f"every stage's {kind} is 0: nothing would be sent")
     return stages
+
+
+class RequestGateSettings(BaseModel):
+    """``[[gates.requests]]``: load gates for one request name of the mix (its ``name`` in
+    the load file, else ``METHOD path`` as written), judged on that request's own counts and
+    histogram. ``abort_on_fail``: judged while the load runs too, ending it once one fails."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: Annotated[str, Field(min_length=1)]
+    error_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
+    p95_ms: Annotated[float, Field(gt=0)] | None = None
+    p99_ms: Annotated[float, Field(gt=0)] | None = None
+    abort_on_fail: bool = False
+
+    @model_validator(mode="after")
+    def _some_threshold(self) -> RequestGateSettings:
+        if self.error_rate is None and self.p95_ms is None and self.p99_ms is None:
+            raise ValueError("a request gate sets at least one of error_rate, p95_ms, p99_ms")
+        return self
+
+
+# the [gates] a run can judge while the load runs (gates.abort_on_fail)
+AbortableGate = Literal["load_error_rate", "load_p95_ms", "load_p99_ms"]

@@ -89,6 +89,8 @@ class LoadEvidence:
     p95: PercentileEstimate
     p99: PercentileEstimate
     intended_rps: float = 0.0  # 0: the closed model (as fast as it goes)
+    # each request name's own evidence (harness.request_gates judges them)
+    by_request: tuple[tuple[str, LoadEvidence], ...] = ()
 
 
 # harness.chaos.executor.not_run_result starts every not-run experiment's error with this

@@ -166,9 +166,21 @@ class LoadOutcome:
 
     def evidence(self) -> LoadEvidence:
         from harness.gates import LoadEvidence
+        from harness.load.histogram import decode_histogram
+        from harness.load.percentiles import percentile_estimate
 
         r = self.result
-        return LoadEvidence(r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps)
+        by_request = []
+        for request in r.by_request:  # each name on its own evidence (harness.request_gates)
+            own = decode_histogram(request.histogram)
+            p95, p99 = percentile_estimate(own, 0.95), percentile_estimate(own, 0.99)
+            by_request.append(
+                (request.name, LoadEvidence(request.requests, request.failures, 0.0, p95, p99))
+            )
+        return LoadEvidence(
+            r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps,
+            tuple(by_request),
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
         return dict(self._body)
