@@ -177,9 +177,11 @@ class LoadOutcome:
             by_request.append(
                 (request.name, LoadEvidence(request.requests, request.failures, 0.0, p95, p99))
             )
+        stopped = r.stopped_early
+        aborted = stopped.reason if stopped and stopped.by == "abort_on_fail" else None
         return LoadEvidence(
             r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps,
-            tuple(by_request),
+            tuple(by_request), aborted,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, object]:

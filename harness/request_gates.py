@@ -111,7 +111,17 @@ def evaluate_all(
     results = evaluate_gates(settings, evidence, phases_off)
     rules: Sequence[RequestGateRule] = getattr(settings, "requests", None) or ()
     load_off = (phases_off or {}).get("load")
-    return results + request_gate_results(rules, evidence.load, load_off)
+    results += request_gate_results(rules, evidence.load, load_off)
+    if evidence.load is not None and evidence.load.aborted:
+        # the load was ended by a gate that failed while it ran: a fail, whatever the
+        # gates judge on the shorter load it left
+        results += (
+            GateResult(
+                "load_abort_on_fail", "fail", None, None, "<=",
+                f"the load was stopped early: {evidence.load.aborted}", evidence.load.requests,
+            ),
+        )  # fmt: skip
+    return results
 
 
 def abort_reason(settings: GateThresholds, load: LoadEvidence) -> GateResult | None:

@@ -24,6 +24,7 @@ from harness.load.histogram import (
 from harness.load.spec import Stage
 
 __all__ = [
+    "StoppedEarly",
     "DROPPED",
     "LoadProgress",
     "LoadResult",
@@ -89,6 +90,24 @@ class LoadProgress:
     requests: int
     failures: int
     dropped: int = 0
+    # with LoadSpec.live_progress: the merged histogram so far (encoded), and per request
+    # name (name, requests, failures, encoded histogram)
+    histogram: str | None = None
+    by_request: tuple[tuple[str, int, int, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoppedEarly:
+    """Why a load ended before its plan, and when (seconds after it started): a gate marked
+    abort_on_fail that failed while it ran (``by="abort_on_fail"``), or a stopping rule
+    (``by="nines"``: the success bound proven, or made impossible within the budget)."""
+
+    at_s: float
+    reason: str
+    by: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at_s": self.at_s, "reason": self.reason, "by": self.by}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +134,7 @@ class LoadResult:
     dropped: int = 0
     max_in_flight: int | None = None  # open model only
     stages: tuple[Stage, ...] = ()  # the load's shape, when it had one
+    stopped_early: StoppedEarly | None = None
 
     @property
     def error_rate(self) -> float:
@@ -150,6 +170,8 @@ class LoadResult:
         out: dict[str, Any] = {}
         if self.max_in_flight is not None:  # the open model: its cap and what it dropped
             out |= {"max_in_flight": self.max_in_flight, "dropped": self.dropped}
+        if self.stopped_early is not None:
+            out["stopped_early"] = self.stopped_early.to_json()
         if self.stages:
             out["stages"] = [stage.to_json() for stage in self.stages]
         if self.by_request:

@@ -165,6 +165,8 @@ class LoadSpec:
     allow_non_loopback: bool = False
     max_in_flight: int = 100
     stages: tuple[Stage, ...] = ()
+    # progress lines carry the histograms too: for gates judged while the load runs
+    live_progress: bool = False
 
     @property
     def model(self) -> str:
@@ -290,6 +292,7 @@ class LoadSpec:
             "allow_non_loopback": self.allow_non_loopback,
             "max_in_flight": self.max_in_flight,
             "stages": [stage.to_json() for stage in self.stages],
+            "live_progress": self.live_progress,
         }
 
     @classmethod
@@ -308,6 +311,7 @@ class LoadSpec:
             allow_non_loopback=bool(data["allow_non_loopback"]),
             max_in_flight=int(data.get("max_in_flight", 100)),
             stages=tuple(Stage.from_json(st) for st in data.get("stages", ())),
+            live_progress=bool(data.get("live_progress", False)),
         )
 
 

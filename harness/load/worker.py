@@ -34,7 +34,6 @@ import signal
 import sys
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,22 +46,13 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.log import setup_logging
 
-from harness.load.histogram import (
-    TIMELINE_DIGITS,
-    encode_histogram,
-    new_histogram,
-    record_us,
-)
-from harness.load.result import DROPPED
+from harness.load.recorder import Recorder, merge_live
 from harness.load.pacing import schedule_offsets_s, share_of, value_at
 from harness.load.spec import LoadSpec, RequestSpec
 
 # Workers report progress to the master every second instead of Locust's default 3 s.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
 
-# Beyond this many distinct error messages the rest are counted under one key, so a
-# service that puts request ids in its errors cannot blow up the report.
-MAX_ERROR_KINDS = 50
 FELL_BEHIND = (
     "not sent: the load generator fell more than request_timeout_s behind the open-model schedule"
 )
@@ -82,107 +72,6 @@ def emit(kind: str, **fields: Any) -> None:
     """One JSON line on stdout for the driver."""
     sys.stdout.write(json.dumps({"type": kind, **fields}) + "\n")
     sys.stdout.flush()
-
-
-class Recorder:
-    """Everything one process measures; cooperative greenlets, so no locks are needed."""
-
-    def __init__(self, epoch: float) -> None:
-        self.epoch = epoch
-        self.histogram = new_histogram()
-        self.requests = 0
-        self.failures = 0
-        self.dropped = 0
-        self.errors: Counter[str] = Counter()
-        self.seconds: dict[int, list[Any]] = {}
-        # per request name (RequestSpec.name): [requests, failures, histogram, dropped]
-        self.by_name: dict[str, list[Any]] = {}
-        self.first_send_s: float | None = None
-        self.last_done_s: float | None = None
-        self.users_started = 0
-        self.users_done = 0
-        self.crashes: list[str] = []
-        # Called when the last local user has finished its plan (workers tell the master
-        # at once rather than at the next one-second report).
-        self.on_all_done: Callable[[], None] | None = None
-        self.stop_requested = False
-        self.signalled = False
-
-    def signal_stop(self) -> None:
-        self.signalled = self.stop_requested = True
-
-    def sending(self) -> None:
-        if self.first_send_s is None:
-            self.first_send_s = time.time() - self.epoch
-
-    def record(self, latency_s: float, error: str | None, name: str) -> None:
-        latency_us = latency_s * 1e6
-        per, second = self._count(error, name)
-        record_us(self.histogram, latency_us)
-        record_us(per[2], latency_us)
-        record_us(second[2], latency_us)
-
-    def drop(self, name: str) -> None:
-        """An open-model request that could not start: failed, without a latency."""
-        per, _ = self._count(DROPPED, name)
-        per[3] += 1
-        self.dropped += 1
-
-    def _count(self, error: str | None, name: str) -> tuple[list[Any], list[Any]]:
-        now_s = time.time() - self.epoch
-        self.last_done_s = now_s
-        self.requests += 1
-        per = self.by_name.get(name)
-        if per is None:
-            per = self.by_name[name] = [0, 0, new_histogram(), 0]
-        per[0] += 1
-        per[1] += error is not None
-        second = self.seconds.get(int(now_s))
-        if second is None:
-            second = self.seconds[int(now_s)] = [0, 0, new_histogram(TIMELINE_DIGITS)]
-        second[0] += 1
-        if error is not None:
-            self.failures += 1
-            second[1] += 1
-            if error in self.errors or len(self.errors) < MAX_ERROR_KINDS:
-                self.errors[error] += 1
-            else:
-                self.errors["(other errors)"] += 1
-        return per, second
-
-    def progress(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "dropped": self.dropped,
-            "users_done": self.users_done,
-            "crashes": len(self.crashes),
-        }
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "dropped": self.dropped,
-            "histogram": encode_histogram(self.histogram),
-            "errors": dict(self.errors),
-            "timeline": [
-                {"t_s": t_s, "requests": req, "failures": fail, "histogram": encode_histogram(hist)}
-                for t_s, (req, fail, hist) in sorted(self.seconds.items())
-            ],
-            "first_send_s": self.first_send_s,
-            "last_done_s": self.last_done_s,
-            "crashes": list(self.crashes),
-            "by_request": {
-                name: {
-                    "requests": req,
-                    "failures": fail,
-                    "dropped": dropped,
-                    "histogram": encode_histogram(hist),
-                }
-                for name, (req, fail, hist, dropped) in self.by_name.items()
-            },
-        }
 
 
 def describe_error(error: BaseException) -> str:
@@ -421,7 +310,8 @@ def run_local(
         gevent.sleep(0.05)
         if time.monotonic() >= next_progress:
             next_progress += 1.0
-            emit("progress", elapsed_s=time.monotonic() - started, **recorder.progress())
+            live = recorder.progress(spec.live_progress)
+            emit("progress", elapsed_s=time.monotonic() - started, **live)
             if os.getppid() != parent:  # the harness died: no one will read the result
                 recorder.signal_stop()
         if snapshot is not None and time.monotonic() >= next_snapshot:
@@ -492,6 +382,7 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
                 requests=sum(int(p["requests"]) for p in progress.values()),
                 failures=sum(int(p["failures"]) for p in progress.values()),
                 dropped=sum(int(p.get("dropped", 0)) for p in progress.values()),
+                **merge_live(progress.values()),
             )
             if os.getppid() != parent:  # the harness died: stop the workers, end
                 stop.set()
@@ -520,7 +411,7 @@ def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> No
     runner = env.create_worker_runner("127.0.0.1", master_port)
 
     def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
-        data["harness_progress"] = recorder.progress()
+        data["harness_progress"] = recorder.progress(spec.live_progress)
 
     def on_flush(environment: Environment, msg: Any) -> None:
         recorder.stop_requested = True
@@ -532,7 +423,7 @@ def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> No
         recorder.stop_requested = True
 
     def on_all_done() -> None:
-        runner.send_message("harness_done", recorder.progress())
+        runner.send_message("harness_done", recorder.progress(spec.live_progress))
 
     recorder.on_all_done = on_all_done
     env.events.report_to_master.add_listener(on_report_to_master)  # type: ignore[no-untyped-call]

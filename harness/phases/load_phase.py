@@ -13,6 +13,7 @@ from harness.record import LoadOutcome
 from harness.session import RunContext
 
 if TYPE_CHECKING:
+    from harness.gates import GateThresholds
     from harness.load import LoadSpec
 
 __all__ = ["load_spec", "run_load_phase"]
@@ -54,17 +55,27 @@ def run_load_phase(
     target_url: str,
     on_progress: Callable[[Any], None] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    gates: GateThresholds | None = None,
 ) -> LoadOutcome:
     """Run the load; with a profile file, ``overrides`` (LoadSpec fields given on the
-    command line) replace the file's values."""
+    command line) replace the file's values. ``gates`` (default: the run's profile's): those
+    marked abort_on_fail are judged while it runs and end it once one fails
+    (:mod:`harness.phases.load_stop`)."""
     from harness.load import run_load
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
+    from harness.phases.load_stop import abort_rule, wants_live_progress
 
     spec = load_spec(settings, target_url, overrides)
+    stop_rule = None
+    if gates is None and ctx.state.config is not None:
+        gates = ctx.state.config.profile.gates
+    if gates is not None and wants_live_progress(gates):
+        spec = dataclasses.replace(spec, live_progress=True)
+        stop_rule = abort_rule(gates)
     if spec.model == "open":
         how = (
-            f"open model, {spec.rate_rps:g} req/s intended, {spec.users} users, at most "
+            f"open model, {spec.mean_rate_rps:g} req/s intended, {spec.users} users, at most "
             f"{spec.max_in_flight} in flight"
         )
     else:
@@ -73,7 +84,7 @@ def run_load_phase(
     from harness.load.driver import LoadInterrupted
 
     try:
-        result = run_load(spec, progress=on_progress)
+        result = run_load(spec, progress=on_progress, stop_rule=stop_rule)
     except LoadInterrupted as stopped:
         # what was measured until the interruption is kept, marked interrupted
         if stopped.result is not None:
@@ -105,6 +116,9 @@ def run_load_phase(
         f"load: {result.requests} requests, {result.failures} failed{dropped}, "
         f"{result.rps:.0f} req/s, p95 {outcome.p95.estimate_ms:.3f} ms ({result.model} model)"
     )
+    if result.stopped_early is not None:
+        early = result.stopped_early
+        ctx.say(f"load: stopped early after {early.at_s:.1f} s: {early.reason}")
     for message, count in list(result.errors.items())[:3]:  # why they failed, worst first
         ctx.say(f"load: {count} failed: {message}")
     if len(result.by_request) > 1:  # the mix, request by request: never one averaged p95

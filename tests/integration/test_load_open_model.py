@@ -6,74 +6,21 @@ arrived, so the tests check the schedule from the server's side, not the generat
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from slowing_server import SlowingServer, arrivals_between, serve_slowing
 
 from harness.load import LoadSpec, RequestSpec, run_load
 from harness.load.result import DROPPED
 from harness.load.spec import Stage, with_stages
-from target_api.testing import poll_until
 
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class SlowingServer:
-    url: str = ""
-    # seconds after the first request at which every answer starts to take slow_s
-    slow_after_s: float = 1.0
-    slow_s: float = 0.3
-    arrivals: list[float] = field(default_factory=list)
-    in_flight: int = 0
-    most_in_flight: int = 0
-
-
-def _app(state: SlowingServer) -> Starlette:
-    async def work(request: Request) -> Response:
-        now = time.monotonic()
-        state.arrivals.append(now)
-        state.in_flight += 1
-        state.most_in_flight = max(state.most_in_flight, state.in_flight)
-        try:
-            if now - state.arrivals[0] >= state.slow_after_s:
-                await asyncio.sleep(state.slow_s)
-            return JSONResponse({"status": "ok"})
-        finally:
-            state.in_flight -= 1
-
-    return Starlette(routes=[Route("/work", work)])
-
-
 @pytest.fixture
 def slowing() -> Iterator[SlowingServer]:
-    state = SlowingServer()
-    config = uvicorn.Config(
-        _app(state), host="127.0.0.1", port=0, log_level="warning",
-        access_log=False, lifespan="off", ws="none",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-uvicorn-slowing", daemon=True)
-    thread.start()
-    poll_until("uvicorn started", lambda: server.started, 10, interval_s=0.01)
-    state.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield state
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-def _arrivals_between(state: SlowingServer, low_s: float, high_s: float) -> int:
-    first = state.arrivals[0]
-    return sum(1 for t in state.arrivals if low_s <= t - first < high_s)
+    yield from serve_slowing()
 
 
 def test_the_open_model_holds_its_rate_when_the_server_slows_down(
@@ -90,7 +37,7 @@ def test_the_open_model_holds_its_rate_when_the_server_slows_down(
     assert result.failures == result.dropped == 0
     # a closed model with 2 users would get ~7 req/s through at 300 ms; the schedule's
     # 100 req/s keep arriving while the server is slow
-    assert _arrivals_between(slowing, 1.2, 2.2) >= 80
+    assert arrivals_between(slowing, 1.2, 2.2) >= 80
     assert slowing.most_in_flight >= 20
     assert result.latency_ms["p99"] >= 250.0
     assert result.max_in_flight == 200
@@ -117,7 +64,7 @@ def test_requests_beyond_max_in_flight_are_dropped_and_counted_as_failures(
     assert only.dropped == result.dropped
     assert result.to_json()["dropped"] == result.dropped
     # before the slow-down nothing was dropped: the first second arrived in full
-    assert _arrivals_between(slowing, 0.0, 0.9) >= 85
+    assert arrivals_between(slowing, 0.0, 0.9) >= 85
 
 
 def test_open_stages_start_each_request_on_the_shape(slowing: SlowingServer) -> None:
@@ -133,8 +80,8 @@ def test_open_stages_start_each_request_on_the_shape(slowing: SlowingServer) -> 
     assert result.intended_rate_rps == pytest.approx(100.0)
     assert result.to_json()["stages"][2] == {"duration_s": 0.0, "rate_rps": 150.0, "users": None}
     # the first second holds the 50, the second the 150 (a margin for a busy machine)
-    assert 40 <= _arrivals_between(slowing, 0.0, 0.98) <= 52
-    assert _arrivals_between(slowing, 1.02, 2.1) >= 130
+    assert 40 <= arrivals_between(slowing, 0.0, 0.98) <= 52
+    assert arrivals_between(slowing, 1.02, 2.1) >= 130
 
 
 def test_closed_stages_change_the_number_of_users(slowing: SlowingServer) -> None:
@@ -148,6 +95,6 @@ def test_closed_stages_change_the_number_of_users(slowing: SlowingServer) -> Non
     result = run_load(spec)
     assert result.model == "closed"
     assert result.requests == len(slowing.arrivals)
-    assert _arrivals_between(slowing, 0.0, 0.95) <= 21  # one user only
-    assert _arrivals_between(slowing, 1.1, 2.0) >= 25  # more than one user could send
+    assert arrivals_between(slowing, 0.0, 0.95) <= 21  # one user only
+    assert arrivals_between(slowing, 1.1, 2.0) >= 25  # more than one user could send
     assert slowing.most_in_flight <= 3
