@@ -114,6 +114,9 @@ class LoadSettings(_Model):
     max_requests: Annotated[int, Field(ge=1)] | None = None
     # open model: requests out at once at most (k6's maxVUs); one due beyond it is dropped
     max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = 100
+    # stop once request success >= this is proven (one-sided 95%) or made impossible
+    # within max_requests (the nines profile); absent: run the plan
+    prove_success: Annotated[float, Field(gt=0, lt=1)] | None = None
     # a shape over time (harness.config_load): replaces rate_rps/users and duration_s
     stages: Annotated[list[StageSettings], AfterValidator(check_stages)] = []
     # a load file (scenarios/load/*.toml) that replaces the fields above; "profile_file" is

@@ -25,6 +25,7 @@ from harness.load.spec import Stage
 
 __all__ = [
     "StoppedEarly",
+    "SuccessProof",
     "DROPPED",
     "LoadProgress",
     "LoadResult",
@@ -111,6 +112,38 @@ class StoppedEarly:
 
 
 @dataclass(frozen=True, slots=True)
+class SuccessProof:
+    """A claim of request success, ``target`` or better, on this load's requests: the
+    one-sided 95% Clopper-Pearson lower bound of successes/requests against it.
+    ``outcome``: ``proven`` (the bound reached it), ``impossible`` (even if every request
+    left in the ``budget`` succeeded, it could not), or ``not shown`` (the run ended first);
+    ``requests_needed``: further clean requests that would show it (None once decided)."""
+
+    target: float
+    requests: int
+    failures: int
+    duration_s: float
+    lower_bound: float
+    outcome: str
+    budget: int | None
+    requests_needed: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "requests": self.requests,
+            "failures": self.failures,
+            "duration_s": self.duration_s,
+            "lower_bound": self.lower_bound,
+            "method": "clopper-pearson",
+            "confidence": 0.95,
+            "outcome": self.outcome,
+            "budget": self.budget,
+            "requests_needed": self.requests_needed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class LoadResult:
     """The outcome of one load run; latency figures come from the merged HdrHistogram."""
 
@@ -135,6 +168,7 @@ class LoadResult:
     max_in_flight: int | None = None  # open model only
     stages: tuple[Stage, ...] = ()  # the load's shape, when it had one
     stopped_early: StoppedEarly | None = None
+    proof: SuccessProof | None = None  # with load.prove_success (the nines profile)
 
     @property
     def error_rate(self) -> float:
@@ -172,6 +206,8 @@ class LoadResult:
             out |= {"max_in_flight": self.max_in_flight, "dropped": self.dropped}
         if self.stopped_early is not None:
             out["stopped_early"] = self.stopped_early.to_json()
+        if self.proof is not None:
+            out["proof"] = self.proof.to_json()
         if self.stages:
             out["stages"] = [stage.to_json() for stage in self.stages]
         if self.by_request:

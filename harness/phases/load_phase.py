@@ -14,7 +14,8 @@ from harness.session import RunContext
 
 if TYPE_CHECKING:
     from harness.gates import GateThresholds
-    from harness.load import LoadSpec
+    from harness.load import LoadResult, LoadSpec
+    from harness.phases.load_stop import StopRule
 
 __all__ = ["load_spec", "run_load_phase"]
 
@@ -64,23 +65,8 @@ def run_load_phase(
     from harness.load import run_load
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
-    from harness.phases.load_stop import abort_rule, wants_live_progress
 
-    spec = load_spec(settings, target_url, overrides)
-    stop_rule = None
-    if gates is None and ctx.state.config is not None:
-        gates = ctx.state.config.profile.gates
-    if gates is not None and wants_live_progress(gates):
-        spec = dataclasses.replace(spec, live_progress=True)
-        stop_rule = abort_rule(gates)
-    if spec.model == "open":
-        how = (
-            f"open model, {spec.mean_rate_rps:g} req/s intended, {spec.users} users, at most "
-            f"{spec.max_in_flight} in flight"
-        )
-    else:
-        how = f"closed model, {spec.users} users, each waiting for its reply"
-    ctx.say(f"load: {how}, {spec.duration_s:g} s against {target_url}")
+    spec, stop_rule = _prepared(ctx, settings, target_url, overrides, gates)
     from harness.load.driver import LoadInterrupted
 
     try:
@@ -102,6 +88,8 @@ def run_load_phase(
                 f"({partial.duration_s:.1f} s): kept, marked interrupted"
             )
         raise stopped.cause from None
+    if settings.prove_success is not None:
+        result = _with_proof(ctx, result, settings.prove_success, spec.max_requests)
     histogram = decode_histogram(result.histogram)
     outcome = LoadOutcome(
         result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
@@ -111,6 +99,58 @@ def run_load_phase(
     from harness.baseline import HISTOGRAM_FILE
 
     (ctx.state.run_dir / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="utf-8")
+    _say_result(ctx, result, outcome)
+    return outcome
+
+
+def _with_proof(
+    ctx: RunContext, result: LoadResult, target: float, budget: int | None
+) -> LoadResult:
+    """``result`` with where its claim of request success >= ``target`` stands, said."""
+    from harness.phases.load_stop import proof_of
+
+    proof = proof_of(target, budget, result.requests, result.failures, result.duration_s)
+    good = proof.requests - proof.failures
+    ctx.say(
+        f"load: request success >= {target}: {proof.outcome} ({good:,}/{proof.requests:,} in "
+        f"{proof.duration_s:.1f} s, one-sided 95% lower bound {proof.lower_bound:.7f}"
+        + (f"; {proof.requests_needed:,} more clean requests needed)" if proof.requests_needed
+           else ")")
+    )  # fmt: skip
+    return dataclasses.replace(result, proof=proof)
+
+
+def _prepared(
+    ctx: RunContext,
+    settings: LoadSettings,
+    target_url: str,
+    overrides: Mapping[str, Any] | None,
+    gates: GateThresholds | None,
+) -> tuple[LoadSpec, StopRule | None]:
+    """The spec to run and the rule that may end it early (abort_on_fail, the proof), said."""
+    from harness.phases.load_stop import abort_rule, first_of, proof_rule, wants_live_progress
+
+    spec = load_spec(settings, target_url, overrides)
+    stop_rule = None
+    if gates is None and ctx.state.config is not None:
+        gates = ctx.state.config.profile.gates
+    if gates is not None and wants_live_progress(gates):
+        spec = dataclasses.replace(spec, live_progress=True)
+        stop_rule = abort_rule(gates)
+    if settings.prove_success is not None:
+        stop_rule = first_of(stop_rule, proof_rule(settings.prove_success, spec.max_requests))
+    if spec.model == "open":
+        how = (
+            f"open model, {spec.mean_rate_rps:g} req/s intended, {spec.users} users, at most "
+            f"{spec.max_in_flight} in flight"
+        )
+    else:
+        how = f"closed model, {spec.users} users, each waiting for its reply"
+    ctx.say(f"load: {how}, {spec.duration_s:g} s against {target_url}")
+    return spec, stop_rule
+
+
+def _say_result(ctx: RunContext, result: LoadResult, outcome: LoadOutcome) -> None:
     dropped = f" ({result.dropped} of them dropped)" if result.model == "open" else ""
     ctx.say(
         f"load: {result.requests} requests, {result.failures} failed{dropped}, "
@@ -127,4 +167,3 @@ def run_load_phase(
                 f"load: {request.name}: {request.requests} requests, {request.failures} "
                 f"failed, p95 {request.latency_ms['p95']:.3f} ms"
             )
-    return outcome

@@ -15,11 +15,81 @@ from typing import TYPE_CHECKING
 from harness.gates import GateThresholds, LoadEvidence
 
 if TYPE_CHECKING:
-    from harness.load.result import LoadProgress
+    from harness.load.result import LoadProgress, SuccessProof
 
-__all__ = ["ABORT_ON_FAIL", "abort_rule", "live_evidence", "wants_live_progress"]
+__all__ = [
+    "ABORT_ON_FAIL",
+    "NINES",
+    "StopRule",
+    "abort_rule",
+    "first_of",
+    "live_evidence",
+    "proof_of",
+    "proof_rule",
+    "wants_live_progress",
+]
 
 ABORT_ON_FAIL = "abort_on_fail"
+NINES = "nines"
+StopRule = Callable[["LoadProgress"], "tuple[str, str] | None"]
+
+
+def proof_of(
+    target: float, budget: int | None, requests: int, failures: int, duration_s: float = 0.0
+) -> SuccessProof:
+    """Where a claim of request success >= ``target`` stands after ``requests`` with
+    ``failures``: proven on the one-sided 95% lower bound, impossible within ``budget``
+    requests (even with every one left a success), or not shown yet."""
+    from harness import stats
+    from harness.load.result import SuccessProof
+
+    good = requests - failures
+    low = stats.lower_bound(good, requests) if requests else 0.0
+    needed: int | None = None
+    if requests and low >= target:
+        outcome = "proven"
+    elif budget is not None and stats.lower_bound(budget - failures, budget) < target:
+        outcome = "impossible"
+    else:
+        outcome = "not shown"
+        needed = stats.trials_needed(target, good, requests)
+    return SuccessProof(target, requests, failures, duration_s, low, outcome, budget, needed)
+
+
+def proof_rule(target: float, budget: int | None) -> StopRule:
+    """Stop once request success >= ``target`` is proven, or made impossible within
+    ``budget`` requests by the failures so far (the nines profile)."""
+
+    def rule(progress: LoadProgress) -> tuple[str, str] | None:
+        proof = proof_of(target, budget, progress.requests, progress.failures)
+        if proof.outcome == "proven":
+            return NINES, (
+                f"request success >= {target} proven: {proof.requests - proof.failures:,}/"
+                f"{proof.requests:,}, one-sided 95% lower bound {proof.lower_bound:.7f}"
+            )
+        if proof.outcome == "impossible":
+            return NINES, (
+                f"request success >= {target} cannot be shown within the budget of "
+                f"{budget:,} requests: {proof.failures:,} failed of {proof.requests:,}"
+            )
+        return None
+
+    return rule
+
+
+def first_of(*rules: StopRule | None) -> StopRule | None:
+    """One stop rule judging ``rules`` in order (None when there is none)."""
+    given = [r for r in rules if r is not None]
+    if not given:
+        return None
+
+    def rule(progress: LoadProgress) -> tuple[str, str] | None:
+        for each in given:
+            if (verdict := each(progress)) is not None:
+                return verdict
+        return None
+
+    return rule
 
 
 def live_evidence(progress: LoadProgress) -> LoadEvidence | None:
@@ -51,7 +121,7 @@ def wants_live_progress(gates: GateThresholds | None) -> bool:
     return bool(marked) or any(rule.abort_on_fail for rule in rules)
 
 
-def abort_rule(gates: GateThresholds) -> Callable[[LoadProgress], tuple[str, str] | None]:
+def abort_rule(gates: GateThresholds) -> StopRule:
     """The stop rule of the gates marked abort_on_fail: ``("abort_on_fail", why)`` once one
     fails on the load so far."""
     from harness.request_gates import abort_reason

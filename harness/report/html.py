@@ -169,6 +169,7 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         "model": views.load_model_text(load),
         "dropped": fmt_number(count_or_zero(load.get("dropped"))),
         "stopped": views.load_stop_text(load),
+        "proof": views.load_proof_text(load),
     }
 
 

@@ -337,6 +337,8 @@ def _load_markdown(load: Any, views: ModuleType) -> list[str]:
     ]
     if stop := views.load_stop_text(load):
         lines += [f"**{_cell(stop)}**", ""]
+    if proof := views.load_proof_text(load):
+        lines += [f"Proof: **{_cell(proof)}**", ""]
     errors = sorted(_map(load.get("errors")).items(), key=lambda item: -int(item[1] or 0))
     if errors:
         lines += ["| failed requests: why | count |", "|---|---:|"]

@@ -44,6 +44,7 @@ __all__ = [
     "gate_rows",
     "history_skipped",
     "load_model_text",
+    "load_proof_text",
     "load_stop_text",
     "rate_text",
     "readiness_view",
@@ -391,6 +392,25 @@ def load_stop_text(load: Any) -> str:
     at = _num(stopped.get("at_s"))
     when = f" after {significant(at)} s" if at is not None else ""
     return f"stopped early{when}: {stopped.get('reason', 'no reason given')}"
+
+
+def load_proof_text(load: Any) -> str:
+    """The claim of request success the load was run to prove (the nines profile), or ''."""
+    proof = _map(_map(load).get("proof"))
+    if not proof:
+        return ""
+    n = _count(proof.get("requests")) or 0
+    good = n - min(_count(proof.get("failures")) or 0, n)
+    low, took = _num(proof.get("lower_bound")), _num(proof.get("duration_s"))
+    text = (
+        f"request success >= {proof.get('target')}: {proof.get('outcome', '?')}: {good:,}/{n:,} "
+        f"requests succeeded in {significant(took)} s; one-sided 95% Clopper-Pearson lower "
+        f"bound {'-' if low is None else f'{low:.7f}'}"
+    )
+    needed = _count(proof.get("requests_needed"))
+    if needed:
+        text += f"; {needed:,} more clean requests would show it"
+    return text
 
 
 def request_rows(load: Any) -> list[RequestRow]:

@@ -27,6 +27,7 @@ class SlowingServer:
     slow_after_s: float = 1.0
     slow_s: float = 0.3
     arrivals: list[float] = field(default_factory=list)
+    fail_at: int | None = None  # the arrival (0-based) answered 500 instead
     in_flight: int = 0
     most_in_flight: int = 0
 
@@ -34,12 +35,15 @@ class SlowingServer:
 def _app(state: SlowingServer) -> Starlette:
     async def work(request: Request) -> Response:
         now = time.monotonic()
+        index = len(state.arrivals)
         state.arrivals.append(now)
         state.in_flight += 1
         state.most_in_flight = max(state.most_in_flight, state.in_flight)
         try:
             if now - state.arrivals[0] >= state.slow_after_s:
                 await asyncio.sleep(state.slow_s)
+            if index == state.fail_at:
+                return JSONResponse({"error": "boom", "detail": "injected"}, status_code=500)
             return JSONResponse({"status": "ok"})
         finally:
             state.in_flight -= 1
