@@ -84,3 +84,19 @@ def test_an_unmarked_failing_gate_lets_the_load_run_its_plan(
     assert isinstance(load, dict)
     assert "stopped_early" not in load
     assert load["requests"] == 200
+
+
+def test_abort_on_fail_judges_the_histograms_merged_across_two_processes(
+    slowing: SlowingServer, tmp_path: Path
+) -> None:
+    slowing.slow_after_s, slowing.slow_s = 0.0, 0.2
+    code, report, output = _load(
+        slowing.url, tmp_path, "gates.load_p95_ms=50", 'gates.abort_on_fail=["load_p95_ms"]',
+        "load.processes=2", "load.users=4",
+    )  # fmt: skip
+    assert code == 1, output
+    load = report["load"]
+    assert isinstance(load, dict)
+    assert load["processes"] == 2
+    assert load["stopped_early"]["by"] == "abort_on_fail"
+    assert load["requests"] < 2000
