@@ -48,7 +48,9 @@ def test_html_shows_the_model_and_the_dropped_count() -> None:
     html = render_html(_report(OPEN))
     assert 'id="load-dropped">120<' in html
     assert "open model: 100 req/s intended" in html
-    assert "closed model: 7 users" in render_html(_report(CLOSED))
+    closed = render_html(_report(CLOSED))
+    assert "closed model: 7 users" in closed
+    assert 'id="load-dropped"' not in closed
 
 
 def test_a_load_that_stopped_early_says_when_and_why() -> None:
