@@ -24,6 +24,7 @@ from harness.preflight import (
     test_paths,
 )
 from harness.preflight import report_root as _report_root
+from harness.request_gates import evaluate_all
 from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
 from harness.slo_command import service_name, slo_gates_of_run, write_slo_files
@@ -129,7 +130,7 @@ def _load_overrides(config: ResolvedConfig) -> dict[str, Any]:
     load = config.profile.load
     return {
         key: getattr(load, key)
-        for key in ("duration_s", "rate_rps", "users", "max_requests", "processes")
+        for key in ("duration_s", "rate_rps", "users", "max_requests", "processes", "max_in_flight")
         if config.origin(f"load.{key}").startswith(("--set", "environment variable"))
     }
 
@@ -297,7 +298,6 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             sampled(ctx, profile.resources, target) as resources,
         ):
             evidence = _gate_phases(ctx, args, config, target, paths)
-        from harness import gates as gate_logic
         from harness.checklist import evaluate_checklist
 
         if evidence.api_coverage_why and _api_coverage_optional(config, target):
@@ -316,7 +316,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             resources=resources.usage,
             regression=regression,
         )
-        results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
+        results = evaluate_all(profile.gates, evidence, phases_off=off)
         results += slo_gates_of_run(ctx, config, watch.availability, off)
         from harness.phases.coverage_phase import category_gates
 
@@ -462,7 +462,8 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
             {
                 k: v
                 for k, v in gates.model_dump().items()
-                if k.startswith(("load_", "target_")) or k == "regression"
+                if k.startswith(("load_", "target_"))
+                or k in ("regression", "requests", "abort_on_fail")
             }
         )
         regression = compare_with_baseline(
@@ -473,7 +474,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         off = {} if config.profile.resources.enabled else {"resources": "resources.enabled = false"}
         if resources.why_not and not off and _has_gates(config, "resources"):  # off, and why
             off["resources"] = resources.why_not
-        results = gate_logic.evaluate_gates(
+        results = evaluate_all(
             only_load,
             gate_logic.Evidence(load=evidence, resources=resources.usage, regression=regression),
             phases_off=off,
@@ -590,7 +591,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
             watch.availability,
             resources.usage,
         )
-        results = gate_logic.evaluate_gates(profile.gates, evidence, phases_off=off)
+        results = evaluate_all(profile.gates, evidence, phases_off=off)
         results += slo_gates_of_run(ctx, config, watch.availability, off)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
         ctx.state.record(readiness=readiness)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -35,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.config_load import AbortableGate, RequestGateSettings, StageSettings, check_stages
 from harness.config_sections import (
     ApiCoverageSettings,
     CoverageSettings,
@@ -113,8 +115,13 @@ class LoadSettings(_Model):
     # the generator's noise floor, measured before the load (harness/floor.py)
     floor_enabled: bool = True
     floor_duration_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-    # a load file (scenarios/load/*.toml) that replaces the fields above; "profile_file" is
-    # its former name, still read
+    # open model: requests out at once at most (k6's maxVUs); one due beyond it is dropped
+    max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = 100
+    # stop once success >= this is proven or impossible within max_requests (nines profile)
+    prove_success: Annotated[float, Field(gt=0, lt=1)] | None = None
+    # a shape over time (harness.config_load): replaces rate_rps/users and duration_s
+    stages: Annotated[list[StageSettings], AfterValidator(check_stages)] = []
+    # a load file (scenarios/load/*.toml) replacing the fields above ("profile_file": old name)
     load_file: str | None = Field(
         default=None, validation_alias=AliasChoices("load_file", "profile_file")
     )
@@ -179,6 +186,9 @@ class GateSettings(_Model):
     security_max_high: Annotated[int, Field(ge=0)] | Off | None = None
     api_server_errors_max: Annotated[int, Field(ge=0)] | Off | None = None
     api_contract_violations_max: Annotated[int, Field(ge=0)] | Off | None = None
+    # gates naming one request of the mix, and gates judged during the load (config_load)
+    requests: list[RequestGateSettings] = []
+    abort_on_fail: list[AbortableGate] = []
 
 
 class AvailabilitySettings(_Model):

@@ -91,6 +91,9 @@ class LoadEvidence:
     p99: PercentileEstimate
     intended_rps: float = 0.0  # 0: the closed model (as fast as it goes)
     floor: GeneratorFloor | None = None  # the generator's own latency (harness.floor)
+    # each request name's own evidence (harness.request_gates judges them)
+    by_request: tuple[tuple[str, LoadEvidence], ...] = ()
+    aborted: str | None = None  # why a gate marked abort_on_fail ended the load early
 
 
 # harness.chaos.executor.not_run_result starts every not-run experiment's error with this

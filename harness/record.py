@@ -168,11 +168,23 @@ class LoadOutcome:
 
     def evidence(self) -> LoadEvidence:
         from harness.gates import LoadEvidence
+        from harness.load.histogram import decode_histogram
+        from harness.load.percentiles import percentile_estimate
 
         r = self.result
+        by_request = []
+        for request in r.by_request:  # each name on its own evidence (harness.request_gates)
+            own = decode_histogram(request.histogram)
+            p95, p99 = percentile_estimate(own, 0.95), percentile_estimate(own, 0.99)
+            by_request.append(
+                (request.name, LoadEvidence(request.requests, request.failures, 0.0, p95, p99))
+            )
+        stopped = r.stopped_early
+        aborted = stopped.reason if stopped and stopped.by == "abort_on_fail" else None
         return LoadEvidence(
-            r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps, self.floor
-        )
+            r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps,
+            by_request=tuple(by_request), aborted=aborted, floor=self.floor,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
         return dict(self._body)

@@ -36,9 +36,18 @@ _QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 
 def floor_spec(spec: LoadSpec, url: str, duration_s: float) -> LoadSpec:
-    """``spec`` as the calibration runs it: against ``url`` for ``duration_s``."""
+    """``spec`` as the calibration runs it: against ``url`` for ``duration_s``; a load in
+    stages is calibrated at its peak (the rate, or the users, of its highest stage)."""
+    if spec.stages:
+        if spec.stages[0].rate_rps is not None:
+            peak = max(st.rate_rps or 0.0 for st in spec.stages)
+            spec = dataclasses.replace(spec, rate_rps=peak)
+        else:
+            spec = dataclasses.replace(spec, users=max(1, *(st.users or 0 for st in spec.stages)))
     return dataclasses.replace(
         spec,
+        stages=(),
+        live_progress=False,
         target_url=url,
         duration_s=duration_s,
         max_requests=None,

@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import LoadGeneratorError
-from harness.load.result import LoadProgress, LoadResult, merge_reports
+from harness.load.result import LoadProgress, LoadResult, StoppedEarly, merge_reports
 from harness.load.spec import LoadSpec
 
 __all__ = ["LoadHandle", "LoadInterrupted", "run_load", "start_load"]
 
 ProgressCallback = Callable[[LoadProgress], None]
+# judged on each progress snapshot: None goes on; (by, reason) ends the load early
+StopRule = Callable[[LoadProgress], "tuple[str, str] | None"]
 
 # Past duration_s + 2 x request_timeout_s (the children's own bound): Python + Locust
 # import (~1 s each on a busy machine), workers connecting (worker.py allows 30 s),
@@ -152,14 +154,38 @@ class _Run:
             child.stderr_file.close()
 
 
-def run_load(spec: LoadSpec, *, progress: ProgressCallback | None = None) -> LoadResult:
+def run_load(
+    spec: LoadSpec,
+    *,
+    progress: ProgressCallback | None = None,
+    stop_rule: StopRule | None = None,
+) -> LoadResult:
     """Run ``spec`` to completion (bounded by time, count and a hard deadline).
 
     ``progress`` is called about once a second, in the calling thread; an exception from
-    it ends the run and propagates. Raises :class:`LoadGeneratorError` (with the child's
-    stderr tail) when the load process fails, and the spec's own errors when it is invalid.
+    it ends the run and propagates. ``stop_rule`` is judged on the same snapshots (with
+    ``spec.live_progress`` they carry the histograms): once it answers ``(by, reason)``
+    the load is stopped and the result says so (:class:`StoppedEarly`). Raises
+    :class:`LoadGeneratorError` (with the child's stderr tail) when the load process
+    fails, and the spec's own errors when it is invalid.
     """
-    return _run(spec, progress, None)
+    if stop_rule is None:
+        return _run(spec, progress, None)
+    stop = threading.Event()
+    said: list[StoppedEarly] = []
+
+    def judged(snapshot: LoadProgress) -> None:
+        if progress is not None:
+            progress(snapshot)
+        if not said and (verdict := stop_rule(snapshot)) is not None:
+            said.append(StoppedEarly(round(snapshot.elapsed_s, 3), verdict[1], verdict[0]))
+            stop.set()
+
+    result = _run(spec, judged, stop)
+    if not said:
+        return result
+    # ended on purpose, not interrupted: what was measured until then is the result
+    return dataclasses.replace(result, interrupted=False, stopped_early=said[0])
 
 
 class LoadHandle:
@@ -205,11 +231,7 @@ class LoadHandle:
             return None
         if not data:
             return None
-        spec = self.spec
-        return merge_reports(
-            data["reports"], intended_rate_rps=spec.rate_rps, users=spec.users,
-            model=spec.model, interrupted=True,
-        )  # fmt: skip
+        return merged(self.spec, data["reports"], interrupted=True)
 
     def _on_progress(self, snapshot: LoadProgress) -> None:
         self._latest = snapshot
@@ -284,14 +306,24 @@ def _pump(
                     "worker", "--master-port", port, "--worker-index", str(index), stdout=False
                 )
         elif line.get("type") == "progress" and progress is not None:
-            progress(
-                LoadProgress(
-                    elapsed_s=float(line["elapsed_s"]),
-                    duration_s=spec.duration_s,
-                    requests=int(line["requests"]),
-                    failures=int(line["failures"]),
-                )
-            )
+            progress(_progress_of(line, spec))
+
+
+def _progress_of(line: dict[str, Any], spec: LoadSpec) -> LoadProgress:
+    by_request = tuple(
+        (str(name), int(b["requests"]), int(b["failures"]), str(b["histogram"]))
+        for name, b in (line.get("by_request") or {}).items()
+    )
+    histogram = line.get("histogram")
+    return LoadProgress(
+        elapsed_s=float(line["elapsed_s"]),
+        duration_s=spec.duration_s,
+        requests=int(line["requests"]),
+        failures=int(line["failures"]),
+        dropped=int(line.get("dropped", 0)),
+        histogram=None if histogram is None else str(histogram),
+        by_request=by_request,
+    )
 
 
 def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> LoadResult:
@@ -306,14 +338,20 @@ def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> Load
         data = json.loads(result_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise run.failure(f"wrote no readable result ({exc})") from None
-    spec = run.spec
-    return merge_reports(
-        data["reports"],
-        intended_rate_rps=spec.rate_rps,
+    return merged(run.spec, data["reports"], interrupted=bool(data["interrupted"]))
+
+
+def merged(spec: LoadSpec, reports: list[dict[str, Any]], *, interrupted: bool) -> LoadResult:
+    """The processes' reports of a run of ``spec``, added into one :class:`LoadResult`."""
+    result = merge_reports(
+        reports,
+        intended_rate_rps=spec.mean_rate_rps if spec.stages else spec.rate_rps,
         users=spec.users,
         model=spec.model,
-        interrupted=bool(data["interrupted"]),
+        interrupted=interrupted,
+        max_in_flight=spec.max_in_flight,
     )
+    return dataclasses.replace(result, stages=spec.stages) if spec.stages else result
 
 
 def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:

@@ -10,6 +10,10 @@ reported at once, each naming the file and the field, before any traffic is sent
     users = 10
     duration_s = 10
     max_requests = 5000     # optional count bound
+    max_in_flight = 100     # open model: at most this many out at once; more are dropped
+    [[stages]]              # optional shape (replaces rate_rps/duration_s): k6's stages,
+    duration_s = 5          # linear from the previous target (the first from 0) to this
+    rate_rps = 300          # one; or users = N (closed model); duration_s = 0 is a step
     [[requests]]
     method = "GET"
     path = "/api/v0/ping"
@@ -40,7 +44,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ScenarioError
-from harness.load.spec import LoadSpec, RequestSpec
+from harness.load.spec import LoadSpec, RequestSpec, Stage, with_stages
 from harness.load.templates import MAX_VALUES, ValueSource
 from harness.validation import too_deep
 
@@ -87,6 +91,14 @@ class _RequestModel(BaseModel):
         return value
 
 
+class _StageModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    duration_s: float = Field(ge=0, allow_inf_nan=False)
+    rate_rps: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    users: int | None = Field(default=None, ge=0)
+
+
 class _LoadFileModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -97,8 +109,10 @@ class _LoadFileModel(BaseModel):
     duration_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     max_requests: int | None = Field(default=None, ge=1)
     processes: int = Field(default=1, ge=1)
+    max_in_flight: int = Field(default=100, ge=1)
     request_timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     requests: list[_RequestModel] = Field(min_length=1)
+    stages: list[_StageModel] = Field(default_factory=list)
 
 
 # a JSON body nests a few tables deep; quoting far deeper values in a message, or sending
@@ -117,8 +131,9 @@ def _describe(error: Any) -> str:
     loc = tuple(error["loc"])
     field = _field_name(loc)
     if error["type"] == "extra_forbidden":
-        in_request = len(loc) > 2 and loc[0] == "requests"
-        known = (_RequestModel if in_request else _LoadFileModel).model_fields
+        nested: dict[str, type[BaseModel]] = {"requests": _RequestModel, "stages": _StageModel}
+        model = nested.get(str(loc[0]), _LoadFileModel) if len(loc) > 2 else _LoadFileModel
+        known = model.model_fields
         return (
             f"unknown field {field} = {error['input']!r}: valid fields are "
             f"{', '.join(sorted(f.alias or n for n, f in known.items()))}"
@@ -213,8 +228,12 @@ def parse_load_file(
         duration_s=model.duration_s,
         max_requests=model.max_requests,
         processes=model.processes,
+        max_in_flight=model.max_in_flight,
         request_timeout_s=model.request_timeout_s,
         allow_non_loopback=allow_non_loopback,
+    )
+    spec = with_stages(
+        spec, tuple(Stage(st.duration_s, st.rate_rps, st.users) for st in model.stages)
     )
     problems = spec.problems()
     if problems:

@@ -21,8 +21,22 @@ from harness.load.histogram import (
     new_histogram,
     summarize_ms,
 )
+from harness.load.spec import Stage
 
-__all__ = ["LoadProgress", "LoadResult", "RequestStats", "TimelinePoint", "merge_reports"]
+__all__ = [
+    "StoppedEarly",
+    "SuccessProof",
+    "DROPPED",
+    "LoadProgress",
+    "LoadResult",
+    "RequestStats",
+    "TimelinePoint",
+    "merge_reports",
+]
+
+# An open-model request due while max_in_flight requests are already out: never delayed
+# (that would hide the server's slowness), counted as dropped and as failed.
+DROPPED = "dropped: not started on schedule, max_in_flight requests were already in flight"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +68,14 @@ class RequestStats:
     failures: int
     latency_ms: dict[str, float]
     histogram: str
+    dropped: int = 0  # open model: due, never started (max_in_flight); in failures too
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "requests": self.requests,
             "failures": self.failures,
+            "dropped": self.dropped,
             "error_rate": self.failures / self.requests if self.requests else 0.0,
             "latency_ms": dict(self.latency_ms),
             "histogram_encoded": self.histogram,
@@ -74,6 +90,57 @@ class LoadProgress:
     duration_s: float
     requests: int
     failures: int
+    dropped: int = 0
+    # with LoadSpec.live_progress: the merged histogram so far (encoded), and per request
+    # name (name, requests, failures, encoded histogram)
+    histogram: str | None = None
+    by_request: tuple[tuple[str, int, int, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoppedEarly:
+    """Why a load ended before its plan, and when (seconds after it started): a gate marked
+    abort_on_fail that failed while it ran (``by="abort_on_fail"``), or a stopping rule
+    (``by="nines"``: the success bound proven, or made impossible within the budget)."""
+
+    at_s: float
+    reason: str
+    by: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at_s": self.at_s, "reason": self.reason, "by": self.by}
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessProof:
+    """A claim of request success, ``target`` or better, on this load's requests: the
+    one-sided 95% Clopper-Pearson lower bound of successes/requests against it.
+    ``outcome``: ``proven`` (the bound reached it), ``impossible`` (even if every request
+    left in the ``budget`` succeeded, it could not), or ``not shown`` (the run ended first);
+    ``requests_needed``: further clean requests that would show it (None once decided)."""
+
+    target: float
+    requests: int
+    failures: int
+    duration_s: float
+    lower_bound: float
+    outcome: str
+    budget: int | None
+    requests_needed: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "requests": self.requests,
+            "failures": self.failures,
+            "duration_s": self.duration_s,
+            "lower_bound": self.lower_bound,
+            "method": "clopper-pearson",
+            "confidence": 0.95,
+            "outcome": self.outcome,
+            "budget": self.budget,
+            "requests_needed": self.requests_needed,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +162,13 @@ class LoadResult:
     samples: int = 0
     interrupted: bool = False
     by_request: tuple[RequestStats, ...] = ()
+    # open model: requests due while max_in_flight were out, never started; they are in
+    # ``requests`` and ``failures`` too (an error-rate gate counts them), not in latency
+    dropped: int = 0
+    max_in_flight: int | None = None  # open model only
+    stages: tuple[Stage, ...] = ()  # the load's shape, when it had one
+    stopped_early: StoppedEarly | None = None
+    proof: SuccessProof | None = None  # with load.prove_success (the nines profile)
 
     @property
     def error_rate(self) -> float:
@@ -123,7 +197,22 @@ class LoadResult:
             else "actual send time",
             "histogram": self.histogram,
             "histogram_unit": "us",
-        } | ({"by_request": [r.to_json() for r in self.by_request]} if self.by_request else {})
+        } | self._extras()
+
+    def _extras(self) -> dict[str, Any]:
+        # (fields a run recorded before they existed does not have: its report stays as is)
+        out: dict[str, Any] = {}
+        if self.max_in_flight is not None:  # the open model: its cap and what it dropped
+            out |= {"max_in_flight": self.max_in_flight, "dropped": self.dropped}
+        if self.stopped_early is not None:
+            out["stopped_early"] = self.stopped_early.to_json()
+        if self.proof is not None:
+            out["proof"] = self.proof.to_json()
+        if self.stages:
+            out["stages"] = [stage.to_json() for stage in self.stages]
+        if self.by_request:
+            out["by_request"] = [r.to_json() for r in self.by_request]
+        return out
 
 
 def merge_reports(
@@ -133,6 +222,7 @@ def merge_reports(
     users: int,
     model: str,
     interrupted: bool = False,
+    max_in_flight: int | None = None,
 ) -> LoadResult:
     """Add per-process reports into one :class:`LoadResult`.
 
@@ -169,22 +259,31 @@ def merge_reports(
         samples=int(merged.get_total_count()),
         interrupted=interrupted,
         by_request=_merge_by_request(reports),
+        dropped=sum(int(r.get("dropped", 0)) for r in reports),
+        max_in_flight=max_in_flight if model == "open" else None,
     )
 
 
 def _merge_by_request(reports: list[Mapping[str, Any]]) -> tuple[RequestStats, ...]:
     """Each request name's counts and histograms, added over the processes, in the order
     the names were first seen."""
-    names: dict[str, tuple[int, int, list[str]]] = {}
+    names: dict[str, tuple[int, int, int, list[str]]] = {}
     for r in reports:
         for name, body in (r.get("by_request") or {}).items():
-            req, fail, hists = names.get(name, (0, 0, []))
+            req, fail, dropped, hists = names.get(name, (0, 0, 0, []))
             hists.append(str(body["histogram"]))
-            names[name] = (req + int(body["requests"]), fail + int(body["failures"]), hists)
+            names[name] = (
+                req + int(body["requests"]),
+                fail + int(body["failures"]),
+                dropped + int(body.get("dropped", 0)),
+                hists,
+            )
     out = []
-    for name, (req, fail, hists) in names.items():
+    for name, (req, fail, dropped, hists) in names.items():
         merged = merge_encoded(hists)
-        out.append(RequestStats(name, req, fail, summarize_ms(merged), encode_histogram(merged)))
+        out.append(
+            RequestStats(name, req, fail, summarize_ms(merged), encode_histogram(merged), dropped)
+        )
     return tuple(out)
 
 

@@ -7,6 +7,7 @@ data, never code.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 import random
@@ -24,7 +25,7 @@ from harness.load.templates import (
     render_text,
 )
 
-__all__ = ["HTTP_METHODS", "LoadSpec", "RequestSpec", "check_target_url"]
+__all__ = ["HTTP_METHODS", "LoadSpec", "RequestSpec", "Stage", "check_target_url", "with_stages"]
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -105,18 +106,52 @@ class RequestSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of a load shape, k6's way: over ``duration_s`` the load moves linearly
+    from the previous stage's target (the first from 0) to this one's: ``rate_rps`` (open
+    model) or ``users`` (closed model), exactly one of them. ``duration_s = 0`` is a step:
+    the next stage starts from this target at once."""
+
+    duration_s: float
+    rate_rps: float | None = None
+    users: int | None = None
+
+    @property
+    def target(self) -> float:
+        return float(self.rate_rps if self.rate_rps is not None else self.users or 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"duration_s": self.duration_s, "rate_rps": self.rate_rps, "users": self.users}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stage:
+        rate, users = data.get("rate_rps"), data.get("users")
+        return cls(
+            float(data["duration_s"]),
+            None if rate is None else float(rate),
+            None if users is None else int(users),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class LoadSpec:
     """A bounded load run against one target.
 
-    ``rate_rps > 0`` is the open model: requests leave on a fixed schedule whatever the
+    ``rate_rps > 0`` is the open model: requests start on a fixed schedule whatever the
     service does, and latency counts from the intended send time. ``rate_rps == 0`` is the
     closed model: each user sends its next request when the last one returns.
 
-    In the open model each user owns every ``users``-th slot of the schedule and has one
-    request in flight at a time, so ``users`` should exceed ``rate_rps`` x the expected
-    latency; a user that falls behind sends its late requests at once, and they are
-    charged from their intended times (never hidden). Keep ``users`` modest all the same:
-    Locust's own latency noise grows with them (bench/results/load.md).
+    In the open model each user owns every ``users``-th slot of the schedule and starts
+    each of its requests at its time without waiting for the one before (k6's
+    constant-arrival-rate): the number in flight grows as the service slows, up to
+    ``max_in_flight`` over the whole run (k6's maxVUs). A request due while that many are
+    out is not delayed but *dropped*: counted in ``requests`` and ``failures`` and on its
+    own as ``dropped``. Keep ``users`` modest: Locust's own latency noise grows with them
+    (bench/results/load.md).
+
+    ``stages`` (:class:`Stage`) shape the load over time instead: rates (open model) or
+    users (closed); build a staged spec with :func:`with_stages`, which sets
+    ``duration_s`` to the stages' total and ``users`` to the closed model's peak.
     """
 
     target_url: str
@@ -128,11 +163,37 @@ class LoadSpec:
     processes: int = 1
     request_timeout_s: float = 5.0
     allow_non_loopback: bool = False
+    max_in_flight: int = 100
+    stages: tuple[Stage, ...] = ()
+    # progress lines carry the histograms too: for gates judged while the load runs
+    live_progress: bool = False
 
     @property
     def model(self) -> str:
-        """``"open"`` when paced at ``rate_rps``, ``"closed"`` when ``rate_rps == 0``."""
+        """``"open"`` when paced at a rate (``rate_rps`` or rate stages), else ``"closed"``."""
+        if self.stages:
+            return "open" if self.stages[0].rate_rps is not None else "closed"
         return "open" if self.rate_rps > 0 else "closed"
+
+    def segments(self) -> tuple[tuple[float, float, float], ...]:
+        """The shape as (duration_s, start value, end value) stretches (pacing.Segment):
+        the stages, or one constant stretch at ``rate_rps`` / ``users``."""
+        if not self.stages:
+            value = self.rate_rps if self.model == "open" else float(self.users)
+            return ((self.duration_s, value, value),)
+        out, previous = [], 0.0
+        for stage in self.stages:
+            out.append((stage.duration_s, previous, stage.target))
+            previous = stage.target
+        return tuple(out)
+
+    @property
+    def mean_rate_rps(self) -> float:
+        """The open model's intended rate over the whole run (0 for the closed model)."""
+        if self.model == "closed":
+            return 0.0
+        area = sum(d * (v0 + v1) / 2 for d, v0, v1 in self.segments())
+        return area / self.duration_s if self.duration_s > 0 else 0.0
 
     def validate(self, where: str = "LoadSpec") -> None:
         """Raise :class:`UnsafeTargetError` or :class:`ConfigError` naming every bad field.
@@ -173,6 +234,12 @@ class LoadSpec:
         )
         check(self.processes >= 1, "processes", self.processes, "an integer >= 1")
         check(
+            self.max_in_flight >= max(1, self.processes),
+            "max_in_flight",
+            self.max_in_flight,
+            f"an integer >= processes ({self.processes}): each process needs one at least",
+        )
+        check(
             self.processes <= 1 or self.users % self.processes == 0,
             "users",
             self.users,
@@ -186,6 +253,7 @@ class LoadSpec:
             "a finite number of seconds > 0",
         )
         check(len(self.requests) >= 1, "requests", list(self.requests), "at least one request")
+        out += _stage_problems(self)
         for i, req in enumerate(self.requests):
             at = f"requests[{i}]"
             check(
@@ -222,6 +290,9 @@ class LoadSpec:
             "processes": self.processes,
             "request_timeout_s": self.request_timeout_s,
             "allow_non_loopback": self.allow_non_loopback,
+            "max_in_flight": self.max_in_flight,
+            "stages": [stage.to_json() for stage in self.stages],
+            "live_progress": self.live_progress,
         }
 
     @classmethod
@@ -238,7 +309,63 @@ class LoadSpec:
             processes=int(data["processes"]),
             request_timeout_s=float(data["request_timeout_s"]),
             allow_non_loopback=bool(data["allow_non_loopback"]),
+            max_in_flight=int(data.get("max_in_flight", 100)),
+            stages=tuple(Stage.from_json(st) for st in data.get("stages", ())),
+            live_progress=bool(data.get("live_progress", False)),
         )
+
+
+def with_stages(spec: LoadSpec, stages: tuple[Stage, ...]) -> LoadSpec:
+    """``spec`` shaped by ``stages``: its duration their total, and in the closed model
+    at least as many users as the stages' peak."""
+    if not stages:
+        return spec
+    users = spec.users
+    if stages[0].rate_rps is None:
+        users = max(1, max((st.users or 0) for st in stages))
+    total = sum(st.duration_s for st in stages)
+    return dataclasses.replace(spec, stages=stages, duration_s=total, users=users)
+
+
+def _stage_problems(spec: LoadSpec) -> list[str]:
+    """Each stage has a finite duration >= 0 and one target of the model the first names;
+    the stages last some time and send something."""
+    out: list[str] = []
+    kind = "rate_rps" if spec.stages and spec.stages[0].rate_rps is not None else "users"
+    for i, stage in enumerate(spec.stages):
+        at = f"stages[{i}]"
+        if not (math.isfinite(stage.duration_s) and stage.duration_s >= 0):
+            out.append(
+                f"invalid {at}.duration_s {stage.duration_s!r}: must be a finite number of "
+                "seconds >= 0 (0 = a step)"
+            )
+        if (stage.rate_rps is None) == (stage.users is None):
+            out.append(
+                f"invalid {at} {stage.to_json()!r}: must give exactly one of rate_rps "
+                "(open model) or users (closed model)"
+            )
+        elif (stage.rate_rps is None) != (kind == "users"):
+            out.append(
+                f"invalid {at} {stage.to_json()!r}: must give {kind} like stages[0]; "
+                "one load is either open (rates) or closed (users)"
+            )
+        elif stage.rate_rps is not None and not (
+            math.isfinite(stage.rate_rps) and stage.rate_rps >= 0
+        ):
+            out.append(f"invalid {at}.rate_rps {stage.rate_rps!r}: must be a finite number >= 0")
+        elif stage.users is not None and stage.users < 0:
+            out.append(f"invalid {at}.users {stage.users!r}: must be an integer >= 0")
+    if spec.stages and not out:
+        if sum(st.duration_s for st in spec.stages) <= 0:
+            out.append("invalid stages: their durations add up to 0 s; must last > 0 s")
+        elif max(st.target for st in spec.stages) <= 0:
+            out.append(f"invalid stages: every {kind} target is 0; nothing would be sent")
+        elif kind == "users" and spec.users < max(st.target for st in spec.stages):
+            out.append(
+                f"invalid users {spec.users!r}: must be at least the stages' peak "
+                f"({max(st.target for st in spec.stages):g})"
+            )
+    return out
 
 
 def _template_problems(req: RequestSpec, at: str) -> list[str]:

@@ -27,47 +27,43 @@ import locust  # noqa: F401  (patches the standard library with gevent)
 import argparse
 import itertools
 import json
+import math
 import os
 import random
 import signal
 import sys
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import gevent
 import gevent.event
+import gevent.pool
 import locust.runners
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.log import setup_logging
 
-from harness.load.histogram import (
-    TIMELINE_DIGITS,
-    encode_histogram,
-    new_histogram,
-    record_us,
-)
-from harness.load.pacing import intended_offsets_s, share_of
+from harness.load.recorder import Recorder, merge_live
+from harness.load.pacing import schedule_offsets_s, share_of, value_at
 from harness.load.spec import LoadSpec, RequestSpec
 
 # Workers report progress to the master every second instead of Locust's default 3 s.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
 
-# Beyond this many distinct error messages the rest are counted under one key, so a
-# service that puts request ids in its errors cannot blow up the report.
-MAX_ERROR_KINDS = 50
 FELL_BEHIND = (
     "not sent: the load generator fell more than request_timeout_s behind the open-model schedule"
 )
+
 # Time allowed, past duration_s + 2 x request_timeout_s, for spawning users and draining.
 SPAWN_AND_DRAIN_GRACE_S = 10.0
 # How long the master waits for its workers to connect, and for their final reports.
 WORKER_CONNECT_TIMEOUT_S = 30.0
 WORKER_REPORT_TIMEOUT_S = 10.0
+# Closed-model stages: how often a user outside the current stage's count looks again.
+STAGE_POLL_S = 0.02
 # Locust warns above 100 users/s; the open model paces each user from its own start anyway.
 SPAWN_RATE = 100.0
 
@@ -76,89 +72,6 @@ def emit(kind: str, **fields: Any) -> None:
     """One JSON line on stdout for the driver."""
     sys.stdout.write(json.dumps({"type": kind, **fields}) + "\n")
     sys.stdout.flush()
-
-
-class Recorder:
-    """Everything one process measures; cooperative greenlets, so no locks are needed."""
-
-    def __init__(self, epoch: float) -> None:
-        self.epoch = epoch
-        self.histogram = new_histogram()
-        self.requests = 0
-        self.failures = 0
-        self.errors: Counter[str] = Counter()
-        self.seconds: dict[int, list[Any]] = {}
-        # per request name (RequestSpec.name): [requests, failures, histogram]
-        self.by_name: dict[str, list[Any]] = {}
-        self.first_send_s: float | None = None
-        self.last_done_s: float | None = None
-        self.users_started = 0
-        self.users_done = 0
-        self.crashes: list[str] = []
-        # Called when the last local user has finished its plan (workers tell the master
-        # at once rather than at the next one-second report).
-        self.on_all_done: Callable[[], None] | None = None
-        self.stop_requested = False
-        self.signalled = False
-
-    def signal_stop(self) -> None:
-        self.signalled = self.stop_requested = True
-
-    def sending(self) -> None:
-        if self.first_send_s is None:
-            self.first_send_s = time.time() - self.epoch
-
-    def record(self, latency_s: float, error: str | None, name: str) -> None:
-        now_s = time.time() - self.epoch
-        self.last_done_s = now_s
-        latency_us = latency_s * 1e6
-        record_us(self.histogram, latency_us)
-        self.requests += 1
-        per = self.by_name.get(name)
-        if per is None:
-            per = self.by_name[name] = [0, 0, new_histogram()]
-        per[0] += 1
-        per[1] += error is not None
-        record_us(per[2], latency_us)
-        second = self.seconds.get(int(now_s))
-        if second is None:
-            second = self.seconds[int(now_s)] = [0, 0, new_histogram(TIMELINE_DIGITS)]
-        second[0] += 1
-        record_us(second[2], latency_us)
-        if error is not None:
-            self.failures += 1
-            second[1] += 1
-            if error in self.errors or len(self.errors) < MAX_ERROR_KINDS:
-                self.errors[error] += 1
-            else:
-                self.errors["(other errors)"] += 1
-
-    def progress(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "users_done": self.users_done,
-            "crashes": len(self.crashes),
-        }
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "histogram": encode_histogram(self.histogram),
-            "errors": dict(self.errors),
-            "timeline": [
-                {"t_s": t_s, "requests": req, "failures": fail, "histogram": encode_histogram(hist)}
-                for t_s, (req, fail, hist) in sorted(self.seconds.items())
-            ],
-            "first_send_s": self.first_send_s,
-            "last_done_s": self.last_done_s,
-            "crashes": list(self.crashes),
-            "by_request": {
-                name: {"requests": req, "failures": fail, "histogram": encode_histogram(hist)}
-                for name, (req, fail, hist) in self.by_name.items()
-            },
-        }
 
 
 def describe_error(error: BaseException) -> str:
@@ -214,6 +127,9 @@ class Plan:
         self.process_index = process_index
         self.local_users = spec.users // spec.processes
         self._local_ids = itertools.count()
+        # Open model: this process's share of max_in_flight, and how many are out now.
+        self.max_in_flight = share_of(spec.max_in_flight, spec.processes, process_index)
+        self.in_flight = 0
         # Closed model only: this process's share of max_requests.
         self.budget = (
             None
@@ -240,41 +156,70 @@ class Plan:
             if self.spec.rate_rps > 0:
                 self._run_open(user, user_id, rng)
             else:
-                self._run_closed(user, rng)
+                self._run_closed(user, user_id, rng)
         finally:
             self.recorder.users_done += 1
             if self.recorder.users_done == self.local_users and self.recorder.on_all_done:
                 self.recorder.on_all_done()
 
     def _run_open(self, user: FastHttpUser, user_id: int, rng: random.Random) -> None:
+        """Start each of this user's requests at its intended time, in a greenlet of its
+        own, whatever the server does; drop it (counted) when max_in_flight are out."""
         spec = self.spec
-        offsets: Iterator[float] = intended_offsets_s(
-            user_id, spec.users, spec.rate_rps, spec.duration_s, spec.max_requests
+        offsets: Iterator[float] = schedule_offsets_s(
+            spec.segments(), user_id, spec.users, spec.max_requests
         )
         start = time.perf_counter()
-        # A user stuck behind slow responses sends its late requests at once; beyond this
-        # point the rest are counted as failures instead of being silently dropped.
+        # Only a generator short of CPU falls behind its own clock; beyond this point the
+        # rest are counted as failures instead of being silently skipped.
         cutoff = start + spec.duration_s + spec.request_timeout_s
-        for offset in offsets:
-            intended = start + offset
-            req = self.pick(rng)
-            now = time.perf_counter()
-            if now > cutoff:
-                self.recorder.record(now - intended, FELL_BEHIND, req.name)
-                continue
-            delay = intended - now
-            if delay > 0:
-                gevent.sleep(delay)
-            if self.recorder.stop_requested:
-                return
-            self.recorder.sending()
+        requests = gevent.pool.Group()
+        try:
+            for offset in offsets:
+                intended = start + offset
+                req = self.pick(rng)
+                now = time.perf_counter()
+                if now > cutoff:
+                    self.recorder.record(now - intended, FELL_BEHIND, req.name)
+                    continue
+                delay = intended - now
+                if delay > 0:
+                    gevent.sleep(delay)
+                if self.recorder.stop_requested:
+                    break
+                if self.in_flight >= self.max_in_flight:
+                    self.recorder.drop(req.name)
+                    continue
+                self.in_flight += 1
+                self.recorder.sending()
+                requests.spawn(self._send_open, user, req, rng, intended)
+            requests.join()
+        except BaseException:
+            requests.kill(block=False)
+            raise
+
+    def _send_open(
+        self, user: FastHttpUser, req: RequestSpec, rng: random.Random, intended: float
+    ) -> None:
+        try:
             error = send(user, req, rng)
             # From the intended send time: a stall charges every request it delayed.
             self.recorder.record(time.perf_counter() - intended, error, req.name)
+        except Exception:
+            # never lost in a greenlet: the process reports it and the driver fails the run
+            self.recorder.crashes.append(traceback.format_exc())
+        finally:
+            self.in_flight -= 1
 
-    def _run_closed(self, user: FastHttpUser, rng: random.Random) -> None:
-        end = time.perf_counter() + self.spec.duration_s
-        while time.perf_counter() < end and not self.recorder.stop_requested:
+    def _run_closed(self, user: FastHttpUser, user_id: int, rng: random.Random) -> None:
+        start = time.perf_counter()
+        end = start + self.spec.duration_s
+        shape = self.spec.segments() if self.spec.stages else None
+        while (now := time.perf_counter()) < end and not self.recorder.stop_requested:
+            # user u is active while the stage's users (floored) exceed u
+            if shape is not None and user_id + 1 > value_at(shape, now - start) + 1e-9:
+                gevent.sleep(STAGE_POLL_S)  # not among the stage's users now
+                continue
             if self.budget is not None:
                 if self.budget <= 0:
                     return
@@ -307,6 +252,8 @@ def make_user_class(spec: LoadSpec, plan: Plan | None) -> type[FastHttpUser]:
         {
             "host": spec.target_url,
             "wait_time": constant(0),
+            # open model: one user may have all of its process's in-flight requests out
+            "concurrency": max(1, math.ceil(spec.max_in_flight / spec.processes)),
             "network_timeout": spec.request_timeout_s,
             "connection_timeout": spec.request_timeout_s,
             "run_plan": task(run_plan),
@@ -363,7 +310,8 @@ def run_local(
         gevent.sleep(0.05)
         if time.monotonic() >= next_progress:
             next_progress += 1.0
-            emit("progress", elapsed_s=time.monotonic() - started, **recorder.progress())
+            live = recorder.progress(spec.live_progress)
+            emit("progress", elapsed_s=time.monotonic() - started, **live)
             if os.getppid() != parent:  # the harness died: no one will read the result
                 recorder.signal_stop()
         if snapshot is not None and time.monotonic() >= next_snapshot:
@@ -433,6 +381,8 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
                 elapsed_s=time.monotonic() - started,
                 requests=sum(int(p["requests"]) for p in progress.values()),
                 failures=sum(int(p["failures"]) for p in progress.values()),
+                dropped=sum(int(p.get("dropped", 0)) for p in progress.values()),
+                **merge_live(progress.values()),
             )
             if os.getppid() != parent:  # the harness died: stop the workers, end
                 stop.set()
@@ -461,7 +411,7 @@ def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> No
     runner = env.create_worker_runner("127.0.0.1", master_port)
 
     def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
-        data["harness_progress"] = recorder.progress()
+        data["harness_progress"] = recorder.progress(spec.live_progress)
 
     def on_flush(environment: Environment, msg: Any) -> None:
         recorder.stop_requested = True
@@ -473,7 +423,7 @@ def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> No
         recorder.stop_requested = True
 
     def on_all_done() -> None:
-        runner.send_message("harness_done", recorder.progress())
+        runner.send_message("harness_done", recorder.progress(spec.live_progress))
 
     recorder.on_all_done = on_all_done
     env.events.report_to_master.add_listener(on_report_to_master)  # type: ignore[no-untyped-call]

@@ -14,7 +14,9 @@ from harness.session import RunContext
 
 if TYPE_CHECKING:
     from harness.floor import GeneratorFloor
-    from harness.load import LoadSpec
+    from harness.gates import GateThresholds
+    from harness.load import LoadResult, LoadSpec
+    from harness.phases.load_stop import StopRule
 
 __all__ = ["load_spec", "measure_floor_phase", "run_load_phase", "say_floor_flags"]
 
@@ -23,12 +25,17 @@ def load_spec(
     settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None = None
 ) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
+    from harness.load.spec import Stage, with_stages
 
+    given = dict(overrides or {})
+    # a rate, duration or users typed on the command line replaces the stages' shape
+    reshaped = bool(given.keys() & {"rate_rps", "duration_s", "users"})
     if settings.load_file:
         spec = load_load_spec(Path(settings.load_file), target_url)
         # what the user typed on the command line wins over the load file
-        return dataclasses.replace(spec, **dict(overrides or {}))
-    return LoadSpec(
+        spec = dataclasses.replace(spec, **given)
+        return dataclasses.replace(spec, stages=()) if reshaped else spec
+    spec = LoadSpec(
         target_url=target_url,
         requests=(RequestSpec(path=settings.path),),
         rate_rps=settings.rate_rps,
@@ -36,7 +43,12 @@ def load_spec(
         duration_s=settings.duration_s,
         max_requests=settings.max_requests,
         processes=settings.processes,
+        max_in_flight=settings.max_in_flight,
     )
+    if reshaped:
+        return spec
+    stages = tuple(Stage(s.duration_s, s.rate_rps, s.users) for s in settings.stages)
+    return with_stages(spec, stages)
 
 
 def run_load_phase(
@@ -45,24 +57,23 @@ def run_load_phase(
     target_url: str,
     on_progress: Callable[[Any], None] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    gates: GateThresholds | None = None,
 ) -> LoadOutcome:
     """Run the load; with a profile file, ``overrides`` (LoadSpec fields given on the
-    command line) replace the file's values."""
+    command line) replace the file's values. ``gates`` (default: the run's profile's): those
+    marked abort_on_fail are judged while it runs and end it once one fails
+    (:mod:`harness.phases.load_stop`)."""
     from harness.load import run_load
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
 
-    spec = load_spec(settings, target_url, overrides)
+    spec, stop_rule = _prepared(ctx, settings, target_url, overrides, gates)
     spec.validate()  # a spec the load would refuse is refused before the floor's seconds
     floor = measure_floor_phase(ctx, settings, spec) if settings.floor_enabled else None
-    ctx.say(
-        f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
-        f"{spec.duration_s} s against {target_url}"
-    )
     from harness.load.driver import LoadInterrupted
 
     try:
-        result = run_load(spec, progress=on_progress)
+        result = run_load(spec, progress=on_progress, stop_rule=stop_rule)
     except LoadInterrupted as stopped:
         # what was measured until the interruption is kept, marked interrupted
         if stopped.result is not None:
@@ -81,6 +92,8 @@ def run_load_phase(
                 f"({partial.duration_s:.1f} s): kept, marked interrupted"
             )
         raise stopped.cause from None
+    if settings.prove_success is not None:
+        result = _with_proof(ctx, result, settings.prove_success, spec.max_requests)
     histogram = decode_histogram(result.histogram)
     outcome = LoadOutcome(
         result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99), floor
@@ -90,12 +103,68 @@ def run_load_phase(
     from harness.baseline import HISTOGRAM_FILE
 
     (ctx.state.run_dir / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="utf-8")
+    _say_result(ctx, result, outcome)
+    return outcome
+
+
+def _with_proof(
+    ctx: RunContext, result: LoadResult, target: float, budget: int | None
+) -> LoadResult:
+    """``result`` with where its claim of request success >= ``target`` stands, said."""
+    from harness.phases.load_stop import proof_of
+
+    proof = proof_of(target, budget, result.requests, result.failures, result.duration_s)
+    good = proof.requests - proof.failures
     ctx.say(
-        f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
-        f"p95 {outcome.p95.estimate_ms:.3f} ms"
+        f"load: request success >= {target}: {proof.outcome} ({good:,}/{proof.requests:,} in "
+        f"{proof.duration_s:.1f} s, one-sided 95% lower bound {proof.lower_bound:.7f}"
+        + (f"; {proof.requests_needed:,} more clean requests needed)" if proof.requests_needed
+           else ")")
+    )  # fmt: skip
+    return dataclasses.replace(result, proof=proof)
+
+
+def _prepared(
+    ctx: RunContext,
+    settings: LoadSettings,
+    target_url: str,
+    overrides: Mapping[str, Any] | None,
+    gates: GateThresholds | None,
+) -> tuple[LoadSpec, StopRule | None]:
+    """The spec to run and the rule that may end it early (abort_on_fail, the proof), said."""
+    from harness.phases.load_stop import abort_rule, first_of, proof_rule, wants_live_progress
+
+    spec = load_spec(settings, target_url, overrides)
+    stop_rule = None
+    if gates is None and ctx.state.config is not None:
+        gates = ctx.state.config.profile.gates
+    if gates is not None and wants_live_progress(gates):
+        spec = dataclasses.replace(spec, live_progress=True)
+        stop_rule = abort_rule(gates)
+    if settings.prove_success is not None:
+        stop_rule = first_of(stop_rule, proof_rule(settings.prove_success, spec.max_requests))
+    if spec.model == "open":
+        how = (
+            f"open model, {spec.mean_rate_rps:g} req/s intended, {spec.users} users, at most "
+            f"{spec.max_in_flight} in flight"
+        )
+    else:
+        how = f"closed model, {spec.users} users, each waiting for its reply"
+    ctx.say(f"load: {how}, {spec.duration_s:g} s against {target_url}")
+    return spec, stop_rule
+
+
+def _say_result(ctx: RunContext, result: LoadResult, outcome: LoadOutcome) -> None:
+    dropped = f" ({result.dropped} of them dropped)" if result.model == "open" else ""
+    ctx.say(
+        f"load: {result.requests} requests, {result.failures} failed{dropped}, "
+        f"{result.rps:.0f} req/s, p95 {outcome.p95.estimate_ms:.3f} ms ({result.model} model)"
     )
-    if floor is not None:
-        say_floor_flags(ctx, floor, result.latency_ms)
+    if outcome.floor is not None:
+        say_floor_flags(ctx, outcome.floor, result.latency_ms)
+    if result.stopped_early is not None:
+        early = result.stopped_early
+        ctx.say(f"load: stopped early after {early.at_s:.1f} s: {early.reason}")
     for message, count in list(result.errors.items())[:3]:  # why they failed, worst first
         ctx.say(f"load: {count} failed: {message}")
     if len(result.by_request) > 1:  # the mix, request by request: never one averaged p95
@@ -104,7 +173,6 @@ def run_load_phase(
                 f"load: {request.name}: {request.requests} requests, {request.failures} "
                 f"failed, p95 {request.latency_ms['p95']:.3f} ms"
             )
-    return outcome
 
 
 def measure_floor_phase(ctx: RunContext, settings: LoadSettings, spec: LoadSpec) -> GeneratorFloor:

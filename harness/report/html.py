@@ -168,6 +168,13 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         "errors": errors,
         "requests_by_name": views.request_rows(load),
         "interrupted": load.get("interrupted") is True,
+        "model": views.load_model_text(load),
+        # the open model's: requests due while max_in_flight were out (closed: none)
+        "dropped": fmt_number(count_or_zero(load.get("dropped")))
+        if load.get("model") != "closed"
+        else None,
+        "stopped": views.load_stop_text(load),
+        "proof": views.load_proof_text(load),
     }
 
 

@@ -330,10 +330,15 @@ def _load_markdown(load: Any, views: ModuleType) -> list[str]:
         "",
         f"{load.get('requests')} requests, {load.get('failures')} failed, "
         f"{load.get('rps', 0):.1f} req/s; latency p50 {lat.get('p50')} ms, "
-        f"p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms "
-        f"({load.get('model', 'open')} model)",
+        f"p95 {lat.get('p95')} ms, p99 {lat.get('p99')} ms, max {lat.get('max')} ms",
+        "",
+        f"Sent by the {views.load_model_text(load)}.",
         "",
     ]
+    if stop := views.load_stop_text(load):
+        lines += [f"**{_cell(stop)}**", ""]
+    if proof := views.load_proof_text(load):
+        lines += [f"Proof: **{_cell(proof)}**", ""]
     errors = sorted(_map(load.get("errors")).items(), key=lambda item: -int(item[1] or 0))
     if errors:
         lines += ["| failed requests: why | count |", "|---|---:|"]

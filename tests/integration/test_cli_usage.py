@@ -118,7 +118,7 @@ def test_options_on_the_command_line_win_over_a_load_file(tmp_path: Path) -> Non
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "200.0 req/s intended, 10 users, 3.0 s" in result.stderr  # the file says 10 s
+    assert "200 req/s intended, 10 users, at most 100 in flight, 3 s" in result.stderr  # file: 10 s
     load = json.loads((tmp_path / "latest" / "report.json").read_text())["load"]
     assert load["requests"] <= 200 * 3 + 1
 

@@ -71,7 +71,7 @@ def test_an_infinite_or_nan_number_is_refused_naming_the_field(tmp_path: Path) -
 
 
 def test_unknown_profile_lists_profiles() -> None:
-    with pytest.raises(ConfigError, match="valid profiles: ci, release, smoke"):
+    with pytest.raises(ConfigError, match="valid profiles: ci, nines, release, smoke"):
         load_config(profile="nightly", environ={}, cwd=Path("/x"))
 
 
