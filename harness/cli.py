@@ -16,6 +16,7 @@ from typing import Any
 from harness import __version__
 from harness.config import ResolvedConfig, load_config
 from harness.errors import HarnessError, Terminated, UsageError, interruption_cause
+from harness.load_options import add_load_engine_options, check_locustfile_setting, config_overrides
 
 __all__ = ["main"]
 
@@ -164,20 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(gate)
     _baseline_option(gate)
     _verbose_option(gate)
-
-    load = _command(sub, "load", "the load phase alone, with its gates")
-    _baseline_option(load)
-    load.add_argument("--duration", type=float, help="seconds of load")
-    load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
-    load.add_argument("--users", type=int, help="concurrent simulated users")
-    load.add_argument(
-        "--load-file",
-        "--profile-file",  # its former name, still accepted
-        dest="load_file",
-        help="a load file, TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
-        "--users still override it",
-    )
-    _common(load)
+    add_load_engine_options(gate)
+    _load_parser(sub)
 
     chaos = _command(sub, "chaos", "run chaos experiments (all of the profile's by default)")
     chaos.add_argument(
@@ -225,6 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
     slo.add_argument("--service", default=None, help="the service name (default target.name)")
     _config_options(slo)
     return parser
+
+
+def _load_parser(sub: Any) -> None:
+    load = _command(sub, "load", "the load phase alone, with its gates")
+    _baseline_option(load)
+    load.add_argument("--duration", type=float, help="seconds of load")
+    load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
+    load.add_argument("--users", type=int, help="concurrent simulated users")
+    load.add_argument(
+        "--load-file",
+        "--profile-file",  # its former name, still accepted
+        dest="load_file",
+        help="a load file, TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
+        "--users still override it",
+    )
+    add_load_engine_options(load)
+    _common(load)
 
 
 def _init_parser(sub: Any) -> None:
@@ -332,16 +338,26 @@ def _run(args: argparse.Namespace) -> int:
     return _with_hint(args, cmd_run)
 
 
+def _load_config(args: argparse.Namespace) -> ResolvedConfig:
+    """The config with --locustfile and --processes applied, the locustfile checked."""
+    config = load_config(
+        profile=args.profile, config_file=args.config, overrides=args.set + config_overrides(args)
+    )
+    if config.profile.load.enabled or args.command == "load":
+        check_locustfile_setting(config, args)  # imported now: exit 2 before anything starts
+    return config
+
+
 def _gate(args: argparse.Namespace) -> int:
     from harness.commands import cmd_gate
 
-    return cmd_gate(args, _config(args))
+    return cmd_gate(args, _load_config(args))
 
 
 def _load(args: argparse.Namespace) -> int:
     from harness.commands import cmd_load
 
-    return cmd_load(args, _config(args))
+    return cmd_load(args, _load_config(args))
 
 
 def _chaos(args: argparse.Namespace) -> int:

@@ -115,6 +115,8 @@ class LoadSettings(_Model):
     load_file: str | None = Field(
         default=None, validation_alias=AliasChoices("load_file", "profile_file")
     )
+    # the user's own locustfile: its User classes (and LoadTestShape) instead of `path`
+    locustfile: str | None = None
 
 
 class ChaosSettings(_Model):
@@ -329,6 +331,7 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("tests", "paths"),
     ("chaos", "directory"),
     ("load", "load_file"),
+    ("load", "locustfile"),
     ("coverage", "report_file"),
     ("coverage", "report_files"),
     ("api_coverage", "openapi_file"),

@@ -168,7 +168,10 @@ class LoadOutcome:
         from harness.gates import LoadEvidence
 
         r = self.result
-        return LoadEvidence(r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps)
+        # an exception in a locustfile's own code is an attempt that failed: it counts
+        # against the error rate beside the failed requests
+        attempts, failed = r.requests + r.user_errors, r.failures + r.user_errors
+        return LoadEvidence(attempts, failed, r.rps, self.p95, self.p99, r.intended_rate_rps)
 
     def to_json(self) -> dict[str, object]:
         return dict(self._body)

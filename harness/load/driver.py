@@ -39,13 +39,20 @@ HARD_DEADLINE_GRACE_S = 60.0
 # How long a signalled child may take to write its partial result before it is killed.
 STOP_GRACE_S = 10.0
 STDERR_TAIL_CHARS = 3000
+
+
 # ``python -m harness.load.worker``, but with locust imported before the ``harness``
 # package: whatever ``harness/__init__`` comes to import (httpx, ssl), gevent's
 # monkey-patching must come first or ssl dies with RecursionError.
-_BOOTSTRAP = (
-    "import locust, runpy; "
-    "runpy.run_module('harness.load.worker', run_name='__main__', alter_sys=True)"
-)
+def bootstrap(module: str = "harness.load.worker") -> str:
+    """``python -c`` code that runs ``module`` as ``__main__`` with locust imported first."""
+    return (
+        f"import locust, runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    )
+
+
+# a locustfile's users run in a module of their own (harness.load.locustfile_run)
+LOCUSTFILE_MODULE = "harness.load.locustfile_run"
 
 
 class LoadInterrupted(KeyboardInterrupt):
@@ -90,7 +97,7 @@ class _Run:
         argv = [
             sys.executable,
             "-c",
-            _BOOTSTRAP,
+            bootstrap(LOCUSTFILE_MODULE if self.spec.locustfile else "harness.load.worker"),
             "--role",
             role,
             "--spec",
@@ -307,13 +314,14 @@ def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> Load
     except (OSError, ValueError) as exc:
         raise run.failure(f"wrote no readable result ({exc})") from None
     spec = run.spec
-    return merge_reports(
+    result = merge_reports(
         data["reports"],
         intended_rate_rps=spec.rate_rps,
         users=spec.users,
         model=spec.model,
         interrupted=bool(data["interrupted"]),
     )
+    return dataclasses.replace(result, locustfile=spec.locustfile) if spec.locustfile else result
 
 
 def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:

@@ -95,6 +95,9 @@ class LoadResult:
     samples: int = 0
     interrupted: bool = False
     by_request: tuple[RequestStats, ...] = ()
+    # exceptions raised by a locustfile's own code (on_start, a task), each also in errors
+    user_errors: int = 0
+    locustfile: str | None = None  # the user's locustfile that ran, if one did
 
     @property
     def error_rate(self) -> float:
@@ -103,27 +106,35 @@ class LoadResult:
 
     def to_json(self) -> dict[str, Any]:
         """The report.json ``load`` object (DESIGN.md) plus the extras."""
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "error_rate": self.error_rate,
-            "rps": self.rps,
-            "duration_s": self.duration_s,
-            "latency_ms": dict(self.latency_ms),
-            "samples": self.samples,
-            "errors": dict(self.errors),
-            "timeline": [p.to_json() for p in self.timeline],
-            "intended_rate_rps": self.intended_rate_rps,
-            "users": self.users,
-            "processes": self.processes,
-            "model": self.model,
-            "interrupted": self.interrupted,
-            "latency_measured_from": "intended send time"
-            if self.model == "open"
-            else "actual send time",
-            "histogram": self.histogram,
-            "histogram_unit": "us",
-        } | ({"by_request": [r.to_json() for r in self.by_request]} if self.by_request else {})
+        return (
+            {
+                "requests": self.requests,
+                "failures": self.failures,
+                "error_rate": self.error_rate,
+                "rps": self.rps,
+                "duration_s": self.duration_s,
+                "latency_ms": dict(self.latency_ms),
+                "samples": self.samples,
+                "errors": dict(self.errors),
+                "timeline": [p.to_json() for p in self.timeline],
+                "intended_rate_rps": self.intended_rate_rps,
+                "users": self.users,
+                "processes": self.processes,
+                "model": self.model,
+                "interrupted": self.interrupted,
+                "latency_measured_from": "intended send time"
+                if self.model == "open"
+                else "actual send time",
+                "histogram": self.histogram,
+                "histogram_unit": "us",
+            }
+            | (
+                {"locustfile": self.locustfile, "user_errors": self.user_errors}
+                if self.locustfile or self.user_errors
+                else {}
+            )
+            | ({"by_request": [r.to_json() for r in self.by_request]} if self.by_request else {})
+        )
 
 
 def merge_reports(
@@ -169,6 +180,7 @@ def merge_reports(
         samples=int(merged.get_total_count()),
         interrupted=interrupted,
         by_request=_merge_by_request(reports),
+        user_errors=sum(int(r.get("user_errors", 0)) for r in reports),
     )
 
 

@@ -128,11 +128,16 @@ class LoadSpec:
     processes: int = 1
     request_timeout_s: float = 5.0
     allow_non_loopback: bool = False
+    # the user's own locustfile (an absolute path): its User classes (and LoadTestShape)
+    # run instead of ``requests``, closed model (their own wait_time), bounded by
+    # duration_s and max_requests (harness.load.locustfile_run)
+    locustfile: str | None = None
 
     @property
     def model(self) -> str:
-        """``"open"`` when paced at ``rate_rps``, ``"closed"`` when ``rate_rps == 0``."""
-        return "open" if self.rate_rps > 0 else "closed"
+        """``"open"`` when paced at ``rate_rps``, ``"closed"`` when ``rate_rps == 0`` (and
+        always with a locustfile: its users pace themselves)."""
+        return "open" if self.rate_rps > 0 and self.locustfile is None else "closed"
 
     def validate(self, where: str = "LoadSpec") -> None:
         """Raise :class:`UnsafeTargetError` or :class:`ConfigError` naming every bad field.
@@ -173,7 +178,7 @@ class LoadSpec:
         )
         check(self.processes >= 1, "processes", self.processes, "an integer >= 1")
         check(
-            self.processes <= 1 or self.users % self.processes == 0,
+            self.processes <= 1 or self.users % self.processes == 0 or self.locustfile is not None,
             "users",
             self.users,
             f"a multiple of processes ({self.processes}) so that every Locust worker "
@@ -222,6 +227,7 @@ class LoadSpec:
             "processes": self.processes,
             "request_timeout_s": self.request_timeout_s,
             "allow_non_loopback": self.allow_non_loopback,
+            "locustfile": self.locustfile,
         }
 
     @classmethod
@@ -238,6 +244,7 @@ class LoadSpec:
             processes=int(data["processes"]),
             request_timeout_s=float(data["request_timeout_s"]),
             allow_non_loopback=bool(data["allow_non_loopback"]),
+            locustfile=data.get("locustfile"),
         )
 
 

@@ -23,6 +23,18 @@ def load_spec(
 ) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
 
+    if settings.locustfile:
+        # the locustfile's users pace themselves (closed model): no intended rate
+        spec = LoadSpec(
+            target_url=target_url,
+            rate_rps=0.0,
+            users=settings.users,
+            duration_s=settings.duration_s,
+            max_requests=settings.max_requests,
+            processes=settings.processes,
+            locustfile=str(Path(settings.locustfile).resolve()),
+        )
+        return dataclasses.replace(spec, **{**dict(overrides or {}), "rate_rps": 0.0})
     if settings.load_file:
         spec = load_load_spec(Path(settings.load_file), target_url)
         # what the user typed on the command line wins over the load file
@@ -52,10 +64,17 @@ def run_load_phase(
     from harness.load.percentiles import percentile_estimate
 
     spec = load_spec(settings, target_url, overrides)
-    ctx.say(
-        f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
-        f"{spec.duration_s} s against {target_url}"
-    )
+    if spec.locustfile:
+        ctx.say(
+            f"load: locustfile {spec.locustfile} (its users, wait_time and shape; closed "
+            f"model), {spec.users} users unless its shape says, at most {spec.duration_s} s, "
+            f"{spec.processes} process(es) against {target_url}"
+        )
+    else:
+        ctx.say(
+            f"load: {spec.rate_rps or 'max'} req/s intended, {spec.users} users, "
+            f"{spec.duration_s} s against {target_url}"
+        )
     from harness.load.driver import LoadInterrupted
 
     try:
@@ -90,6 +109,8 @@ def run_load_phase(
         f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
         f"p95 {outcome.p95.estimate_ms:.3f} ms"
     )
+    if result.user_errors:
+        ctx.say(f"load: {result.user_errors} user error(s) raised by the locustfile's code")
     for message, count in list(result.errors.items())[:3]:  # why they failed, worst first
         ctx.say(f"load: {count} failed: {message}")
     if len(result.by_request) > 1:  # the mix, request by request: never one averaged p95

@@ -1,0 +1,106 @@
+"""``--locustfile`` and ``--processes N|auto`` of ``load`` and ``gate``: parsed, turned into
+the profile's ``load.locustfile`` and ``load.processes``, and checked before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import TYPE_CHECKING
+
+from harness.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from harness.config import ResolvedConfig
+    from harness.load.locustfile_check import LocustfileInfo
+
+__all__ = [
+    "MAX_PROCESSES",
+    "add_load_engine_options",
+    "auto_processes",
+    "check_locustfile_setting",
+    "config_overrides",
+    "parse_processes",
+]
+
+MAX_PROCESSES = 64  # LoadSettings.processes' bound
+
+
+def add_load_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--locustfile",
+        metavar="FILE",
+        help="your own locustfile: its User classes (HttpUser, FastHttpUser) and its "
+        "LoadTestShape run as written, every request recorded per name into the harness's "
+        "HdrHistograms and judged by the load gates (sets load.locustfile)",
+    )
+    parser.add_argument(
+        "--processes",
+        metavar="N|auto",
+        help="Locust processes (a master and N workers when N > 1); auto: one per core "
+        "left after the target's (sets load.processes)",
+    )
+
+
+def auto_processes(cores: int | None = None) -> int:
+    """One load process per core left after the target's (the target is on this machine:
+    loopback only), at least one."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_PROCESSES, (cores or 1) - 1))
+
+
+def parse_processes(text: str) -> int:
+    """``--processes`` as a number of processes."""
+    if text.strip().lower() == "auto":
+        return auto_processes()
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PROCESSES:
+        raise UsageError(
+            f"--processes {text!r}: must be an integer from 1 to {MAX_PROCESSES}, or auto "
+            f"(one per core left after the target's: {auto_processes()} here)"
+        )
+    return value
+
+
+def config_overrides(args: argparse.Namespace) -> list[str]:
+    """The options as ``--set`` items, applied after the user's own (CLI wins)."""
+    out = []
+    if getattr(args, "locustfile", None):
+        out.append(f"load.locustfile={json.dumps(args.locustfile)}")
+    if getattr(args, "processes", None):
+        out.append(f"load.processes={parse_processes(args.processes)}")
+    return out
+
+
+def check_locustfile_setting(
+    config: ResolvedConfig, args: argparse.Namespace
+) -> LocustfileInfo | None:
+    """The profile's locustfile, imported and checked now (exit 2 naming the file and the
+    error), with what it is combined with checked too; None without one."""
+    load = config.profile.load
+    if not load.locustfile:
+        return None
+    where = (
+        f"--locustfile {args.locustfile!r}"
+        if getattr(args, "locustfile", None)
+        else f"load.locustfile from {config.origin('load.locustfile')}"
+    )
+    if load.load_file:
+        raise ConfigError(
+            f"{where} and load.load_file {load.load_file!r} from "
+            f"{config.origin('load.load_file')}: a load file and a locustfile both say what "
+            "to send; keep one"
+        )
+    if getattr(args, "rate", None):
+        raise UsageError(
+            f"--rate {args.rate!r} with {where}: a locustfile's users pace themselves with "
+            "their wait_time (closed model); drop --rate, or use a load file"
+        )
+    from harness.load.locustfile_check import check_locustfile
+
+    return check_locustfile(load.locustfile, where)

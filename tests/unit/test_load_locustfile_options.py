@@ -1,0 +1,96 @@
+"""--locustfile and --processes: parsing, the spec they make, and user errors in the result
+(the Locust side runs in tests/integration/test_locustfile.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from harness.config import LoadSettings, load_config
+from harness.errors import ConfigError, UsageError
+from harness.load import LoadSpec
+from harness.load.histogram import encode_histogram, new_histogram, record_us
+from harness.load.percentiles import percentile_estimate
+from harness.load.result import merge_reports
+from harness.load_options import (
+    auto_processes,
+    check_locustfile_setting,
+    config_overrides,
+    parse_processes,
+)
+from harness.phases.load_phase import load_spec
+from harness.record import LoadOutcome
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (4, 3), (200, 64)])
+def test_auto_processes_is_one_per_core_left_after_the_targets(cores: int, expected: int) -> None:
+    assert auto_processes(cores) == expected
+
+
+def test_processes_are_a_number_from_1_to_64_or_auto() -> None:
+    assert parse_processes("2") == 2
+    assert parse_processes("auto") == auto_processes()
+    for bad in ("0", "65", "two", "-1", ""):
+        with pytest.raises(UsageError, match=r"--processes .*must be an integer from 1 to 64"):
+            parse_processes(bad)
+
+
+def test_the_options_become_the_profiles_load_settings() -> None:
+    args = argparse.Namespace(locustfile='my dir/lf "x".py', processes="3")
+    overrides = config_overrides(args)
+    config = load_config(overrides=overrides, environ={}, cwd=Path("/nonexistent"))
+    assert config.profile.load.locustfile == 'my dir/lf "x".py'
+    assert config.profile.load.processes == 3
+    assert config_overrides(argparse.Namespace(locustfile=None, processes=None)) == []
+
+
+def test_a_locustfile_with_a_load_file_or_a_rate_is_refused(tmp_path: Path) -> None:
+    both = load_config(
+        overrides=["load.locustfile=lf.py", "load.load_file=ping.toml"], environ={}, cwd=tmp_path
+    )
+    args = argparse.Namespace(locustfile="lf.py", rate=None)
+    with pytest.raises(ConfigError, match=r"--locustfile 'lf.py' and load.load_file 'ping.toml'"):
+        check_locustfile_setting(both, args)
+    one = load_config(overrides=["load.locustfile=lf.py"], environ={}, cwd=tmp_path)
+    with pytest.raises(UsageError, match=r"--rate 300.0 with --locustfile 'lf.py'"):
+        check_locustfile_setting(one, argparse.Namespace(locustfile="lf.py", rate=300.0))
+    none = load_config(environ={}, cwd=tmp_path)
+    assert check_locustfile_setting(none, args) is None
+
+
+def test_a_locustfile_spec_is_the_closed_model_and_survives_json(tmp_path: Path) -> None:
+    settings = LoadSettings(locustfile="lf.py", processes=2, users=3, rate_rps=500.0)
+    spec = load_spec(settings, "http://127.0.0.1:9", {"rate_rps": 100.0, "duration_s": 4.0})
+    assert spec.locustfile == str(Path("lf.py").resolve())
+    assert (spec.rate_rps, spec.model, spec.duration_s) == (0.0, "closed", 4.0)
+    assert spec.problems() == []  # users need not divide among processes: Locust deals them
+    assert LoadSpec.from_json(spec.to_json()) == spec
+    assert LoadSpec("http://127.0.0.1:9").locustfile is None
+
+
+def _report(latencies_us: list[int], user_errors: int) -> dict[str, object]:
+    histogram = new_histogram()
+    for value in latencies_us:
+        record_us(histogram, value)
+    return {
+        "requests": len(latencies_us), "failures": 0, "histogram": encode_histogram(histogram),
+        "errors": {"user error: U raised E: x at lf.py:3 in on_start": user_errors},
+        "timeline": [], "first_send_s": 0.0, "last_done_s": 1.0, "user_errors": user_errors,
+    }  # fmt: skip
+
+
+def test_user_errors_are_summed_and_count_against_the_error_rate() -> None:
+    result = merge_reports(
+        [_report([1000] * 8, 1), _report([2000] * 8, 1)],
+        intended_rate_rps=0.0, users=2, model="closed",
+    )  # fmt: skip
+    assert result.user_errors == 2
+    assert result.to_json()["user_errors"] == 2
+    assert result.errors == {"user error: U raised E: x at lf.py:3 in on_start": 2}
+    histogram = new_histogram()
+    evidence = LoadOutcome(
+        result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
+    ).evidence()
+    assert (evidence.requests, evidence.failures) == (18, 2)
