@@ -16,7 +16,7 @@ from typing import Any
 from harness import __version__
 from harness.config import ResolvedConfig, load_config
 from harness.errors import HarnessError, Terminated, UsageError, interruption_cause
-from harness.load_options import add_load_engine_options, check_locustfile_setting, config_overrides
+from harness.load_options import add_load_engine_options, resolve_config
 
 __all__ = ["main"]
 
@@ -338,26 +338,16 @@ def _run(args: argparse.Namespace) -> int:
     return _with_hint(args, cmd_run)
 
 
-def _load_config(args: argparse.Namespace) -> ResolvedConfig:
-    """The config with --locustfile and --processes applied, the locustfile checked."""
-    config = load_config(
-        profile=args.profile, config_file=args.config, overrides=args.set + config_overrides(args)
-    )
-    if config.profile.load.enabled or args.command == "load":
-        check_locustfile_setting(config, args)  # imported now: exit 2 before anything starts
-    return config
-
-
 def _gate(args: argparse.Namespace) -> int:
     from harness.commands import cmd_gate
 
-    return cmd_gate(args, _load_config(args))
+    return cmd_gate(args, resolve_config(args))
 
 
 def _load(args: argparse.Namespace) -> int:
     from harness.commands import cmd_load
 
-    return cmd_load(args, _load_config(args))
+    return cmd_load(args, resolve_config(args))
 
 
 def _chaos(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import ConfigError, UsageError
@@ -22,6 +23,7 @@ __all__ = [
     "check_locustfile_setting",
     "config_overrides",
     "parse_processes",
+    "resolve_config",
 ]
 
 MAX_PROCESSES = 64  # LoadSettings.processes' bound
@@ -51,10 +53,13 @@ def auto_processes(cores: int | None = None) -> int:
     return max(1, min(MAX_PROCESSES, (cores or 1) - 1))
 
 
-def parse_processes(text: str) -> int:
-    """``--processes`` as a number of processes."""
+def parse_processes(text: str, users: int | None = None) -> int:
+    """``--processes`` as a number of processes; ``users`` (the generated user's, which
+    every worker runs an equal share of) must divide evenly among them. ``auto`` takes
+    the largest count up to one per core left after the target's that does."""
     if text.strip().lower() == "auto":
-        return auto_processes()
+        most = auto_processes()
+        return next(n for n in range(most, 0, -1) if users is None or users % n == 0)
     try:
         value = int(text)
     except ValueError:
@@ -64,17 +69,53 @@ def parse_processes(text: str) -> int:
             f"--processes {text!r}: must be an integer from 1 to {MAX_PROCESSES}, or auto "
             f"(one per core left after the target's: {auto_processes()} here)"
         )
+    if users is not None and users % value:
+        raise UsageError(
+            f"--processes {value} with {users} users: every Locust worker runs the same "
+            f"number of users, so users must be a multiple of {value} (--users "
+            f"{value * max(1, round(users / value))}, or --processes auto)"
+        )
     return value
 
 
 def config_overrides(args: argparse.Namespace) -> list[str]:
-    """The options as ``--set`` items, applied after the user's own (CLI wins)."""
-    out = []
+    """--locustfile as a ``--set`` item, applied after the user's own (CLI wins)."""
     if getattr(args, "locustfile", None):
-        out.append(f"load.locustfile={json.dumps(args.locustfile)}")
+        return [f"load.locustfile={json.dumps(args.locustfile)}"]
+    return []
+
+
+def resolve_config(args: argparse.Namespace) -> ResolvedConfig:
+    """The config of ``load`` or ``gate`` with --locustfile and --processes applied; the
+    locustfile imported and checked now (exit 2 before anything starts)."""
+    from harness.config import load_config
+
+    overrides = [*args.set, *config_overrides(args)]
+    config = load_config(profile=args.profile, config_file=args.config, overrides=overrides)
     if getattr(args, "processes", None):
-        out.append(f"load.processes={parse_processes(args.processes)}")
-    return out
+        processes = parse_processes(args.processes, _generated_users(config, args))
+        overrides.append(f"load.processes={processes}")
+        config = load_config(profile=args.profile, config_file=args.config, overrides=overrides)
+    if config.profile.load.enabled or args.command == "load":
+        check_locustfile_setting(config, args)
+    return config
+
+
+def _generated_users(config: ResolvedConfig, args: argparse.Namespace) -> int | None:
+    """The users the generated user will run (None for a locustfile: Locust deals them)."""
+    load = config.profile.load
+    if load.locustfile:
+        return None
+    if getattr(args, "users", None):
+        return int(args.users)
+    if load.load_file:
+        from harness.load import load_load_spec
+
+        try:
+            return load_load_spec(Path(load.load_file), "http://127.0.0.1:1").users
+        except (OSError, ValueError):
+            return None  # the load file's own check names the problem
+    return load.users
 
 
 def check_locustfile_setting(

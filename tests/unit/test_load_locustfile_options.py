@@ -37,13 +37,21 @@ def test_processes_are_a_number_from_1_to_64_or_auto() -> None:
             parse_processes(bad)
 
 
-def test_the_options_become_the_profiles_load_settings() -> None:
-    args = argparse.Namespace(locustfile='my dir/lf "x".py', processes="3")
-    overrides = config_overrides(args)
-    config = load_config(overrides=overrides, environ={}, cwd=Path("/nonexistent"))
+def test_processes_must_divide_the_generated_users_and_auto_picks_a_count_that_does() -> None:
+    assert parse_processes("2", users=10) == 2
+    with pytest.raises(UsageError, match=r"--processes 3 with 10 users.*--users 9"):
+        parse_processes("3", users=10)
+    for users in (1, 7, 10, 12):
+        chosen = parse_processes("auto", users=users)
+        assert 1 <= chosen <= auto_processes()
+        assert users % chosen == 0
+
+
+def test_the_locustfile_option_becomes_the_profiles_load_setting() -> None:
+    args = argparse.Namespace(locustfile='my dir/lf "x".py')
+    config = load_config(overrides=config_overrides(args), environ={}, cwd=Path("/nonexistent"))
     assert config.profile.load.locustfile == 'my dir/lf "x".py'
-    assert config.profile.load.processes == 3
-    assert config_overrides(argparse.Namespace(locustfile=None, processes=None)) == []
+    assert config_overrides(argparse.Namespace(locustfile=None)) == []
 
 
 def test_a_locustfile_with_a_load_file_or_a_rate_is_refused(tmp_path: Path) -> None:
