@@ -16,12 +16,14 @@ from typing import Any
 from harness import __version__
 from harness.config import ResolvedConfig, load_config
 from harness.errors import HarnessError, Terminated, UsageError, interruption_cause
-from harness.load_options import add_load_engine_options, resolve_config
+from harness.load_options import add_distributed_options, add_load_engine_options, resolve_config
+from harness.load_worker_command import add_load_worker_parser
 
 __all__ = ["main"]
 
 COMMANDS = (
     "run", "gate", "load", "chaos", "fuzz", "report", "target", "doctor", "slo", "soak", "init",
+    "load-worker",
 )  # fmt: skip
 
 EPILOG = """\
@@ -207,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _soak_parser(sub)
     _init_parser(sub)
+    add_load_worker_parser(sub, _command)
 
     slo = _command(sub, "slo", "the profile's SLOs for production: OpenSLO and Prometheus rules")
     slo.add_argument("action", choices=["export"], help="export: write the files")
@@ -230,6 +233,7 @@ def _load_parser(sub: Any) -> None:
         "--users still override it",
     )
     add_load_engine_options(load)
+    add_distributed_options(load)
     _common(load)
 
 
@@ -402,6 +406,12 @@ def _slo(args: argparse.Namespace) -> int:
     return cmd_slo_export(args, _config(args))
 
 
+def _load_worker(args: argparse.Namespace) -> int:
+    from harness.load_worker_command import cmd_load_worker
+
+    return cmd_load_worker(args)
+
+
 def _init(args: argparse.Namespace) -> int:
     from harness.init_command import plan_init, write_init
 
@@ -465,4 +475,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "slo": _slo,
     "soak": _soak,
     "init": _init,
+    "load-worker": _load_worker,
 }

@@ -117,6 +117,9 @@ class LoadSettings(_Model):
     )
     # the user's own locustfile: its User classes (and LoadTestShape) instead of `path`
     locustfile: str | None = None
+    # > 0: a Locust master on master_bind waits for this many `load-worker` processes
+    expect_workers: Annotated[int, Field(ge=0, le=64)] = 0
+    master_bind: str = "127.0.0.1:5557"
 
 
 class ChaosSettings(_Model):

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PROCESSES",
+    "add_distributed_options",
     "add_load_engine_options",
     "auto_processes",
     "check_locustfile_setting",
     "config_overrides",
+    "parse_address",
     "parse_processes",
     "resolve_config",
 ]
@@ -43,6 +45,42 @@ def add_load_engine_options(parser: argparse.ArgumentParser) -> None:
         help="Locust processes (a master and N workers when N > 1); auto: one per core "
         "left after the target's (sets load.processes)",
     )
+
+
+def add_distributed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--expect-workers",
+        type=int,
+        metavar="N",
+        help="run a Locust master that waits for N workers started elsewhere with "
+        "`reliable-test-runner load-worker --master ADDR:PORT` (sets load.expect_workers)",
+    )
+    parser.add_argument(
+        "--master-bind",
+        metavar="ADDR:PORT",
+        help="where that master listens (default 127.0.0.1:5557; outside 127.0.0.0/8 only "
+        "with --allow-non-loopback; sets load.master_bind)",
+    )
+
+
+def parse_address(text: str, option: str, allow_non_loopback: bool) -> tuple[str, int]:
+    """``HOST:PORT`` (a loopback host unless allowed) for ``option``."""
+    from harness.netguard import is_loopback_host
+
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        port = -1
+    if not sep or not host or not 0 < port < 65536:
+        raise UsageError(f"{option} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:5557")
+    if not allow_non_loopback and not is_loopback_host(host):
+        raise UsageError(
+            f"{option} {text!r}: {host} is outside 127.0.0.0/8; pass --allow-non-loopback "
+            "to let Locust workers on other machines in"
+        )
+    return host, port
 
 
 def auto_processes(cores: int | None = None) -> int:
@@ -79,10 +117,19 @@ def parse_processes(text: str, users: int | None = None) -> int:
 
 
 def config_overrides(args: argparse.Namespace) -> list[str]:
-    """--locustfile as a ``--set`` item, applied after the user's own (CLI wins)."""
+    """--locustfile, --expect-workers and --master-bind as ``--set`` items, applied after
+    the user's own (CLI wins)."""
+    out = []
     if getattr(args, "locustfile", None):
-        return [f"load.locustfile={json.dumps(args.locustfile)}"]
-    return []
+        out.append(f"load.locustfile={json.dumps(args.locustfile)}")
+    expect = getattr(args, "expect_workers", None)
+    if expect is not None:
+        if not 1 <= expect <= MAX_PROCESSES:
+            raise UsageError(f"--expect-workers {expect}: must be from 1 to {MAX_PROCESSES}")
+        out.append(f"load.expect_workers={expect}")
+    if getattr(args, "master_bind", None):
+        out.append(f"load.master_bind={json.dumps(args.master_bind)}")
+    return out
 
 
 def resolve_config(args: argparse.Namespace) -> ResolvedConfig:
@@ -96,7 +143,18 @@ def resolve_config(args: argparse.Namespace) -> ResolvedConfig:
         processes = parse_processes(args.processes, _generated_users(config, args))
         overrides.append(f"load.processes={processes}")
         config = load_config(profile=args.profile, config_file=args.config, overrides=overrides)
-    if config.profile.load.enabled or args.command == "load":
+    load = config.profile.load
+    if load.expect_workers:
+        where = "--master-bind" if getattr(args, "master_bind", None) else "load.master_bind"
+        parse_address(load.master_bind, where, bool(getattr(args, "allow_non_loopback", False)))
+        users = _generated_users(config, args)
+        if users is not None and users % load.expect_workers:
+            raise UsageError(
+                f"--expect-workers {load.expect_workers} with {users} users: every worker "
+                f"runs the same number of users, so users must be a multiple of "
+                f"{load.expect_workers}"
+            )
+    if load.enabled or args.command == "load":
         check_locustfile_setting(config, args)
     return config
 

@@ -51,8 +51,19 @@ def bootstrap(module: str = "harness.load.worker") -> str:
     )
 
 
-# a locustfile's users run in a module of their own (harness.load.locustfile_run)
+# a locustfile's users run in a module of their own (harness.load.locustfile_run), and a
+# master for workers started elsewhere in another (harness.load.remote)
 LOCUSTFILE_MODULE = "harness.load.locustfile_run"
+REMOTE_MODULE = "harness.load.remote"
+# the remote master's wait for its workers (remote.REMOTE_CONNECT_TIMEOUT_S)
+REMOTE_CONNECT_S = 60.0
+
+
+def child_module(spec: LoadSpec) -> str:
+    """The module the Locust child runs for ``spec``."""
+    if spec.expect_workers:
+        return REMOTE_MODULE
+    return LOCUSTFILE_MODULE if spec.locustfile else "harness.load.worker"
 
 
 class LoadInterrupted(KeyboardInterrupt):
@@ -97,7 +108,7 @@ class _Run:
         argv = [
             sys.executable,
             "-c",
-            bootstrap(LOCUSTFILE_MODULE if self.spec.locustfile else "harness.load.worker"),
+            bootstrap(child_module(self.spec)),
             "--role",
             role,
             "--spec",
@@ -266,7 +277,7 @@ def _pump(
 ) -> None:
     """Relay the main child's lines until it closes its output (the run is over)."""
     spec = run.spec
-    distributed = spec.processes > 1
+    distributed = spec.processes > 1 and not spec.expect_workers  # local workers to start
     stop_sent_at: float | None = None
     while True:
         if time.monotonic() > deadline:
@@ -321,7 +332,12 @@ def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> Load
         model=spec.model,
         interrupted=bool(data["interrupted"]),
     )
-    return dataclasses.replace(result, locustfile=spec.locustfile) if spec.locustfile else result
+    # the user's locustfile, and (with Locust workers) how many were expected
+    return dataclasses.replace(
+        result,
+        locustfile=spec.locustfile,
+        workers_expected=int(data.get("workers_expected", 0)),
+    )
 
 
 def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:
@@ -356,9 +372,13 @@ def _run(
         (workdir / "spec.json").write_text(json.dumps(spec.to_json()), encoding="utf-8")
         result_path = workdir / "result.json"
         limit_s = spec.duration_s + 2 * spec.request_timeout_s + HARD_DEADLINE_GRACE_S
+        if spec.expect_workers:
+            limit_s += REMOTE_CONNECT_S
         deadline = time.monotonic() + limit_s
-        role = "master" if spec.processes > 1 else "local"
+        role = "master" if spec.processes > 1 or spec.expect_workers else "local"
         extra = ["--result", str(result_path)]
+        if spec.expect_workers:
+            extra += ["--bind", str(spec.master_bind)]
         if snapshot is not None and role == "local":
             extra += ["--snapshot", str(snapshot[0]), "--snapshot-every-s", repr(snapshot[1])]
         main = run.start_child(role, *extra, stdout=True)

@@ -98,6 +98,8 @@ class LoadResult:
     # exceptions raised by a locustfile's own code (on_start, a task), each also in errors
     user_errors: int = 0
     locustfile: str | None = None  # the user's locustfile that ran, if one did
+    # with Locust workers: how many were to take part (``processes`` sent their report)
+    workers_expected: int = 0
 
     @property
     def error_rate(self) -> float:
@@ -131,6 +133,11 @@ class LoadResult:
             | (
                 {"locustfile": self.locustfile, "user_errors": self.user_errors}
                 if self.locustfile or self.user_errors
+                else {}
+            )
+            | (
+                {"workers": {"expected": self.workers_expected, "finished": self.processes}}
+                if self.workers_expected
                 else {}
             )
             | ({"by_request": [r.to_json() for r in self.by_request]} if self.by_request else {})

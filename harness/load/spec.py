@@ -132,6 +132,10 @@ class LoadSpec:
     # run instead of ``requests``, closed model (their own wait_time), bounded by
     # duration_s and max_requests (harness.load.locustfile_run)
     locustfile: str | None = None
+    # > 0: a master on master_bind ("ADDR:PORT") waits for this many workers started
+    # elsewhere (`load-worker --master`), and ``processes`` is that count
+    expect_workers: int = 0
+    master_bind: str | None = None
 
     @property
     def model(self) -> str:
@@ -228,6 +232,8 @@ class LoadSpec:
             "request_timeout_s": self.request_timeout_s,
             "allow_non_loopback": self.allow_non_loopback,
             "locustfile": self.locustfile,
+            "expect_workers": self.expect_workers,
+            "master_bind": self.master_bind,
         }
 
     @classmethod
@@ -245,6 +251,8 @@ class LoadSpec:
             request_timeout_s=float(data["request_timeout_s"]),
             allow_non_loopback=bool(data["allow_non_loopback"]),
             locustfile=data.get("locustfile"),
+            expect_workers=int(data.get("expect_workers", 0)),
+            master_bind=data.get("master_bind"),
         )
 
 

@@ -21,6 +21,18 @@ __all__ = ["load_spec", "run_load_phase"]
 def load_spec(
     settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None = None
 ) -> LoadSpec:
+    spec = _spec(settings, target_url, overrides)
+    if settings.expect_workers:  # Locust workers started elsewhere, one process each
+        return dataclasses.replace(
+            spec,
+            processes=settings.expect_workers,
+            expect_workers=settings.expect_workers,
+            master_bind=settings.master_bind,
+        )
+    return spec
+
+
+def _spec(settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
 
     if settings.locustfile:
@@ -64,6 +76,11 @@ def run_load_phase(
     from harness.load.percentiles import percentile_estimate
 
     spec = load_spec(settings, target_url, overrides)
+    if spec.expect_workers:
+        ctx.say(
+            f"load: Locust master on {spec.master_bind} waiting for {spec.expect_workers} "
+            f"worker(s): reliable-test-runner load-worker --master {spec.master_bind}"
+        )
     if spec.locustfile:
         ctx.say(
             f"load: locustfile {spec.locustfile} (its users, wait_time and shape; closed "
@@ -109,6 +126,8 @@ def run_load_phase(
         f"load: {result.requests} requests, {result.failures} failed, {result.rps:.0f} req/s, "
         f"p95 {outcome.p95.estimate_ms:.3f} ms"
     )
+    if result.workers_expected:
+        ctx.say(f"load: {result.processes} of {result.workers_expected} workers finished")
     if result.user_errors:
         ctx.say(f"load: {result.user_errors} user error(s) raised by the locustfile's code")
     for message, count in list(result.errors.items())[:3]:  # why they failed, worst first

@@ -10,71 +10,26 @@ from __future__ import annotations
 
 import json
 import textwrap
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cli_helpers import ROOT, run_cli
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from counting_server import Server, counting_server
 
 from harness.errors import ConfigError
 from harness.load import LoadSpec, run_load
 from harness.load.histogram import merge_encoded
 from harness.load.locustfile_check import check_locustfile
-from target_api.testing import poll_until
 
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Server:
-    url: str
-    hits: Counter[str] = field(default_factory=Counter)
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    state = Server(url="")
-
-    async def ping(request: Request) -> Response:
-        state.hits["ping"] += 1
-        return JSONResponse({"status": "ok"})
-
-    async def item(request: Request) -> Response:
-        state.hits["item"] += 1
-        return JSONResponse({"id": request.path_params["id"]}, status_code=404)
-
-    async def fail(request: Request) -> Response:
-        state.hits["fail"] += 1
-        return JSONResponse({"error": "boom"}, status_code=500)
-
-    app = Starlette(routes=[Route("/ping", ping), Route("/items/{id}", item), Route("/fail", fail)])
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ws="none",
-        )  # fmt: skip
-    )
-    thread = threading.Thread(target=uv.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    poll_until("uvicorn started", lambda: uv.started, 10, interval_s=0.01)
-    state.url = f"http://127.0.0.1:{uv.servers[0].sockets[0].getsockname()[1]}"
-    yield state
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with counting_server() as running:
+        yield running
 
 
 # Plain Locust: two User classes (HttpUser, FastHttpUser), weighted tasks, wait_time,

@@ -58,7 +58,9 @@ def test_every_exception_of_target_api_derives_from_its_root() -> None:
 
 
 # run only in the Locust child processes (harness.load.driver starts them)
-LOCUST_CHILD_MODULES = frozenset({"harness.load.worker", "harness.load.locustfile_run"})
+LOCUST_CHILD_MODULES = frozenset(
+    {"harness.load.worker", "harness.load.locustfile_run", "harness.load.remote"}
+)
 
 
 def test_every_exception_of_the_harness_derives_from_its_root() -> None:
