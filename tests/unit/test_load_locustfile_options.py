@@ -102,3 +102,27 @@ def test_user_errors_are_summed_and_count_against_the_error_rate() -> None:
         result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
     ).evidence()
     assert (evidence.requests, evidence.failures) == (18, 2)
+
+
+def test_a_locustfile_run_is_comparable_only_with_runs_of_the_same_locustfile() -> None:
+    from harness.history import comparable_key
+
+    base = {"command": "load", "profile": "smoke", "components": {"target": {"kind": "embedded"}}}
+    generated = comparable_key({**base, "load": {"requests": 10}})
+    shop = comparable_key({**base, "load": {"locustfile": "/work/shop.py"}})
+    other = comparable_key({**base, "load": {"locustfile": "/work/other.py"}})
+    assert generated == "load|smoke|embedded||"  # unchanged for every earlier run
+    assert len({generated, shop, other}) == 3
+    assert shop == comparable_key({**base, "load": {"locustfile": "/work/shop.py", "rps": 1.0}})
+
+
+def test_a_locustfile_is_the_users_own_load_for_their_own_service(tmp_path: Path) -> None:
+    from harness.preflight import check_own_service
+
+    off = ["chaos.enabled=false"]
+    with pytest.raises(ConfigError, match="load.path is '/api/v0/ping'"):
+        check_own_service(
+            load_config(overrides=off, environ={}, cwd=tmp_path), "http://127.0.0.1:9"
+        )
+    theirs = load_config(overrides=[*off, "load.locustfile=lf.py"], environ={}, cwd=tmp_path)
+    check_own_service(theirs, "http://127.0.0.1:9")  # their locustfile names their paths
