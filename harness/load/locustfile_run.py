@@ -27,6 +27,7 @@ checked: outside 127.0.0.0/8 it is refused unless the spec allows it.
 import locust  # noqa: F401  (patches the standard library with gevent)
 
 import argparse
+import inspect
 import ipaddress
 import json
 import os
@@ -60,7 +61,7 @@ from harness.load.worker import (
     install_stop_signals,
 )
 
-__all__ = ["UserCode", "check_main", "last_frame", "main"]
+__all__ = ["UserCode", "check_main", "last_frame", "main", "pace_users", "pacing_period_s"]
 
 
 class UserCode:
@@ -111,6 +112,10 @@ class LocustfileRecorder(Recorder):
         self.user_errors = 0
         self.budget = budget
         self.budget_spent = gevent.event.Event()  # wakes the run loop at once
+        # paced users (pace_users): per user greenlet, [its current task's intended start
+        # (time.time()), how late that task started (None until its first request)]
+        self.paced_tasks: dict[Any, list[Any]] = {}
+        self.paced_users: list[str] = []
 
     def on_request(
         self,
@@ -125,7 +130,13 @@ class LocustfileRecorder(Recorder):
             self.first_send_s = (start_time or time.time()) - self.epoch
         key = name if name.startswith(f"{request_type} ") else f"{request_type} {name}"
         error = None if exception is None else f"{key}: {describe_error(exception)}"
-        self.record((response_time or 0.0) / 1000.0, error, key)
+        latency_s = (response_time or 0.0) / 1000.0
+        task = self.paced_tasks.get(gevent.getcurrent())
+        if task is not None:  # a paced user: from its task's intended start
+            if task[1] is None:  # the task's first request says how late it started
+                task[1] = max(0.0, (start_time or time.time()) - task[0])
+            latency_s += task[1]
+        self.record(latency_s, error, key)
         if self.budget is not None and self.requests >= self.budget:
             self.stop_requested = True
             self.budget_spent.set()
@@ -147,7 +158,10 @@ class LocustfileRecorder(Recorder):
             self.errors["(other errors)"] += 1
 
     def report(self) -> dict[str, Any]:
-        return super().report() | {"user_errors": self.user_errors}
+        return super().report() | {
+            "user_errors": self.user_errors,
+            "paced_users": list(self.paced_users),
+        }
 
 
 def guard_connections(allow_non_loopback: bool) -> None:
@@ -195,6 +209,43 @@ def make_environment(spec: LoadSpec, code: UserCode, *, with_shape: bool) -> Env
     )
 
 
+def pacing_period_s(wait_time: Any) -> float | None:
+    """The period of Locust's ``constant_pacing(t)`` (and ``constant_throughput(n)``, which
+    is ``constant_pacing(1 / n)``), else None: only those say when a task is meant to run."""
+    func = getattr(wait_time, "__func__", wait_time)
+    if not getattr(func, "__qualname__", "").startswith("constant_pacing."):
+        return None
+    try:
+        period = inspect.getclosurevars(func).nonlocals.get("wait_time")
+    except TypeError:
+        return None
+    return float(period) if isinstance(period, int | float) and period > 0 else None
+
+
+def pace_users(code: UserCode, recorder: LocustfileRecorder) -> None:
+    """Users with ``constant_pacing`` / ``constant_throughput`` run their tasks on a fixed
+    schedule (task k at k periods after the end of the first), as the open model sends:
+    a task that starts late is charged from its intended start, every request in it, so a
+    stall cannot hide (coordinated omission). A late user runs its late tasks at once."""
+    for user_class in code.user_classes:
+        period = pacing_period_s(user_class.__dict__.get("wait_time", user_class.wait_time))
+        if period is None:
+            continue
+        recorder.paced_users.append(user_class.__name__)
+        user_class.wait_time = _paced_wait(period, recorder)
+
+
+def _paced_wait(period: float, recorder: LocustfileRecorder) -> Any:
+    def wait_time(user: Any) -> float:
+        now = time.time()
+        intended = getattr(user, "_harness_next_s", now) + period
+        user._harness_next_s = intended
+        recorder.paced_tasks[gevent.getcurrent()] = [intended, None]
+        return max(0.0, intended - now)
+
+    return wait_time
+
+
 def attach(env: Environment, recorder: LocustfileRecorder) -> None:
     env.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
     env.events.user_error.add_listener(recorder.on_user_error)  # type: ignore[no-untyped-call]
@@ -219,6 +270,7 @@ def run_local(spec: LoadSpec, code: UserCode, epoch: float) -> dict[str, Any]:
     parent = os.getppid()
     install_stop_signals(recorder.signal_stop)
     env = make_environment(spec, code, with_shape=True)
+    pace_users(code, recorder)
     attach(env, recorder)
     runner = env.create_local_runner()
     deadline = hard_deadline(spec)
@@ -317,6 +369,7 @@ def run_worker(spec: LoadSpec, code: UserCode, epoch: float, master_port: int) -
     # A worker's share of max_requests is enforced by the master, which sees every count.
     recorder = LocustfileRecorder(epoch, None)
     env = make_environment(spec, code, with_shape=False)
+    pace_users(code, recorder)
     attach(env, recorder)
     runner = env.create_worker_runner("127.0.0.1", master_port)
 

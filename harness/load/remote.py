@@ -46,6 +46,7 @@ from harness.load.locustfile_run import (
     guard_connections,
     make_environment,
     over,
+    pace_users,
     start,
 )
 from harness.load.spec import LoadSpec, check_target_url
@@ -240,6 +241,7 @@ class _Worker:
             for user_class in code.user_classes:
                 user_class.host = spec.target_url
             self.env.user_classes = code.user_classes
+            pace_users(code, own)
             attach(self.env, own)
             recorder: Recorder = own
         else:

@@ -100,6 +100,9 @@ class LoadResult:
     locustfile: str | None = None  # the user's locustfile that ran, if one did
     # with Locust workers: how many were to take part (``processes`` sent their report)
     workers_expected: int = 0
+    # a locustfile's users with constant_pacing / constant_throughput: their latency is
+    # from each task's intended start (the others': from the actual send)
+    paced_users: tuple[str, ...] = ()
 
     @property
     def error_rate(self) -> float:
@@ -131,7 +134,12 @@ class LoadResult:
                 "histogram_unit": "us",
             }
             | (
-                {"locustfile": self.locustfile, "user_errors": self.user_errors}
+                {
+                    "locustfile": self.locustfile,
+                    "user_errors": self.user_errors,
+                    "paced_users": list(self.paced_users),
+                    "latency_measured_from": _measured_from(self.paced_users),
+                }
                 if self.locustfile or self.user_errors
                 else {}
             )
@@ -142,6 +150,15 @@ class LoadResult:
             )
             | ({"by_request": [r.to_json() for r in self.by_request]} if self.by_request else {})
         )
+
+
+def _measured_from(paced_users: tuple[str, ...]) -> str:
+    if not paced_users:
+        return "actual send time"
+    return (
+        f"intended send time for the paced users ({', '.join(paced_users)}: each task "
+        "from its intended start), actual send time for the others"
+    )
 
 
 def merge_reports(
@@ -188,6 +205,7 @@ def merge_reports(
         interrupted=interrupted,
         by_request=_merge_by_request(reports),
         user_errors=sum(int(r.get("user_errors", 0)) for r in reports),
+        paced_users=tuple(dict.fromkeys(str(u) for r in reports for u in r.get("paced_users", ()))),
     )
 
 

@@ -1,8 +1,10 @@
 """A real uvicorn + Starlette server on 127.0.0.1, port 0, in a thread of the test process,
-that counts what it is sent: /ping (200), /items/{id} (404), /fail (500)."""
+that counts what it is sent: /ping (200), /items/{id} (404), /fail (500), /stall_once
+(200; its 20th request takes STALL_S)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections import Counter
@@ -17,7 +19,9 @@ from starlette.routing import Route
 
 from target_api.testing import poll_until
 
-__all__ = ["Server", "counting_server"]
+__all__ = ["STALL_S", "Server", "counting_server"]
+
+STALL_S = 0.5
 
 
 @dataclass
@@ -42,7 +46,20 @@ def counting_server() -> Iterator[Server]:
         state.hits["fail"] += 1
         return JSONResponse({"error": "boom"}, status_code=500)
 
-    app = Starlette(routes=[Route("/ping", ping), Route("/items/{id}", item), Route("/fail", fail)])
+    async def stall_once(request: Request) -> Response:
+        state.hits["stall"] += 1
+        if state.hits["stall"] == 20:
+            await asyncio.sleep(STALL_S)
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/ping", ping),
+            Route("/items/{id}", item),
+            Route("/fail", fail),
+            Route("/stall_once", stall_once),
+        ]
+    )
     uv = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT, run_cli
-from counting_server import Server, counting_server
+from counting_server import STALL_S, Server, counting_server
 
 from harness.errors import ConfigError
 from harness.load import LoadSpec, run_load
-from harness.load.histogram import merge_encoded
+from harness.load.histogram import counts_ms, merge_encoded
 from harness.load.locustfile_check import check_locustfile
 
 pytestmark = pytest.mark.integration
@@ -163,6 +163,38 @@ def test_a_task_that_raises_is_counted_and_the_others_go_on(server: Server, tmp_
     assert list(result.errors) == [
         "user error: Mixed raised KeyError: 'missing' at flaky.py:12 in broken"
     ]
+
+
+def test_a_paced_user_is_charged_from_its_tasks_intended_start(
+    server: Server, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "paced.py",
+        """\
+        from locust import HttpUser, constant_pacing, task
+
+        class Paced(HttpUser):
+            wait_time = constant_pacing(0.02)  # a task every 20 ms, on schedule
+
+            @task
+            def stall(self):
+                self.client.get("/stall_once")
+        """,
+    )
+    spec = LoadSpec(server.url, rate_rps=0.0, users=1, duration_s=2.0, locustfile=path)
+    result = run_load(spec)
+    assert result.paced_users == ("Paced",)
+    assert "intended send time for the paced users (Paced" in str(
+        result.to_json()["latency_measured_from"]
+    )
+    # the one 500 ms stall delayed the ~25 tasks meant to start during it: each is charged
+    # from its intended start (measured from the actual send, only one would be slow)
+    slow = sum(count for ms, count in counts_ms(result.histogram) if ms >= 100)
+    assert slow >= 10
+    assert result.latency_ms["max"] >= STALL_S * 1000 * 0.9
+    # the late tasks ran at once: the schedule (2 s at 50/s) was kept, not stretched
+    assert 80 <= result.requests <= 105
 
 
 def test_max_requests_ends_a_locustfile_run(server: Server, tmp_path: Path) -> None:
