@@ -35,8 +35,10 @@ from typing import Any
 import gevent
 import gevent.event
 import locust.runners
+from locust.dispatch import UsersDispatcher
 from locust.env import Environment
 from locust.log import setup_logging
+from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner
 
 from harness.load.locustfile_run import (
@@ -84,14 +86,22 @@ class _Workers:
         self.acked: set[str] = set()
         self.progress: dict[str, dict[str, Any]] = {}
         self.reports: dict[str, dict[str, Any]] = {}
+        self.turned_away = 0
         source = None
         if spec.locustfile:
             source = Path(spec.locustfile).read_text(encoding="utf-8")
         self.locustfile = None if source is None else (Path(spec.locustfile or "").name, source)
 
     def hand_out(self, epoch: float) -> None:
-        for client in self.runner.clients.ready:
-            if client.id in self.index or len(self.index) >= self.spec.processes:
+        """The spec to every new worker while some are still expected; a worker past the
+        count is sent away (Locust would otherwise deal it users it cannot run)."""
+        for client in list(self.runner.clients.ready):
+            if client.id in self.index:
+                continue
+            if len(self.index) >= self.spec.processes:
+                self.runner.server.send_to_client(Message("quit", None, client.id))  # type: ignore[no-untyped-call]
+                del self.runner.clients[client.id]
+                self.turned_away += 1
                 continue
             self.index[client.id] = len(self.index)
             data = {"spec": self.spec.to_json(), "index": self.index[client.id], "epoch": epoch}
@@ -115,6 +125,23 @@ class _Workers:
 
     def total(self, key: str) -> int:
         return sum(int(p.get(key, 0)) for p in self.progress.values())
+
+
+def _handed_only(workers: _Workers) -> type[UsersDispatcher]:
+    """Locust's dispatcher, dealing users only to the workers that got the spec: a worker
+    that connects during the run would otherwise be dealt users taken from the others
+    (Locust re-dispatches on every connect), which it cannot run."""
+
+    class HandedOnly(UsersDispatcher):
+        def __init__(self, worker_nodes: list[Any], user_classes: list[Any]) -> None:
+            mine = [w for w in worker_nodes if w.id in workers.index]
+            super().__init__(mine, user_classes)
+
+        def add_worker(self, worker_node: Any) -> None:
+            if worker_node.id in workers.index:
+                super().add_worker(worker_node)
+
+    return HandedOnly
 
 
 def _listen(env: Environment, runner: MasterRunner, workers: _Workers) -> None:
@@ -161,9 +188,11 @@ def run_master(spec: LoadSpec, epoch: float, bind_host: str, bind_port: int) -> 
         env = Environment(user_classes=[make_user_class(spec, None)], host=spec.target_url)
     runner = env.create_master_runner(master_bind_host=bind_host, master_bind_port=bind_port)
     workers = _Workers(runner, spec)
+    env.dispatcher_class = _handed_only(workers)
     _listen(env, runner, workers)
     emit("ready", port=runner.server.port)
     _await_workers(runner, workers, epoch, stop)
+    workers.hand_out(epoch)  # one more joined since? sent away before any user is dealt
     started = time.monotonic()
     deadline = hard_deadline(spec)
     if code is not None:
@@ -181,6 +210,7 @@ def run_master(spec: LoadSpec, epoch: float, bind_host: str, bind_port: int) -> 
             break
         if spec.max_requests is not None and workers.total("requests") >= spec.max_requests:
             break
+        workers.hand_out(epoch)  # a worker joining now is sent away
         gevent.sleep(0.05)
         if time.monotonic() >= next_progress:
             next_progress += 1.0
@@ -269,7 +299,7 @@ def run_worker(master_host: str, master_port: int, allow_non_loopback: bool) -> 
         try:
             worker.take_spec(msg.data)
         except Exception as exc:  # reported, and this worker leaves the run
-            worker.error = f"{type(exc).__name__}: {exc}"
+            worker.error = f"the master's spec cannot run here: {type(exc).__name__}: {exc}"
             runner.quit()
             return
         assert worker.recorder is not None
@@ -296,7 +326,9 @@ def run_worker(master_host: str, master_port: int, allow_non_loopback: bool) -> 
     install_stop_signals(stopped.set)
     _wait_worker(runner, worker, stopped, parent)
     if worker.error:
-        sys.stderr.write(f"load worker: the master's spec cannot run here: {worker.error}\n")
+        sys.stderr.write(f"load worker: {worker.error}\n")
+    elif worker.spec is None and not stopped.is_set():
+        sys.stderr.write("load worker: the master sent this worker away (it has all it expects)\n")
     worker.scratch.cleanup()
     return 0 if worker.reported else 1
 
@@ -307,9 +339,7 @@ def _wait_worker(runner: Any, worker: _Worker, stopped: Any, parent: int) -> Non
     while len(runner.greenlet) and not stopped.is_set():
         now = time.monotonic()
         if worker.spec is None and now > spec_deadline:
-            sys.stderr.write(
-                f"load worker: no spec from a master within {REMOTE_CONNECT_TIMEOUT_S:.0f} s\n"
-            )
+            worker.error = f"no spec from a master within {REMOTE_CONNECT_TIMEOUT_S:.0f} s"
             break
         if worker.spec is not None and deadline is None:
             deadline = hard_deadline(worker.spec) + REMOTE_CONNECT_TIMEOUT_S

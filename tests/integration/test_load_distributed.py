@@ -176,6 +176,28 @@ def test_a_worker_that_dies_mid_run_leaves_the_run_going_and_is_counted(
     assert "1 of 2 workers finished" in (tmp_path / "master.log").read_text()
 
 
+def test_workers_beyond_the_expected_count_are_sent_away_at_the_start_and_mid_run(
+    server: Server, tmp_path: Path, commands: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    args = master(server, port, 1, tmp_path, "--users", "4", "--rate", "100", "--duration", "6")
+    commands.append(start_cli(*args, log=tmp_path / "master.log"))
+    worker_args = ("load-worker", "--master", f"127.0.0.1:{port}")
+    for i in range(2):  # one too many, from the start
+        commands.append(start_cli(*worker_args, log=tmp_path / f"worker{i}.log"))
+    poll_until("the load under way", lambda: server.hits["ping"] >= 50, 120, interval_s=0.05)
+    commands.append(start_cli(*worker_args, log=tmp_path / "worker2.log"))  # and one late
+    codes = [process.wait(timeout=180) for process in commands]
+    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(3)]
+    assert codes[0] == 0, (tmp_path / "master.log").read_text()
+    assert sorted(codes[1:]) == [0, 1, 1], logs
+    assert sum("the master sent this worker away" in log for log in logs) == 2, logs
+    load = report_load(tmp_path)
+    # the one worker taken ran the whole schedule: no user of it was dealt to the others
+    assert load["requests"] == 600 == server.hits["ping"]
+    assert load["workers"] == {"expected": 1, "finished": 1}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
