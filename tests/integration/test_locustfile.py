@@ -14,14 +14,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from cli_helpers import ROOT, run_cli
 from counting_server import STALL_S, Server, counting_server
 
 from harness.errors import ConfigError
-from harness.load import LoadSpec, run_load
+from harness.load import LoadSpec, run_load, start_load
 from harness.load.histogram import counts_ms, merge_encoded
 from harness.load.locustfile_check import check_locustfile
+from target_api.testing import poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +32,18 @@ pytestmark = pytest.mark.integration
 def server() -> Iterator[Server]:
     with counting_server() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def no_load_children_left() -> Iterator[None]:
+    yield
+    # every Locust child a run started is ended, on every path
+    left = [
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if "harness.load." in " ".join(p.cmdline())
+    ]
+    assert left == []
 
 
 # Plain Locust: two User classes (HttpUser, FastHttpUser), weighted tasks, wait_time,
@@ -207,6 +221,39 @@ def test_max_requests_ends_a_locustfile_run(server: Server, tmp_path: Path) -> N
     assert time.monotonic() - started < 20.0
     # stopped once 50 completed; the requests of the shape's 4 users in flight then still count
     assert 50 <= result.requests <= 54
+
+
+def test_stop_ends_a_locustfile_run_with_its_partial_result(server: Server, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "steady.py",
+        """\
+        from locust import HttpUser, constant, task
+
+        class Steady(HttpUser):  # no shape: it runs until duration_s, or until stopped
+            wait_time = constant(0.01)
+
+            @task
+            def ping(self):
+                self.client.get("/ping")
+        """,
+    )
+    handle = start_load(
+        LoadSpec(server.url, rate_rps=0.0, users=2, duration_s=60.0, locustfile=path)
+    )
+
+    def progressed() -> bool:
+        if handle.latest_progress is not None and handle.latest_progress.requests != 0:
+            return True
+        assert not handle.done(), "the run ended before it was stopped"
+        return False
+
+    poll_until("load progress", progressed, 30)
+    handle.stop()
+    result = handle.wait(timeout=20)
+    assert result.interrupted
+    assert result.requests > 0
+    assert result.requests == sum(r.requests for r in result.by_request)
 
 
 def test_a_connection_outside_loopback_is_refused_inside_the_user_code(
