@@ -16,11 +16,14 @@ from typing import Any
 from harness import __version__
 from harness.config import ResolvedConfig, load_config
 from harness.errors import HarnessError, Terminated, UsageError, interruption_cause
+from harness.load_options import add_distributed_options, add_load_engine_options, resolve_config
+from harness.load_worker_command import add_load_worker_parser
 
 __all__ = ["main"]
 
 COMMANDS = (
     "run", "gate", "load", "chaos", "fuzz", "report", "target", "doctor", "slo", "soak", "init",
+    "load-worker",
 )  # fmt: skip
 
 EPILOG = """\
@@ -170,21 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(gate)
     _baseline_option(gate)
     _verbose_option(gate)
-
-    load = _command(sub, "load", "the load phase alone, with its gates")
-    _baseline_option(load)
-    load.add_argument("--duration", type=float, help="seconds of load")
-    load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
-    load.add_argument("--users", type=int, help="concurrent simulated users")
-    load.add_argument(
-        "--load-file",
-        "--profile-file",  # its former name, still accepted
-        dest="load_file",
-        help="a load file, TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
-        "--users still override it",
-    )
-    load.add_argument("--calibrate", action="store_true", help=_CALIBRATE_HELP)
-    _common(load)
+    add_load_engine_options(gate)
+    _load_parser(sub)
 
     chaos = _command(sub, "chaos", "run chaos experiments (all of the profile's by default)")
     chaos.add_argument(
@@ -225,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _soak_parser(sub)
     _init_parser(sub)
+    add_load_worker_parser(sub, _command)
 
     slo = _command(sub, "slo", "the profile's SLOs for production: OpenSLO and Prometheus rules")
     slo.add_argument("action", choices=["export"], help="export: write the files")
@@ -232,6 +223,25 @@ def build_parser() -> argparse.ArgumentParser:
     slo.add_argument("--service", default=None, help="the service name (default target.name)")
     _config_options(slo)
     return parser
+
+
+def _load_parser(sub: Any) -> None:
+    load = _command(sub, "load", "the load phase alone, with its gates")
+    _baseline_option(load)
+    load.add_argument("--duration", type=float, help="seconds of load")
+    load.add_argument("--rate", type=float, help="intended req/s (0 = closed model)")
+    load.add_argument("--users", type=int, help="concurrent simulated users")
+    load.add_argument(
+        "--load-file",
+        "--profile-file",  # its former name, still accepted
+        dest="load_file",
+        help="a load file, TOML (e.g. scenarios/load/ping.toml); --duration, --rate and "
+        "--users still override it",
+    )
+    load.add_argument("--calibrate", action="store_true", help=_CALIBRATE_HELP)
+    add_load_engine_options(load)
+    add_distributed_options(load)
+    _common(load)
 
 
 def _init_parser(sub: Any) -> None:
@@ -342,7 +352,7 @@ def _run(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from harness.commands import cmd_gate
 
-    return cmd_gate(args, _config(args))
+    return cmd_gate(args, resolve_config(args))
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -352,7 +362,7 @@ def _load(args: argparse.Namespace) -> int:
         return cmd_calibrate(args, _config(args))
     from harness.commands import cmd_load
 
-    return cmd_load(args, _config(args))
+    return cmd_load(args, resolve_config(args))
 
 
 def _chaos(args: argparse.Namespace) -> int:
@@ -405,6 +415,12 @@ def _slo(args: argparse.Namespace) -> int:
     from harness.slo_command import cmd_slo_export
 
     return cmd_slo_export(args, _config(args))
+
+
+def _load_worker(args: argparse.Namespace) -> int:
+    from harness.load_worker_command import cmd_load_worker
+
+    return cmd_load_worker(args)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -470,4 +486,5 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "slo": _slo,
     "soak": _soak,
     "init": _init,
+    "load-worker": _load_worker,
 }

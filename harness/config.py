@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from harness.config_load import AbortableGate, RequestGateSettings, StageSettings, check_stages
+from harness.config_load import AbortableGate, LoadSettings, RequestGateSettings
 from harness.config_sections import (
     ApiCoverageSettings,
     CoverageSettings,
@@ -100,31 +98,6 @@ class TestSettings(_Model):
         if value == "auto" or (value.isdigit() and int(value) >= 0):
             return value
         raise ValueError("must be 'auto' or a whole number >= 0")
-
-
-class LoadSettings(_Model):
-    """The Locust load phase."""
-
-    enabled: bool = True
-    duration_s: PositiveFloat = 10.0
-    rate_rps: Annotated[float, Field(ge=0)] = 500.0
-    users: Annotated[int, Field(ge=1, le=10_000)] = 10
-    path: str = "/api/v0/ping"
-    processes: Annotated[int, Field(ge=1, le=64)] = 1
-    max_requests: Annotated[int, Field(ge=1)] | None = None
-    # the generator's noise floor, measured before the load (harness/floor.py)
-    floor_enabled: bool = True
-    floor_duration_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-    # open model: requests out at once at most (k6's maxVUs); one due beyond it is dropped
-    max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = 100
-    # stop once success >= this is proven or impossible within max_requests (nines profile)
-    prove_success: Annotated[float, Field(gt=0, lt=1)] | None = None
-    # a shape over time (harness.config_load): replaces rate_rps/users and duration_s
-    stages: Annotated[list[StageSettings], AfterValidator(check_stages)] = []
-    # a load file (scenarios/load/*.toml) replacing the fields above ("profile_file": old name)
-    load_file: str | None = Field(
-        default=None, validation_alias=AliasChoices("load_file", "profile_file")
-    )
 
 
 class ChaosSettings(_Model):
@@ -342,6 +315,7 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("tests", "paths"),
     ("chaos", "directory"),
     ("load", "load_file"),
+    ("load", "locustfile"),
     ("coverage", "report_file"),
     ("coverage", "report_files"),
     ("api_coverage", "openapi_file"),

@@ -1,13 +1,28 @@
-"""Config sections of the load phase beside :class:`harness.config.LoadSettings`'s own
-fields: its stages (``[[load.stages]]``). Kept apart so that config.py stays one concept."""
+"""Config sections of the load phase: ``[load]`` itself (:class:`LoadSettings`, which
+:mod:`harness.config` re-exports), its stages (``[[load.stages]]``) and the gates that name
+one request or are judged during the load. Kept apart so that config.py stays one concept."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    model_validator,
+)
 
-__all__ = ["AbortableGate", "RequestGateSettings", "StageSettings", "check_stages"]
+__all__ = [
+    "AbortableGate",
+    "LoadSettings",
+    "RequestGateSettings",
+    "StageSettings",
+    "check_stages",
+]
 
 
 class StageSettings(BaseModel):
@@ -71,3 +86,35 @@ class RequestGateSettings(BaseModel):
 
 # the [gates] a run can judge while the load runs (gates.abort_on_fail)
 AbortableGate = Literal["load_error_rate", "load_p95_ms", "load_p99_ms"]
+
+
+class LoadSettings(BaseModel):
+    """The Locust load phase (``[load]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    enabled: bool = True
+    duration_s: PositiveFloat = 10.0
+    rate_rps: Annotated[float, Field(ge=0)] = 500.0
+    users: Annotated[int, Field(ge=1, le=10_000)] = 10
+    path: str = "/api/v0/ping"
+    processes: Annotated[int, Field(ge=1, le=64)] = 1
+    max_requests: Annotated[int, Field(ge=1)] | None = None
+    # the generator's noise floor, measured before the load (harness/floor.py)
+    floor_enabled: bool = True
+    floor_duration_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    # open model: requests out at once at most (k6's maxVUs); one due beyond it is dropped
+    max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = 100
+    # stop once success >= this is proven or impossible within max_requests (nines profile)
+    prove_success: Annotated[float, Field(gt=0, lt=1)] | None = None
+    # a shape over time : replaces rate_rps/users and duration_s
+    stages: Annotated[list[StageSettings], AfterValidator(check_stages)] = []
+    # a load file (scenarios/load/*.toml) replacing the fields above ("profile_file": old name)
+    load_file: str | None = Field(
+        default=None, validation_alias=AliasChoices("load_file", "profile_file")
+    )
+    # the user's own locustfile: its User classes (and LoadTestShape) instead of `path`
+    locustfile: str | None = None
+    # > 0: a Locust master on master_bind waits for this many `load-worker` processes
+    expect_workers: Annotated[int, Field(ge=0, le=64)] = 0
+    master_bind: str = "127.0.0.1:5557"

@@ -22,14 +22,17 @@ __all__ = ["History", "append_history", "comparable_key", "history_line", "read_
 
 def comparable_key(report: Mapping[str, Any]) -> str:
     """What makes two runs comparable (a baseline): the same command, profile, kind of
-    target, target (when it is not the reference API) and test selection."""
+    target, target (when it is not the reference API), test selection and locustfile."""
     target = as_map(as_map(report.get("components")).get("target"))
     kind = str(target.get("kind") or "")
     where = "" if kind == "embedded" else str(report.get("target_url") or "")
     selection = as_map(as_map(report.get("test_run")).get("selection"))
     chosen = json.dumps(dict(selection), sort_keys=True) if selection else ""
     parts = [str(report.get("command") or ""), str(report.get("profile") or ""), kind, where]
-    return "|".join([*parts, chosen])
+    key = "|".join([*parts, chosen])
+    # a user's locustfile is another load altogether: compared only with runs of the same
+    locustfile = as_map(report.get("load")).get("locustfile")
+    return f"{key}|locustfile={locustfile}" if locustfile else key
 
 
 def history_line(report: Mapping[str, Any]) -> dict[str, Any]:

@@ -108,11 +108,12 @@ def check_own_service(config: ResolvedConfig, target_url: str | None) -> None:
     if not target_url:
         return
     profile, problems = config.profile, []
-    if profile.load.enabled and not profile.load.load_file and not config.explicit("load.path"):
+    own_load = profile.load.load_file or profile.load.locustfile
+    if profile.load.enabled and not own_load and not config.explicit("load.path"):
         problems.append(
             f"load.path is {profile.load.path!r}, the reference API's (embedded default), and "
             f"--target-url names another service: set load.path to one of its paths (e.g. "
-            "--set load.path=/healthz), load.load_file, or load.enabled = false"
+            "--set load.path=/healthz), load.load_file, load.locustfile, or load.enabled = false"
         )
     if profile.chaos.enabled and not config.explicit("chaos.experiments"):
         problems.append(

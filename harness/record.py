@@ -181,8 +181,11 @@ class LoadOutcome:
             )
         stopped = r.stopped_early
         aborted = stopped.reason if stopped and stopped.by == "abort_on_fail" else None
+        # an exception in a locustfile's own code is an attempt that failed: it counts
+        # against the error rate beside the failed requests
+        attempts, failed = r.requests + r.user_errors, r.failures + r.user_errors
         return LoadEvidence(
-            r.requests, r.failures, r.rps, self.p95, self.p99, r.intended_rate_rps,
+            attempts, failed, r.rps, self.p95, self.p99, r.intended_rate_rps,
             by_request=tuple(by_request), aborted=aborted, floor=self.floor,
         )  # fmt: skip
 

@@ -48,6 +48,8 @@ def floor_spec(spec: LoadSpec, url: str, duration_s: float) -> LoadSpec:
         spec,
         stages=(),
         live_progress=False,
+        expect_workers=0,  # the floor runs here, never on workers elsewhere
+        master_bind=None,
         target_url=url,
         duration_s=duration_s,
         max_requests=None,

@@ -41,13 +41,31 @@ HARD_DEADLINE_GRACE_S = 60.0
 # How long a signalled child may take to write its partial result before it is killed.
 STOP_GRACE_S = 10.0
 STDERR_TAIL_CHARS = 3000
+
+
 # ``python -m harness.load.worker``, but with locust imported before the ``harness``
 # package: whatever ``harness/__init__`` comes to import (httpx, ssl), gevent's
 # monkey-patching must come first or ssl dies with RecursionError.
-_BOOTSTRAP = (
-    "import locust, runpy; "
-    "runpy.run_module('harness.load.worker', run_name='__main__', alter_sys=True)"
-)
+def bootstrap(module: str = "harness.load.worker") -> str:
+    """``python -c`` code that runs ``module`` as ``__main__`` with locust imported first."""
+    return (
+        f"import locust, runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    )
+
+
+# a locustfile's users run in a module of their own (harness.load.locustfile_run), and a
+# master for workers started elsewhere in another (harness.load.remote)
+LOCUSTFILE_MODULE = "harness.load.locustfile_run"
+REMOTE_MODULE = "harness.load.remote"
+# the remote master's wait for its workers (remote.REMOTE_CONNECT_TIMEOUT_S)
+REMOTE_CONNECT_S = 60.0
+
+
+def child_module(spec: LoadSpec) -> str:
+    """The module the Locust child runs for ``spec``."""
+    if spec.expect_workers:
+        return REMOTE_MODULE
+    return LOCUSTFILE_MODULE if spec.locustfile else "harness.load.worker"
 
 
 class LoadInterrupted(KeyboardInterrupt):
@@ -92,7 +110,7 @@ class _Run:
         argv = [
             sys.executable,
             "-c",
-            _BOOTSTRAP,
+            bootstrap(child_module(self.spec)),
             "--role",
             role,
             "--spec",
@@ -281,7 +299,7 @@ def _pump(
 ) -> None:
     """Relay the main child's lines until it closes its output (the run is over)."""
     spec = run.spec
-    distributed = spec.processes > 1
+    distributed = spec.processes > 1 and not spec.expect_workers  # local workers to start
     stop_sent_at: float | None = None
     while True:
         if time.monotonic() > deadline:
@@ -338,11 +356,23 @@ def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> Load
         data = json.loads(result_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise run.failure(f"wrote no readable result ({exc})") from None
-    return merged(run.spec, data["reports"], interrupted=bool(data["interrupted"]))
+    return merged(
+        run.spec,
+        data["reports"],
+        interrupted=bool(data["interrupted"]),
+        workers_expected=int(data.get("workers_expected", 0)),
+    )
 
 
-def merged(spec: LoadSpec, reports: list[dict[str, Any]], *, interrupted: bool) -> LoadResult:
-    """The processes' reports of a run of ``spec``, added into one :class:`LoadResult`."""
+def merged(
+    spec: LoadSpec,
+    reports: list[dict[str, Any]],
+    *,
+    interrupted: bool,
+    workers_expected: int = 0,
+) -> LoadResult:
+    """The processes' reports of a run of ``spec``, added into one :class:`LoadResult`
+    (with Locust workers, ``workers_expected`` says how many were to take part)."""
     result = merge_reports(
         reports,
         intended_rate_rps=spec.mean_rate_rps if spec.stages else spec.rate_rps,
@@ -351,7 +381,12 @@ def merged(spec: LoadSpec, reports: list[dict[str, Any]], *, interrupted: bool) 
         interrupted=interrupted,
         max_in_flight=spec.max_in_flight,
     )
-    return dataclasses.replace(result, stages=spec.stages) if spec.stages else result
+    return dataclasses.replace(
+        result,
+        stages=spec.stages,
+        locustfile=spec.locustfile,  # the user's locustfile, when one ran
+        workers_expected=workers_expected,
+    )
 
 
 def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:
@@ -386,9 +421,13 @@ def _run(
         (workdir / "spec.json").write_text(json.dumps(spec.to_json()), encoding="utf-8")
         result_path = workdir / "result.json"
         limit_s = spec.duration_s + 2 * spec.request_timeout_s + HARD_DEADLINE_GRACE_S
+        if spec.expect_workers:
+            limit_s += REMOTE_CONNECT_S
         deadline = time.monotonic() + limit_s
-        role = "master" if spec.processes > 1 else "local"
+        role = "master" if spec.processes > 1 or spec.expect_workers else "local"
         extra = ["--result", str(result_path)]
+        if spec.expect_workers:
+            extra += ["--bind", str(spec.master_bind)]
         if snapshot is not None and role == "local":
             extra += ["--snapshot", str(snapshot[0]), "--snapshot-every-s", repr(snapshot[1])]
         main = run.start_child(role, *extra, stdout=True)

@@ -169,6 +169,14 @@ class LoadResult:
     stages: tuple[Stage, ...] = ()  # the load's shape, when it had one
     stopped_early: StoppedEarly | None = None
     proof: SuccessProof | None = None  # with load.prove_success (the nines profile)
+    # exceptions raised by a locustfile's own code (on_start, a task), each also in errors
+    user_errors: int = 0
+    locustfile: str | None = None  # the user's locustfile that ran, if one did
+    # with Locust workers: how many were to take part (``processes`` sent their report)
+    workers_expected: int = 0
+    # a locustfile's users with constant_pacing / constant_throughput: their latency is
+    # from each task's intended start (the others': from the actual send)
+    paced_users: tuple[str, ...] = ()
 
     @property
     def error_rate(self) -> float:
@@ -210,9 +218,27 @@ class LoadResult:
             out["proof"] = self.proof.to_json()
         if self.stages:
             out["stages"] = [stage.to_json() for stage in self.stages]
+        if self.locustfile or self.user_errors:
+            out |= {
+                "locustfile": self.locustfile,
+                "user_errors": self.user_errors,
+                "paced_users": list(self.paced_users),
+                "latency_measured_from": _measured_from(self.paced_users),
+            }
+        if self.workers_expected:
+            out["workers"] = {"expected": self.workers_expected, "finished": self.processes}
         if self.by_request:
             out["by_request"] = [r.to_json() for r in self.by_request]
         return out
+
+
+def _measured_from(paced_users: tuple[str, ...]) -> str:
+    if not paced_users:
+        return "actual send time"
+    return (
+        f"intended send time for the paced users ({', '.join(paced_users)}: each task "
+        "from its intended start), actual send time for the others"
+    )
 
 
 def merge_reports(
@@ -261,6 +287,8 @@ def merge_reports(
         by_request=_merge_by_request(reports),
         dropped=sum(int(r.get("dropped", 0)) for r in reports),
         max_in_flight=max_in_flight if model == "open" else None,
+        user_errors=sum(int(r.get("user_errors", 0)) for r in reports),
+        paced_users=tuple(dict.fromkeys(str(u) for r in reports for u in r.get("paced_users", ()))),
     )
 
 

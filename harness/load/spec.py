@@ -167,10 +167,21 @@ class LoadSpec:
     stages: tuple[Stage, ...] = ()
     # progress lines carry the histograms too: for gates judged while the load runs
     live_progress: bool = False
+    # the user's own locustfile (an absolute path): its User classes (and LoadTestShape)
+    # run instead of ``requests``, closed model (their own wait_time), bounded by
+    # duration_s and max_requests (harness.load.locustfile_run)
+    locustfile: str | None = None
+    # > 0: a master on master_bind ("ADDR:PORT") waits for this many workers started
+    # elsewhere (`load-worker --master`), and ``processes`` is that count
+    expect_workers: int = 0
+    master_bind: str | None = None
 
     @property
     def model(self) -> str:
-        """``"open"`` when paced at a rate (``rate_rps`` or rate stages), else ``"closed"``."""
+        """``"open"`` when paced at a rate (``rate_rps`` or rate stages), else ``"closed"``
+        (and always with a locustfile: its users pace themselves)."""
+        if self.locustfile is not None:
+            return "closed"
         if self.stages:
             return "open" if self.stages[0].rate_rps is not None else "closed"
         return "open" if self.rate_rps > 0 else "closed"
@@ -240,7 +251,7 @@ class LoadSpec:
             f"an integer >= processes ({self.processes}): each process needs one at least",
         )
         check(
-            self.processes <= 1 or self.users % self.processes == 0,
+            self.processes <= 1 or self.users % self.processes == 0 or self.locustfile is not None,
             "users",
             self.users,
             f"a multiple of processes ({self.processes}) so that every Locust worker "
@@ -293,6 +304,9 @@ class LoadSpec:
             "max_in_flight": self.max_in_flight,
             "stages": [stage.to_json() for stage in self.stages],
             "live_progress": self.live_progress,
+            "locustfile": self.locustfile,
+            "expect_workers": self.expect_workers,
+            "master_bind": self.master_bind,
         }
 
     @classmethod
@@ -312,6 +326,9 @@ class LoadSpec:
             max_in_flight=int(data.get("max_in_flight", 100)),
             stages=tuple(Stage.from_json(st) for st in data.get("stages", ())),
             live_progress=bool(data.get("live_progress", False)),
+            locustfile=data.get("locustfile"),
+            expect_workers=int(data.get("expect_workers", 0)),
+            master_bind=data.get("master_bind"),
         )
 
 

@@ -24,9 +24,33 @@ __all__ = ["load_spec", "measure_floor_phase", "run_load_phase", "say_floor_flag
 def load_spec(
     settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None = None
 ) -> LoadSpec:
+    spec = _spec(settings, target_url, overrides)
+    if settings.expect_workers:  # Locust workers started elsewhere, one process each
+        return dataclasses.replace(
+            spec,
+            processes=settings.expect_workers,
+            expect_workers=settings.expect_workers,
+            master_bind=settings.master_bind,
+        )
+    return spec
+
+
+def _spec(settings: LoadSettings, target_url: str, overrides: Mapping[str, Any] | None) -> LoadSpec:
     from harness.load import LoadSpec, RequestSpec, load_load_spec
     from harness.load.spec import Stage, with_stages
 
+    if settings.locustfile:
+        # the locustfile's users pace themselves (closed model): no intended rate
+        spec = LoadSpec(
+            target_url=target_url,
+            rate_rps=0.0,
+            users=settings.users,
+            duration_s=settings.duration_s,
+            max_requests=settings.max_requests,
+            processes=settings.processes,
+            locustfile=str(Path(settings.locustfile).resolve()),
+        )
+        return dataclasses.replace(spec, **{**dict(overrides or {}), "rate_rps": 0.0})
     given = dict(overrides or {})
     # a rate, duration or users typed on the command line replaces the stages' shape
     reshaped = bool(given.keys() & {"rate_rps", "duration_s", "users"})
@@ -143,7 +167,17 @@ def _prepared(
         stop_rule = abort_rule(gates)
     if settings.prove_success is not None:
         stop_rule = first_of(stop_rule, proof_rule(settings.prove_success, spec.max_requests))
-    if spec.model == "open":
+    if spec.expect_workers:
+        ctx.say(
+            f"load: Locust master on {spec.master_bind} waiting for {spec.expect_workers} "
+            f"worker(s): reliable-test-runner load-worker --master {spec.master_bind}"
+        )
+    if spec.locustfile:
+        how = (
+            f"locustfile {spec.locustfile} (its users, wait_time and shape; closed model), "
+            f"{spec.users} users unless its shape says, {spec.processes} process(es)"
+        )
+    elif spec.model == "open":
         how = (
             f"open model, {spec.mean_rate_rps:g} req/s intended, {spec.users} users, at most "
             f"{spec.max_in_flight} in flight"
@@ -165,6 +199,10 @@ def _say_result(ctx: RunContext, result: LoadResult, outcome: LoadOutcome) -> No
     if result.stopped_early is not None:
         early = result.stopped_early
         ctx.say(f"load: stopped early after {early.at_s:.1f} s: {early.reason}")
+    if result.workers_expected:
+        ctx.say(f"load: {result.processes} of {result.workers_expected} workers finished")
+    if result.user_errors:
+        ctx.say(f"load: {result.user_errors} user error(s) raised by the locustfile's code")
     for message, count in list(result.errors.items())[:3]:  # why they failed, worst first
         ctx.say(f"load: {count} failed: {message}")
     if len(result.by_request) > 1:  # the mix, request by request: never one averaged p95
