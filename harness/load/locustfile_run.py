@@ -51,6 +51,7 @@ from locust.util.load_locustfile import load_locustfile
 from harness.load.spec import LoadSpec
 from harness.load.recorder import MAX_ERROR_KINDS, Recorder
 from harness.load.worker import (
+    await_workers,
     SPAWN_RATE,
     WORKER_CONNECT_TIMEOUT_S,
     WORKER_REPORT_TIMEOUT_S,
@@ -318,15 +319,7 @@ def run_master(spec: LoadSpec, code: UserCode, epoch: float) -> dict[str, Any]:
     env.events.worker_report.add_listener(on_worker_report)  # type: ignore[no-untyped-call]
     runner.register_message("harness_report", on_final_report)
     emit("ready", port=runner.server.port)
-    connect_deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
-    while len(runner.clients.ready) < spec.processes:
-        if time.monotonic() > connect_deadline or stop.is_set():
-            runner.quit()
-            raise RuntimeError(
-                f"only {len(runner.clients.ready)} of {spec.processes} Locust "
-                f"workers connected within {WORKER_CONNECT_TIMEOUT_S} s"
-            )
-        gevent.sleep(0.05)
+    await_workers(runner, spec.processes, stop)
     started = time.monotonic()
     start(runner, spec, code)
     next_progress = started + 1.0

@@ -261,6 +261,20 @@ def make_user_class(spec: LoadSpec, plan: Plan | None) -> type[FastHttpUser]:
     )
 
 
+def await_workers(runner: Any, count: int, stop: gevent.event.Event) -> None:
+    """Wait until ``count`` Locust workers are ready on the master ``runner``; quit it and
+    raise when they are not within WORKER_CONNECT_TIMEOUT_S (or ``stop`` is set)."""
+    connect_deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
+    while len(runner.clients.ready) < count:
+        if time.monotonic() > connect_deadline or stop.is_set():
+            runner.quit()
+            raise RuntimeError(
+                f"only {len(runner.clients.ready)} of {count} Locust "
+                f"workers connected within {WORKER_CONNECT_TIMEOUT_S} s"
+            )
+        gevent.sleep(0.05)
+
+
 def hard_deadline(spec: LoadSpec) -> float:
     """Monotonic time after which this process stops its users whatever they are doing.
 
@@ -350,15 +364,7 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
     runner.register_message("harness_done", on_worker_done)
     emit("ready", port=runner.server.port)
 
-    connect_deadline = time.monotonic() + WORKER_CONNECT_TIMEOUT_S
-    while len(runner.clients.ready) < spec.processes:
-        if time.monotonic() > connect_deadline or stop.is_set():
-            runner.quit()
-            raise RuntimeError(
-                f"only {len(runner.clients.ready)} of {spec.processes} Locust "
-                f"workers connected within {WORKER_CONNECT_TIMEOUT_S} s"
-            )
-        gevent.sleep(0.05)
+    await_workers(runner, spec.processes, stop)
 
     deadline = hard_deadline(spec)
     started = time.monotonic()
