@@ -24,7 +24,6 @@ from harness.preflight import (
     test_paths,
 )
 from harness.preflight import report_root as _report_root
-from harness.request_gates import evaluate_all
 from harness.runner.selectors import resolve_selectors
 from harness.session import RunContext, exit_code_for, open_run, target_for
 from harness.slo_command import service_name, slo_gates_of_run, write_slo_files
@@ -316,6 +315,8 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             resources=resources.usage,
             regression=regression,
         )
+        from harness.request_gates import evaluate_all  # scipy: not before pytest
+
         results = evaluate_all(profile.gates, evidence, phases_off=off)
         results += slo_gates_of_run(ctx, config, watch.availability, off)
         from harness.phases.coverage_phase import category_gates
@@ -474,6 +475,8 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         off = {} if config.profile.resources.enabled else {"resources": "resources.enabled = false"}
         if resources.why_not and not off and _has_gates(config, "resources"):  # off, and why
             off["resources"] = resources.why_not
+        from harness.request_gates import evaluate_all  # scipy: not before pytest
+
         results = evaluate_all(
             only_load,
             gate_logic.Evidence(load=evidence, resources=resources.usage, regression=regression),
@@ -591,6 +594,8 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
             watch.availability,
             resources.usage,
         )
+        from harness.request_gates import evaluate_all  # scipy: not before pytest
+
         results = evaluate_all(profile.gates, evidence, phases_off=off)
         results += slo_gates_of_run(ctx, config, watch.availability, off)
         readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
