@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,16 +33,11 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def gate_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def gate_page(smoke_gate: Any) -> Path:
     """The index.html of a real smoke gate (tests, coverage, load, chaos, the prober)."""
-    reports = tmp_path_factory.mktemp("browser") / "reports"
-    done = subprocess.run(  # noqa: S603 - this interpreter, the harness's own command
-        [sys.executable, "-m", "harness", "gate", "--report-dir", str(reports)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    done = smoke_gate.result
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return (reports / "latest" / "index.html").resolve()
+    return (smoke_gate.report_dir / "latest" / "index.html").resolve()
 
 
 @pytest.fixture(scope="module")

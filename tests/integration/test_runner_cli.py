@@ -55,7 +55,7 @@ def test_stable_flaky_and_hanging_tests_are_told_apart(project: Path, tmp_path: 
         "--repeat",
         "50",
         "--timeout",
-        "2",
+        "1",  # 50 hangs of 1 s each on 2 workers: 25 s of the test
         "--budget",
         "200",
         "--seed",
