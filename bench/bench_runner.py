@@ -95,13 +95,16 @@ def harness_argv(root: Path, repeat: int) -> list[str]:
 
 def one_size(root: Path, tests: int, repeat: int, rounds: int) -> dict[str, float]:
     rss_file = root / "peak-rss"
-    env = {**os.environ, "BENCH_RSS_FILE": str(rss_file)}
+    # as on a user's machine: Python keeps its bytecode (a shell with PYTHONDONTWRITEBYTECODE
+    # set, as some tools' shells are, compiles the harness from source at every start)
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = {**plain, "BENCH_RSS_FILE": str(rss_file)}
     base: list[tuple[float, float]] = []
     ours: list[tuple[float, float]] = []
     peaks: list[int] = []
     records = 0
     for round_ in range(rounds):
-        base.append(timed(bare_argv(repeat), root))
+        base.append(timed(bare_argv(repeat), root, plain))
         ours.append(timed(harness_argv(root, repeat), root, env))
         peaks.append(int(rss_file.read_text()))
         records = max(p.stat().st_size for p in (root / "reports").glob("*/test-runs.jsonl"))
