@@ -458,15 +458,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         ):
             outcome = run_load_phase(ctx, settings, target.url, overrides=overrides)
         evidence = outcome.evidence()
-        gates = config.profile.gates
-        only_load = gates.model_validate(  # the load's gates, the target's use under it
-            {
-                k: v
-                for k, v in gates.model_dump().items()
-                if k.startswith(("load_", "target_"))
-                or k in ("regression", "requests", "abort_on_fail")
-            }
-        )
+        only_load = config.profile.gates.of_load()  # the load's, the target's use under it
         regression = compare_with_baseline(
             ctx, config.profile.regression, args.baseline, baseline, report_root
         )

@@ -163,6 +163,18 @@ class GateSettings(_Model):
     requests: list[RequestGateSettings] = []
     abort_on_fail: list[AbortableGate] = []
 
+    def of_load(self) -> GateSettings:
+        """The gates of the ``load`` command: the load's own (``load_*``, the request gates,
+        abort_on_fail), the target's use under it (``target_*``) and ``regression``."""
+        return self.model_validate(
+            {
+                k: v
+                for k, v in self.model_dump().items()
+                if k.startswith(("load_", "target_"))
+                or k in ("regression", "requests", "abort_on_fail")
+            }
+        )
+
 
 class AvailabilitySettings(_Model):
     """The whole-run prober of ``gate`` (harness.prober) and the availability it measures.

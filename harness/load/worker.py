@@ -440,7 +440,7 @@ def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> No
         hard_deadline(spec) - time.monotonic() + WORKER_CONNECT_TIMEOUT_S + WORKER_REPORT_TIMEOUT_S
     )
     runner.greenlet.join(timeout=limit)
-    if not runner.greenlet.dead:
+    if len(runner.greenlet):  # a gevent Group (no .dead): greenlets still running
         runner.quit()
 
 

@@ -143,3 +143,18 @@ def test_an_environment_variable_is_named_as_the_source_of_what_it_set() -> None
     environ = {"RELIABILITY__PROFILES__MINE__LOAD__DURATION_S": "2"}
     with pytest.raises(ConfigError, match="from environment variable RELIABILITY__PROFILES"):
         load_config(environ=environ, cwd=Path("/x"))
+
+
+def test_the_load_commands_gates_are_the_loads_the_targets_and_the_regression() -> None:
+    config = load_config(
+        overrides=[
+            "gates.test_success=0.9", "gates.load_p95_ms=5", "gates.target_rss_mb_max=100",
+            "gates.regression=0", 'gates.requests=[{name = "GET /a", p95_ms = 9}]',
+        ],
+        environ={}, cwd=Path("/x"),
+    )  # fmt: skip
+    gates = config.profile.gates.of_load()
+    assert gates.test_success is None
+    assert gates.chaos_recovery_s is None
+    assert (gates.load_p95_ms, gates.target_rss_mb_max, gates.regression) == (5, 100, 0)
+    assert [r.name for r in gates.requests] == ["GET /a"]
