@@ -17,9 +17,9 @@ from harness.errors import UsageError
 from harness.preflight import (
     check_expression,
     check_gate_inputs,
-    check_load_file,
+    check_load_inputs,
+    check_request_gate_names,
     check_target,
-    load_file_source,
     parse_duration,
     test_paths,
 )
@@ -438,12 +438,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         **_load_overrides(config),
         **{k: v for k, v in updates.items() if k != "load_file"},
     }
-    # read and validated now, not after the API has started
-    check_load_file(
-        settings.load_file,
-        f"--load-file {args.load_file!r}" if args.load_file else load_file_source(config),
-    )
-    check_target(args)
+    check_load_inputs(args, config, settings)  # read and validated now, before the API starts
     report_root = _report_root(args)
     from harness.phases.regression_phase import compare_with_baseline, named_baseline
 
@@ -542,6 +537,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     if not args.rate > 0:
         raise UsageError(f"--rate {args.rate}: must be a number > 0")
     check_target(args)
+    check_request_gate_names(config)  # the soak's load is the profile's [load]
     if every:
         check_chaos_experiments(
             config.profile.chaos, base_dir=Path.cwd(), external_target=bool(args.target_url)

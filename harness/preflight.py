@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.config import ResolvedConfig
+from harness.config import LoadSettings, ResolvedConfig
 from harness.errors import ConfigError, UsageError
 from harness.netguard import ensure_loopback_url
 
@@ -16,8 +16,10 @@ __all__ = [
     "parse_duration",
     "check_expression",
     "check_load_file",
+    "check_load_inputs",
     "check_load_settings",
     "check_own_service",
+    "check_request_gate_names",
     "check_target",
     "load_file_source",
     "test_paths",
@@ -141,6 +143,49 @@ def check_load_settings(config: ResolvedConfig) -> None:
         raise ConfigError(f"[load] from {config.origin('load.path')}: " + "; ".join(problems))
 
 
+def check_request_gate_names(config: ResolvedConfig, settings: LoadSettings | None = None) -> None:
+    """Every ``[[gates.requests]]`` entry names a request of the load ``settings`` describes
+    (default: the profile's ``[load]``): with its requests written in the config or a load
+    file, the names are known now, and a name that is none of them is refused before any
+    traffic, with the names that are. A locustfile's names are known only once it runs (a
+    gate whose name it never sent reads "not measured" then)."""
+    rules = config.profile.gates.requests
+    settings = settings or config.profile.load
+    if not rules or settings.locustfile:
+        return
+    from harness.phases.load_phase import load_spec
+
+    try:
+        spec = load_spec(settings, "http://127.0.0.1:1")
+    except (OSError, ValueError):
+        return  # the load file's own check names the problem
+    names = list(dict.fromkeys(r.name for r in spec.requests))
+    if settings.load_file:
+        sent_by = f"the requests of the load file {settings.load_file}"
+    else:
+        sent_by = f"load.path {settings.path!r} from {config.origin('load.path')}"
+    origin = config.origin("gates.requests")
+    problems = [
+        f"invalid request name {rule.name!r} from {_name_field(origin, i, len(rules))}: must "
+        f"be one of {', '.join(map(repr, names))} ({sent_by})"
+        for i, rule in enumerate(rules, 1)
+        if rule.name not in names
+    ]
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _name_field(origin: str, entry: int, entries: int) -> str:
+    """The ``name`` of the ``entry``-th request gate as the user wrote it: for ``origin``
+    ``reliability.toml [profiles.ci.gates] requests``, ``reliability.toml
+    [[profiles.ci.gates.requests]] name (entry 2 of 3)``."""
+    which = f"entry {entry} of {entries}"
+    file, sep, table = origin.removesuffix("] requests").rpartition(" [")
+    if sep and origin.endswith("] requests"):
+        return f"{file} [[{table}.requests]] name ({which})"
+    return f"{origin} ([[gates.requests]] name, {which})"
+
+
 def load_file_source(config: ResolvedConfig) -> str:
     value = config.profile.load.load_file
     return f"load.load_file {value!r} from {config.origin('load.load_file')}"
@@ -200,6 +245,18 @@ def check_coverage_reports(config: ResolvedConfig, cwd: Path) -> None:
             raise ConfigError(f"{field} from {origin}: {exc}") from None
 
 
+def check_load_inputs(
+    args: argparse.Namespace, config: ResolvedConfig, settings: LoadSettings
+) -> None:
+    """What ``load`` reads, checked before anything starts: the target, the load file
+    (``settings``: the profile's [load] with the command's options) and the names the
+    request gates give."""
+    where = f"--load-file {args.load_file!r}" if args.load_file else load_file_source(config)
+    check_load_file(settings.load_file, where)
+    check_target(args)
+    check_request_gate_names(config, settings)
+
+
 def check_gate_inputs(
     args: argparse.Namespace, config: ResolvedConfig, cwd: Path
 ) -> tuple[str, ...]:
@@ -219,6 +276,7 @@ def check_gate_inputs(
     if profile.load.enabled:
         check_load_file(profile.load.load_file, load_file_source(config))
         check_load_settings(config)
+        check_request_gate_names(config)
     if profile.chaos.enabled:  # every experiment valid (and allowed) before any traffic
         check_chaos_experiments(profile.chaos, base_dir=cwd, external_target=bool(args.target_url))
     check_coverage_reports(config, cwd)

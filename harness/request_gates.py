@@ -70,8 +70,10 @@ def request_gate_results(
 ) -> tuple[GateResult, ...]:
     """Each rule's gates on its request's own evidence, in the order written.
 
-    A request name the load did not send is insufficient, naming the names it did; with
-    ``load_off`` (why the load phase did not run) every one is off.
+    A request name the load did not send is insufficient, "not measured", naming the names
+    it did (a name the config's own request list lacks is refused before the load starts,
+    harness.preflight; a locustfile's names are known only once it ran); with ``load_off``
+    (why the load phase did not run) every one is off.
     """
     by_name: Mapping[str, LoadEvidence] = dict(load.by_request) if load else {}
     out: list[GateResult] = []
@@ -94,8 +96,8 @@ def request_gate_results(
                 sent = ", ".join(sorted(by_name)) or "none"
                 out.append(
                     GateResult(label, "insufficient", None, threshold, comparison,
-                               f"no request named {rule.name!r} was sent; the load's "
-                               f"request names: {sent}")
+                               f"not measured: no request named {rule.name!r} was sent; "
+                               f"the load's request names: {sent}")
                 )  # fmt: skip
             else:
                 out.append(_judge(gate, own, threshold, label))

@@ -386,6 +386,7 @@ def merged(
         stages=spec.stages,
         locustfile=spec.locustfile,  # the user's locustfile, when one ran
         workers_expected=workers_expected,
+        master_bind=spec.master_bind if spec.expect_workers else None,
     )
 
 

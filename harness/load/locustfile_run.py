@@ -52,6 +52,8 @@ from harness.load.spec import LoadSpec
 from harness.load.recorder import MAX_ERROR_KINDS, Recorder
 from harness.load.worker import (
     await_workers,
+    collect_reports,
+    live_workers,
     SPAWN_RATE,
     WORKER_CONNECT_TIMEOUT_S,
     WORKER_REPORT_TIMEOUT_S,
@@ -300,7 +302,8 @@ def run_local(spec: LoadSpec, code: UserCode, epoch: float) -> dict[str, Any]:
 
 def run_master(spec: LoadSpec, code: UserCode, epoch: float) -> dict[str, Any]:
     """The Locust master for ``spec.processes`` workers: runs the shape (or starts the
-    users), ends the run, collects the reports of the workers that are still there."""
+    users), ends the run (at once when every worker died), collects the reports of the
+    workers that are still there."""
     parent = os.getppid()
     stop = gevent.event.Event()
     install_stop_signals(stop.set)
@@ -330,6 +333,8 @@ def run_master(spec: LoadSpec, code: UserCode, epoch: float) -> dict[str, Any]:
     while not (stop.is_set() or over(runner, code, started, spec)):
         if spec.max_requests is not None and total("requests") >= spec.max_requests:
             break
+        if not live_workers(runner):
+            break  # every worker died mid-run: nothing left to wait for
         gevent.sleep(0.05)
         if time.monotonic() >= next_progress:
             next_progress += 1.0
@@ -341,20 +346,8 @@ def run_master(spec: LoadSpec, code: UserCode, epoch: float) -> dict[str, Any]:
             )
             if os.getppid() != parent:
                 stop.set()
-    runner.send_message("harness_flush")
-    report_deadline = time.monotonic() + WORKER_REPORT_TIMEOUT_S
-    while len(reports) < spec.processes and time.monotonic() < report_deadline:
-        gevent.sleep(0.05)
-    runner.quit()
-    if not reports:
-        raise RuntimeError(f"none of the {spec.processes} Locust workers sent its report")
-    return {
-        "reports": list(reports.values()),
-        "interrupted": stop.is_set(),
-        "timed_out": False,
-        "workers_expected": spec.processes,
-        "workers_finished": len(reports),
-    }
+    collected = collect_reports(runner, reports, spec.processes, lambda: live_workers(runner))
+    return collected | {"interrupted": stop.is_set(), "timed_out": False}
 
 
 def run_worker(spec: LoadSpec, code: UserCode, epoch: float, master_port: int) -> None:

@@ -55,8 +55,8 @@ from harness.load.spec import LoadSpec, check_target_url
 from harness.load.recorder import Recorder
 from harness.load.worker import (
     SPAWN_RATE,
-    WORKER_REPORT_TIMEOUT_S,
     Plan,
+    collect_reports,
     emit,
     hard_deadline,
     install_stop_signals,
@@ -68,9 +68,8 @@ __all__ = ["REMOTE_CONNECT_TIMEOUT_S", "main", "run_master", "run_worker"]
 # How long the master waits for its workers, and a worker for its spec: workers on other
 # machines are started by hand or by another job.
 REMOTE_CONNECT_TIMEOUT_S = 60.0
-# A lost worker is never removed (and its users never handed to the others); the run is
-# bounded anyway (hard_deadline).
-locust.runners.HEARTBEAT_DEAD_INTERNAL = -(10**9)
+# A lost worker is never removed (and its users never handed to the others): see
+# harness.load.worker, which sets locust.runners.HEARTBEAT_DEAD_INTERNAL for every master.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
 # A worker tries to reach its master for REMOTE_CONNECT_TIMEOUT_S, not Locust's 5 minutes.
 locust.runners.CONNECT_RETRY_COUNT = int(REMOTE_CONNECT_TIMEOUT_S / locust.runners.CONNECT_TIMEOUT)
@@ -227,21 +226,8 @@ def _collect(
     runner: MasterRunner, workers: _Workers, interrupted: bool, timed_out: bool
 ) -> dict[str, Any]:
     """Ask the live workers for their reports; the result says how many finished."""
-    runner.send_message("harness_flush")
-    live = set(workers.live())
-    report_deadline = time.monotonic() + WORKER_REPORT_TIMEOUT_S
-    while not live <= set(workers.reports) and time.monotonic() < report_deadline:
-        gevent.sleep(0.05)
-    runner.quit()
-    if not workers.reports:
-        raise RuntimeError(f"none of the {workers.spec.processes} load workers sent its report")
-    return {
-        "reports": list(workers.reports.values()),
-        "interrupted": interrupted,
-        "timed_out": timed_out,
-        "workers_expected": workers.spec.processes,
-        "workers_finished": len(workers.reports),
-    }
+    collected = collect_reports(runner, workers.reports, workers.spec.processes, workers.live)
+    return collected | {"interrupted": interrupted, "timed_out": timed_out}
 
 
 class _Worker:

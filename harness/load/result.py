@@ -174,6 +174,8 @@ class LoadResult:
     locustfile: str | None = None  # the user's locustfile that ran, if one did
     # with Locust workers: how many were to take part (``processes`` sent their report)
     workers_expected: int = 0
+    # where the master listened for workers started elsewhere (load-worker), if it did
+    master_bind: str | None = None
     # a locustfile's users with constant_pacing / constant_throughput: their latency is
     # from each task's intended start (the others': from the actual send)
     paced_users: tuple[str, ...] = ()
@@ -227,6 +229,8 @@ class LoadResult:
             }
         if self.workers_expected:
             out["workers"] = {"expected": self.workers_expected, "finished": self.processes}
+        if self.master_bind is not None:
+            out["master_bind"] = self.master_bind
         if self.by_request:
             out["by_request"] = [r.to_json() for r in self.by_request]
         return out

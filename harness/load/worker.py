@@ -34,7 +34,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import gevent
@@ -45,6 +45,7 @@ from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.log import setup_logging
+from locust.runners import STATE_MISSING
 
 from harness.load.recorder import Recorder, merge_live
 from harness.load.pacing import schedule_offsets_s, share_of, value_at
@@ -52,6 +53,11 @@ from harness.load.spec import LoadSpec, RequestSpec
 
 # Workers report progress to the master every second instead of Locust's default 3 s.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
+# A worker that dies mid-run is marked missing by Locust's heartbeat (about 3 s) and the run
+# goes on with the others; Locust would remove it after 60 s and deal its users to them,
+# but each generated user owns its slots of the schedule (a new one would send them twice).
+# Never removed, then: the run is bounded anyway (hard_deadline).
+locust.runners.HEARTBEAT_DEAD_INTERNAL = -(10**9)
 
 FELL_BEHIND = (
     "not sent: the load generator fell more than request_timeout_s behind the open-model schedule"
@@ -275,6 +281,37 @@ def await_workers(runner: Any, count: int, stop: gevent.event.Event) -> None:
         gevent.sleep(0.05)
 
 
+def live_workers(runner: Any) -> set[str]:
+    """The ids of the master ``runner``'s workers that Locust's heartbeat has not marked
+    missing (a worker that died, or stopped answering, for about 3 s)."""
+    return {c.id for c in runner.clients.values() if c.state != STATE_MISSING}
+
+
+def collect_reports(
+    runner: Any,
+    reports: dict[str, dict[str, Any]],
+    expected: int,
+    live: Callable[[], Iterable[str]],
+) -> dict[str, Any]:
+    """Ask every worker for its report (``harness_flush``; they land in ``reports``), wait
+    for those of the workers still ``live`` (asked again as the wait goes on: one found
+    missing meanwhile is not waited for), quit the master ``runner``. A worker lost mid-run
+    sends none: the result says how many were ``expected`` and how many finished (sent
+    theirs). Raises when none did."""
+    runner.send_message("harness_flush")
+    report_deadline = time.monotonic() + WORKER_REPORT_TIMEOUT_S
+    while not set(live()) <= set(reports) and time.monotonic() < report_deadline:
+        gevent.sleep(0.05)
+    runner.quit()
+    if not reports:
+        raise RuntimeError(f"none of the {expected} Locust workers sent its report")
+    return {
+        "reports": list(reports.values()),
+        "workers_expected": expected,
+        "workers_finished": len(reports),
+    }
+
+
 def hard_deadline(spec: LoadSpec) -> float:
     """Monotonic time after which this process stops its users whatever they are doing.
 
@@ -341,6 +378,9 @@ def run_local(
 
 
 def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
+    """The Locust master for ``spec.processes`` local workers: starts the users, relays
+    progress, ends the run once every live worker has run its users' plans, and collects
+    the reports of the workers still there (one that died mid-run is counted missing)."""
     parent = os.getppid()
     stop = gevent.event.Event()
     install_stop_signals(stop.set)
@@ -371,11 +411,14 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
     runner.start(spec.users, spawn_rate=SPAWN_RATE)
     next_progress = started + 1.0
     timed_out = False
+    share = spec.users // spec.processes
 
-    def users_done() -> int:
-        return sum(int(p["users_done"]) for p in progress.values())
+    def plans_done() -> bool:  # with no live worker left: at once
+        return all(
+            int(progress.get(c, {}).get("users_done", 0)) >= share for c in live_workers(runner)
+        )
 
-    while users_done() < spec.users and not stop.is_set():
+    while not plans_done() and not stop.is_set():
         if time.monotonic() > deadline:
             timed_out = True
             break
@@ -392,22 +435,8 @@ def run_master(spec: LoadSpec, epoch: float) -> dict[str, Any]:
             )
             if os.getppid() != parent:  # the harness died: stop the workers, end
                 stop.set()
-
-    runner.send_message("harness_flush")
-    report_deadline = time.monotonic() + WORKER_REPORT_TIMEOUT_S
-    while len(reports) < spec.processes and time.monotonic() < report_deadline:
-        gevent.sleep(0.05)
-    runner.quit()
-    if len(reports) < spec.processes:
-        raise RuntimeError(
-            f"only {len(reports)} of {spec.processes} Locust workers sent "
-            f"their report within {WORKER_REPORT_TIMEOUT_S} s"
-        )
-    return {
-        "reports": list(reports.values()),
-        "interrupted": timed_out or stop.is_set(),
-        "timed_out": timed_out,
-    }
+    collected = collect_reports(runner, reports, spec.processes, lambda: live_workers(runner))
+    return collected | {"interrupted": timed_out or stop.is_set(), "timed_out": timed_out}
 
 
 def run_worker(spec: LoadSpec, epoch: float, master_port: int, index: int) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from harness.report import views
+from harness.report import load_section, views
 from harness.report.api_coverage_section import api_coverage_view
 from harness.report.charts import (
     BOTTOM,
@@ -166,15 +166,16 @@ def _load_view(load: Mapping[str, Any]) -> dict[str, Any] | None:
         ],
         "charts": charts,
         "errors": errors,
-        "requests_by_name": views.request_rows(load),
+        "requests_by_name": load_section.request_rows(load),
         "interrupted": load.get("interrupted") is True,
-        "model": views.load_model_text(load),
+        "model": load_section.load_model_text(load),
+        "engine": load_section.load_engine_text(load),
         # the open model's: requests due while max_in_flight were out (closed: none)
         "dropped": fmt_number(count_or_zero(load.get("dropped")))
         if load.get("model") != "closed"
         else None,
-        "stopped": views.load_stop_text(load),
-        "proof": views.load_proof_text(load),
+        "stopped": load_section.load_stop_text(load),
+        "proof": load_section.load_proof_text(load),
     }
 
 

@@ -31,7 +31,6 @@ __all__ = [
     "ChaosRow",
     "ChaosTotals",
     "ReadinessView",
-    "RequestRow",
     "SloRow",
     "ComparisonView",
     "GateRow",
@@ -43,12 +42,8 @@ __all__ = [
     "format_rate",
     "gate_rows",
     "history_skipped",
-    "load_model_text",
-    "load_proof_text",
-    "load_stop_text",
     "rate_text",
     "readiness_view",
-    "request_rows",
     "service_name",
     "slo_rows",
     "significant",
@@ -330,113 +325,6 @@ def readiness_view(report: Mapping[str, Any]) -> ReadinessView | None:
         f", weighted score {score:.2f}" if score is not None else ""
     )
     return ReadinessView(str(r.get("verdict") or "not shown yet"), summary, rows)
-
-
-# ------------------------------------------------------------------------------- load
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRow:
-    """One request of the load mix: its own counts and latency (never averaged with the
-    others): ``failed`` as k/n with its interval, p95 with its order-statistic bounds."""
-
-    name: str
-    requests: str
-    failed: str
-    p50: str
-    p95: str
-    p99: str
-    max: str
-
-
-def load_model_text(load: Any) -> str:
-    """How the load was sent, named: the open model with its rate and in-flight cap (and
-    what it dropped), or the closed model with its users."""
-    load = _map(load)
-    users = _count(load.get("users"))
-    if load.get("model") == "closed":
-        text = f"closed model: {users or '?'} users, each sending when its last reply is back"
-        return text + _stages_text(load, "users")
-    rate, cap = _num(load.get("intended_rate_rps")), _count(load.get("max_in_flight"))
-    mean = " on average" if _list(load.get("stages")) else ""
-    text = f"open model: {significant(rate)} req/s intended{mean}, started on schedule"
-    if cap is not None:
-        dropped = _count(load.get("dropped")) or 0
-        n = _count(load.get("requests")) or 0
-        text += (
-            f", at most {cap:,} in flight; {dropped:,}/{n:,} dropped (due while {cap:,} were "
-            "in flight: not sent, counted as failed)"
-        )
-    return text + _stages_text(load, "rate_rps")
-
-
-def _stages_text(load: Mapping[str, Any], key: str) -> str:
-    """``; in 3 stages: to 100 over 2 s, ...`` (k6's: linear from the previous target)."""
-    stages = [_map(s) for s in _list(load.get("stages"))]
-    if not stages:
-        return ""
-    unit = " req/s" if key == "rate_rps" else " users"
-    parts = [
-        f"to {significant(s.get(key))}{unit} "
-        + (f"over {significant(s.get('duration_s'))} s" if s.get("duration_s") else "at once")
-        for s in stages
-    ]
-    return f"; shaped in {len(stages)} stages, each linear from the one before: " + ", ".join(parts)
-
-
-def load_stop_text(load: Any) -> str:
-    """Why the load ended before its plan (a gate's abort, a stopping rule), or ''."""
-    stopped = _map(_map(load).get("stopped_early"))
-    if not stopped:
-        return ""
-    at = _num(stopped.get("at_s"))
-    when = f" after {significant(at)} s" if at is not None else ""
-    return f"stopped early{when}: {stopped.get('reason', 'no reason given')}"
-
-
-def load_proof_text(load: Any) -> str:
-    """The claim of request success the load was run to prove (the nines profile), or ''."""
-    proof = _map(_map(load).get("proof"))
-    if not proof:
-        return ""
-    n = _count(proof.get("requests")) or 0
-    good = n - min(_count(proof.get("failures")) or 0, n)
-    low, took = _num(proof.get("lower_bound")), _num(proof.get("duration_s"))
-    text = (
-        f"request success >= {proof.get('target')}: {proof.get('outcome', '?')}: {good:,}/{n:,} "
-        f"requests succeeded in {significant(took)} s; one-sided 95% Clopper-Pearson lower "
-        f"bound {'-' if low is None else f'{low:.7f}'}"
-    )
-    needed = _count(proof.get("requests_needed"))
-    if needed:
-        text += f"; {needed:,} more clean requests would show it"
-    return text
-
-
-def request_rows(load: Any) -> list[RequestRow]:
-    """The rows of a completed report's ``load.by_request`` (none for an older report)."""
-    rows = []
-    for r in map(_map, _list(_map(load).get("by_request"))):
-        n = _count(r.get("requests")) or 0
-        failures = min(_count(r.get("failures")) or 0, n)
-        latency = _map(r.get("latency_ms"))
-        p95 = significant(latency.get("p95"))
-        bounds = _map(_map(r.get("percentile_bounds_ms")).get("p95"))
-        low, high = _num(bounds.get("low")), _num(bounds.get("high"))
-        if p95 != MISSING and low is not None and high is not None:
-            p95 += f" [{significant(low)}, {significant(high)}]"
-        rows.append(
-            RequestRow(
-                name=str(r.get("name", "?")),
-                requests=f"{n:,}",
-                failed=format_rate(failures, n, r.get("error_interval")),
-                p50=significant(latency.get("p50")),
-                p95=p95,
-                p99=significant(latency.get("p99")),
-                max=significant(latency.get("max")),
-            )
-        )
-    return rows
 
 
 # ------------------------------------------------------------------------------ chaos

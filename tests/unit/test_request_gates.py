@@ -1,11 +1,16 @@
-"""Gates that name one request of the mix, and the abort-on-fail judgement (pure)."""
+"""Gates that name one request of the mix, and the abort-on-fail judgement (pure); the names
+they give, checked against the load's requests before any traffic (harness.preflight)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from harness.config import GateSettings
+from harness.config import GateSettings, ResolvedConfig, load_config
+from harness.errors import ConfigError
 from harness.gates import Evidence, LoadEvidence, PercentileEstimate
+from harness.preflight import check_request_gate_names
 from harness.request_gates import abort_reason, evaluate_all, request_gate_results
 
 
@@ -49,11 +54,12 @@ def test_a_request_error_rate_gate_counts_that_requests_failures_only() -> None:
     assert result.observed == pytest.approx(0.04)
 
 
-def test_a_request_the_load_never_sent_is_insufficient_and_names_what_was_sent() -> None:
+def test_a_request_the_load_never_sent_is_not_measured_and_names_what_was_sent() -> None:
+    # a locustfile's names are known only once it ran: one it never sent is no evidence
     settings = _settings(requests=[{"name": "GET /nope", "p99_ms": 9.0}])
     (result,) = evaluate_all(settings, Evidence(load=_mix()))
-    assert result.outcome == "insufficient"
-    assert "no request named 'GET /nope' was sent" in result.detail
+    assert result.outcome == "insufficient"  # never a pass
+    assert result.detail.startswith("not measured: no request named 'GET /nope' was sent")
     assert "GET /ping, POST /pods" in result.detail
 
 
@@ -95,3 +101,66 @@ def test_a_marked_request_gate_aborts_on_its_own_evidence() -> None:
     assert request_gate_results(_settings(requests=unmarked).requests, None)[0].outcome == (
         "insufficient"
     )
+
+
+# ------------------------------------------------ names checked before any traffic
+
+
+def _config(tmp_path: Path, gates: str, load: str = "", *overrides: str) -> ResolvedConfig:
+    (tmp_path / "reliability.toml").write_text(
+        f"[profiles.smoke.load]\n{load}\n{gates}", encoding="utf-8"
+    )
+    return load_config(environ={}, cwd=tmp_path, overrides=overrides)
+
+
+def test_a_request_gate_naming_no_request_of_the_load_path_is_refused_naming_file_and_field(
+    tmp_path: Path,
+) -> None:
+    config = _config(
+        tmp_path,
+        '[[profiles.smoke.gates.requests]]\nname = "GET /api/v0/ping"\np95_ms = 9\n'
+        '[[profiles.smoke.gates.requests]]\nname = "GET /nope"\np95_ms = 9\n',
+    )
+    with pytest.raises(ConfigError) as refused:
+        check_request_gate_names(config)
+    message = str(refused.value)
+    assert message == (
+        f"invalid request name 'GET /nope' from {tmp_path / 'reliability.toml'} "
+        "[[profiles.smoke.gates.requests]] name (entry 2 of 2): must be one of "
+        "'GET /api/v0/ping' (load.path '/api/v0/ping' from embedded defaults)"
+    )
+
+
+def test_a_request_gate_is_checked_against_the_load_files_names_labels_included(
+    tmp_path: Path,
+) -> None:
+    load_file = tmp_path / "mix.toml"
+    load_file.write_text(
+        '[[requests]]\npath = "/items"\n'
+        '[[requests]]\nmethod = "POST"\npath = "/items"\nname = "create item"\n'
+        "expect_status = [201]\n",
+        encoding="utf-8",
+    )
+    ok = '[[profiles.smoke.gates.requests]]\nname = "create item"\nerror_rate = 0.01\n'
+    check_request_gate_names(_config(tmp_path, ok, 'load_file = "mix.toml"'))
+    bad = _config(
+        tmp_path,
+        ok,
+        'load_file = "mix.toml"',
+        'gates.requests=[{name = "POST /items", p95_ms = 5}]',
+    )
+    with pytest.raises(ConfigError) as refused:
+        check_request_gate_names(bad)
+    message = str(refused.value)
+    assert message.startswith("invalid request name 'POST /items' from --set gates.requests=")
+    assert "([[gates.requests]] name, entry 1 of 1): must be one of" in message
+    assert (
+        f"must be one of 'GET /items', 'create item' (the requests of the load file {load_file})"
+        in message
+    )
+
+
+def test_a_locustfiles_request_names_are_not_checked_before_it_runs(tmp_path: Path) -> None:
+    gates = '[[profiles.smoke.gates.requests]]\nname = "GET /whatever"\np95_ms = 9\n'
+    config = _config(tmp_path, gates, 'locustfile = "mine.py"')
+    check_request_gate_names(config)  # known only once it runs
