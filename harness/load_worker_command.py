@@ -37,7 +37,7 @@ def add_load_worker_parser(sub: Any, command: Any) -> None:
 
 
 def cmd_load_worker(args: argparse.Namespace) -> int:
-    from harness.load.driver import REMOTE_MODULE, bootstrap
+    from harness.load.driver import REMOTE_MODULE, bootstrap, child_env
 
     host, port = parse_address(args.master, "--master", args.allow_non_loopback)
     argv = [
@@ -47,7 +47,7 @@ def cmd_load_worker(args: argparse.Namespace) -> int:
     if args.allow_non_loopback:
         argv.append("--allow-non-loopback")
     print(f"load-worker: joining the master at {host}:{port}", file=sys.stderr)
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=child_env(None))
     try:
         code = child.wait()
     except KeyboardInterrupt:
