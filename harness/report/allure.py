@@ -9,10 +9,13 @@ infrastructure errors among them). Tests are in suites by area (their directory)
 module; gates and chaos experiments in suites of their own. The ``history/`` folder of the
 previous Allure report, when there is one, is carried into the results, so that Allure's
 trend graphs go on across runs. A test with many runs keeps at most ``_RUNS_PER_TEST``
-results (every run that did not pass first, then the newest that passed); the aggregate
-(k/n with its intervals) is on each. Results are built with allure-python-commons' model classes and
-serialised the way its ``AllureFileLogger`` does; we write the files ourselves because
-the logger picks random file names and we return the paths we wrote.
+results: every run that did not pass (the newest, if more), then the newest
+``_PASSES_PER_TEST`` that passed (a file per passing run made the results, and Allure's
+own generate, grow with the runs while telling nothing the aggregate does not); the
+aggregate (k/n with its intervals) is on each. Results are built with
+allure-python-commons' model classes and serialised the way its ``AllureFileLogger``
+does; we write the files ourselves because the logger picks random file names and we
+return the paths we wrote.
 
 File names are derived from the run id and the item (uuid5), so rendering the same run
 twice into one directory replaces its files instead of doubling them; ``historyId`` is
@@ -57,6 +60,7 @@ _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "moonbase-reliability/allure")
 _MAX_STEPS = 500  # one step per repeated run; beyond this the page is unreadable anyway
 _RUNS_PER_TEST = 100  # result files per test at most (and 10,000 in all): see the docstring
 _RUNS_IN_ALL = 10_000
+_PASSES_PER_TEST = 10  # of them, passing runs at most: the newest
 
 _GATE_STATUS = {
     "pass": Status.PASSED,
@@ -217,7 +221,7 @@ _RUN_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status
 
 def _runs_by_test(path: Path | None, cap: int) -> dict[str, list[dict[str, Any]]]:
     """Each test's runs from the run's ``test-runs.jsonl`` that :func:`_kept` can keep: the
-    newest ``cap`` that did not pass and the newest ``cap`` that did (the file is in the
+    newest ``cap`` that did not pass and the newest passes it can keep (the file is in the
     order the runs ended), so that a run of 100,000 test runs is never held whole. A line
     cut short is left out: the aggregate in report.json still counts it."""
     bad: dict[str, deque[dict[str, Any]]] = {}
@@ -237,7 +241,8 @@ def _runs_by_test(path: Path | None, cap: int) -> dict[str, list[dict[str, Any]]
                 nodeid = str(record.get("nodeid"))
                 kept = keep.get(nodeid)
                 if kept is None:
-                    kept = keep[nodeid] = deque(maxlen=cap)
+                    room = cap if keep is bad else min(cap, _PASSES_PER_TEST)
+                    kept = keep[nodeid] = deque(maxlen=room)
                 kept.append(record)
     return {nodeid: [*bad.get(nodeid, ()), *good.get(nodeid, ())] for nodeid in {*bad, *good}}
 
@@ -250,14 +255,15 @@ def _headline(message: str, outcome: str) -> str:
 
 
 def _kept(runs: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
-    """At most ``cap`` runs: every one that did not pass first, then the newest passes."""
+    """At most ``cap`` runs: every one that did not pass first, then the newest passes
+    (``_PASSES_PER_TEST`` at most)."""
 
     def when(record: dict[str, Any]) -> float:
         return float(record.get("t") or 0)
 
     ordered = sorted(runs, key=when)
     bad = [r for r in ordered if r.get("outcome") != "passed"][-cap:]
-    room = cap - len(bad)
+    room = min(cap - len(bad), _PASSES_PER_TEST)
     good = [r for r in ordered if r.get("outcome") == "passed"][-room:] if room > 0 else []
     return sorted(bad + good, key=when)
 

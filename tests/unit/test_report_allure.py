@@ -208,3 +208,51 @@ def test_gate_result_carries_the_figure_it_was_decided_on(tmp_path: Path) -> Non
     params = {p["name"]: p["value"] for p in gate["parameters"]}
     assert params["observed"] == "1.0"
     assert params["decided on"] == "0.9528 (one-sided 95% lower bound)"
+
+
+def _runs_file(tmp_path: Path, nodeid: str, outcomes: list[str]) -> Path:
+    path = tmp_path / "test-runs.jsonl"
+    lines = [json.dumps({"event": "collected", "count": 1})]
+    for i, outcome in enumerate(outcomes, start=1):
+        lines.append(json.dumps({"event": "started", "nodeid": nodeid, "t": 1000.0 + i}))
+        lines.append(
+            json.dumps(
+                {"nodeid": nodeid, "run_nodeid": f"{nodeid}[moonbase-r{i}]", "repeat": i,
+                 "outcome": outcome, "duration_s": 0.01, "t": 1000.0 + i,
+                 "message": "" if outcome == "passed" else f"E   assert run {i}"}
+            )  # fmt: skip
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _run_results_of(out: Path, name: str) -> list[dict[str, Any]]:
+    results = [json.loads(p.read_text()) for p in out.glob("*-result.json")]
+    return sorted((r for r in results if r["name"] == name), key=lambda r: r["stop"])
+
+
+def test_every_failed_run_is_kept_and_only_the_newest_ten_passes(tmp_path: Path) -> None:
+    nodeid = "scenarios/test_jobs.py::test_retry"
+    outcomes = ["passed"] * 57
+    for i in (3, 20, 50):
+        outcomes[i - 1] = "failed"
+    runs = _runs_file(tmp_path, nodeid, outcomes)
+    write_allure_results(report(), tmp_path / "out", runs_path=runs)
+    kept = _run_results_of(tmp_path / "out", nodeid)
+    assert [r["status"] for r in kept].count("failed") == 3
+    assert sorted(r["statusDetails"]["message"] for r in kept if r["status"] == "failed") == [
+        "assert run 20", "assert run 3", "assert run 50"]  # fmt: skip
+    passed_stops = [r["stop"] for r in kept if r["status"] == "passed"]
+    assert len(passed_stops) == 10
+    # the newest ten passes: runs 47-49 and 51-57 (run 50 failed)
+    assert passed_stops == [(1000.0 + i) * 1000 for i in (*range(47, 50), *range(51, 58))]
+
+
+def test_failed_runs_beyond_the_cap_keep_the_newest(tmp_path: Path) -> None:
+    nodeid = "scenarios/test_jobs.py::test_retry"
+    runs = _runs_file(tmp_path, nodeid, ["failed"] * 130 + ["passed"] * 5)
+    write_allure_results(report(), tmp_path / "out", runs_path=runs)
+    kept = _run_results_of(tmp_path / "out", nodeid)
+    assert len(kept) == 100  # the cap: no room is left for a pass
+    assert {r["status"] for r in kept} == {"failed"}
+    assert kept[0]["statusDetails"]["message"] == "assert run 31"
