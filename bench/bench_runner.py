@@ -96,8 +96,10 @@ def harness_argv(root: Path, repeat: int) -> list[str]:
 def one_size(root: Path, tests: int, repeat: int, rounds: int) -> dict[str, float]:
     rss_file = root / "peak-rss"
     # as on a user's machine: Python keeps its bytecode (a shell with PYTHONDONTWRITEBYTECODE
-    # set, as some tools' shells are, compiles the harness from source at every start)
-    plain = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    # set, as some tools' shells are, compiles the harness from source at every start), and
+    # its output buffered (the same tools set PYTHONUNBUFFERED: a write per progress dot)
+    shell_only = ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")
+    plain = {k: v for k, v in os.environ.items() if k not in shell_only}
     env = {**plain, "BENCH_RSS_FILE": str(rss_file)}
     base: list[tuple[float, float]] = []
     ours: list[tuple[float, float]] = []

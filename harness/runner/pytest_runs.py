@@ -153,7 +153,10 @@ def _run_batch(
 ) -> tuple[int | None, bool, list[str], list[str]]:
     """One pytest child; returns (exit code or None if killed, killed at budget, argv, tail)."""
     argv = _argv(spec, records_path, repeat, selection)
-    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+    # pytest's output is read only for its tail once it has exited (flushed then), so it
+    # stays block-buffered: unbuffered, each progress dot was a write of its own in the
+    # xdist controller, which hands the GIL to execnet's threads every time
+    env = {**os.environ, **spec.env}
     try:
         proc = subprocess.Popen(
             argv,
