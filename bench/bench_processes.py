@@ -9,6 +9,12 @@ Locust process) and ``processes=2`` (a master and two workers, ``users / 2`` eac
 HdrHistograms merged). Throughput is requests completed / run time; the p99 comes from the
 merged histogram. It prints a Markdown table of medians and the 2-vs-1 ratio (goal on a
 2-core machine: >= 1.6), with the load average before and after (the machine is shared).
+
+It also prints where the CPU went while the load ran (psutil, every 0.25 s, from one second
+in to half a second before the end): the cores the Locust processes used, the cores the
+target used, and req/s per generator core. On two cores the target's share is taken from
+the generator's: the ratio cannot pass 2 minus the target's cores, and it shows how close
+the run came to that. A warm-up run of each, not counted, comes first.
 Every run is bounded by ``--duration-s``; the whole benchmark by roughly
 2 x repeats x (duration + 8 s).
 """
@@ -20,9 +26,12 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from harness.load import LoadSpec, RequestSpec, run_load
 
@@ -34,22 +43,80 @@ class Sample:
     rps: float
     p99_ms: float
     requests: int
+    generator_cores: float = 0.0
+    target_cores: float = 0.0
 
 
-def one_run(url: str, path: str, users: int, duration_s: float, processes: int) -> Sample:
-    result = run_load(
-        LoadSpec(
-            url,
-            requests=(RequestSpec(path=path),),
-            rate_rps=0.0,
-            users=users,
-            duration_s=duration_s,
-            processes=processes,
+class CpuWatch:
+    """CPU seconds of this process's descendants, sampled every 0.25 s in a thread; the
+    cores each side used between two moments of the run."""
+
+    def __init__(self, target_pid: int | None) -> None:
+        self.target_pid = target_pid
+        self.samples: list[tuple[float, dict[int, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="cpu-watch")
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(0.25):
+            now, cpu = time.monotonic(), {}
+            for child in me.children(recursive=True):
+                try:
+                    times = child.cpu_times()
+                except psutil.Error:
+                    continue
+                cpu[child.pid] = times.user + times.system
+            self.samples.append((now, cpu))
+
+    def __enter__(self) -> CpuWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cores(self, start: float, end: float) -> tuple[float, float]:
+        """(generator cores, target cores) between ``start`` and ``end``."""
+        window = [(t, cpu) for t, cpu in self.samples if start <= t <= end]
+        if len(window) < 2:
+            return 0.0, 0.0
+        (t0, first), (t1, last) = window[0], window[-1]
+        gen = target = 0.0
+        for pid, seconds in last.items():
+            used = seconds - first.get(pid, seconds)  # a process seen only at the end: 0
+            if pid == self.target_pid:
+                target += used
+            else:
+                gen += used
+        return gen / (t1 - t0), target / (t1 - t0)
+
+
+def one_run(
+    url: str, path: str, users: int, duration_s: float, processes: int, target_pid: int | None
+) -> Sample:
+    started = time.monotonic()
+    with CpuWatch(target_pid) as watch:
+        result = run_load(
+            LoadSpec(
+                url,
+                requests=(RequestSpec(path=path),),
+                rate_rps=0.0,
+                users=users,
+                duration_s=duration_s,
+                processes=processes,
+            )
         )
-    )
     if result.failures:
         raise RuntimeError(f"{processes} process(es): {result.failures} failures: {result.errors}")
-    return Sample(result.requests / duration_s, result.latency_ms["p99"], result.requests)
+    # the load itself: the children's start-up comes before the last duration_s of the run
+    ended = watch.samples[-1][0] if watch.samples else time.monotonic()
+    load_start = max(started, ended - duration_s)
+    gen, target = watch.cores(load_start + 1.0, ended - 0.5)
+    return Sample(
+        result.requests / duration_s, result.latency_ms["p99"], result.requests, gen, target
+    )
 
 
 def median(samples: list[Sample]) -> Sample:
@@ -57,6 +124,8 @@ def median(samples: list[Sample]) -> Sample:
         statistics.median(s.rps for s in samples),
         statistics.median(s.p99_ms for s in samples),
         int(statistics.median(s.requests for s in samples)),
+        statistics.median(s.generator_cores for s in samples),
+        statistics.median(s.target_cores for s in samples),
     )
 
 
@@ -82,12 +151,16 @@ def main() -> int:
             api = ApiProcess(Path(tmp) / "api").start()
             url = api.url
         LoadSpec(url).validate(where="--target-url")  # loopback only
+        target_pid = api.process.pid if api is not None and api.process else None
         try:
+            for processes in (1, 2):  # warm-up: the target's first requests, the page cache
+                one_run(url, args.path, args.users, min(args.duration_s, 2.0), processes, None)
             for _ in range(args.repeats):  # alternate, so drift hits both alike
                 for processes in (1, 2):
                     samples[processes].append(
-                        one_run(url, args.path, args.users, args.duration_s, processes)
-                    )
+                        one_run(url, args.path, args.users, args.duration_s, processes,
+                                target_pid)
+                    )  # fmt: skip
         finally:
             if api is not None:
                 api.stop()
@@ -101,17 +174,31 @@ def main() -> int:
         f"{time.strftime('%Y-%m-%d %H:%M')}; load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f}\n"
     )
-    print("| processes | req/s | p99 ms | requests | ratio to 1 process |")
-    print("|---:|---:|---:|---:|---:|")
-    for processes, sample in ((1, one), (2, two)):
+    print(
+        "| processes | req/s | p99 ms | requests | ratio to 1 process | generator cores "
+        "| target cores | req/s per generator core |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for processes, s in ((1, one), (2, two)):
+        per_core = f"{s.rps / s.generator_cores:.0f}" if s.generator_cores else "-"
         print(
-            f"| {processes} | {sample.rps:.0f} | {sample.p99_ms:.2f} | {sample.requests} "
-            f"| {sample.rps / one.rps:.2f} |"
+            f"| {processes} | {s.rps:.0f} | {s.p99_ms:.2f} | {s.requests} "
+            f"| {s.rps / one.rps:.2f} | {s.generator_cores:.2f} | {s.target_cores:.2f} "
+            f"| {per_core} |"
         )
     each = ", ".join(f"{s.rps:.0f}" for s in samples[1])
     each2 = ", ".join(f"{s.rps:.0f}" for s in samples[2])
     print(f"\nevery run, req/s: 1 process [{each}]; 2 processes [{each2}]")
     print(f"ratio 2/1 = {ratio:.2f} (goal >= {GOAL}): {'met' if ratio >= GOAL else 'NOT met'}")
+    if one.generator_cores and two.generator_cores:
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU: 2 processes used {two.generator_cores:.2f} cores beside the target's "
+            f"{two.target_cores:.2f} (of {cores}); one used {one.generator_cores:.2f}. At "
+            f"one process's req/s per core the two could reach "
+            f"{two.generator_cores / one.generator_cores:.2f}x; they reached {ratio:.2f}x "
+            f"(per-core efficiency {ratio * one.generator_cores / two.generator_cores:.2f})"
+        )
     return 0
 
 
