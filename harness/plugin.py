@@ -148,6 +148,7 @@ class _Recorder:
         self._timeout_s = timeout_s
         self._phases: dict[str, dict[str, Any]] = {}
         self._started: dict[str, float] = {}
+        self._ids: dict[str, dict[str, Any]] = {}  # each run's _run_ids, from its start
         self._announced = False
         self._after_rerun: set[str] = set()
 
@@ -158,11 +159,12 @@ class _Recorder:
 
     def start(self, nodeid: str) -> None:
         self._started[nodeid] = time.monotonic()
+        ids = self._ids[nodeid] = _run_ids(nodeid)
         # not a trial: it tells whoever ends this session early which runs were in flight
-        self._write({"event": "started", **_run_ids(nodeid), "t": time.time()})
+        self._write({"event": "started", **ids, "t": time.time()})
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._journal.append((json.dumps(record, sort_keys=True) + "\n").encode())
+        self._journal.append((_ENCODE(record) + "\n").encode())
 
     def report(self, rep: pytest.TestReport) -> None:
         if rep.nodeid in self._after_rerun:
@@ -216,13 +218,15 @@ class _Recorder:
                 state["message"],
                 worker=state.get("worker"),
             )
+        self._started.pop(nodeid, None)  # held for a run in flight only
+        self._ids.pop(nodeid, None)
 
     def _emit(
         self, nodeid: str, outcome: str, duration_s: float, message: str, **extra: Any
     ) -> None:
         self._write(
             {
-                **_run_ids(nodeid),
+                **(self._ids.get(nodeid) or _run_ids(nodeid)),
                 "outcome": outcome,
                 "duration_s": round(duration_s, 6),
                 "message": _short(message),
@@ -235,6 +239,11 @@ class _Recorder:
         for nodeid in list(self._phases):
             self._finish(nodeid)
         self._journal.close()
+
+
+# json.dumps(record, sort_keys=True) exactly (its readers match '"event": "started"'),
+# without building an encoder for every line as dumps does when given an option
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
 
 
 def _run_ids(nodeid: str) -> dict[str, Any]:
