@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.config import Profile, ResolvedConfig
+from harness.config import LoadSettings, Profile, ResolvedConfig
 from harness.record import ChaosOutcome, LoadOutcome
 from harness.session import RunContext
 from harness.target import Target
@@ -18,7 +18,7 @@ from harness.target import Target
 if TYPE_CHECKING:
     from harness.load import LoadSpec
 
-__all__ = ["CHECKPOINT_EVERY_S", "run_soak"]
+__all__ = ["CHECKPOINT_EVERY_S", "run_soak", "soak_spec"]
 
 CHECKPOINT_EVERY_S = 60.0
 _TICK_S = 1.0  # how often the loop looks at the clock, the load and the schedule
@@ -43,20 +43,44 @@ def run_soak(
     from harness.phases.load_phase import load_spec
 
     profile = config.profile
-    settings = dataclasses.replace(
-        load_spec(profile.load, target.url),
-        rate_rps=rate_rps,
-        duration_s=duration_s,
-        max_requests=None,  # the soak is bounded by its duration
-        processes=1,
+    settings = soak_spec(profile.load, target.url, rate_rps=rate_rps, duration_s=duration_s)
+    pace = (
+        f"the locustfile {settings.locustfile} (its users pace themselves)"
+        if settings.locustfile
+        else f"{rate_rps:g} req/s"
     )
     ctx.say(
-        f"soak: {duration_s:g} s at {rate_rps:g} req/s against {target.url}"
+        f"soak: {duration_s:g} s at {pace} against {target.url}"
         + (f", chaos every {fault_every_s:g} s" if fault_every_s else ", no faults")
     )
+    if load_spec(profile.load, target.url).stages:
+        ctx.say("soak: the load's stages are not used: a soak sends at one rate (--rate)")
     with ctx.state.phase("soak"):
         return _soak(ctx, settings, profile, target, duration_s, fault_every_s,
                      checkpoint_every_s, checkpoint, on_progress)  # fmt: skip
+
+
+def soak_spec(
+    settings: LoadSettings, target_url: str, *, rate_rps: float, duration_s: float
+) -> LoadSpec:
+    """The soak's load: what ``settings`` sends (its requests, a load file's ``[[requests]]``
+    or a locustfile) at ``rate_rps`` for ``duration_s``, in one Locust process. The rate
+    replaces a shape in stages, as ``--rate`` does for ``load``; a locustfile's users pace
+    themselves (no intended rate)."""
+    from harness.phases.load_phase import load_spec
+
+    shape = {"rate_rps": rate_rps, "duration_s": duration_s}
+    spec = load_spec(settings, target_url, shape)  # a rate given drops the stages
+    return dataclasses.replace(
+        spec,
+        rate_rps=0.0 if spec.locustfile else rate_rps,
+        duration_s=duration_s,
+        stages=(),
+        max_requests=None,  # the soak is bounded by its duration
+        processes=1,  # one process, which can hand over what it measured so far
+        expect_workers=0,
+        master_bind=None,
+    )
 
 
 def _soak(
