@@ -1,6 +1,8 @@
 """A soak: low-rate load and the whole-run prober for a long, bounded time, with the profile's
 chaos experiments injected on a schedule, and the run's report checkpointed every minute so
-a soak that is killed keeps its evidence. It ends by itself at ``duration_s``."""
+a soak that is killed keeps its evidence. It ends by itself at ``duration_s``. Before its
+load, as before the load of ``load`` and ``gate``, the generator's noise floor is measured
+at the soak's own rate (:func:`harness.phases.load_phase.measure_floor_phase`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from harness.session import RunContext
 from harness.target import Target
 
 if TYPE_CHECKING:
+    from harness.floor import GeneratorFloor
     from harness.load import LoadSpec
 
 __all__ = ["CHECKPOINT_EVERY_S", "run_soak", "soak_spec"]
@@ -39,8 +42,9 @@ def run_soak(
     """Load at ``rate_rps`` for ``duration_s`` (in one load process: a soak is low-rate, and
     one process can hand over what it measured so far); every ``fault_every_s`` a round of
     the profile's chaos experiments (one injection each); every ``checkpoint_every_s`` the
-    load so far is recorded and ``checkpoint`` called (the prober's timeline so far)."""
-    from harness.phases.load_phase import load_spec
+    load so far is recorded and ``checkpoint`` called (the prober's timeline so far). With
+    ``load.floor_enabled`` the generator's floor is measured first, as a phase of its own."""
+    from harness.phases.load_phase import load_spec, measure_floor_phase
 
     profile = config.profile
     settings = soak_spec(profile.load, target.url, rate_rps=rate_rps, duration_s=duration_s)
@@ -55,9 +59,10 @@ def run_soak(
     )
     if load_spec(profile.load, target.url).stages:
         ctx.say("soak: the load's stages are not used: a soak sends at one rate (--rate)")
+    floor = measure_floor_phase(ctx, profile.load, settings) if profile.load.floor_enabled else None
     with ctx.state.phase("soak"):
         return _soak(ctx, settings, profile, target, duration_s, fault_every_s,
-                     checkpoint_every_s, checkpoint, on_progress)  # fmt: skip
+                     checkpoint_every_s, checkpoint, on_progress, floor)  # fmt: skip
 
 
 def soak_spec(
@@ -93,16 +98,21 @@ def _soak(
     checkpoint_every_s: float,
     checkpoint: Callable[[], object],
     on_progress: Callable[[float, str], None],
+    floor: GeneratorFloor | None,
 ) -> tuple[LoadOutcome | None, ChaosOutcome | None]:
     from harness.load import LoadResult, start_load
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
     from harness.phases.chaos_phase import run_chaos_phase
+    from harness.phases.load_phase import say_floor_flags
 
     def outcome(result: LoadResult) -> LoadOutcome:
         histogram = decode_histogram(result.histogram)
         return LoadOutcome(
-            result, percentile_estimate(histogram, 0.95), percentile_estimate(histogram, 0.99)
+            result,
+            percentile_estimate(histogram, 0.95),
+            percentile_estimate(histogram, 0.99),
+            floor,  # beside every checkpoint's percentiles, and the last
         )
 
     handle = start_load(settings, snapshot_every_s=checkpoint_every_s)
@@ -147,4 +157,6 @@ def _soak(
         load = outcome(result)
         ctx.state.record(load=load)
     on_progress(duration_s, f"{result.requests} requests, {result.failures} failed")
+    if floor is not None:
+        say_floor_flags(ctx, floor, result.latency_ms)
     return load, chaos

@@ -15,6 +15,7 @@ import psutil
 import pytest
 from cli_helpers import ROOT, run_cli
 
+from harness.floor import AT_FLOOR
 from target_api.testing import poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,6 +41,11 @@ def test_a_soak_runs_load_the_prober_and_a_fault_round_and_ends_by_itself(tmp_pa
     gates = {g["name"]: g["outcome"] for g in report["gates"]}
     assert gates["test_success"] == "off"  # a soak runs no tests: off, never missing evidence
     assert gates["chaos_recovery_s"] == "pass"
+    # the generator's floor, at the soak's rate (load.floor_duration_s, 2 s), before its load
+    floor = report["load"]["floor"]
+    assert (floor["requests"], floor["intended_rate_rps"], floor["processes"]) == (40, 20, 1)
+    spans = {s["name"]: s for s in report["timeline"]["spans"] if s["lane"] == "phase"}
+    assert spans["floor"]["end_s"] <= spans["soak"]["start_s"]
 
 
 def test_a_soak_stopped_early_keeps_its_load_and_availability(tmp_path: Path) -> None:
@@ -120,9 +126,37 @@ def test_a_soak_killed_by_sigkill_keeps_its_last_checkpoint_and_leaves_no_proces
     assert report["load"]["requests"] >= 5 * 20 * 0.5  # at least one snapshot's worth
     assert report["load"]["interrupted"] is True  # a partial load, and it says so
     assert report["availability"]["probes"] >= 5 * 10 * 0.5
-    (soak,) = [s for s in report["timeline"]["spans"] if s["lane"] == "phase"]
-    assert soak["name"] == "soak"
-    assert soak["running"] is True
+    phases = {s["name"]: s for s in report["timeline"]["spans"] if s["lane"] == "phase"}
+    assert set(phases) == {"floor", "soak"}  # the generator's floor, measured before the soak
+    assert phases["floor"]["running"] is False
+    assert phases["soak"]["running"] is True
+
+
+def test_a_soak_flags_the_percentiles_at_the_generators_floor_in_every_report(
+    tmp_path: Path, null_target: str
+) -> None:
+    reports = tmp_path / "reports"
+    result = run_cli(
+        "soak", "--duration", "10s", "--rate", "50", "--target-url", null_target,
+        "--set", "load.floor_duration_s=1", "--set", "gates.load_p95_ms=0.001",
+        "--set", "availability.enabled=false", "--report-dir", str(reports), timeout=120,
+    )  # fmt: skip
+    report = _report(reports)
+    floor = report["load"]["floor"]
+    assert (floor["requests"], floor["intended_rate_rps"]) == (50, 50)  # the soak's rate
+    flags = floor["at_floor"]
+    # the same client against the same kind of server: the medians are the same quantity
+    assert flags["p50"] is True, floor
+    said = result.stdout + result.stderr
+    assert f"p50 {report['load']['latency_ms']['p50']:.3f} ms is within 2x" in said
+    assert AT_FLOOR in (reports / "latest" / "summary.md").read_text()
+    html = (reports / "latest" / "index.html").read_text()
+    assert 'id="floor-table"' in html
+    assert AT_FLOOR.replace("'", "&#39;") in html  # as Jinja escapes it
+    gate = next(g for g in report["gates"] if g["name"] == "load_p95_ms")
+    # 1 microsecond cannot be shown by any client: at the floor that is no fail of the target
+    assert gate["outcome"] == ("insufficient" if flags["p95"] else "fail"), gate
+    assert result.returncode == (3 if flags["p95"] else 1), said
 
 
 @pytest.mark.parametrize(
