@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from harness.floor import GeneratorFloor
     from harness.load import LoadSpec
 
-__all__ = ["CHECKPOINT_EVERY_S", "run_soak", "soak_spec"]
+__all__ = ["CHECKPOINT_EVERY_S", "DEFAULT_RATE_RPS", "run_soak", "soak_spec"]
 
 CHECKPOINT_EVERY_S = 60.0
+DEFAULT_RATE_RPS = 20.0  # without --rate (a locustfile's users pace themselves instead)
 _TICK_S = 1.0  # how often the loop looks at the clock, the load and the schedule
 
 
