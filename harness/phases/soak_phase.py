@@ -50,12 +50,12 @@ def run_soak(
     profile = config.profile
     settings = soak_spec(profile.load, target.url, rate_rps=rate_rps, duration_s=duration_s)
     pace = (
-        f"the locustfile {settings.locustfile} (its users pace themselves)"
+        f"of the locustfile {settings.locustfile} (its users pace themselves)"
         if settings.locustfile
-        else f"{rate_rps:g} req/s"
+        else f"at {rate_rps:g} req/s"
     )
     ctx.say(
-        f"soak: {duration_s:g} s at {pace} against {target.url}"
+        f"soak: {duration_s:g} s {pace} against {target.url}"
         + (f", chaos every {fault_every_s:g} s" if fault_every_s else ", no faults")
     )
     if load_spec(profile.load, target.url).stages:
