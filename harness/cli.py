@@ -266,7 +266,12 @@ def _init_parser(sub: Any) -> None:
 def _soak_parser(sub: Any) -> None:
     soak = _command(sub, "soak", "a long, bounded run: low-rate load, the prober, faults")
     soak.add_argument("--duration", required=True, help="how long: 90s, 30m, 2h (10 s to 24 h)")
-    soak.add_argument("--rate", type=float, default=20.0, help="intended req/s (default 20)")
+    soak.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="intended req/s (default 20; not with a locustfile, whose users pace themselves)",
+    )
     soak.add_argument(
         "--fault-every",
         default=None,

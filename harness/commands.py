@@ -18,7 +18,7 @@ from harness.preflight import (
     check_expression,
     check_gate_inputs,
     check_load_inputs,
-    check_request_gate_names,
+    check_soak_inputs,
     check_target,
     parse_duration,
     test_paths,
@@ -522,8 +522,8 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     gates off: a soak runs no tests, scans nothing and has no baseline) and the checklist."""
     from harness import gates as gate_logic
     from harness.checklist import evaluate_checklist
-    from harness.phases import check_chaos_experiments, sampled, watched
-    from harness.phases.soak_phase import run_soak
+    from harness.phases import sampled, watched
+    from harness.phases.soak_phase import DEFAULT_RATE_RPS, run_soak
 
     duration = parse_duration(args.duration, "--duration", low_s=10.0, high_s=86_400.0)
     every = (
@@ -534,14 +534,10 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     checkpoint_every = parse_duration(
         args.checkpoint_every, "--checkpoint-every", low_s=5.0, high_s=3_600.0
     )
-    if not args.rate > 0:
+    rate = DEFAULT_RATE_RPS if args.rate is None else args.rate
+    if not rate > 0:
         raise UsageError(f"--rate {args.rate}: must be a number > 0")
-    check_target(args)
-    check_request_gate_names(config)  # the soak's load is the profile's [load]
-    if every:
-        check_chaos_experiments(
-            config.profile.chaos, base_dir=Path.cwd(), external_target=bool(args.target_url)
-        )
+    check_soak_inputs(args, config)  # the load it sends, its experiments: before it starts
     profile = config.profile
     with (
         open_run("soak", config, _report_root(args), _say) as ctx,
@@ -569,7 +565,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
                 resources.refresh()
 
             load, chaos = run_soak(
-                ctx, config, target, duration_s=duration, rate_rps=args.rate,
+                ctx, config, target, duration_s=duration, rate_rps=rate,
                 fault_every_s=every, checkpoint=checkpoint, on_progress=update,
                 checkpoint_every_s=checkpoint_every,
             )  # fmt: skip

@@ -20,6 +20,7 @@ __all__ = [
     "check_load_settings",
     "check_own_service",
     "check_request_gate_names",
+    "check_soak_inputs",
     "check_target",
     "load_file_source",
     "test_paths",
@@ -255,6 +256,25 @@ def check_load_inputs(
     check_load_file(settings.load_file, where)
     check_target(args)
     check_request_gate_names(config, settings)
+
+
+def check_soak_inputs(args: argparse.Namespace, config: ResolvedConfig) -> None:
+    """What ``soak`` reads, checked before anything starts: the target, the load it sends
+    (the profile's [load], as ``gate`` checks it: its locustfile imported, its load file
+    read, its settings and the names the request gates give) and, with ``--fault-every``,
+    every chaos experiment."""
+    from harness.load_options import check_locustfile_setting
+    from harness.phases import check_chaos_experiments
+
+    check_target(args)
+    check_locustfile_setting(config, args)
+    check_load_file(config.profile.load.load_file, load_file_source(config))
+    check_load_settings(config)
+    check_request_gate_names(config)
+    if args.fault_every:  # every experiment valid (and allowed) before any traffic
+        check_chaos_experiments(
+            config.profile.chaos, base_dir=Path.cwd(), external_target=bool(args.target_url)
+        )
 
 
 def check_gate_inputs(

@@ -1,5 +1,7 @@
 """junit.xml: one testcase per test (its figures in its system-out), per gate and per chaos
-experiment, so a CI page lists what failed, what is flaky and what is undecided.
+experiment, so a CI page lists what failed, what is flaky and what is undecided; and, with a
+load, a ``load`` testsuite whose properties say who sent it (the generated user or the
+locustfile, its Locust processes, how many workers finished).
 
 The file follows the JUnit XML that Jenkins' JUnit plugin and GitLab's test reports read
 (the junit-10 layout: a testcase holds only skipped, error, failure, system-out and
@@ -28,9 +30,11 @@ def _rate(k: int, n: int, interval: Mapping[str, Any] | None) -> str:
 
 
 def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
-    """One testcase per test (its figures as properties), per gate and per chaos experiment."""
+    """One testcase per test (its figures in its system-out), per gate and per chaos
+    experiment; with a load, a ``load`` testsuite whose properties say who sent it."""
     from harness.report import views  # needs scipy: see render_markdown
     from harness.report.document import complete
+    from harness.report.load_section import load_engine_facts
 
     report = complete(report)
     root = ET.Element("testsuites", name=f"moonbase-reliability {report.get('run_id', '')}")
@@ -40,6 +44,13 @@ def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
         ("gates", [_gate_case(gate) for gate in views.gate_rows(report.get("gates", []))]),
         ("chaos", [_chaos_case(exp) for exp in report.get("chaos", [])]),
     ]
+    # who sent the load (the generator, its Locust processes, the workers that finished), as
+    # summary.md and index.html say it: properties of a suite of its own, which holds no
+    # testcase (the load is judged by its gates, in "gates"); junit-10 allows properties on
+    # a testsuite only
+    engine = load_engine_facts(report.get("load"))
+    if engine:
+        suites.append(("load", []))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for name, members in suites:
         counts = {
@@ -54,6 +65,10 @@ def write_junit(report: Mapping[str, Any], run_dir: Path) -> Path:
         if stamp:
             attributes["timestamp"] = stamp
         suite = ET.SubElement(root, "testsuite", attributes)
+        if name == "load":
+            properties = ET.SubElement(suite, "properties")
+            for key, value in engine:
+                ET.SubElement(properties, "property", name=key, value=value)
         suite.extend(members)
         totals = {k: totals[k] + counts[k] for k in totals}
     root.attrib.update({k: str(v) for k, v in totals.items()})

@@ -18,6 +18,7 @@ from harness.values import as_number as _num
 
 __all__ = [
     "RequestRow",
+    "load_engine_facts",
     "load_engine_text",
     "load_model_text",
     "load_proof_text",
@@ -97,6 +98,35 @@ def load_engine_text(load: Any) -> str:
     if finished < expected:
         text += " (a lost worker's requests went with it: the counts are the others')"
     return text
+
+
+def load_engine_facts(load: Any) -> tuple[tuple[str, str], ...]:
+    """Who sent the load as (name, value) pairs, for formats that carry facts rather than
+    sentences (junit.xml's properties): the sentence of :func:`load_engine_text`, then its
+    parts: the generator (``locustfile`` with its path, or ``generated user``), the Locust
+    processes, and over workers how many were expected and how many finished (and the
+    master's address for ``load-worker``s). None without a load."""
+    load = _map(load)
+    if not load:
+        return ()
+    locustfile = load.get("locustfile")
+    facts = [
+        ("load.generated_by", load_engine_text(load)),
+        ("load.generator", "locustfile" if locustfile else "generated user"),
+    ]
+    if locustfile:
+        facts.append(("load.locustfile", str(locustfile)))
+    workers = _map(load.get("workers"))
+    expected = _count(workers.get("expected"))
+    if not expected:  # one process, or a master and its local workers, all of them finished
+        return (*facts, ("load.processes", str(_count(load.get("processes")) or 1)))
+    facts += [
+        ("load.workers.expected", str(expected)),
+        ("load.workers.finished", str(_count(workers.get("finished")) or 0)),
+    ]
+    if load.get("master_bind"):
+        facts.append(("load.master_bind", str(load["master_bind"])))
+    return tuple(facts)
 
 
 def _counted(n: int, one: str, many: str) -> str:

@@ -1,5 +1,6 @@
-"""Fixtures the chaos tests share: one reference API per module, and each kind of
-Toxiproxy server (a real process, a real one in Docker, the embedded one).
+"""Fixtures the integration tests share: one reference API per module, each kind of
+Toxiproxy server (a real process, a real one in Docker, the embedded one), and the
+harness's null server as a target (the floor tests of load and soak).
 
 A real component that target_api.testing reports missing (``ComponentUnavailable``, from
 ``postgres_schema()`` without PostgreSQL) skips the test on a laptop and fails it when
@@ -10,6 +11,9 @@ itself asked for it.
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
+import sys
 from collections.abc import Generator, Iterator
 
 import pytest
@@ -56,3 +60,17 @@ def toxiproxy_server(request: pytest.FixtureRequest) -> Iterator[ToxiproxyServer
     """Each kind of Toxiproxy server in turn; a kind missing here skips, or fails in CI."""
     with running_toxiproxy(request.param) as server:
         yield server
+
+
+@pytest.fixture
+def null_target() -> Iterator[str]:
+    """The harness's own null server, started as a target the harness did not start."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "harness.load.null_server", "--max-s", "120"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert server.stdout is not None
+    port = json.loads(server.stdout.readline())["port"]
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.communicate(timeout=10)  # waits, and closes both pipes

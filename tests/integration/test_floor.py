@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,20 +66,6 @@ def _sig(value: float) -> str:
     from harness.report.views import significant
 
     return significant(value)
-
-
-@pytest.fixture
-def null_target() -> Iterator[str]:
-    """The harness's own null server, started as a target the harness did not start."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "harness.load.null_server", "--max-s", "120"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert server.stdout is not None
-    port = json.loads(server.stdout.readline())["port"]
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.communicate(timeout=10)  # waits, and closes both pipes
 
 
 def test_the_flag_fires_when_the_target_is_as_fast_as_the_null_server(

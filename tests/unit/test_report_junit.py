@@ -106,3 +106,60 @@ def test_junit_validates_against_the_schema_jenkins_and_gitlab_read(tmp_path: Pa
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "1", "1")
     assert _case(root, "t", "hangs").find("error") is not None  # only timeouts: an error
     assert _case(root, "t", "fails").find("failure") is not None
+
+
+def _load_properties(root: ET.Element) -> dict[str, str]:
+    (suite,) = [s for s in root.iter("testsuite") if s.get("name") == "load"]
+    assert suite.get("tests") == "0"  # facts only: the load is judged by its gates
+    return {p.get("name", ""): p.get("value", "") for p in suite.iter("property")}
+
+
+def test_the_load_suite_says_a_generated_user_on_one_process_sent_the_load(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    real = json.loads(GOLDEN.read_text())  # a real smoke gate: the generated user, 1 process
+    assert _load_properties(_junit(real, tmp_path)) == {
+        "load.generated_by": "the harness's generated user, run by one Locust process",
+        "load.generator": "generated user",
+        "load.processes": "1",
+    }
+
+
+def test_the_load_suite_names_the_locustfile_and_how_many_workers_finished(
+    tmp_path: Path,
+) -> None:
+    import xmlschema
+
+    load = {"requests": 10, "failures": 0, "locustfile": "/work/shop.py", "processes": 1,
+            "workers": {"expected": 2, "finished": 1}}  # fmt: skip
+    path = write_junit({"load": load, "gates": []}, tmp_path)
+    xmlschema.XMLSchema(str(SCHEMA)).validate(str(path))  # properties where junit-10 has them
+    root = ET.parse(path).getroot()
+    properties = _load_properties(root)
+    assert properties["load.generated_by"] == (
+        "the locustfile /work/shop.py, run by a Locust master and 2 local worker processes: "
+        "1 of 2 workers finished (a lost worker's requests went with it: the counts are the "
+        "others')"
+    )  # the words of summary.md and index.html
+    assert properties["load.generator"] == "locustfile"
+    assert properties["load.locustfile"] == "/work/shop.py"
+    assert (properties["load.workers.expected"], properties["load.workers.finished"]) == ("2", "1")
+    assert "load.master_bind" not in properties  # local workers: no address they joined
+    assert root.get("tests") == "0"  # no testcase added to the totals
+
+
+def test_a_load_worker_master_address_is_a_property_and_no_load_means_no_load_suite(
+    tmp_path: Path,
+) -> None:
+    load = {"processes": 3, "workers": {"expected": 3, "finished": 3},
+            "master_bind": "127.0.0.1:5557"}  # fmt: skip
+    (tmp_path / "a").mkdir()
+    properties = _load_properties(_junit({"load": load}, tmp_path / "a"))
+    assert properties["load.master_bind"] == "127.0.0.1:5557"
+    assert properties["load.generator"] == "generated user"
+    assert "load.locustfile" not in properties
+    (tmp_path / "b").mkdir()
+    root = _junit({"tests": []}, tmp_path / "b")
+    assert [s.get("name") for s in root.iter("testsuite")] == ["tests", "gates", "chaos"]
