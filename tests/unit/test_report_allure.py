@@ -217,10 +217,16 @@ def _runs_file(tmp_path: Path, nodeid: str, outcomes: list[str]) -> Path:
         lines.append(json.dumps({"event": "started", "nodeid": nodeid, "t": 1000.0 + i}))
         lines.append(
             json.dumps(
-                {"nodeid": nodeid, "run_nodeid": f"{nodeid}[moonbase-r{i}]", "repeat": i,
-                 "outcome": outcome, "duration_s": 0.01, "t": 1000.0 + i,
-                 "message": "" if outcome == "passed" else f"E   assert run {i}"}
-            )  # fmt: skip
+                {
+                    "nodeid": nodeid,
+                    "run_nodeid": f"{nodeid}[moonbase-r{i}]",
+                    "repeat": i,
+                    "outcome": outcome,
+                    "duration_s": 0.01,
+                    "t": 1000.0 + i,
+                    "message": "" if outcome == "passed" else f"E   assert run {i}",
+                }
+            )
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
