@@ -128,9 +128,10 @@ def check_own_service(config: ResolvedConfig, target_url: str | None) -> None:
         raise ConfigError("\n".join(problems))
 
 
-def check_load_settings(config: ResolvedConfig) -> None:
-    """The load the profile's [load] table describes (without a load file), valid now."""
-    settings = config.profile.load
+def check_load_settings(config: ResolvedConfig, settings: LoadSettings | None = None) -> None:
+    """The load ``settings`` describe (default: the profile's [load]; without a load file,
+    whose own check names its fields), valid now."""
+    settings = settings or config.profile.load
     if settings.load_file:
         return
     from harness.phases.load_phase import load_spec
@@ -250,11 +251,12 @@ def check_load_inputs(
     args: argparse.Namespace, config: ResolvedConfig, settings: LoadSettings
 ) -> None:
     """What ``load`` reads, checked before anything starts: the target, the load file
-    (``settings``: the profile's [load] with the command's options) and the names the
-    request gates give."""
+    (``settings``: the profile's [load] with the command's options), the load it describes
+    and the names the request gates give."""
     where = f"--load-file {args.load_file!r}" if args.load_file else load_file_source(config)
     check_load_file(settings.load_file, where)
     check_target(args)
+    check_load_settings(config, settings)
     check_request_gate_names(config, settings)
 
 

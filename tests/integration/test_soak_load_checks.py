@@ -110,3 +110,16 @@ def test_a_soak_refuses_a_request_gate_naming_no_request_of_its_load_file(
     )  # fmt: skip
     assert "invalid request name 'GET /ping' from --set gates.requests=" in said
     assert f"must be one of 'ping' (the requests of the load file {load_file})" in said
+
+
+@pytest.mark.parametrize("command", ["load", "soak"])
+def test_a_bad_load_path_in_the_config_is_refused_before_any_traffic(
+    server: Server, tmp_path: Path, command: str
+) -> None:
+    """A [load] setting without a load file (here load.path) is checked as a load file's
+    [[requests]] are: before the service starts, naming the setting's origin."""
+    said = _refused(command, server, tmp_path, "load.path=ping")
+    assert (
+        "[load] from --set load.path=ping: invalid load.path 'ping': must be a path starting "
+        "with '/' (the host comes from target_url)"
+    ) in said
