@@ -22,9 +22,12 @@ pytestmark = pytest.mark.integration
 def test_load_with_two_processes_runs_a_master_and_two_workers_and_merges_exactly(
     tmp_path: Path,
 ) -> None:
+    # what is merged is checked here, not how fast: a latency limit that a busy machine can
+    # pass (its p95 reached 102 ms once beside a benchmark, against the profile's 50 ms)
     result = run_cli(
         "load", "--processes", "2", "--users", "4", "--rate", "200", "--duration", "2",
-        "--baseline", "none", "--report-dir", str(tmp_path), timeout=180,
+        "--set", "gates.load_p95_ms=5000", "--baseline", "none", "--report-dir", str(tmp_path),
+        timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     load = json.loads((tmp_path / "latest" / "report.json").read_text())["load"]
