@@ -57,6 +57,16 @@ class GeneratorFloor:
     model: str
     server: str  # what answered: "null server (uvloop) on 127.0.0.1:PORT"
     max_ms: float = 0.0
+    # with Locust workers, how many were to take part (``processes`` sent their report): a
+    # worker that died during the floor leaves it measured by the others, and says so
+    workers_expected: int = 0
+
+    @property
+    def workers_note(self) -> str:
+        """ ", 1 of 2 workers finished" when a worker died during the floor, else ""."""
+        if self.workers_expected and self.processes < self.workers_expected:
+            return f", {self.processes} of {self.workers_expected} workers finished"
+        return ""
 
     def estimate_ms(self, name: str) -> float:
         return self.percentiles[name].estimate_ms
@@ -95,6 +105,11 @@ class GeneratorFloor:
             "processes": self.processes,
             "model": self.model,
             "server": self.server,
+            **(
+                {"workers": {"expected": self.workers_expected, "finished": self.processes}}
+                if self.workers_expected
+                else {}
+            ),
             "factor": FLOOR_FACTOR,
             "rule": f"a percentile at most {FLOOR_FACTOR:g}x the floor's is flagged: {AT_FLOOR}",
         }

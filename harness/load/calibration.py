@@ -73,6 +73,7 @@ def floor_from_result(result: LoadResult, server: str) -> GeneratorFloor:
         model=result.model,
         server=server,
         max_ms=float(result.latency_ms.get("max", 0.0)),
+        workers_expected=result.workers_expected,
     )
 
 

@@ -225,7 +225,7 @@ def measure_floor_phase(ctx: RunContext, settings: LoadSettings, spec: LoadSpec)
     p = floor.percentiles
     ctx.say(
         f"load: generator's floor ({floor.requests} requests, {floor.failures} failed, "
-        f"{floor.rps:.0f} req/s against the null server): "
+        f"{floor.rps:.0f} req/s against the null server{floor.workers_note}): "
         + ", ".join(f"{k} {_bounded(p[k])}" for k in ("p50", "p95", "p99"))
     )
     return floor

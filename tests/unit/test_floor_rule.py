@@ -167,3 +167,19 @@ def test_the_null_server_answers_head_without_a_body() -> None:
     protocol.data_received(b"HEAD / HTTP/1.1\r\n\r\n")
     assert transport.written == [response_for(True)]
     assert response_for(True).endswith(b"\r\n\r\n")
+
+
+def test_a_worker_that_died_during_the_floor_is_said_in_every_report() -> None:
+    import dataclasses
+
+    whole = dataclasses.replace(_floor(), processes=2, workers_expected=2)
+    assert whole.to_json()["workers"] == {"expected": 2, "finished": 2}
+    assert whole.workers_note == ""
+    assert "workers finished" not in render_markdown(_report(whole.to_json()))
+    short = dataclasses.replace(_floor(), processes=1, workers_expected=2)
+    assert short.to_json()["workers"] == {"expected": 2, "finished": 1}
+    assert short.workers_note == ", 1 of 2 workers finished"
+    said = "10 users, 1 process(es), 1 of 2 workers finished) against null server"
+    assert said in render_markdown(_report(short.to_json()))
+    assert said in render_html(_report(short.to_json()))
+    assert "workers" not in _floor().to_json()  # one process: nothing to say
