@@ -22,7 +22,7 @@ def cmd_calibrate(args: argparse.Namespace, config: ResolvedConfig) -> int:
     from harness.commands import LOAD_OPTIONS, _load_overrides, validated
     from harness.console import say
     from harness.phases.load_phase import load_spec, measure_floor_phase
-    from harness.preflight import check_load_file, load_file_source
+    from harness.preflight import check_load_file, check_load_settings, load_file_source
     from harness.preflight import report_root as _report_root
     from harness.session import open_run
 
@@ -47,6 +47,7 @@ def cmd_calibrate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         settings.load_file,
         f"--load-file {args.load_file!r}" if args.load_file else load_file_source(config),
     )
+    check_load_settings(config, settings)  # naming the setting's origin, as load does
     spec = load_spec(settings, _NO_TARGET, overrides)
     spec.validate(where="the [load] settings")
     with open_run("load", config, _report_root(args), say) as ctx:

@@ -19,7 +19,7 @@ from harness.target import Target
 
 if TYPE_CHECKING:
     from harness.floor import GeneratorFloor
-    from harness.load import LoadSpec
+    from harness.load import LoadHandle, LoadResult, LoadSpec
 
 __all__ = ["CHECKPOINT_EVERY_S", "DEFAULT_RATE_RPS", "run_soak", "soak_spec"]
 
@@ -101,7 +101,7 @@ def _soak(
     on_progress: Callable[[float, str], None],
     floor: GeneratorFloor | None,
 ) -> tuple[LoadOutcome | None, ChaosOutcome | None]:
-    from harness.load import LoadResult, start_load
+    from harness.load import start_load
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
     from harness.phases.chaos_phase import run_chaos_phase
@@ -123,6 +123,7 @@ def _soak(
     # a little after each load snapshot, so that every checkpoint carries a fresh one
     next_checkpoint = start + checkpoint_every_s + _TICK_S
     rounds = 0
+    ended = False  # by the soak's clock: then the load ends by its own, a moment later
     try:
         while (elapsed := time.monotonic() - start) < duration_s and not handle.done():
             progress = handle.latest_progress
@@ -152,12 +153,36 @@ def _soak(
                 checkpoint()
                 next_checkpoint += checkpoint_every_s
             time.sleep(_TICK_S)  # the soak's own pace; every wait here is bounded by duration_s
+        ended = True
     finally:
-        handle.stop()
-        result = handle.wait(settings.request_timeout_s + 60.0)
+        result = _end_load(
+            handle,
+            stop=not ended,
+            timeout_s=settings.request_timeout_s + 60.0,
+            keep=lambda partial: ctx.state.record(load=outcome(partial)),
+        )
         load = outcome(result)
         ctx.state.record(load=load)
     on_progress(duration_s, f"{result.requests} requests, {result.failures} failed")
     if floor is not None:
         say_floor_flags(ctx, floor, result.latency_ms)
     return load, chaos
+
+
+def _end_load(
+    handle: LoadHandle, *, stop: bool, timeout_s: float, keep: Callable[[LoadResult], object]
+) -> LoadResult:
+    """The soak's load, ended. Its clock started when its Locust process was up, a little
+    after the soak's: at the soak's end it has that much left to send, so it is left to
+    finish (its own duration bounds it) rather than stopped, which marked every soak's load
+    interrupted. With ``stop`` (an error or an interrupt) it stops now, with what it
+    measured so far; an interrupt while it finishes stops it too, and ``keep`` records what
+    it measured before the interrupt goes on."""
+    if stop:
+        handle.stop()
+    try:
+        return handle.wait(timeout_s)
+    except KeyboardInterrupt:
+        handle.stop()
+        keep(handle.wait(timeout_s))
+        raise

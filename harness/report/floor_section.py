@@ -55,15 +55,14 @@ def floor_view(report: Mapping[str, Any]) -> FloorView | None:
     how = f"{significant(rate)} req/s intended" if rate > 0 else "closed model, as fast as it goes"
     workers = _map(floor.get("workers"))
     expected, finished = _num(workers.get("expected")), _num(workers.get("finished"))
-    died = (
-        f", {finished:g} of {expected:g} workers finished"
-        if expected is not None and finished is not None and finished < expected
-        else ""
-    )
+    processes = f"{floor.get('processes')} process(es)"
+    if expected is not None and finished is not None and finished < expected:
+        # ``processes`` counts the workers whose report arrived
+        processes = f"{expected:g} worker processes, {finished:g} of {expected:g} finished"
     headline = (
         f"{floor.get('requests')} requests ({floor.get('failures')} failed) from the same "
-        f"client ({how}, {floor.get('users')} users, {floor.get('processes')} process(es)"
-        f"{died}) against {floor.get('server')}, {significant(floor.get('duration_s'))} s"
+        f"client ({how}, {floor.get('users')} users, {processes}) "
+        f"against {floor.get('server')}, {significant(floor.get('duration_s'))} s"
     )
     flagged = tuple(str(k) for k, v in flags.items() if v is True)
     return FloorView(headline, str(floor.get("rule") or ""), tuple(rows), flagged)

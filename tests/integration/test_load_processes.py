@@ -203,4 +203,4 @@ def test_a_local_worker_that_dies_during_the_floor_leaves_the_run_going_and_is_s
     assert 0 < floor["requests"] < 400  # the survivor's share, not the 4 s x 100 planned
     assert "against the null server, 1 of 2 workers finished)" in output
     summary = (tmp_path / "latest" / "summary.md").read_text(encoding="utf-8")
-    assert "process(es), 1 of 2 workers finished) against null server" in summary
+    assert "2 worker processes, 1 of 2 finished) against null server" in summary

@@ -36,7 +36,9 @@ def test_a_soak_runs_load_the_prober_and_a_fault_round_and_ends_by_itself(tmp_pa
     report = _report(reports)
     assert report["command"] == "soak"
     assert report["status"] == "completed"
-    assert 25 * 20 * 0.8 <= report["load"]["requests"] <= 25 * 20 * 1.2  # 25 s at 20 req/s
+    # 25 s at 20 req/s: the open model's whole schedule, left to finish on its own clock
+    assert report["load"]["requests"] == 25 * 20
+    assert report["load"]["interrupted"] is False  # it ended by itself, as the soak did
     assert len(report["chaos"]) >= 1  # at least one round of the profile's experiments
     assert report["availability"]["probes"] > 100
     gates = {g["name"]: g["outcome"] for g in report["gates"]}

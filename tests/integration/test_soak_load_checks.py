@@ -123,3 +123,15 @@ def test_a_bad_load_path_in_the_config_is_refused_before_any_traffic(
         "[load] from --set load.path=ping: invalid load.path 'ping': must be a path starting "
         "with '/' (the host comes from target_url)"
     ) in said
+
+
+def test_a_calibration_names_the_bad_settings_origin_too(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    result = run_cli(
+        "load", "--calibrate", "--set", "load.path=ping", "--report-dir", str(reports), timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "[load] from --set load.path=ping: invalid load.path 'ping'" in " ".join(
+        result.stderr.split()
+    )
+    assert not list(reports.glob("*/report.json"))

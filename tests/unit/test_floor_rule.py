@@ -179,7 +179,7 @@ def test_a_worker_that_died_during_the_floor_is_said_in_every_report() -> None:
     short = dataclasses.replace(_floor(), processes=1, workers_expected=2)
     assert short.to_json()["workers"] == {"expected": 2, "finished": 1}
     assert short.workers_note == ", 1 of 2 workers finished"
-    said = "10 users, 1 process(es), 1 of 2 workers finished) against null server"
+    said = "10 users, 2 worker processes, 1 of 2 finished) against null server"
     assert said in render_markdown(_report(short.to_json()))
     assert said in render_html(_report(short.to_json()))
     assert "workers" not in _floor().to_json()  # one process: nothing to say
