@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from harness.decision import Decision
 
@@ -20,6 +21,10 @@ class RegressionEvidence:
     flagged: tuple[str, ...]  # each flagged regression, in words
     required: bool = False
     why_none: str = ""
+    # of ``flagged``, the latency shifts of a percentile this run measured at the
+    # generator's floor (harness.floor): they may be the generator's, so they decide
+    # nothing against the target, as a latency gate's fail there does not
+    at_floor: tuple[str, ...] = ()
 
 
 def regression_gate(r: RegressionEvidence | None, threshold: float) -> Decision:
@@ -39,10 +44,19 @@ def regression_gate(r: RegressionEvidence | None, threshold: float) -> Decision:
             name, "insufficient", None, threshold,
             f"no metric both this run and {r.baseline} measured",
         )  # fmt: skip
-    n = len(r.flagged)
+    counted = [f for f in r.flagged if f not in r.at_floor]
+    n = len(counted)
     detail = f"{n} regression(s) flagged against {r.baseline} in {len(r.compared)} metrics"
-    detail += (": " + "; ".join(r.flagged)) if r.flagged else f" ({', '.join(r.compared)})"
+    detail += (": " + "; ".join(counted)) if counted else f" ({', '.join(r.compared)})"
+    outcome: Literal["pass", "fail", "insufficient"] = "fail" if n > threshold else "pass"
+    if r.at_floor:
+        detail += (
+            "; not counted, at the generator's floor (the shift may be the generator's): "
+            + "; ".join(r.at_floor)
+        )
+        if outcome == "pass":  # what is left to judge is no evidence either way
+            outcome = "insufficient"
     return Decision(
-        name, "fail" if n > threshold else "pass", float(n), threshold, detail,
+        name, outcome, float(n), threshold, detail,
         len(r.compared), float(n), "flagged regressions (significant and above the minimum effect)",
     )  # fmt: skip

@@ -85,6 +85,22 @@ def compare_with_baseline(
     )
     for line in flagged:
         ctx.say(f"regression: {line}")
+    at_floor = tuple(_words(c) for c in result.flagged if _at_floor(current, c.metric))
+    for line in at_floor:
+        ctx.say(f"regression: {line.split(':')[0]} is at the generator's floor: not counted")
     return RegressionEvidence(
-        baseline.run_id, tuple(c.metric for c in checks), flagged, settings.require_baseline
-    )
+        baseline.run_id, tuple(c.metric for c in checks), flagged, settings.require_baseline,
+        at_floor=at_floor,
+    )  # fmt: skip
+
+
+def _at_floor(report: dict[str, object], metric: str) -> bool:
+    """Whether ``metric`` ("latency p95 (ms)") is a percentile that this run's load
+    measured at the generator's floor (``load.floor.at_floor``)."""
+    if not metric.startswith("latency p"):
+        return False
+    load = report.get("load")
+    floor = load.get("floor") if isinstance(load, dict) else None
+    flags = floor.get("at_floor") if isinstance(floor, dict) else None
+    name = metric.split()[1]  # "p95"
+    return isinstance(flags, dict) and flags.get(name) is True

@@ -173,17 +173,32 @@ def test_a_local_worker_that_dies_during_the_floor_leaves_the_run_going_and_is_s
         def floor_under_way() -> list[psutil.Process]:
             """The floor's two workers, once every user holds a connection to the null
             server (the floor is sending); else []."""
-            children = psutil.Process(command.pid).children(recursive=True)
-            null = [p for p in children if "harness.load.null_server" in p.cmdline()]
-            workers = [p for p in children if "--role worker" in " ".join(p.cmdline())]
+            lines: list[tuple[psutil.Process, str]] = []
+            for child in psutil.Process(command.pid).children(recursive=True):
+                try:  # a child that just ended (a zombie, or gone) has no command line
+                    lines.append((child, " ".join(child.cmdline())))
+                except psutil.Error:
+                    continue
+            null = [p for p, line in lines if "harness.load.null_server" in line]
+            workers = [p for p, line in lines if "--role worker" in line]
             if len(null) != 1 or len(workers) != 2:
                 return []
-            established = [c for c in null[0].net_connections() if c.status == "ESTABLISHED"]
+            try:
+                connections = null[0].net_connections()
+            except psutil.Error:
+                return []
+            established = [c for c in connections if c.status == "ESTABLISHED"]
             return workers if len(established) >= 4 else []
 
+        found: list[psutil.Process] = []
+
+        def under_way() -> bool:
+            found[:] = floor_under_way()
+            return bool(found)
+
         try:
-            poll_until("the floor under way", lambda: bool(floor_under_way()), 120, 0.05)
-            floor_under_way()[0].kill()
+            poll_until("the floor under way", under_way, 120, 0.05)
+            found[0].kill()
             code = command.wait(timeout=120)
         finally:
             if command.poll() is None:

@@ -38,11 +38,17 @@ def test_a_run_compared_with_itself_is_not_flagged_and_a_slowed_one_is(tmp_path:
         assert (reports / "latest" / "load.hdr").is_file()  # the whole histogram, kept
         # the same API again: auto finds the first run (same command, profile and target)
         again = run_cli("load", "--target-url", api.url, *LOAD, "--report-dir", str(reports))
-        assert again.returncode == 0, again.stdout + again.stderr
         same = _latest(reports)
         assert same["regression"]["baseline"] == baseline["run_id"]
-        assert same["regression"]["flagged"] == 0
-        assert _gate(same, "regression")["outcome"] == "pass"
+        gate = _gate(same, "regression")
+        # its p95 is near the generator's own: a shift there (a busy machine's) is the
+        # generator's as much as the target's, and is not counted (insufficient, exit 3)
+        if gate["outcome"] == "insufficient":
+            assert "not counted, at the generator's floor" in gate["detail"], gate
+            assert again.returncode == 3, again.stdout + again.stderr
+        else:
+            assert (gate["outcome"], again.returncode) == ("pass", 0), again.stdout + again.stderr
+            assert same["regression"]["flagged"] == 0
         # the same API behind 50 ms of latency, compared with the first run by name
         with running_toxiproxy("embedded") as server:
             port = free_port()
