@@ -3,12 +3,16 @@
     python bench/bench_processes.py [--duration-s 5] [--repeats 3] [--users 10]
 
 Starts the reference API (``python -m target_api`` on 127.0.0.1, port 0) unless
-``--target-url`` names a loopback service, then alternates, ``--repeats`` times each, the
-closed model as fast as it goes (``run_load(rate_rps=0)``) with ``processes=1`` (one local
-Locust process) and ``processes=2`` (a master and two workers, ``users / 2`` each, their
-HdrHistograms merged). Throughput is requests completed / run time; the p99 comes from the
-merged histogram. It prints a Markdown table of medians and the 2-vs-1 ratio (goal on a
-2-core machine: >= 1.6), with the load average before and after (the machine is shared).
+``--target-url`` names a loopback service, or with ``--target null`` the harness's null
+server (``python -m harness.load.null_server``: a prebuilt 200 per request, the server the
+floor is measured against), the lightest target there is, so that on a 2-core machine the
+generator gets what the reference API would otherwise take of the cores. Then it
+alternates, ``--repeats`` times each, the closed model as fast as it goes
+(``run_load(rate_rps=0)``) with ``processes=1`` (one local Locust process) and
+``processes=2`` (a master and two workers, ``users / 2`` each, their HdrHistograms
+merged). Throughput is requests completed / run time; the p99 comes from the merged
+histogram. It prints a Markdown table of medians and the 2-vs-1 ratio (goal on a 2-core
+machine: >= 1.6), with the load average before and after (the machine is shared).
 
 It also prints where the CPU went while the load ran (psutil, every 0.25 s, from one second
 in to half a second before the end): the cores the Locust processes used, the cores the
@@ -22,8 +26,10 @@ Every run is bounded by ``--duration-s``; the whole benchmark by roughly
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -119,6 +125,20 @@ def one_run(
     )
 
 
+def start_null_server() -> tuple[subprocess.Popen[str], str]:
+    """The harness's null server as a child; it ends when its stdin closes."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "harness.load.null_server", "--max-s", "3600"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert server.stdout is not None
+    ready = json.loads(server.stdout.readline() or "{}")
+    if ready.get("type") != "ready":
+        server.kill()
+        raise RuntimeError(f"the null server did not start: {ready}")
+    return server, f"http://127.0.0.1:{ready['port']}"
+
+
 def median(samples: list[Sample]) -> Sample:
     return Sample(
         statistics.median(s.rps for s in samples),
@@ -132,6 +152,10 @@ def median(samples: list[Sample]) -> Sample:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target-url", help="a running loopback service (default: start one)")
+    parser.add_argument(
+        "--target", choices=("api", "null"), default="api",
+        help="api: the reference API (default); null: the harness's null server",
+    )  # fmt: skip
     parser.add_argument("--path", default="/api/v0/ping")
     parser.add_argument("--duration-s", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -143,15 +167,19 @@ def main() -> int:
     load_before = os.getloadavg()
     samples: dict[int, list[Sample]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
-        api = None
+        api = null = None
         url = args.target_url
-        if url is None:
+        target_pid: int | None = None
+        if url is None and args.target == "null":
+            null, url = start_null_server()
+            target_pid = null.pid
+        elif url is None:
             from target_api.testing import ApiProcess
 
             api = ApiProcess(Path(tmp) / "api").start()
             url = api.url
+            target_pid = api.process.pid if api.process else None
         LoadSpec(url).validate(where="--target-url")  # loopback only
-        target_pid = api.process.pid if api is not None and api.process else None
         try:
             for processes in (1, 2):  # warm-up: the target's first requests, the page cache
                 one_run(url, args.path, args.users, min(args.duration_s, 2.0), processes, None)
@@ -164,13 +192,17 @@ def main() -> int:
         finally:
             if api is not None:
                 api.stop()
+            if null is not None and null.stdin is not None:
+                null.stdin.close()  # its cue to end
+                null.wait(timeout=10)
     load_after = os.getloadavg()
 
     one, two = median(samples[1]), median(samples[2])
     ratio = two.rps / one.rps
     print(
         f"closed model, users={args.users} duration={args.duration_s:g}s "
-        f"repeats={args.repeats} (medians) target={args.path} cores={os.cpu_count()} at "
+        f"repeats={args.repeats} (medians) target={args.target} {url}{args.path} "
+        f"cores={os.cpu_count()} at "
         f"{time.strftime('%Y-%m-%d %H:%M')}; load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f}\n"
     )

@@ -57,7 +57,7 @@ def run_tests_phase(
         allow_non_loopback=allow_non_loopback,
     )
     ctx.say(
-        f"tests: {' '.join(paths) or '.'} x{settings.repeat}"
+        f"tests: {' '.join(paths) or f'everything under {rootdir}'} x{settings.repeat}"
         f"{' until confident' if settings.until_confident else ''}, workers {settings.workers}, "
         f"timeout {settings.timeout_s} s, budget {settings.budget_s} s, seed {seed}"
     )

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,32 +56,46 @@ def test_bad_processes_are_exit_2_before_anything_starts(
     assert not list(reports.glob("*/report.json"))
 
 
-def _kill_one_local_worker_mid_run(
-    server: Server, tmp_path: Path, *load_args: str
+def _children(command: subprocess.Popen[str]) -> list[tuple[psutil.Process, str]]:
+    """The command's descendants with their command lines (a child that has just ended, a
+    zombie or gone, has none and is left out)."""
+    found: list[tuple[psutil.Process, str]] = []
+    for child in psutil.Process(command.pid).children(recursive=True):
+        try:
+            found.append((child, " ".join(child.cmdline())))
+        except psutil.Error:
+            continue
+    return found
+
+
+def _workers(children: list[tuple[psutil.Process, str]]) -> list[psutil.Process]:
+    return [p for p, line in children if "--role worker" in line]
+
+
+def _kill_one_local_worker(
+    tmp_path: Path,
+    args: list[str],
+    victims: Callable[[subprocess.Popen[str]], list[psutil.Process]],
 ) -> tuple[int, str, dict[str, Any]]:
-    """``load --processes 2`` against ``server``; once it is under way one of the two Locust
-    workers the harness started is killed (SIGKILL, by its PID). The exit code, the
-    console output and report.json's load section."""
-    args = [
-        sys.executable, "-m", "harness", "load", "--target-url", server.url,
-        "--set", "load.path=/ping", "--set", "load.floor_enabled=false", "--processes", "2",
-        "--baseline", "none", "--report-dir", str(tmp_path), *load_args,
-    ]  # fmt: skip
+    """``python -m harness load *args``; once ``victims(command)`` names the Locust workers
+    (the moment it waits for has come), the first is killed (SIGKILL, by its PID). The exit
+    code, the console output and report.json's load section."""
     log = tmp_path / "load.log"
     with log.open("w", encoding="utf-8") as out:
         command = subprocess.Popen(
-            args, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "harness", "load", *args, "--report-dir", str(tmp_path)],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
+    found: list[psutil.Process] = []
+
+    def ready() -> bool:
+        found[:] = victims(command)
+        return bool(found)
+
     try:
-        poll_until("the load under way", lambda: server.hits["ping"] >= 60, 120, 0.05)
-        workers = [
-            p
-            for p in psutil.Process(command.pid).children(recursive=True)
-            if "--role worker" in " ".join(p.cmdline())
-        ]
-        assert len(workers) == 2  # the Locust workers the harness started here
-        workers[0].kill()
+        poll_until("the moment to kill a worker", ready, 120, 0.05)
+        found[0].kill()
         code = command.wait(timeout=120)
     finally:
         if command.poll() is None:
@@ -90,6 +105,27 @@ def _kill_one_local_worker_mid_run(
             command.wait(timeout=10)
     report = json.loads((tmp_path / "latest" / "report.json").read_text())
     return code, log.read_text(encoding="utf-8"), report["load"]
+
+
+def _kill_one_local_worker_mid_run(
+    server: Server, tmp_path: Path, *load_args: str
+) -> tuple[int, str, dict[str, Any]]:
+    """``load --processes 2`` against ``server``; once it is under way (60 requests seen)
+    one of the two Locust workers the harness started is killed."""
+
+    def under_way(command: subprocess.Popen[str]) -> list[psutil.Process]:
+        if server.hits["ping"] < 60:
+            return []
+        workers = _workers(_children(command))
+        assert len(workers) == 2  # the Locust workers the harness started here
+        return workers
+
+    args = [
+        "--target-url", server.url, "--set", "load.path=/ping",
+        "--set", "load.floor_enabled=false", "--processes", "2", "--baseline", "none",
+        *load_args,
+    ]  # fmt: skip
+    return _kill_one_local_worker(tmp_path, args, under_way)
 
 
 @pytest.mark.slow
@@ -155,61 +191,36 @@ def test_a_local_worker_that_dies_during_the_floor_leaves_the_run_going_and_is_s
 ) -> None:
     """The floor runs the load's processes against the null server: a worker killed while
     it measures leaves the floor to the other, and every report says 1 of 2 finished."""
-    with counting_server() as server:
-        args = [
-            sys.executable, "-m", "harness", "load", "--target-url", server.url,
-            "--set", "load.path=/ping", "--set", "load.floor_duration_s=4", "--processes", "2",
-            "--users", "4", "--rate", "100", "--duration", "2",
-            "--set", "gates.load_error_rate=0.05", "--set", "gates.load_p95_ms=5000",
-            "--baseline", "none", "--report-dir", str(tmp_path),
-        ]  # fmt: skip
-        log = tmp_path / "load.log"
-        with log.open("w", encoding="utf-8") as out:
-            command = subprocess.Popen(
-                args, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
 
-        def floor_under_way() -> list[psutil.Process]:
-            """The floor's two workers, once every user holds a connection to the null
-            server (the floor is sending); else []."""
-            lines: list[tuple[psutil.Process, str]] = []
-            for child in psutil.Process(command.pid).children(recursive=True):
-                try:  # a child that just ended (a zombie, or gone) has no command line
-                    lines.append((child, " ".join(child.cmdline())))
-                except psutil.Error:
-                    continue
-            null = [p for p, line in lines if "harness.load.null_server" in line]
-            workers = [p for p, line in lines if "--role worker" in line]
-            if len(null) != 1 or len(workers) != 2:
-                return []
-            try:
-                connections = null[0].net_connections()
-            except psutil.Error:
-                return []
-            established = [c for c in connections if c.status == "ESTABLISHED"]
-            return workers if len(established) >= 4 else []
-
-        found: list[psutil.Process] = []
-
-        def under_way() -> bool:
-            found[:] = floor_under_way()
-            return bool(found)
-
+    def floor_under_way(command: subprocess.Popen[str]) -> list[psutil.Process]:
+        """The floor's two workers, once every user holds a connection to the null server
+        (the floor is sending); else []."""
+        children = _children(command)
+        null = [p for p, line in children if "harness.load.null_server" in line]
+        workers = _workers(children)
+        if len(null) != 1 or len(workers) != 2:
+            return []
         try:
-            poll_until("the floor under way", under_way, 120, 0.05)
-            found[0].kill()
-            code = command.wait(timeout=120)
-        finally:
-            if command.poll() is None:
-                for child in psutil.Process(command.pid).children(recursive=True):
-                    child.kill()
-                command.kill()
-                command.wait(timeout=10)
+            connections = null[0].net_connections()
+        except psutil.Error:
+            return []
+        established = [c for c in connections if c.status == "ESTABLISHED"]
+        return workers if len(established) >= 4 else []
+
+    with counting_server() as server:
+        code, output, load = _kill_one_local_worker(
+            tmp_path,
+            [
+                "--target-url", server.url, "--set", "load.path=/ping",
+                "--set", "load.floor_duration_s=4", "--processes", "2", "--users", "4",
+                "--rate", "100", "--duration", "2", "--set", "gates.load_error_rate=0.05",
+                "--set", "gates.load_p95_ms=5000", "--baseline", "none",
+            ],
+            floor_under_way,
+        )  # fmt: skip
         sent = server.hits["ping"]
-    output = " ".join(log.read_text(encoding="utf-8").split())
+    output = " ".join(output.split())  # the console wraps long lines
     assert code == 0, output
-    load = json.loads((tmp_path / "latest" / "report.json").read_text())["load"]
     # the load itself ran on two fresh workers, whole
     assert load["workers"] == {"expected": 2, "finished": 2}
     assert load["requests"] == sent == 200
