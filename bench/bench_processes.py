@@ -26,20 +26,20 @@ Every run is bounded by ``--duration-s``; the whole benchmark by roughly
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from harness.load import LoadSpec, RequestSpec, run_load
+from harness.load.calibration import null_server
 
 GOAL = 1.6
 
@@ -125,20 +125,6 @@ def one_run(
     )
 
 
-def start_null_server() -> tuple[subprocess.Popen[str], str]:
-    """The harness's null server as a child; it ends when its stdin closes."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "harness.load.null_server", "--max-s", "3600"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert server.stdout is not None
-    ready = json.loads(server.stdout.readline() or "{}")
-    if ready.get("type") != "ready":
-        server.kill()
-        raise RuntimeError(f"the null server did not start: {ready}")
-    return server, f"http://127.0.0.1:{ready['port']}"
-
-
 def median(samples: list[Sample]) -> Sample:
     return Sample(
         statistics.median(s.rps for s in samples),
@@ -163,15 +149,17 @@ def main() -> int:
     args = parser.parse_args()
     if args.users % 2:
         parser.error("--users must be even (two processes run half each)")
+    if args.target_url is not None and args.target != "api":
+        parser.error("--target names a target to start: not with --target-url")
 
     load_before = os.getloadavg()
     samples: dict[int, list[Sample]] = {1: [], 2: []}
-    with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
-        api = null = None
+    with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp, ExitStack() as stack:
+        api = None
         url = args.target_url
         target_pid: int | None = None
         if url is None and args.target == "null":
-            null, url = start_null_server()
+            null, url = stack.enter_context(null_server(3600.0))
             target_pid = null.pid
         elif url is None:
             from target_api.testing import ApiProcess
@@ -192,16 +180,14 @@ def main() -> int:
         finally:
             if api is not None:
                 api.stop()
-            if null is not None and null.stdin is not None:
-                null.stdin.close()  # its cue to end
-                null.wait(timeout=10)
     load_after = os.getloadavg()
 
     one, two = median(samples[1]), median(samples[2])
+    target = "url" if args.target_url else args.target
     ratio = two.rps / one.rps
     print(
         f"closed model, users={args.users} duration={args.duration_s:g}s "
-        f"repeats={args.repeats} (medians) target={args.target} {url}{args.path} "
+        f"repeats={args.repeats} (medians) target={target} {url}{args.path} "
         f"cores={os.cpu_count()} at "
         f"{time.strftime('%Y-%m-%d %H:%M')}; load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f}\n"

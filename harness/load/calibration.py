@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO
 
 from harness.errors import LoadGeneratorError
@@ -28,7 +29,13 @@ from harness.load.percentiles import percentile_estimate
 from harness.load.result import LoadResult
 from harness.load.spec import LoadSpec
 
-__all__ = ["NULL_SERVER_START_S", "floor_from_result", "floor_spec", "measure_floor"]
+__all__ = [
+    "NULL_SERVER_START_S",
+    "floor_from_result",
+    "floor_spec",
+    "measure_floor",
+    "null_server",
+]
 
 # Python start-up and the import of the harness package, on a busy two-core machine.
 NULL_SERVER_START_S = 30.0
@@ -94,13 +101,14 @@ def _read_ready(stdout: IO[str], timeout_s: float) -> int | None:
     return found[0] if found else None
 
 
-def measure_floor(
-    spec: LoadSpec, duration_s: float, *, say: Callable[[str], None] | None = None
-) -> GeneratorFloor:
-    """Run ``spec``'s client, users and rate for ``duration_s`` against a null server."""
+@contextmanager
+def null_server(max_s: float) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The null server as a child of this process, for at most ``max_s``: yields the
+    process and its URL on 127.0.0.1, and ends it by its PID on the way out. It also ends
+    by itself when its stdin closes (our death closes it)."""
     errors = tempfile.TemporaryFile("w+", encoding="utf-8")
     server = subprocess.Popen(
-        [sys.executable, "-m", "harness.load.null_server", "--max-s", repr(duration_s + 300.0)],
+        [sys.executable, "-m", "harness.load.null_server", "--max-s", repr(max_s)],
         stdin=subprocess.PIPE,  # closed by us, or by our death: the server then stops
         stdout=subprocess.PIPE,
         stderr=errors,
@@ -115,10 +123,20 @@ def measure_floor(
             errors.seek(0)
             err = errors.read()
             raise LoadGeneratorError(
-                f"the null server for the generator's floor did not start within "
-                f"{NULL_SERVER_START_S:.0f} s (exit {server.poll()}): {err[-2000:]}"
+                f"the null server did not start within {NULL_SERVER_START_S:.0f} s "
+                f"(exit {server.poll()}): {err[-2000:]}"
             )
-        url = f"http://127.0.0.1:{port}"
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        _stop(server)
+        errors.close()
+
+
+def measure_floor(
+    spec: LoadSpec, duration_s: float, *, say: Callable[[str], None] | None = None
+) -> GeneratorFloor:
+    """Run ``spec``'s client, users and rate for ``duration_s`` against a null server."""
+    with null_server(duration_s + 300.0) as (_, url):
         if say is not None:
             say(f"load: measuring the generator's floor for {duration_s:g} s against {url}")
         result = run_load(floor_spec(spec, url, duration_s))
@@ -128,10 +146,7 @@ def measure_floor(
             loop = "uvloop"
         except ImportError:
             loop = "asyncio"
-        return floor_from_result(result, f"null server ({loop}) on 127.0.0.1:{port}")
-    finally:
-        _stop(server)
-        errors.close()
+        return floor_from_result(result, f"null server ({loop}) on {url.removeprefix('http://')}")
 
 
 def _stop(server: subprocess.Popen[str]) -> None:
