@@ -411,7 +411,7 @@ def _command_hint(selectors: list[str]) -> str | None:
 
 
 def _soak(args: argparse.Namespace) -> int:
-    from harness.commands import cmd_soak
+    from harness.soak_command import cmd_soak
 
     return cmd_soak(args, _config(args))
 

@@ -11,16 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from harness.config import ResolvedConfig, TestSettings
 from harness.console import console, print_gates, print_readiness, print_tests
 from harness.console import progress as _progress
-from harness.console import progress_seconds as _progress_seconds
 from harness.console import say as _say
 from harness.errors import UsageError
 from harness.preflight import (
     check_expression,
     check_gate_inputs,
     check_load_inputs,
-    check_soak_inputs,
     check_target,
-    parse_duration,
     test_paths,
 )
 from harness.preflight import report_root as _report_root
@@ -37,12 +34,14 @@ if TYPE_CHECKING:
 SettingsT = TypeVar("SettingsT", bound="BaseModel")
 
 __all__ = [
+    "availability_objective",
     "cmd_chaos",
     "cmd_gate",
     "cmd_load",
     "cmd_run",
-    "cmd_soak",
     "finish_run",
+    "gate_threshold",
+    "phases_off",
     "service_for",
     "validated",
 ]
@@ -134,12 +133,21 @@ def _load_overrides(config: ResolvedConfig) -> dict[str, Any]:
     }
 
 
-def _number(threshold: float | str | None) -> float | None:
+def gate_threshold(threshold: float | str | None) -> float | None:
     """A gate's threshold as a number; None when it is unset or "off"."""
     return threshold if isinstance(threshold, int | float) else None
 
 
-def _phases_off(config: ResolvedConfig) -> dict[str, str]:
+def availability_objective(config: ResolvedConfig) -> float | None:
+    """What the prober's availability is judged against: the profile's availability gate,
+    else its checklist's uptime row; None when neither is a number."""
+    profile = config.profile
+    return gate_threshold(profile.gates.availability_min) or gate_threshold(
+        profile.readiness.uptime
+    )
+
+
+def phases_off(config: ResolvedConfig) -> dict[str, str]:
     """The phases of a gate that the config switches off, each with where that was said."""
     profile = config.profile
     phases = (
@@ -274,7 +282,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         open_run("gate", config, report_root, _say) as ctx,
         service_for(ctx, args, config) as target,
     ):
-        off = _phases_off(config)
+        off = phases_off(config)
         coverage = profile.coverage
         if (
             coverage.enabled
@@ -291,7 +299,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
             ctx.say(f"{phase}: off ({why}); its gates are off with it")
         if off:
             ctx.state.record(phases_off=tuple(off.items()))
-        objective = _number(profile.gates.availability_min) or _number(profile.readiness.uptime)
+        objective = availability_objective(config)
         with (
             watched(ctx, profile.availability, profile.target, target, objective) as watch,
             sampled(ctx, profile.resources, target) as resources,
@@ -399,7 +407,7 @@ def _gate_phases(
         with ctx.state.phase("chaos"):
             chaos = phases.run_chaos_phase(
                 ctx, profile.chaos, target.url, base_dir=cwd, external_target=not target.managed,
-                recovery_limit_s=_number(profile.gates.chaos_recovery_s),
+                recovery_limit_s=gate_threshold(profile.gates.chaos_recovery_s),
             ).evidence()  # fmt: skip
     return gate_logic.Evidence(
         tests.evidence(),
@@ -503,86 +511,10 @@ def cmd_chaos(args: argparse.Namespace, config: ResolvedConfig) -> int:
                 injections=args.injections,
                 base_dir=Path.cwd(),
                 external_target=not target.managed,
-                recovery_limit_s=_number(threshold),
+                recovery_limit_s=gate_threshold(threshold),
             )
         only = gates.model_validate({"chaos_recovery_s": threshold})
         from harness import gates as gate_logic
 
         results = gate_logic.evaluate_gates(only, gate_logic.Evidence(chaos=chaos.evidence()))
-        return finish_run(ctx, results)
-
-
-# -- soak --------------------------------------------------------------------------------
-
-
-def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
-    """A long, bounded run: low-rate load and the prober for ``--duration``, a round of the
-    profile's chaos experiments every ``--fault-every``; report.json checkpointed every
-    ``--checkpoint-every``; then the gates (the test, coverage, security, fuzz and regression
-    gates off: a soak runs no tests, scans nothing and has no baseline) and the checklist."""
-    from harness import gates as gate_logic
-    from harness.checklist import evaluate_checklist
-    from harness.phases import sampled, watched
-    from harness.phases.soak_phase import DEFAULT_RATE_RPS, run_soak
-
-    duration = parse_duration(args.duration, "--duration", low_s=10.0, high_s=86_400.0)
-    every = (
-        parse_duration(args.fault_every, "--fault-every", low_s=10.0, high_s=86_400.0)
-        if args.fault_every
-        else None
-    )
-    checkpoint_every = parse_duration(
-        args.checkpoint_every, "--checkpoint-every", low_s=5.0, high_s=3_600.0
-    )
-    rate = DEFAULT_RATE_RPS if args.rate is None else args.rate
-    if not rate > 0:
-        raise UsageError(f"--rate {args.rate}: must be a number > 0")
-    check_soak_inputs(args, config)  # the load it sends, its experiments: before it starts
-    profile = config.profile
-    with (
-        open_run("soak", config, _report_root(args), _say) as ctx,
-        service_for(ctx, args, config) as target,
-    ):
-        off = _phases_off(config) | {
-            "tests": "a soak runs no tests",
-            "coverage": "a soak runs no tests",
-            "api_coverage": "a soak runs no tests",
-            "security": "a soak scans nothing (gate does)",
-            "fuzz": "a soak fuzzes nothing (gate does)",
-            "regression": "a soak is compared with no baseline",
-        }
-        if not every:
-            off["chaos"] = "no --fault-every"
-        objective = _number(profile.gates.availability_min) or _number(profile.readiness.uptime)
-        with (
-            watched(ctx, profile.availability, profile.target, target, objective) as watch,
-            sampled(ctx, profile.resources, target) as resources,
-            _progress_seconds("soak", duration) as update,
-        ):
-
-            def checkpoint() -> None:
-                watch.refresh()
-                resources.refresh()
-
-            load, chaos = run_soak(
-                ctx, config, target, duration_s=duration, rate_rps=rate,
-                fault_every_s=every, checkpoint=checkpoint, on_progress=update,
-                checkpoint_every_s=checkpoint_every,
-            )  # fmt: skip
-        if every and chaos is None:
-            off["chaos"] = f"no fault round fit in --duration {args.duration}"
-        evidence = gate_logic.Evidence(
-            None,
-            load.evidence() if load else None,
-            chaos.evidence() if chaos else None,
-            watch.availability,
-            resources.usage,
-        )
-        from harness.request_gates import evaluate_all  # scipy: not before pytest
-
-        results = evaluate_all(profile.gates, evidence, phases_off=off)
-        results += slo_gates_of_run(ctx, config, watch.availability, off)
-        readiness = evaluate_checklist(profile.readiness, evidence, phases_off=off)
-        ctx.state.record(readiness=readiness)
-        print_readiness(readiness)
         return finish_run(ctx, results)

@@ -105,24 +105,39 @@ def check_load_file(value: str | None, where: str) -> None:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def check_own_service(config: ResolvedConfig, target_url: str | None) -> None:
+def check_own_service(
+    config: ResolvedConfig,
+    target_url: str | None,
+    *,
+    load: bool | None = None,
+    chaos: bool | None = None,
+    settings: LoadSettings | None = None,
+) -> None:
     """With --target-url, no phase may fall back to the reference API's own routes: a value
-    left at its embedded default that names one is refused, saying what to set."""
+    left at its embedded default that names one is refused, saying what to set. ``load`` and
+    ``chaos``: whether the run sends the load and injects the faults (default: as a gate
+    does, when the profile enables them); ``settings``: the [load] it sends (default: the
+    profile's)."""
     if not target_url:
         return
     profile, problems = config.profile, []
-    own_load = profile.load.load_file or profile.load.locustfile
-    if profile.load.enabled and not own_load and not config.explicit("load.path"):
+    settings = settings or profile.load
+    load_off = ", or load.enabled = false" if load is None else ""  # a gate's to leave out
+    chaos_off = "or chaos.enabled = false" if chaos is None else "or no --fault-every"
+    load = profile.load.enabled if load is None else load
+    chaos = profile.chaos.enabled if chaos is None else chaos
+    own_load = settings.load_file or settings.locustfile
+    if load and not own_load and not config.explicit("load.path"):
         problems.append(
-            f"load.path is {profile.load.path!r}, the reference API's (embedded default), and "
+            f"load.path is {settings.path!r}, the reference API's (embedded default), and "
             f"--target-url names another service: set load.path to one of its paths (e.g. "
-            "--set load.path=/healthz), load.load_file, load.locustfile, or load.enabled = false"
+            f"--set load.path=/healthz), load.load_file or load.locustfile{load_off}"
         )
-    if profile.chaos.enabled and not config.explicit("chaos.experiments"):
+    if chaos and not config.explicit("chaos.experiments"):
         problems.append(
             f"chaos.experiments is {profile.chaos.experiments}, the reference API's (embedded "
             "default), and --target-url names another service: set chaos.experiments (and "
-            "chaos.directory) to experiments of your own, or chaos.enabled = false"
+            f"chaos.directory) to experiments of your own, {chaos_off}"
         )
     if problems:
         raise ConfigError("\n".join(problems))
@@ -256,6 +271,7 @@ def check_load_inputs(
     where = f"--load-file {args.load_file!r}" if args.load_file else load_file_source(config)
     check_load_file(settings.load_file, where)
     check_target(args)
+    check_own_service(config, args.target_url, load=True, chaos=False, settings=settings)
     check_load_settings(config, settings)
     check_request_gate_names(config, settings)
 
@@ -269,6 +285,7 @@ def check_soak_inputs(args: argparse.Namespace, config: ResolvedConfig) -> None:
     from harness.phases import check_chaos_experiments
 
     check_target(args)
+    check_own_service(config, args.target_url, load=True, chaos=bool(args.fault_every))
     check_locustfile_setting(config, args)
     check_load_file(config.profile.load.load_file, load_file_source(config))
     check_load_settings(config)

@@ -72,6 +72,20 @@ def test_a_service_of_ones_own_is_never_loaded_on_the_reference_apis_routes(
     assert "chaos.experiments is ['api-latency'], the reference API's" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["load"], ["soak", "--duration", "10s"]])
+def test_load_and_soak_never_send_the_reference_apis_routes_to_a_service_of_ones_own(
+    tmp_path: Path, command: list[str]
+) -> None:
+    project = _project(tmp_path / "project", '["checks"]')
+    result = run_cli(
+        *command, "--target-url", "http://127.0.0.1:9", "--report-dir", str(tmp_path / "r"),
+        cwd=project, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "load.path is '/api/v0/ping', the reference API's (embedded default)" in result.stderr
+    assert not (tmp_path / "r").exists()  # refused before any run began
+
+
 def test_a_load_file_without_requests_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("rate_rps = 50.0\nduration_s = 2.0\n")

@@ -72,7 +72,8 @@ def test_the_flag_fires_when_the_target_is_as_fast_as_the_null_server(
     tmp_path: Path, null_target: str
 ) -> None:
     result = run_cli(
-        "load", "--target-url", null_target, "--duration", "2", "--rate", "200",
+        "load", "--target-url", null_target, "--set", "load.path=/api/v0/ping",
+        "--duration", "2", "--rate", "200",
         "--report-dir", str(tmp_path), "--set", "load.floor_duration_s=2",
         "--set", "gates.load_p95_ms=0.001",
     )  # fmt: skip
@@ -112,7 +113,8 @@ def test_the_flag_stays_off_for_a_target_with_a_known_added_delay(
     tmp_path: Path, slow_target: str
 ) -> None:
     result = run_cli(
-        "load", "--target-url", slow_target, "--duration", "2", "--rate", "100",
+        "load", "--target-url", slow_target, "--set", "load.path=/api/v0/ping",
+        "--duration", "2", "--rate", "100",
         "--users", "40", "--report-dir", str(tmp_path), "--set", "load.floor_duration_s=2",
         "--set", "gates.load_p95_ms=0.001",
     )  # fmt: skip

@@ -75,7 +75,7 @@ def test_sigint_during_the_load_keeps_its_counts_and_histogram(tmp_path: Path) -
     reports = tmp_path / "reports"
     with counting_server() as (url, server), harness(
         "load", "--target-url", url, "--duration", "60", "--rate", "100", "--users", "4",
-        "--report-dir", str(reports),
+        "--set", "load.path=/api/v0/ping", "--report-dir", str(reports),
     ) as (process, lines):  # fmt: skip
         poll_until("the load sent 150 requests", lambda: server.requests >= 150, 60)
         _interrupted(process, lines)

@@ -51,7 +51,8 @@ def test_a_running_service_is_sampled_from_its_prometheus_process_metrics(tmp_pa
     try:
         reports = tmp_path / "reports"
         result = run_cli(
-            "load", "--target-url", api.url, "--duration", "4", "--rate", "100",
+            "load", "--target-url", api.url, "--set", "load.path=/api/v0/ping",
+            "--duration", "4", "--rate", "100",
             "--report-dir", str(reports), timeout=120,
         )  # fmt: skip
     finally:
@@ -69,6 +70,7 @@ def test_a_running_service_is_sampled_by_its_pid(tmp_path: Path) -> None:
         reports = tmp_path / "reports"
         result = run_cli(
             "load", "--target-url", api.url, "--target-pid", str(api.process.pid),
+            "--set", "load.path=/api/v0/ping",
             "--duration", "4", "--rate", "100", "--report-dir", str(reports), timeout=120,
         )  # fmt: skip
     finally:

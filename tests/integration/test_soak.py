@@ -148,6 +148,7 @@ def test_a_soak_flags_the_percentiles_at_the_generators_floor_in_every_report(
     result = run_cli(
         "soak", "--duration", "10s", "--rate", "50", "--target-url", null_target,
         "--set", "load.floor_duration_s=1", "--set", "gates.load_p95_ms=0.001",
+        "--set", "load.path=/api/v0/ping",
         "--set", "availability.enabled=false", "--report-dir", str(reports), timeout=120,
     )  # fmt: skip
     report = _report(reports)
