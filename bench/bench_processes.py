@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +43,12 @@ from harness.load import LoadSpec, RequestSpec, run_load
 from harness.load.calibration import null_server
 
 GOAL = 1.6
+# a loop of Python additions, no I/O, no shared state: about 1 s alone on this machine
+SPIN = (
+    "import time\nt = time.perf_counter()\nx = 0\n"
+    "for i in range({n}): x += i\nprint(time.perf_counter() - t)"
+)
+SPIN_LOOPS = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,24 @@ def one_run(
     )
 
 
+def cpu_round(loops: int = SPIN_LOOPS) -> float:
+    """The machine's own 2-vs-1 scaling of pure CPU work, once: the loop timed alone, then
+    as two processes at once (the slower of the two); two loops' work per second over one's.
+    On two whole cores it is 2.0; what this gives two busy processes bounds any 2-process
+    CPU-bound Python program here, the load generator included."""
+
+    def slowest(count: int) -> float:  # the loops' own times, the interpreter's start apart
+        procs = [
+            subprocess.Popen([sys.executable, "-c", SPIN.format(n=loops)], stdout=subprocess.PIPE,
+                             text=True)
+            for _ in range(count)
+        ]  # fmt: skip
+        return max(float(proc.communicate(timeout=120)[0]) for proc in procs)
+
+    alone = slowest(1)
+    return 2 * alone / slowest(2)
+
+
 def median(samples: list[Sample]) -> Sample:
     return Sample(
         statistics.median(s.rps for s in samples),
@@ -154,6 +179,7 @@ def main() -> int:
 
     load_before = os.getloadavg()
     samples: dict[int, list[Sample]] = {1: [], 2: []}
+    cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp, ExitStack() as stack:
         api = None
         url = args.target_url
@@ -177,6 +203,7 @@ def main() -> int:
                         one_run(url, args.path, args.users, args.duration_s, processes,
                                 target_pid)
                     )  # fmt: skip
+                cpu.append(cpu_round())  # the machine's own ceiling, in the same drift
         finally:
             if api is not None:
                 api.stop()
@@ -208,6 +235,13 @@ def main() -> int:
     each2 = ", ".join(f"{s.rps:.0f}" for s in samples[2])
     print(f"\nevery run, req/s: 1 process [{each}]; 2 processes [{each2}]")
     print(f"ratio 2/1 = {ratio:.2f} (goal >= {GOAL}): {'met' if ratio >= GOAL else 'NOT met'}")
+    ceiling = statistics.median(cpu)
+    print(
+        f"the machine's own 2-vs-1 scaling of pure CPU work (two Python loops at once against "
+        f"one, alternated with the loads): {ceiling:.2f} (every round: "
+        f"{', '.join(f'{c:.2f}' for c in cpu)}); the load reached {ratio / ceiling:.2f} of it"
+        + (f"; a goal of {GOAL} is above it: not reachable here" if ceiling < GOAL else "")
+    )
     if one.generator_cores and two.generator_cores:
         cores = os.cpu_count() or 1
         print(
