@@ -18,9 +18,12 @@ It also prints where the CPU went while the load ran (psutil, every 0.25 s, from
 in to half a second before the end): the cores the Locust processes used, the cores the
 target used, and req/s per generator core. On two cores the target's share is taken from
 the generator's: the ratio cannot pass 2 minus the target's cores, and it shows how close
-the run came to that. A warm-up run of each, not counted, comes first.
+the run came to that. After each round it times a loop of Python additions alone and as two
+processes at once: the machine's own 2-vs-1 scaling of pure CPU work (2.0 on two whole
+cores), the ceiling of any two busy Python processes here, printed beside the ratio.
+A warm-up run of each, not counted, comes first.
 Every run is bounded by ``--duration-s``; the whole benchmark by roughly
-2 x repeats x (duration + 8 s).
+2 x repeats x (duration + 8 s) + 3 s per round.
 """
 
 from __future__ import annotations
