@@ -29,15 +29,15 @@ def _report(reports: Path) -> dict:  # type: ignore[type-arg]
 def test_a_soak_runs_load_the_prober_and_a_fault_round_and_ends_by_itself(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     result = run_cli(
-        "soak", "--duration", "25s", "--rate", "20", "--fault-every", "10s",
+        "soak", "--duration", "16s", "--rate", "20", "--fault-every", "10s",
         "--report-dir", str(reports), timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     report = _report(reports)
     assert report["command"] == "soak"
     assert report["status"] == "completed"
-    # 25 s at 20 req/s: the open model's whole schedule, left to finish on its own clock
-    assert report["load"]["requests"] == 25 * 20
+    # 16 s at 20 req/s: the open model's whole schedule, left to finish on its own clock
+    assert report["load"]["requests"] == 16 * 20
     assert report["load"]["interrupted"] is False  # it ended by itself, as the soak did
     assert len(report["chaos"]) >= 1  # at least one round of the profile's experiments
     assert report["availability"]["probes"] > 100
@@ -68,8 +68,8 @@ def test_a_soak_stopped_early_keeps_its_load_and_availability(tmp_path: Path) ->
     try:
         probes = lambda: list(reports.glob("*/probes.jsonl"))  # noqa: E731
         poll_until(
-            "200 probes recorded",
-            lambda: bool(probes()) and len(probes()[0].read_text().splitlines()) >= 200,
+            "50 probes recorded",
+            lambda: bool(probes()) and len(probes()[0].read_text().splitlines()) >= 50,
             90,
         )
         process.send_signal(signal.SIGINT)
@@ -83,7 +83,7 @@ def test_a_soak_stopped_early_keeps_its_load_and_availability(tmp_path: Path) ->
     assert report["status"] == "interrupted"
     assert report["load"]["requests"] > 0
     assert report["load"]["interrupted"] is True or report["load"]["requests"] < 120 * 20
-    assert report["availability"]["probes"] >= 200
+    assert report["availability"]["probes"] >= 50
 
 
 def test_a_soak_killed_by_sigkill_keeps_its_last_checkpoint_and_leaves_no_process(
