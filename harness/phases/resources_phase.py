@@ -111,7 +111,10 @@ def sampled(ctx: RunContext, settings: ResourceSettings, target: Target) -> Iter
         sampler.stop()
         usage = watch.refresh()
         if usage is not None and usage.run is not None:
+            run = usage.run  # the whole run's; the CPU gate judges the load phase's
             ctx.say(
-                f"resources: peak RSS {usage.run.rss_peak_mb:.1f} MB, mean CPU "
-                f"{usage.run.cpu_mean_core_pct:.1f}% of one core over {usage.run.samples} samples"
+                f"resources: peak RSS {run.rss_peak_mb:.1f} MB, mean CPU over the run "
+                f"{run.cpu_mean_core_pct:.1f}% of one core "
+                f"({run.cpu_mean_core_pct / usage.cpu_count:.1f}% of the machine, "
+                f"{usage.cpu_count} cores), {run.samples} samples"
             )

@@ -5,6 +5,7 @@ bad options refused before anything starts."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,17 @@ def test_a_running_service_is_sampled_by_its_pid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     resources = _latest(reports)["resources"]
     assert resources["source"] == f"psutil: pid {api.process.pid} and its children"
+    # the console gives the run's mean CPU on both bases, as the reports do
+    run, cores = resources["run"], resources["cpu_count"]
+    said = " ".join((result.stdout + result.stderr).split())
+    found = re.search(
+        r"mean CPU over the run ([\d.]+)% of one core \(([\d.]+)% of the machine, (\d+) cores\)",
+        said,
+    )
+    assert found, said
+    assert float(found[1]) == pytest.approx(run["cpu_mean_core_pct"], abs=0.051)
+    assert float(found[2]) == pytest.approx(run["cpu_mean_core_pct"] / cores, abs=0.051)
+    assert int(found[3]) == cores
 
 
 def _ended_pid() -> int:
