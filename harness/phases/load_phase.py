@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from harness.load import LoadResult, LoadSpec
     from harness.phases.load_stop import StopRule
 
-__all__ = ["load_spec", "measure_floor_phase", "run_load_phase", "say_floor_flags"]
+__all__ = [
+    "load_spec",
+    "measure_floor_phase",
+    "run_load_phase",
+    "say_floor_flags",
+    "say_load_result",
+]
 
 
 def load_spec(
@@ -127,7 +133,7 @@ def run_load_phase(
     from harness.baseline import HISTOGRAM_FILE
 
     (ctx.state.run_dir / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="utf-8")
-    _say_result(ctx, result, outcome)
+    say_load_result(ctx, result, outcome)
     return outcome
 
 
@@ -188,7 +194,9 @@ def _prepared(
     return spec, stop_rule
 
 
-def _say_result(ctx: RunContext, result: LoadResult, outcome: LoadOutcome) -> None:
+def say_load_result(ctx: RunContext, result: LoadResult, outcome: LoadOutcome) -> None:
+    """What the load sent and measured, on the console: the totals and p95, the floor's
+    flags, an early stop, who generated it, the errors, each request of a mix."""
     dropped = f" ({result.dropped} of them dropped)" if result.model == "open" else ""
     ctx.say(
         f"load: {result.requests} requests, {result.failures} failed{dropped}, "

@@ -105,7 +105,7 @@ def _soak(
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
     from harness.phases.chaos_phase import run_chaos_phase
-    from harness.phases.load_phase import say_floor_flags
+    from harness.phases.load_phase import say_load_result
 
     def outcome(result: LoadResult) -> LoadOutcome:
         histogram = decode_histogram(result.histogram)
@@ -164,8 +164,7 @@ def _soak(
         load = outcome(result)
         ctx.state.record(load=load)
     on_progress(duration_s, f"{result.requests} requests, {result.failures} failed")
-    if floor is not None:
-        say_floor_flags(ctx, floor, result.latency_ms)
+    say_load_result(ctx, result, load)  # in the load command's words
     return load, chaos
 
 
