@@ -170,11 +170,29 @@ def main() -> int:
         "--target", choices=("api", "null"), default="api",
         help="api: the reference API (default); null: the harness's null server",
     )  # fmt: skip
-    parser.add_argument("--path", default="/api/v0/ping")
-    parser.add_argument("--duration-s", type=float, default=5.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--path", default="/api/v0/ping", help="the path every user GETs")
+    parser.add_argument(
+        "--duration-s", type=float, default=5.0,
+        help="each load run's length, s (at least 3: the CPU is read from 1 s in to 0.5 s "
+        "before its end)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--repeats", type=int, default=3,
+        help="rounds; each runs 1 process, 2 processes and the CPU ceiling once",
+    )  # fmt: skip
+    parser.add_argument(
+        "--users", type=int, default=10,
+        help="closed-model users in all (even: 2 processes run half each); 32 keeps both busy",
+    )  # fmt: skip
+    parser.epilog = (
+        "Besides the 2-vs-1 ratio it prints the machine's own 2-vs-1 scaling of pure CPU "
+        "work: a loop of Python additions timed alone and as two processes at once, once per "
+        "round (one noisy sample each; the median is printed). 2.0 on two whole cores; "
+        "above 2 only by noise. 'the load reached X of it' is the ratio over that ceiling."
+    )
     args = parser.parse_args()
+    if args.duration_s < 3.0:
+        parser.error(f"--duration-s {args.duration_s:g}: must be >= 3 (the CPU window)")
     if args.users % 2:
         parser.error("--users must be even (two processes run half each)")
     if args.target_url is not None and args.target != "api":

@@ -42,6 +42,7 @@ __all__ = [
     "finish_run",
     "gate_threshold",
     "phases_off",
+    "resources_off",
     "service_for",
     "validated",
 ]
@@ -172,6 +173,17 @@ def phases_off(config: ResolvedConfig) -> dict[str, str]:
             or _has_gates(config, phase)
         )
     }
+
+
+def resources_off(off: dict[str, str], config: ResolvedConfig, why_not: str | None) -> bool:
+    """The resources gates off, with why, when the run had nothing to sample the target's
+    memory and CPU from (``why_not``: a service not started here, no --target-pid, no
+    process metrics) and the profile has such gates: never "insufficient" for a measurement
+    that could not be taken. True when that added them to ``off``."""
+    if not why_not or "resources" in off or not _has_gates(config, "resources"):
+        return False
+    off["resources"] = why_not
+    return True
 
 
 def _has_gates(config: ResolvedConfig, phase: str) -> bool:
@@ -314,8 +326,7 @@ def cmd_gate(args: argparse.Namespace, config: ResolvedConfig) -> int:
         regression = compare_with_baseline(
             ctx, profile.regression, args.baseline, baseline, report_root
         )
-        if resources.why_not and "resources" not in off and _has_gates(config, "resources"):
-            off["resources"] = resources.why_not  # nothing to sample it from: off, and why
+        if resources_off(off, config, resources.why_not):
             ctx.state.record(phases_off=tuple(off.items()))
         evidence = dataclasses.replace(
             evidence,
@@ -468,8 +479,7 @@ def cmd_load(args: argparse.Namespace, config: ResolvedConfig) -> int:
         from harness import gates as gate_logic
 
         off = {} if config.profile.resources.enabled else {"resources": "resources.enabled = false"}
-        if resources.why_not and not off and _has_gates(config, "resources"):  # off, and why
-            off["resources"] = resources.why_not
+        resources_off(off, config, resources.why_not)
         from harness.request_gates import evaluate_all  # scipy: not before pytest
 
         results = evaluate_all(

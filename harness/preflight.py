@@ -121,9 +121,12 @@ def check_own_service(
     if not target_url:
         return
     profile, problems = config.profile, []
+    # a gate may leave its load out; `load` (its settings given) names its own options
+    own = "load.load_file or load.locustfile, or load.enabled = false"
+    if load is not None:
+        own = "--load-file or --locustfile" if settings else "load.load_file or load.locustfile"
     settings = settings or profile.load
-    load_off = ", or load.enabled = false" if load is None else ""  # a gate's to leave out
-    chaos_off = "or chaos.enabled = false" if chaos is None else "or no --fault-every"
+    chaos_off = "or chaos.enabled = false" if chaos is None else "or drop --fault-every"
     load = profile.load.enabled if load is None else load
     chaos = profile.chaos.enabled if chaos is None else chaos
     own_load = settings.load_file or settings.locustfile
@@ -131,7 +134,7 @@ def check_own_service(
         problems.append(
             f"load.path is {settings.path!r}, the reference API's (embedded default), and "
             f"--target-url names another service: set load.path to one of its paths (e.g. "
-            f"--set load.path=/healthz), load.load_file or load.locustfile{load_off}"
+            f"--set load.path=/healthz), {own}"
         )
     if chaos and not config.explicit("chaos.experiments"):
         problems.append(

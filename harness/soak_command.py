@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands import availability_objective, finish_run, phases_off, service_for
+from harness.commands import (
+    availability_objective,
+    finish_run,
+    phases_off,
+    resources_off,
+    service_for,
+)
 from harness.config import ResolvedConfig
 from harness.console import print_readiness, progress_seconds, say
 from harness.errors import UsageError
@@ -26,6 +32,7 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
     from harness import gates as gate_logic
     from harness.checklist import evaluate_checklist
     from harness.phases import sampled, watched
+    from harness.phases.load_phase import say_load_result
     from harness.phases.soak_phase import DEFAULT_RATE_RPS, run_soak
 
     duration = parse_duration(args.duration, "--duration", low_s=10.0, high_s=86_400.0)
@@ -60,20 +67,24 @@ def cmd_soak(args: argparse.Namespace, config: ResolvedConfig) -> int:
         with (
             watched(ctx, profile.availability, profile.target, target, objective) as watch,
             sampled(ctx, profile.resources, target) as resources,
-            progress_seconds("soak", duration) as update,
         ):
 
             def checkpoint() -> None:
                 watch.refresh()
                 resources.refresh()
 
-            load, chaos = run_soak(
-                ctx, config, target, duration_s=duration, rate_rps=rate,
-                fault_every_s=every, checkpoint=checkpoint, on_progress=update,
-                checkpoint_every_s=checkpoint_every,
-            )  # fmt: skip
+            with progress_seconds("soak", duration) as update:
+                load, chaos = run_soak(
+                    ctx, config, target, duration_s=duration, rate_rps=rate,
+                    fault_every_s=every, checkpoint=checkpoint, on_progress=update,
+                    checkpoint_every_s=checkpoint_every,
+                )  # fmt: skip
+            if load is not None:  # once the bar has ended, in the load command's words
+                say_load_result(ctx, load.result, load)
+        resources_off(off, config, resources.why_not)  # nothing to sample: off, and why
         if every and chaos is None:
             off["chaos"] = f"no fault round fit in --duration {args.duration}"
+        ctx.state.record(phases_off=tuple(off.items()))  # in every report, with why
         evidence = gate_logic.Evidence(
             None,
             load.evidence() if load else None,

@@ -16,7 +16,7 @@ from harness.resource_sampler import (
     Source,
     read_samples,
 )
-from harness.resources import ResourceUsage, analyse_resources
+from harness.resources import PhaseUsage, ResourceUsage, analyse_resources
 from harness.session import RunContext
 from harness.target import Target
 
@@ -111,10 +111,23 @@ def sampled(ctx: RunContext, settings: ResourceSettings, target: Target) -> Iter
         sampler.stop()
         usage = watch.refresh()
         if usage is not None and usage.run is not None:
-            run = usage.run  # the whole run's; the CPU gate judges the load phase's
-            ctx.say(
-                f"resources: peak RSS {run.rss_peak_mb:.1f} MB, mean CPU over the run "
-                f"{run.cpu_mean_core_pct:.1f}% of one core "
-                f"({run.cpu_mean_core_pct / usage.cpu_count:.1f}% of the machine, "
-                f"{usage.cpu_count} cores), {run.samples} samples"
-            )
+            ctx.say(f"resources: {_said(usage)}")
+
+
+def _said(usage: ResourceUsage) -> str:
+    """The console's line: peak RSS, and the mean CPU over the load phase (the CPU gate's
+    figure) and over the run, each on the gate's basis first and on the other beside it."""
+
+    def cpu(phase: PhaseUsage) -> str:
+        core, machine = phase.cpu_mean_core_pct, phase.cpu_mean_core_pct / usage.cpu_count
+        if usage.cpu_basis == "machine":
+            return f"{machine:.1f}% of the machine ({core:.1f}% of one core)"
+        return f"{core:.1f}% of one core ({machine:.1f}% of the machine)"
+
+    assert usage.run is not None
+    load = usage.under_load
+    during = f"over the {load.name} phase ({load.seconds:.1f} s) {cpu(load)}, " if load else ""
+    return (
+        f"peak RSS {usage.run.rss_peak_mb:.1f} MB; mean CPU {during}over the run "
+        f"{cpu(usage.run)}; {usage.cpu_count} cores, {usage.run.samples} samples"
+    )

@@ -105,7 +105,6 @@ def _soak(
     from harness.load.histogram import decode_histogram
     from harness.load.percentiles import percentile_estimate
     from harness.phases.chaos_phase import run_chaos_phase
-    from harness.phases.load_phase import say_load_result
 
     def outcome(result: LoadResult) -> LoadOutcome:
         histogram = decode_histogram(result.histogram)
@@ -164,7 +163,6 @@ def _soak(
         load = outcome(result)
         ctx.state.record(load=load)
     on_progress(duration_s, f"{result.requests} requests, {result.failures} failed")
-    say_load_result(ctx, result, load)  # in the load command's words
     return load, chaos
 
 

@@ -82,14 +82,22 @@ def test_a_running_service_is_sampled_by_its_pid(tmp_path: Path) -> None:
     # the console gives the run's mean CPU on both bases, as the reports do
     run, cores = resources["run"], resources["cpu_count"]
     said = " ".join((result.stdout + result.stderr).split())
+    load = next(p for p in resources["phases"] if p["name"] == "load")
     found = re.search(
-        r"mean CPU over the run ([\d.]+)% of one core \(([\d.]+)% of the machine, (\d+) cores\)",
+        r"mean CPU over the load phase \(([\d.]+) s\) ([\d.]+)% of the machine \(([\d.]+)% "
+        r"of one core\), over the run ([\d.]+)% of the machine \(([\d.]+)% of one core\); "
+        r"(\d+) cores",
         said,
     )
     assert found, said
-    assert float(found[1]) == pytest.approx(run["cpu_mean_core_pct"], abs=0.051)
-    assert float(found[2]) == pytest.approx(run["cpu_mean_core_pct"] / cores, abs=0.051)
-    assert int(found[3]) == cores
+    assert float(found[1]) == pytest.approx(load["seconds"], abs=0.051)
+    # the load phase's figure on the machine's basis is the one the CPU gate judges
+    gate = next(g for g in _latest(reports)["gates"] if g["name"] == "target_cpu_pct_max")
+    assert float(found[2]) == pytest.approx(gate["observed"], abs=0.051)
+    assert float(found[3]) == pytest.approx(load["cpu_mean_core_pct"], abs=0.051)
+    assert float(found[4]) == pytest.approx(run["cpu_mean_core_pct"] / cores, abs=0.051)
+    assert float(found[5]) == pytest.approx(run["cpu_mean_core_pct"], abs=0.051)
+    assert int(found[6]) == cores
 
 
 def _ended_pid() -> int:

@@ -171,6 +171,12 @@ def test_a_soak_flags_the_percentiles_at_the_generators_floor_in_every_report(
     # 1 microsecond cannot be shown by any client: at the floor that is no fail of the target
     assert gate["outcome"] == ("insufficient" if flags["p95"] else "fail"), gate
     assert result.returncode == (3 if flags["p95"] else 1), said
+    # a service the harness did not start, no --target-pid, no /metrics: nothing to sample
+    # its memory and CPU from, so those gates are off, with why, as `load` and `gate` say
+    for name in ("target_rss_mb_max", "target_cpu_pct_max"):
+        resources = next(g for g in report["gates"] if g["name"] == name)
+        assert resources["outcome"] == "off", resources
+        assert "--target-pid" in resources["detail"], resources
 
 
 @pytest.mark.parametrize(

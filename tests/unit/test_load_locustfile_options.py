@@ -137,13 +137,15 @@ def test_load_and_soak_refuse_the_reference_apis_routes_on_a_service_of_ones_own
     off = load_config(overrides=["load.enabled=false"], environ={}, cwd=tmp_path)
     # `load` and `soak` send the load whatever load.enabled says: its path is checked
     with pytest.raises(ConfigError, match="load.path is '/api/v0/ping'") as refused:
-        check_own_service(off, url, load=True, chaos=False)
+        check_own_service(off, url, load=True, chaos=False, settings=off.profile.load)
     assert "load.enabled = false" not in str(refused.value)  # no way out for `load`
+    assert "--load-file or --locustfile" in str(refused.value)  # the command's own options
     assert "chaos" not in str(refused.value)  # `load` injects no faults
     # a soak with --fault-every injects the profile's experiments: they are checked too
     with pytest.raises(ConfigError, match="chaos.experiments is") as refused:
         check_own_service(off, url, load=True, chaos=True)
-    assert "or no --fault-every" in str(refused.value)
+    assert "or drop --fault-every" in str(refused.value)
+    assert "load.load_file or load.locustfile" in str(refused.value)  # a soak's [load]
     # the command's own load file (--load-file) names the service's paths: accepted
     mine = LoadSettings(load_file="mine.toml")
     check_own_service(off, url, load=True, chaos=False, settings=mine)
