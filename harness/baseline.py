@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.history import comparable_key
+from harness.history import comparable_key, load_shape
 from harness.regression import (
     Check,
     latency_check,
@@ -93,9 +93,11 @@ def _read(run_dir: Path, where: str) -> Mapping[str, Any]:
 
 
 def find_baseline(
-    spec: str, root: Path, key: str, history: Sequence[Mapping[str, Any]]
+    spec: str, root: Path, key: str, history: Sequence[Mapping[str, Any]], shape: str = ""
 ) -> Baseline | None:
-    """The baseline ``spec`` names (a run id, a run directory, ``auto`` or ``none``)."""
+    """The baseline ``spec`` names (a run id, a run directory, ``auto`` or ``none``); for
+    ``auto``, the newest passing run of the same ``key`` whose load had the same ``shape``
+    (:func:`harness.history.load_shape`)."""
     if spec == "none":
         return None
     if spec != "auto":
@@ -117,6 +119,8 @@ def find_baseline(
                 report = _read(run_dir, "the history's baseline")
             except UsageError:
                 continue  # an unreadable old run is no baseline; an older one may be
+            if load_shape(report) != shape:
+                continue  # another load (its rate, users or requests): no baseline of this one
             return Baseline(str(line.get("run_id")), run_dir, report, "auto")
     return None
 

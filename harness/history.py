@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.values import as_count, as_list, as_map
 
-__all__ = ["History", "append_history", "comparable_key", "history_line", "read_history"]
+__all__ = [
+    "History",
+    "append_history",
+    "comparable_key",
+    "history_line",
+    "load_shape",
+    "read_history",
+]
 
 
 def comparable_key(report: Mapping[str, Any]) -> str:
@@ -35,6 +42,23 @@ def comparable_key(report: Mapping[str, Any]) -> str:
     return f"{key}|locustfile={locustfile}" if locustfile else key
 
 
+def load_shape(report: Mapping[str, Any]) -> str:
+    """What the run's load was, for a baseline: its model, its intended rate (open model) or
+    its users and processes (closed), and the names of its requests. Two loads of another
+    shape (500 req/s then 200, /healthz then /ping) are not a regression of each other;
+    their length is no part of it. "" for a run with no load."""
+    load = as_map(report.get("load"))
+    if not load:
+        return ""
+    model = str(load.get("model") or "")
+    if model == "open":
+        size = f"rate={load.get('intended_rate_rps')}"
+    else:
+        size = f"users={load.get('users')},processes={load.get('processes')}"
+    names = sorted(str(as_map(r).get("name")) for r in as_list(load.get("by_request")))
+    return f"{model}|{size}|{','.join(names)}"
+
+
 def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
     """The run's line in history.jsonl: its verdict, and per test ``[passed, n]`` for the
     accumulation across runs of the same commit. Also what the HTML trend reads."""
@@ -50,6 +74,7 @@ def history_line(report: Mapping[str, Any]) -> dict[str, Any]:
         "git_dirty": report.get("git_dirty", True),
         "command": report.get("command"),
         "comparable": comparable_key(report),
+        "load_shape": load_shape(report),
         "tests_passed": sum(as_count(t.get("passed")) or 0 for t in tests),
         "tests_n": sum(as_count(t.get("n")) or 0 for t in tests),
         "tests": {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.baseline import Baseline, RegressionResult, compare_reports, find_baseline
 from harness.config import RegressionSettings
-from harness.history import comparable_key, read_history
+from harness.history import comparable_key, load_shape, read_history
 from harness.record import build_report
 from harness.regression_gate import RegressionEvidence
 from harness.session import RunContext
@@ -45,16 +45,16 @@ def compare_with_baseline(
 ) -> RegressionEvidence:
     """Compare this run with its baseline; record the comparison in the run."""
     current = build_report(ctx.state.outcome)
-    key = comparable_key(current)
+    key, shape = comparable_key(current), load_shape(current)
     history = [h for h in read_history(root).runs if h.get("run_id") != current["run_id"]]
     baseline = named
     if baseline is None and spec == "auto":
-        baseline = find_baseline("auto", root, key, history)
+        baseline = find_baseline("auto", root, key, history, shape)
     if baseline is None:
         why = (
             "--baseline none"
             if spec == "none"
-            else "no earlier passing run of the same command, profile, target and selection"
+            else "no earlier passing run of the same command, profile, target, selection and load"
         )
         ctx.say(f"regression: no baseline ({why})")
         ctx.state.record(
@@ -68,8 +68,21 @@ def compare_with_baseline(
             "target and test selection; it is compared as named"
         )
         baseline = dataclasses.replace(named, how="named (not of the same kind of run)")
-    # the scatter between runs: the comparable passing runs before this one
-    earlier = [h for h in history if h.get("comparable") == key and h.get("verdict") == "pass"]
+    elif named is not None and load_shape(named.report) != shape:
+        ctx.say(
+            f"regression: note: {named.run_id} sent another load ({load_shape(named.report)} "
+            f"against {shape}); it is compared as named"
+        )
+        baseline = dataclasses.replace(named, how="named (another load)")
+    # the scatter between runs: the comparable passing runs before this one, of the same load
+    # (a line written before load_shape was kept has none: taken as it always was)
+    earlier = [
+        h
+        for h in history
+        if h.get("comparable") == key
+        and h.get("verdict") == "pass"
+        and h.get("load_shape", shape) == shape
+    ]
     checks = compare_reports(
         current, ctx.state.run_dir, baseline, settings.min_effects(), earlier[-20:]
     )
