@@ -101,3 +101,18 @@ def test_throughput_pass_rate_and_recovery_regressions() -> None:
     few = recovery_check("api-kill", [0.3], [5.0], 1.0)
     assert not few.flagged
     assert "too few injections" in few.detail
+
+
+def test_an_open_models_constant_counts_are_judged_without_scipys_warning() -> None:
+    # an open model's schedule: the same count every second, or nearly; pytest's
+    # filterwarnings = error makes any warning of scipy's fail this test
+    at_500, at_200 = [500] * 5, [200] * 5
+    drop = throughput_check(at_500, at_200, min_effect_pct=5.0)
+    assert (drop.flagged, drop.p_value) == (True, 0.0)
+    assert throughput_check(at_500, at_500, min_effect_pct=5.0).p_value == 1.0
+    # one side constant, the other nearly: scipy's t-test warns of precision loss here
+    nearly = throughput_check([500, 501, 499, 500, 500], at_200, min_effect_pct=5.0)
+    assert nearly.flagged
+    assert nearly.p_value is not None
+    assert nearly.p_value < 1e-6
+    assert throughput_check(at_200, at_500, min_effect_pct=5.0).flagged is False  # a rise
