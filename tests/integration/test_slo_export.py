@@ -32,7 +32,7 @@ def test_the_export_writes_every_slo_as_openslo_and_prometheus_rules(tmp_path: P
     out = _export(tmp_path)
     documents = list(yaml.safe_load_all((out / "openslo.yaml").read_text()))
     assert [d["metadata"]["name"] for d in documents] == [
-        "ping-success", "ping-latency-25ms", "availability",
+        "request-success", "latency-under-25ms", "availability",
     ]  # fmt: skip
     assert {d["apiVersion"] for d in documents} == {"openslo/v1"}
     assert documents[0]["spec"]["objectives"][0]["target"] == 0.999
@@ -85,8 +85,8 @@ def test_promtool_checks_the_rules_and_the_fast_burn_alert_fires_only_on_a_fast_
     )
     assert check.returncode == 0, check.stdout + check.stderr
     expected = (
-        "[{exp_labels: {severity: page, slo: ping-success}, exp_annotations: {summary: "
-        '"ping-success: error budget burning at more than 14.4x over 1h and 5m (objective '
+        "[{exp_labels: {severity: page, slo: request-success}, exp_annotations: {summary: "
+        '"request-success: error budget burning at more than 14.4x over 1h and 5m (objective '
         '0.999)"}}]'
         if fires
         else "[]"
