@@ -2,7 +2,8 @@
 
 ``load --expect-workers N --master-bind ADDR:PORT`` runs this module's master (role
 ``master``): a Locust MasterRunner bound to ADDR:PORT that waits for N workers, hands each
-the spec (and the locustfile's source, when there is one) as a ``harness_spec`` message,
+that says ``harness_ready`` (its handlers are in place) the spec (and the locustfile's
+source, when there is one) as a ``harness_spec`` message,
 starts the users (or the shape), and at the end asks every worker still there for its
 report. ``reliable-test-runner load-worker --master HOST:PORT`` runs this module's worker
 (role ``worker``): a Locust WorkerRunner that needs nothing but the master's address; it
@@ -82,6 +83,7 @@ class _Workers:
         self.runner = runner
         self.spec = spec
         self.index: dict[str, int] = {}  # client id -> the worker's index, once handed
+        self.asked: set[str] = set()  # workers whose handlers are in place (harness_ready)
         self.acked: set[str] = set()
         self.progress: dict[str, dict[str, Any]] = {}
         self.reports: dict[str, dict[str, Any]] = {}
@@ -92,12 +94,15 @@ class _Workers:
         self.locustfile = None if source is None else (Path(spec.locustfile or "").name, source)
 
     def hand_out(self, epoch: float) -> None:
-        """The spec to every new worker while some are still expected; a worker past the
-        count is sent away (Locust would otherwise deal it users it cannot run)."""
+        """The spec to every new worker that asked for it while some are still expected; a
+        worker past the count is sent away (Locust would otherwise deal it users it cannot
+        run). A worker asks once its handlers are registered: a spec sent on Locust's own
+        connect ack could arrive before them and be dropped as an unknown message."""
         for client in list(self.runner.clients.ready):
-            if client.id in self.index:
+            if client.id in self.index or client.id not in self.asked:
                 continue
             if len(self.index) >= self.spec.processes:
+                self.runner.send_message("harness_away", client_id=client.id)
                 self.runner.server.send_to_client(Message("quit", None, client.id))  # type: ignore[no-untyped-call]
                 del self.runner.clients[client.id]
                 self.turned_away += 1
@@ -148,6 +153,9 @@ def _listen(env: Environment, runner: MasterRunner, workers: _Workers) -> None:
         if "harness_progress" in data:
             workers.progress[client_id] = data["harness_progress"]
 
+    def on_ready(environment: Environment, msg: Any) -> None:
+        workers.asked.add(msg.node_id)
+
     def on_ack(environment: Environment, msg: Any) -> None:
         workers.acked.add(msg.node_id)
 
@@ -158,6 +166,7 @@ def _listen(env: Environment, runner: MasterRunner, workers: _Workers) -> None:
         workers.reports[msg.node_id] = msg.data
 
     env.events.worker_report.add_listener(on_worker_report)  # type: ignore[no-untyped-call]
+    runner.register_message("harness_ready", on_ready)
     runner.register_message("harness_spec_ok", on_ack)
     runner.register_message("harness_done", on_done)
     runner.register_message("harness_report", on_report)
@@ -240,6 +249,7 @@ class _Worker:
         self.spec: LoadSpec | None = None
         self.error: str | None = None
         self.reported = False
+        self.turned_away = False
         self.scratch = tempfile.TemporaryDirectory(prefix="moonbase-load-worker-")
 
     def take_spec(self, data: dict[str, Any]) -> None:
@@ -305,16 +315,23 @@ def run_worker(master_host: str, master_port: int, allow_non_loopback: bool) -> 
         runner.send_message("harness_report", worker.recorder.report())
         worker.reported = True
 
+    def on_away(environment: Environment, msg: Any) -> None:
+        worker.turned_away = True
+
     env.events.report_to_master.add_listener(on_report_to_master)  # type: ignore[no-untyped-call]
     runner.register_message("harness_spec", on_spec)
+    runner.register_message("harness_away", on_away)
     runner.register_message("harness_flush", on_flush)
+    runner.send_message("harness_ready")  # the spec can come now
     stopped = gevent.event.Event()
     install_stop_signals(stopped.set)
     _wait_worker(runner, worker, stopped, parent)
     if worker.error:
         sys.stderr.write(f"load worker: {worker.error}\n")
-    elif worker.spec is None and not stopped.is_set():
+    elif worker.turned_away:
         sys.stderr.write("load worker: the master sent this worker away (it has all it expects)\n")
+    elif worker.spec is None and not stopped.is_set():
+        sys.stderr.write("load worker: the master ended before it sent this worker a spec\n")
     worker.scratch.cleanup()
     return 0 if worker.reported else 1
 

@@ -203,6 +203,47 @@ def test_workers_beyond_the_expected_count_are_sent_away_at_the_start_and_mid_ru
     assert load["workers"] == {"expected": 1, "finished": 1}
 
 
+# A bare Locust worker: it connects to the master, registers a handler for the spec and
+# says nothing for 2 s (a slow worker between Locust's connect and its own handlers), then
+# leaves. The master must not send it the spec it never asked for.
+BARE_WORKER = """\
+import json, sys, time
+import gevent
+from locust.env import Environment
+
+runner = Environment(user_classes=[]).create_worker_runner("127.0.0.1", int(sys.argv[1]))
+got = []
+runner.register_message("harness_spec", lambda environment, msg: got.append(msg.data))
+gevent.sleep(2.0)
+print(json.dumps({"specs": len(got), "connected": runner.client_id}))
+runner.quit()
+"""
+
+
+def test_the_spec_goes_only_to_a_worker_that_asked_for_it(
+    server: Server, tmp_path: Path, commands: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    args = master(server, port, 1, tmp_path, "--users", "4", "--rate", "200", "--duration", "2")
+    commands.append(start_cli(*args, log=tmp_path / "master.log"))
+    script = tmp_path / "bare_worker.py"
+    script.write_text(BARE_WORKER, encoding="utf-8")
+    bare = subprocess.run(
+        [sys.executable, str(script), str(port)], capture_output=True, text=True, timeout=120
+    )
+    assert bare.returncode == 0, bare.stderr
+    assert json.loads(bare.stdout.splitlines()[-1])["specs"] == 0
+    # the master is still waiting for a worker, and the one that asks runs the whole run
+    worker_args = ("load-worker", "--master", f"127.0.0.1:{port}")
+    commands.append(start_cli(*worker_args, log=tmp_path / "worker.log"))
+    codes = [process.wait(timeout=180) for process in commands]
+    logs = "\n".join(p.read_text() for p in sorted(tmp_path.glob("*.log")))
+    assert codes == [0, 0], logs
+    load = report_load(tmp_path)
+    assert load["requests"] == 400 == server.hits["ping"]
+    assert load["workers"] == {"expected": 1, "finished": 1}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
