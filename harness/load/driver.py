@@ -379,12 +379,18 @@ def _progress_of(line: dict[str, Any], spec: LoadSpec) -> LoadProgress:
     )
 
 
-def _result(run: _Run, main: _Child, result_path: Path, deadline: float) -> LoadResult:
-    """The merged result the main child wrote once it ended."""
+def _result(
+    run: _Run, main: _Child, result_path: Path, deadline: float, *, stopped: bool = False
+) -> LoadResult:
+    """The merged result the main child wrote once it ended. ``stopped``: the harness sent
+    it SIGTERM; a child that died of it had not yet installed its handler (it was still
+    starting), so it sent nothing: an empty, interrupted result, not a failure."""
     try:
         code = main.process.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         raise run.failure("closed its output but did not exit") from None
+    if stopped and code == -signal.SIGTERM:
+        return merged(run.spec, [], interrupted=True)
     if code != 0:
         raise run.failure(f"exited with code {code}")
     try:
@@ -438,7 +444,7 @@ def _partial(run: _Run, main: _Child, result_path: Path) -> LoadResult | None:
                     break
             except queue.Empty:
                 continue
-        result = _result(run, main, result_path, end)
+        result = _result(run, main, result_path, end, stopped=True)
     except LoadGeneratorError:
         return None
     return dataclasses.replace(result, interrupted=True)
@@ -471,7 +477,7 @@ def _run(
             _pump(run, main, progress, stop, deadline, limit_s)
         except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (errors.Terminated)
             raise LoadInterrupted(_partial(run, main, result_path), exc) from exc
-        return _result(run, main, result_path, deadline)
+        return _result(run, main, result_path, deadline, stopped=stop is not None and stop.is_set())
     finally:
         run.end_children()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -287,6 +287,22 @@ def test_stop_ends_a_background_run_with_a_partial_result(server: Server) -> Non
     assert result.requests == server.hits["ping"]
 
 
+def test_stop_while_the_load_process_is_still_starting_is_an_empty_partial_result(
+    server: Server,
+) -> None:
+    """Stopped (a soak's Ctrl-C) while its Locust process is still importing, before its
+    SIGTERM handler is in place: the process dies of the signal, having sent nothing. That
+    is an interrupted run with what it sent, not a failed load generator (exit 4)."""
+    handle = start_load(
+        LoadSpec(server.url, requests=(RequestSpec(path="/ping"),), rate_rps=100.0, users=2)
+    )
+    poll_until("the load process started", lambda: bool(_load_children()), 15, interval_s=0.01)
+    handle.stop()
+    result = handle.wait(timeout=20)
+    assert result.interrupted
+    assert result.requests == server.hits["ping"]
+
+
 def _load_children() -> list[psutil.Process]:
     return [
         p

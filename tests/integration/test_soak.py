@@ -65,24 +65,30 @@ def test_a_soak_stopped_early_keeps_its_load_and_availability(tmp_path: Path) ->
     reports = tmp_path / "reports"
     process = subprocess.Popen(
         [sys.executable, "-m", "harness", "soak", "--duration", "120s", "--rate", "20",
-         "--report-dir", str(reports)],
+         "--checkpoint-every", "5s", "--report-dir", str(reports)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
+
+    def under_way() -> bool:
+        """A checkpoint holds requests of the load, and the prober has 50 probes."""
+        try:
+            probes = next(reports.glob("*/probes.jsonl"))
+            checkpoint = json.loads(next(reports.glob("*/report.json")).read_text())
+        except (ValueError, StopIteration):
+            return False  # not yet written, or caught mid-write
+        load = checkpoint.get("load") or {}
+        return load.get("requests", 0) > 0 and len(probes.read_text().splitlines()) >= 50
+
     try:
-        probes = lambda: list(reports.glob("*/probes.jsonl"))  # noqa: E731
-        poll_until(
-            "50 probes recorded",
-            lambda: bool(probes()) and len(probes()[0].read_text().splitlines()) >= 50,
-            90,
-        )
+        poll_until("the load's requests in a checkpoint", under_way, 90)
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=90)
+        out, err = process.communicate(timeout=90)
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
-    assert process.returncode == 130
+            out, err = process.communicate()
+    assert process.returncode == 130, out + err
     report = _report(reports)
     assert report["status"] == "interrupted"
     assert report["load"]["requests"] > 0
