@@ -113,14 +113,16 @@ def find_baseline(
     for line in reversed(history):
         if line.get("verdict") != "pass" or line.get("comparable") != key:
             continue
+        if "load_shape" in line and line["load_shape"] != shape:
+            continue  # another load (its rate, users or requests): no baseline of this one
         run_dir = root / str(line.get("run_id"))
         if (run_dir / "report.json").is_file():
             try:
                 report = _read(run_dir, "the history's baseline")
             except UsageError:
                 continue  # an unreadable old run is no baseline; an older one may be
-            if load_shape(report) != shape:
-                continue  # another load (its rate, users or requests): no baseline of this one
+            if "load_shape" not in line and load_shape(report) != shape:
+                continue  # an older history line, without the shape: the report says it
             return Baseline(str(line.get("run_id")), run_dir, report, "auto")
     return None
 
