@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Literal
 
 from harness.decision import Decision
-from harness.resources import MIN_GROWTH_SAMPLES, PhaseUsage, ResourceUsage
+from harness.resources import CPU_BASIS_OF, MIN_GROWTH_SAMPLES, PhaseUsage, ResourceUsage
 
 __all__ = ["cpu_gate", "growth_gate", "rss_gate"]
 
@@ -74,7 +74,7 @@ def cpu_gate(usage: ResourceUsage | None, threshold: float) -> Decision:
     phase = usage.under_load
     if phase is None or phase.samples < 2:
         return _none(name, threshold, "no load phase to measure CPU under load" + _down(usage))
-    basis = "the machine" if usage.cpu_basis == "machine" else "one core"
+    basis = CPU_BASIS_OF[usage.cpu_basis]
     mean = usage.cpu_pct(phase)
     outcome: Outcome = "pass" if mean <= threshold else "fail"
     detail = (

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "CPU_BASIS_OF",
     "MIN_GROWTH_SAMPLES",
     "Growth",
     "PhaseUsage",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 MIN_GROWTH_SAMPLES = 20
+# a CPU percentage's basis, as the console and the gates say it: "42% of the machine"
+CPU_BASIS_OF = {"machine": "the machine", "core": "one core"}
 _MB = 1024 * 1024
 _TIMELINE_POINTS = 600  # the report's chart keeps at most this many points
 
@@ -122,10 +125,10 @@ class ResourceUsage:
     load_phase: str | None = None  # the phase "under normal load" (load, or soak)
     cpu_basis: str = "machine"  # what a CPU percentage means: of the machine, or of one core
 
-    def cpu_pct(self, usage: PhaseUsage) -> float:
-        """``usage``'s mean CPU on this run's basis."""
+    def cpu_pct(self, usage: PhaseUsage, basis: str | None = None) -> float:
+        """``usage``'s mean CPU on ``basis`` ("machine" or "core"; this run's by default)."""
         core = usage.cpu_mean_core_pct
-        return core / self.cpu_count if self.cpu_basis == "machine" else core
+        return core / self.cpu_count if (basis or self.cpu_basis) == "machine" else core
 
     @property
     def under_load(self) -> PhaseUsage | None:

@@ -16,7 +16,7 @@ from harness.resource_sampler import (
     Source,
     read_samples,
 )
-from harness.resources import PhaseUsage, ResourceUsage, analyse_resources
+from harness.resources import CPU_BASIS_OF, PhaseUsage, ResourceUsage, analyse_resources
 from harness.session import RunContext
 from harness.target import Target
 
@@ -119,10 +119,11 @@ def _said(usage: ResourceUsage) -> str:
     figure) and over the run, each on the gate's basis first and on the other beside it."""
 
     def cpu(phase: PhaseUsage) -> str:
-        core, machine = phase.cpu_mean_core_pct, phase.cpu_mean_core_pct / usage.cpu_count
-        if usage.cpu_basis == "machine":
-            return f"{machine:.1f}% of the machine ({core:.1f}% of one core)"
-        return f"{core:.1f}% of one core ({machine:.1f}% of the machine)"
+        gate, other = ("machine", "core") if usage.cpu_basis == "machine" else ("core", "machine")
+        return (
+            f"{usage.cpu_pct(phase, gate):.1f}% of {CPU_BASIS_OF[gate]} "
+            f"({usage.cpu_pct(phase, other):.1f}% of {CPU_BASIS_OF[other]})"
+        )
 
     assert usage.run is not None
     load = usage.under_load
