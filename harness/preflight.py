@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Literal
 
 from harness.config import LoadSettings, ResolvedConfig
 from harness.errors import ConfigError, UsageError
@@ -108,35 +109,36 @@ def check_load_file(value: str | None, where: str) -> None:
 def check_own_service(
     config: ResolvedConfig,
     target_url: str | None,
+    command: Literal["gate", "load", "soak"],
     *,
-    load: bool | None = None,
-    chaos: bool | None = None,
+    fault_every: bool = False,
     settings: LoadSettings | None = None,
 ) -> None:
     """With --target-url, no phase may fall back to the reference API's own routes: a value
-    left at its embedded default that names one is refused, saying what to set. ``load`` and
-    ``chaos``: whether the run sends the load and injects the faults (default: as a gate
-    does, when the profile enables them); ``settings``: the [load] it sends (default: the
-    profile's)."""
+    left at its embedded default that names one is refused, saying what to set. A ``gate``
+    sends the load and injects the faults its profile enables; ``load`` sends ``settings``
+    (the profile's [load] with its options) and injects none; ``soak`` sends the profile's
+    load and injects faults with ``fault_every``."""
     if not target_url:
         return
     profile, problems = config.profile, []
-    # a gate may leave its load out; `load` (its settings given) names its own options
-    own = "load.load_file or load.locustfile, or load.enabled = false"
-    if load is not None:
-        own = "--load-file or --locustfile" if settings else "load.load_file or load.locustfile"
     settings = settings or profile.load
-    chaos_off = "or chaos.enabled = false" if chaos is None else "or drop --fault-every"
-    load = profile.load.enabled if load is None else load
-    chaos = profile.chaos.enabled if chaos is None else chaos
+    send_load = profile.load.enabled if command == "gate" else True
+    inject = {"gate": profile.chaos.enabled, "load": False, "soak": fault_every}[command]
+    own = {
+        "gate": "load.load_file or load.locustfile, or load.enabled = false",
+        "load": "--load-file or --locustfile",
+        "soak": "load.load_file or load.locustfile",
+    }[command]
+    chaos_off = "or drop --fault-every" if command == "soak" else "or chaos.enabled = false"
     own_load = settings.load_file or settings.locustfile
-    if load and not own_load and not config.explicit("load.path"):
+    if send_load and not own_load and not config.explicit("load.path"):
         problems.append(
             f"load.path is {settings.path!r}, the reference API's (embedded default), and "
             f"--target-url names another service: set load.path to one of its paths (e.g. "
             f"--set load.path=/healthz), {own}"
         )
-    if chaos and not config.explicit("chaos.experiments"):
+    if inject and not config.explicit("chaos.experiments"):
         problems.append(
             f"chaos.experiments is {profile.chaos.experiments}, the reference API's (embedded "
             "default), and --target-url names another service: set chaos.experiments (and "
@@ -274,7 +276,7 @@ def check_load_inputs(
     where = f"--load-file {args.load_file!r}" if args.load_file else load_file_source(config)
     check_load_file(settings.load_file, where)
     check_target(args)
-    check_own_service(config, args.target_url, load=True, chaos=False, settings=settings)
+    check_own_service(config, args.target_url, "load", settings=settings)
     check_load_settings(config, settings)
     check_request_gate_names(config, settings)
 
@@ -288,7 +290,7 @@ def check_soak_inputs(args: argparse.Namespace, config: ResolvedConfig) -> None:
     from harness.phases import check_chaos_experiments
 
     check_target(args)
-    check_own_service(config, args.target_url, load=True, chaos=bool(args.fault_every))
+    check_own_service(config, args.target_url, "soak", fault_every=bool(args.fault_every))
     check_locustfile_setting(config, args)
     check_load_file(config.profile.load.load_file, load_file_source(config))
     check_load_settings(config)
@@ -314,7 +316,7 @@ def check_gate_inputs(
     profile = config.profile
     check_target(args)
     paths = test_paths(config, cwd, given_rootdir=False)
-    check_own_service(config, args.target_url)
+    check_own_service(config, args.target_url, "gate")
     if profile.load.enabled:
         check_load_file(profile.load.load_file, load_file_source(config))
         check_load_settings(config)

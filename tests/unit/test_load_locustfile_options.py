@@ -122,10 +122,10 @@ def test_a_locustfile_is_the_users_own_load_for_their_own_service(tmp_path: Path
     off = ["chaos.enabled=false"]
     with pytest.raises(ConfigError, match="load.path is '/api/v0/ping'"):
         check_own_service(
-            load_config(overrides=off, environ={}, cwd=tmp_path), "http://127.0.0.1:9"
+            load_config(overrides=off, environ={}, cwd=tmp_path), "http://127.0.0.1:9", "gate"
         )
     theirs = load_config(overrides=[*off, "load.locustfile=lf.py"], environ={}, cwd=tmp_path)
-    check_own_service(theirs, "http://127.0.0.1:9")  # their locustfile names their paths
+    check_own_service(theirs, "http://127.0.0.1:9", "gate")  # their locustfile names their paths
 
 
 def test_load_and_soak_refuse_the_reference_apis_routes_on_a_service_of_ones_own(
@@ -137,16 +137,16 @@ def test_load_and_soak_refuse_the_reference_apis_routes_on_a_service_of_ones_own
     off = load_config(overrides=["load.enabled=false"], environ={}, cwd=tmp_path)
     # `load` and `soak` send the load whatever load.enabled says: its path is checked
     with pytest.raises(ConfigError, match="load.path is '/api/v0/ping'") as refused:
-        check_own_service(off, url, load=True, chaos=False, settings=off.profile.load)
+        check_own_service(off, url, "load", settings=off.profile.load)
     assert "load.enabled = false" not in str(refused.value)  # no way out for `load`
     assert "--load-file or --locustfile" in str(refused.value)  # the command's own options
     assert "chaos" not in str(refused.value)  # `load` injects no faults
     # a soak with --fault-every injects the profile's experiments: they are checked too
     with pytest.raises(ConfigError, match="chaos.experiments is") as refused:
-        check_own_service(off, url, load=True, chaos=True)
+        check_own_service(off, url, "soak", fault_every=True)
     assert "or drop --fault-every" in str(refused.value)
     assert "load.load_file or load.locustfile" in str(refused.value)  # a soak's [load]
     # the command's own load file (--load-file) names the service's paths: accepted
     mine = LoadSettings(load_file="mine.toml")
-    check_own_service(off, url, load=True, chaos=False, settings=mine)
-    check_own_service(off, None, load=True, chaos=True)  # the reference API: nothing to check
+    check_own_service(off, url, "load", settings=mine)
+    check_own_service(off, None, "soak", fault_every=True)  # the reference API: nothing to check
