@@ -68,10 +68,10 @@ def compare_with_baseline(
             "target and test selection; it is compared as named"
         )
         baseline = dataclasses.replace(named, how="named (not of the same kind of run)")
-    elif named is not None and load_shape(named.report) != shape:
+    elif named is not None and (theirs := load_shape(named.report)) != shape:
         ctx.say(
-            f"regression: note: {named.run_id} sent another load ({load_shape(named.report)} "
-            f"against {shape}); it is compared as named"
+            f"regression: note: {named.run_id} sent another load ({theirs} against {shape}); "
+            "it is compared as named"
         )
         baseline = dataclasses.replace(named, how="named (another load)")
     # the scatter between runs: the comparable passing runs before this one, of the same load
