@@ -182,7 +182,10 @@ def test_max_requests_bounds_the_count_well_before_the_time_bound(server: Server
     )
     started = time.monotonic()
     result = run_load(spec)
-    assert result.requests == 150 == server.hits["ping"]
+    assert result.requests == 150
+    # on a busy machine this server (a thread of the test process) can fall behind 1,000
+    # req/s: the requests that found all 100 in flight were dropped and never sent
+    assert server.hits["ping"] == result.requests - result.dropped
     assert time.monotonic() - started < 15.0
 
 
