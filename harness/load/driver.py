@@ -331,8 +331,9 @@ def _pump(
     stop: threading.Event | None,
     deadline: float,
     limit_s: float,
-) -> None:
-    """Relay the main child's lines until it closes its output (the run is over)."""
+) -> bool:
+    """Relay the main child's lines until it closes its output (the run is over); True when
+    ``stop`` made it send the child SIGTERM."""
     spec = run.spec
     distributed = spec.processes > 1 and not spec.expect_workers  # local workers to start
     stop_sent_at: float | None = None
@@ -351,7 +352,7 @@ def _pump(
         except queue.Empty:
             continue
         if line is None:
-            return
+            return stop_sent_at is not None
         if line.get("type") == "ready" and distributed:
             port = str(int(line["port"]))
             for index in range(spec.processes):
@@ -383,15 +384,17 @@ def _result(
     run: _Run, main: _Child, result_path: Path, deadline: float, *, stopped: bool = False
 ) -> LoadResult:
     """The merged result the main child wrote once it ended. ``stopped``: the harness sent
-    it SIGTERM; a child that died of it had not yet installed its handler (it was still
-    starting), so it sent nothing: an empty, interrupted result, not a failure."""
+    it SIGTERM; a child that died of it had no handler in place: still starting (it sent
+    nothing: an empty, interrupted result, not a failure), or already ending (what it
+    wrote stands)."""
     try:
         code = main.process.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         raise run.failure("closed its output but did not exit") from None
-    if stopped and code == -signal.SIGTERM:
+    ours = stopped and code == -signal.SIGTERM
+    if ours and not result_path.is_file():
         return merged(run.spec, [], interrupted=True)
-    if code != 0:
+    if code != 0 and not ours:
         raise run.failure(f"exited with code {code}")
     try:
         data = json.loads(result_path.read_text(encoding="utf-8"))
@@ -474,10 +477,10 @@ def _run(
             extra += ["--snapshot", str(snapshot[0]), "--snapshot-every-s", repr(snapshot[1])]
         main = run.start_child(role, *extra, stdout=True)
         try:
-            _pump(run, main, progress, stop, deadline, limit_s)
+            stopped = _pump(run, main, progress, stop, deadline, limit_s)
         except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (errors.Terminated)
             raise LoadInterrupted(_partial(run, main, result_path), exc) from exc
-        return _result(run, main, result_path, deadline, stopped=stop is not None and stop.is_set())
+        return _result(run, main, result_path, deadline, stopped=stopped)
     finally:
         run.end_children()
         shutil.rmtree(workdir, ignore_errors=True)

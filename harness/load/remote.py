@@ -176,11 +176,13 @@ def _await_workers(runner: MasterRunner, workers: _Workers, epoch: float, stop: 
     deadline = time.monotonic() + REMOTE_CONNECT_TIMEOUT_S
     while len(workers.acked) < workers.spec.processes:
         if time.monotonic() > deadline or stop.is_set():
-            runner.quit()
-            raise RuntimeError(
+            said = (
                 f"only {len(workers.acked)} of {workers.spec.processes} load workers joined "
-                f"within {REMOTE_CONNECT_TIMEOUT_S:.0f} s"
+                f"within {REMOTE_CONNECT_TIMEOUT_S:.0f} s ({len(runner.clients)} connected, "
+                f"{len(workers.asked)} asked for the spec)"
             )
+            runner.quit()
+            raise RuntimeError(said)
         workers.hand_out(epoch)
         gevent.sleep(0.05)
 
@@ -322,7 +324,6 @@ def run_worker(master_host: str, master_port: int, allow_non_loopback: bool) -> 
     runner.register_message("harness_spec", on_spec)
     runner.register_message("harness_away", on_away)
     runner.register_message("harness_flush", on_flush)
-    runner.send_message("harness_ready")  # the spec can come now
     stopped = gevent.event.Event()
     install_stop_signals(stopped.set)
     _wait_worker(runner, worker, stopped, parent)
@@ -339,8 +340,14 @@ def run_worker(master_host: str, master_port: int, allow_non_loopback: bool) -> 
 def _wait_worker(runner: Any, worker: _Worker, stopped: Any, parent: int) -> None:
     spec_deadline = time.monotonic() + REMOTE_CONNECT_TIMEOUT_S
     deadline: float | None = None
+    ask_at = 0.0
     while len(runner.greenlet) and not stopped.is_set():
         now = time.monotonic()
+        if worker.spec is None and not worker.turned_away and now >= ask_at:
+            # the spec can come now (the handlers are in place); asked again every second
+            # until it does, should a message be lost while Locust reconnects
+            runner.send_message("harness_ready")
+            ask_at = now + 1.0
         if worker.spec is None and now > spec_deadline:
             worker.error = f"no spec from a master within {REMOTE_CONNECT_TIMEOUT_S:.0f} s"
             break
