@@ -25,7 +25,7 @@ class SmokeGate:
 def smoke_gate(tmp_path_factory: pytest.TempPathFactory) -> SmokeGate:
     """The smoke gate on embedded defaults, run once per session for every test that reads
     it (the gate's own acceptance test and the browser tier): it takes about a minute, and
-    neither test changes what it wrote. Under pytest-xdist (``./moonbase test``) a session
+    neither test changes what it wrote. Under pytest-xdist (MOONBASE_TEST_WORKERS) a session
     is a worker's: two workers that each run one of those files each run the gate, side by
     side, each in its own directory."""
     reports = tmp_path_factory.mktemp("smoke-gate") / "reports"
