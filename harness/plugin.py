@@ -176,12 +176,16 @@ class _Recorder:
             rep.nodeid, {"outcome": "passed", "duration_s": 0.0, "message": ""}
         )
         state["duration_s"] += rep.duration
+        if (
+            "start" not in state and rep.start
+        ):  # the worker's clock (0 in xdist's report of a crash)
+            state["start"] = rep.start
         worker = getattr(rep, "node", None)
         state["worker"] = getattr(getattr(worker, "gateway", None), "id", None) or "main"
         text = str(rep.longrepr) if rep.longrepr is not None else ""
         if str(rep.outcome) == "rerun":  # pytest-rerunfailures adds this outcome
             # a failed attempt the user's rerun plugin will retry: it counts as a failure
-            self._emit(rep.nodeid, "failed", state["duration_s"], text, rerun=True)
+            self._emit(rep.nodeid, "failed", state["duration_s"], text, rerun=True, **_start(state))
             self._phases.pop(rep.nodeid, None)
             self._after_rerun.add(rep.nodeid)
             return
@@ -217,6 +221,7 @@ class _Recorder:
                 state["duration_s"],
                 state["message"],
                 worker=state.get("worker"),
+                **_start(state),
             )
         self._started.pop(nodeid, None)  # held for a run in flight only
         self._ids.pop(nodeid, None)
@@ -239,6 +244,12 @@ class _Recorder:
         for nodeid in list(self._phases):
             self._finish(nodeid)
         self._journal.close()
+
+
+def _start(state: dict[str, Any]) -> dict[str, float]:
+    """When the run's setup began, by the clock of the worker that ran it (the line's ``t``
+    is when the controller wrote it, which for runs reported in one batch is one time)."""
+    return {"start": round(state["start"], 6)} if "start" in state else {}
 
 
 # json.dumps(record, sort_keys=True) exactly (its readers match '"event": "started"'),

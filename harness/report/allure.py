@@ -290,8 +290,13 @@ def _run_results(
     labels, parameters = base.get("labels", []), base.get("parameters", [])
     out = []
     for record in _kept(runs, cap):
-        stop = float(record.get("t") or 0)
-        start = stop - float(record.get("duration_s") or 0)
+        duration = float(record.get("duration_s") or 0)
+        if record.get("start"):  # stamped by the worker as the run began
+            start = float(record["start"])
+            stop = start + duration
+        else:  # records of a harness before that: when the controller wrote the line
+            stop = float(record.get("t") or 0)
+            start = stop - duration
         outcome = str(record.get("outcome"))
         message = str(record.get("message") or "")
         key = f"{run_id}/tests/{aggregate.name}/{record.get('run_nodeid') or record.get('repeat')}"
@@ -306,8 +311,8 @@ def _run_results(
                 **base,
                 "uuid": str(uuid.uuid5(_NAMESPACE, key)),
                 "status": _RUN_STATUS.get(outcome, Status.UNKNOWN),
-                "start": int(start * 1000),
-                "stop": int(stop * 1000),
+                "start": round(start * 1000),
+                "stop": round(stop * 1000),
                 "labels": [*labels, thread],
                 "statusDetails": details,
                 "parameters": [*parameters, {"name": "run", "value": str(record.get("repeat"))}],

@@ -83,6 +83,24 @@ def test_stable_flaky_and_hanging_tests_are_told_apart(project: Path, tmp_path: 
     assert (hangs["timeouts"], hangs["n"], hangs["passed"]) == (20, 20, 0)
     assert report["test_run"]["seed"] == 1
     assert elapsed < 200
+    _each_run_starts_on_its_workers_clock(tmp_path / "reports" / "latest" / "test-runs.jsonl")
+
+
+def _each_run_starts_on_its_workers_clock(records: Path) -> None:
+    """Every run's line has the time its worker began it (Allure's start); one worker's runs
+    follow each other, so none starts before the one before it on that worker ended."""
+    runs = [json.loads(line) for line in records.read_text().splitlines()]
+    runs = [r for r in runs if "outcome" in r and "event" not in r]
+    assert len(runs) == 60
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for run in runs:
+        assert run["start"] <= run["t"] + 0.001  # begun before the controller wrote it down
+        by_worker.setdefault(run["worker"], []).append((run["start"], run["duration_s"]))
+    assert len(by_worker) == 2
+    for spans in by_worker.values():
+        spans.sort()
+        for (start, duration), (next_start, _) in zip(spans, spans[1:], strict=False):
+            assert next_start >= start + duration - 0.001
 
 
 def test_the_budget_ends_the_whole_run_and_still_writes_the_report(tmp_path: Path) -> None:

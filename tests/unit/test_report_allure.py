@@ -262,3 +262,21 @@ def test_failed_runs_beyond_the_cap_keep_the_newest(tmp_path: Path) -> None:
     assert len(kept) == 100  # the cap: no room is left for a pass
     assert {r["status"] for r in kept} == {"failed"}
     assert kept[0]["statusDetails"]["message"] == "assert run 31"
+
+
+def test_a_run_starts_when_its_worker_began_it_not_when_its_line_was_written(
+    tmp_path: Path,
+) -> None:
+    # two quick runs whose lines the controller wrote in one batch (the same "t"): each
+    # keeps the start its worker stamped, and its stop is that start plus its duration
+    nodeid = "scenarios/test_api.py::test_ping"
+    path = tmp_path / "test-runs.jsonl"
+    lines = [
+        {"nodeid": nodeid, "run_nodeid": f"{nodeid}[moonbase-r{i}]", "repeat": i,
+         "outcome": "passed", "duration_s": 0.004, "t": 2000.5, "start": start, "message": ""}
+        for i, start in ((1, 2000.1), (2, 2000.3))
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    write_allure_results(report(), tmp_path / "out", runs_path=path)
+    kept = _run_results_of(tmp_path / "out", nodeid)
+    assert [(r["start"], r["stop"]) for r in kept] == [(2000100, 2000104), (2000300, 2000304)]
