@@ -74,7 +74,9 @@ Off = Literal["off"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # defer_build: a section's validator is built when it is first used, not at import (the
+    # profile's validator holds them all): paid once, not twice, on every command's start
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class TestSettings(_Model):
@@ -137,7 +139,7 @@ class GateSettings(_Model):
     """Thresholds by gate name; absent means the gate is not applied, ``"off"`` that it is
     switched off (listed as off, judging nothing: a profile can drop an inherited gate)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     test_success: Annotated[float, Field(gt=0, lt=1)] | Off | None = None
     test_slo: Annotated[float, Field(gt=0, lt=1)] | Off | None = None

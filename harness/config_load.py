@@ -31,7 +31,7 @@ class StageSettings(BaseModel):
     (``rate_rps``, open model) or a number of users (``users``, closed model); a stage of
     0 s is a step."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     duration_s: Annotated[float, Field(ge=0, le=86_400)]
     rate_rps: Annotated[float, Field(ge=0)] | None = None
@@ -69,7 +69,7 @@ class RequestGateSettings(BaseModel):
     the load file, else ``METHOD path`` as written), judged on that request's own counts and
     histogram. ``abort_on_fail``: judged while the load runs too, ending it once one fails."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     name: Annotated[str, Field(min_length=1)]
     error_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
@@ -91,7 +91,7 @@ AbortableGate = Literal["load_error_rate", "load_p95_ms", "load_p99_ms"]
 class LoadSettings(BaseModel):
     """The Locust load phase (``[load]``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     enabled: bool = True
     duration_s: PositiveFloat = 10.0

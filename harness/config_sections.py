@@ -31,7 +31,7 @@ Percent = Annotated[float, AfterValidator(_percent)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class CoverageSettings(_Model):

@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
-
 from harness.errors import ConfigError, TargetStartError
 
 __all__ = ["REFERENCE_READINESS", "ReadinessCheck", "wait_until_ready"]
@@ -86,6 +84,8 @@ def wait_until_ready(
     end = start + check.timeout_s
     next_progress = start + _PROGRESS_EVERY_S
     last = "no answer"
+    import httpx  # 40 ms to import: not on every `run`, which may have no target at all
+
     with httpx.Client(timeout=min(2.0, check.timeout_s)) as client:
         while True:
             if check.path is None:

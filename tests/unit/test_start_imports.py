@@ -14,7 +14,7 @@ _BEFORE_PYTEST = (
     "harness.phases.tests_phase",
     "harness.runner.pytest_runs",
 )
-_HEAVY = ("scipy", "numpy", "jinja2", "locust", "schemathesis", "hdrh", "gevent")
+_HEAVY = ("scipy", "numpy", "jinja2", "locust", "schemathesis", "hdrh", "gevent", "httpx")
 
 
 def test_run_imports_no_heavy_library_before_pytest_starts() -> None:
