@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import faulthandler
 import signal
 import subprocess
 import sys
@@ -326,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # `kill -USR1 PID` prints every thread's stack to stderr and the run goes on: what a
+    # stuck harness was doing, for its bug report (a test that times out asks for it too)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return _dispatch(args)
     except KeyboardInterrupt as exc:
@@ -339,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("reliable-test-runner: crashed (exit 4); this is a bug", file=sys.stderr)
         return 4
     finally:
+        faulthandler.unregister(signal.SIGUSR1)
         signal.signal(signal.SIGTERM, previous)
 
 

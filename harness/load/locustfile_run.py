@@ -61,6 +61,7 @@ from harness.load.worker import (
     emit,
     hard_deadline,
     install_stop_signals,
+    print_stacks_on_sigusr1,
 )
 
 __all__ = ["UserCode", "check_main", "last_frame", "main", "pace_users", "pacing_period_s"]
@@ -408,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot")  # accepted for the driver; a locustfile run takes none
     parser.add_argument("--snapshot-every-s", type=float, default=60.0)
     args = parser.parse_args(argv)
+    print_stacks_on_sigusr1()
     setup_logging("WARNING")  # type: ignore[no-untyped-call]
     if args.check:
         return check_main(args.check)

@@ -40,6 +40,7 @@ from typing import Any
 import gevent
 import gevent.event
 import gevent.pool
+import gevent.util
 import locust.runners
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
@@ -321,6 +322,12 @@ def hard_deadline(spec: LoadSpec) -> float:
     return time.monotonic() + spec.duration_s + 2 * spec.request_timeout_s + SPAWN_AND_DRAIN_GRACE_S
 
 
+def print_stacks_on_sigusr1() -> None:
+    """``kill -USR1`` prints every thread's and greenlet's stack (the users') to stderr, as
+    the harness prints its own; the load goes on."""
+    gevent.signal_handler(signal.SIGUSR1, lambda: gevent.util.print_run_info(file=sys.stderr))
+
+
 def install_stop_signals(on_stop: Callable[[], None]) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, on_stop)
@@ -489,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot", help="local role: write the partial result here")
     parser.add_argument("--snapshot-every-s", type=float, default=60.0)
     args = parser.parse_args(argv)
+    print_stacks_on_sigusr1()
     setup_logging("WARNING")  # type: ignore[no-untyped-call]
     with open(args.spec, encoding="utf-8") as f:
         spec = LoadSpec.from_json(json.load(f))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -21,3 +22,35 @@ def run_cli(
         timeout=timeout,
         env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
     )
+
+
+def stacks_of(process: subprocess.Popen[str], lines: list[str]) -> str:
+    """Every thread's stack of a harness that did not end, and of its load children: each
+    prints them on SIGUSR1 (faulthandler), the harness to its stderr (``lines``, read by the
+    caller's thread), a child to its stderr file beside its --spec. Waits up to 5 s."""
+    import signal
+
+    import psutil
+
+    from target_api.testing import poll_until
+
+    before = len(lines)
+    files: list[Path] = []
+    children = psutil.Process(process.pid).children(recursive=True)
+    for proc in (psutil.Process(process.pid), *children):
+        with contextlib.suppress(psutil.Error):
+            argv = proc.cmdline()
+            if "--spec" in argv:
+                files += Path(argv[argv.index("--spec") + 1]).parent.glob("*.stderr")
+            proc.send_signal(signal.SIGUSR1)
+    with contextlib.suppress(AssertionError, TimeoutError):
+        poll_until(
+            "the harness printed its stacks",
+            lambda: any(line.startswith("Current thread") for line in lines[before:]),
+            5,
+        )
+    out = ["the harness:\n", *lines[before:]]
+    for path in sorted(set(files)):
+        with contextlib.suppress(OSError):
+            out += [f"{path.name}:\n", path.read_text(errors="replace")[-8000:]]
+    return "".join(out)

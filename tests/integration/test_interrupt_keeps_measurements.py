@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_helpers import stacks_of
 from http_servers import CountingServer, loopback_http
 
 from target_api.testing import poll_until
@@ -61,7 +62,10 @@ def harness(*args: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[str
 
 def _interrupted(process: subprocess.Popen[str], lines: list[str]) -> str:
     process.send_signal(signal.SIGINT)
-    process.wait(timeout=90)  # stdout is a few lines: its pipe cannot fill meanwhile
+    try:
+        process.wait(timeout=90)  # stdout is a few lines: its pipe cannot fill meanwhile
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"no exit within 90 s of SIGINT; its stacks:\n{stacks_of(process, lines)}")
     stdout = process.stdout.read() if process.stdout else ""  # stderr: the reader thread's
     assert process.returncode == 130, stdout + "".join(lines)
     return stdout
@@ -89,6 +93,24 @@ def test_sigint_during_the_load_keeps_its_counts_and_histogram(tmp_path: Path) -
     assert load["histogram_encoded"]
     assert load["percentile_bounds_ms"]["p95"]["n"] == load["samples"]
     assert any("load: interrupted after" in line for line in lines)
+
+
+def test_sigusr1_prints_every_stack_and_the_load_goes_on(tmp_path: Path) -> None:
+    # what a stuck harness was doing: its own threads and its load process's, on demand
+    with counting_server() as (url, server), harness(
+        "load", "--target-url", url, "--duration", "60", "--rate", "50", "--users", "2",
+        "--set", "load.path=/api/v0/ping", "--report-dir", str(tmp_path / "reports"),
+    ) as (process, lines):  # fmt: skip
+        poll_until("the load sent 20 requests", lambda: server.requests >= 20, 60)
+        stacks = stacks_of(process, lines)
+        sent = server.requests
+        poll_until("the load went on", lambda: server.requests >= sent + 20, 30)
+        assert process.poll() is None
+        _interrupted(process, lines)
+    harness_part, _, children = stacks.partition("local.stderr:")
+    assert "Current thread" in harness_part
+    assert "harness/load/driver.py" in harness_part
+    assert "harness/load/worker.py" in children, stacks  # a user greenlet's stack
 
 
 EXPERIMENT = """
