@@ -327,9 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    # `kill -USR1 PID` prints every thread's stack to stderr and the run goes on: what a
-    # stuck harness was doing, for its bug report (a test that times out asks for it too)
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stacks = _stacks_on_sigusr1()
     try:
         return _dispatch(args)
     except KeyboardInterrupt as exc:
@@ -343,8 +341,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("reliable-test-runner: crashed (exit 4); this is a bug", file=sys.stderr)
         return 4
     finally:
-        faulthandler.unregister(signal.SIGUSR1)
+        if stacks:
+            faulthandler.unregister(signal.SIGUSR1)
         signal.signal(signal.SIGTERM, previous)
+
+
+def _stacks_on_sigusr1() -> bool:
+    """`kill -USR1 PID` prints every thread's stack to stderr and the run goes on: what a
+    stuck harness was doing, for its bug report (a test that times out asks for it too).
+    Only where SIGUSR1 is free (a caller's own handler stays) and stderr is a real file
+    (faulthandler writes to its descriptor, which a captured stderr has not); True when set."""
+    if signal.getsignal(signal.SIGUSR1) is not signal.SIG_DFL:
+        return False
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (OSError, ValueError, RuntimeError):  # io.UnsupportedOperation: no fileno()
+        return False
+    return True
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -62,6 +62,7 @@ from harness.load.worker import (
     hard_deadline,
     install_stop_signals,
     make_user_class,
+    print_stacks_on_sigusr1,
 )
 
 __all__ = ["REMOTE_CONNECT_TIMEOUT_S", "main", "run_master", "run_worker"]
@@ -374,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot")  # accepted for the driver; a distributed run takes none
     parser.add_argument("--snapshot-every-s", type=float, default=60.0)
     args = parser.parse_args(argv)
+    print_stacks_on_sigusr1()
     setup_logging("WARNING")  # type: ignore[no-untyped-call]
     if args.role == "worker":
         host, _, port = str(args.master).rpartition(":")

@@ -25,6 +25,7 @@ goes to stderr. Every process stops by itself: at the end of its schedule, at
 import locust  # noqa: F401  (patches the standard library with gevent)
 
 import argparse
+import faulthandler
 import itertools
 import json
 import math
@@ -323,9 +324,13 @@ def hard_deadline(spec: LoadSpec) -> float:
 
 
 def print_stacks_on_sigusr1() -> None:
-    """``kill -USR1`` prints every thread's and greenlet's stack (the users') to stderr, as
-    the harness prints its own; the load goes on."""
+    """``kill -USR1`` prints this process's stacks to stderr, as the harness prints its own;
+    the load goes on. faulthandler's handler prints every thread at once, even while a
+    greenlet never yields; gevent's, chained after it and run by the loop, every greenlet
+    (the users). The bootstrap's handler, there from the start, makes way for the two."""
+    faulthandler.unregister(signal.SIGUSR1)
     gevent.signal_handler(signal.SIGUSR1, lambda: gevent.util.print_run_info(file=sys.stderr))
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)
 
 
 def install_stop_signals(on_stop: Callable[[], None]) -> None:

@@ -26,8 +26,9 @@ def run_cli(
 
 def stacks_of(process: subprocess.Popen[str], lines: list[str]) -> str:
     """Every thread's stack of a harness that did not end, and of its load children: each
-    prints them on SIGUSR1 (faulthandler), the harness to its stderr (``lines``, read by the
-    caller's thread), a child to its stderr file beside its --spec. Waits up to 5 s."""
+    prints them on SIGUSR1, the harness to its stderr (``lines``, read by the caller's
+    thread), a load child (the processes with a --spec) to its stderr file beside that
+    spec. No other child is signalled: SIGUSR1 would end it. Waits up to 5 s."""
     import signal
 
     import psutil
@@ -36,21 +37,30 @@ def stacks_of(process: subprocess.Popen[str], lines: list[str]) -> str:
 
     before = len(lines)
     files: list[Path] = []
-    children = psutil.Process(process.pid).children(recursive=True)
-    for proc in (psutil.Process(process.pid), *children):
+    harness = psutil.Process(process.pid)
+    harness.send_signal(signal.SIGUSR1)
+    for proc in harness.children(recursive=True):
         with contextlib.suppress(psutil.Error):
             argv = proc.cmdline()
             if "--spec" in argv:
                 files += Path(argv[argv.index("--spec") + 1]).parent.glob("*.stderr")
-            proc.send_signal(signal.SIGUSR1)
+                proc.send_signal(signal.SIGUSR1)
+
+    def read(path: Path) -> str:
+        with contextlib.suppress(OSError):
+            return path.read_text(errors="replace")
+        return ""
+
     with contextlib.suppress(AssertionError, TimeoutError):
         poll_until(
-            "the harness printed its stacks",
-            lambda: any(line.startswith("Current thread") for line in lines[before:]),
+            "the harness and its load processes printed their stacks",
+            lambda: (
+                any(line.startswith("Current thread") for line in lines[before:])
+                and (not files or any("* Greenlets" in read(p) for p in files))
+            ),
             5,
         )
     out = ["the harness:\n", *lines[before:]]
     for path in sorted(set(files)):
-        with contextlib.suppress(OSError):
-            out += [f"{path.name}:\n", path.read_text(errors="replace")[-8000:]]
+        out += [f"{path.name}:\n", read(path)[-8000:]]
     return "".join(out)

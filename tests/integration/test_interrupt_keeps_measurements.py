@@ -113,6 +113,35 @@ def test_sigusr1_prints_every_stack_and_the_load_goes_on(tmp_path: Path) -> None
     assert "harness/load/worker.py" in children, stacks  # a user greenlet's stack
 
 
+def test_sigusr1_to_a_load_process_still_starting_does_not_end_it(tmp_path: Path) -> None:
+    # the floor's Locust process, signalled the moment it exists (before locust is imported)
+    import psutil
+
+    def a_load_process() -> psutil.Process | None:
+        for proc in psutil.Process(process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "--spec" in proc.cmdline():
+                    return proc
+        return None
+
+    with counting_server() as (url, _server), harness(
+        "load", "--target-url", url, "--duration", "2", "--rate", "20", "--users", "2",
+        "--set", "load.path=/api/v0/ping", "--report-dir", str(tmp_path / "reports"),
+    ) as (process, lines):  # fmt: skip
+        poll_until("the first load process started", lambda: a_load_process() is not None, 60)
+        child = a_load_process()
+        assert child is not None
+        with contextlib.suppress(psutil.Error):  # it may have ended already
+            child.send_signal(signal.SIGUSR1)
+        code = process.wait(timeout=120)
+    report = _report(tmp_path / "reports")
+    # the run ends by its verdict (40 requests cannot prove the error-rate gate: exit 3),
+    # not as a load generator that died of the signal (exit 4)
+    assert (report["status"], report["exit_code"]) == ("completed", code), "".join(lines)
+    assert code in (0, 1, 3)
+    assert report["load"]["requests"] > 0
+
+
 EXPERIMENT = """
 title = "latency on a counting server"
 
