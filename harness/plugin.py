@@ -176,9 +176,8 @@ class _Recorder:
             rep.nodeid, {"outcome": "passed", "duration_s": 0.0, "message": ""}
         )
         state["duration_s"] += rep.duration
-        if (
-            "start" not in state and rep.start
-        ):  # the worker's clock (0 in xdist's report of a crash)
+        # when the run's setup began, by the worker's clock (0 in xdist's report of a crash)
+        if "start" not in state and rep.start:
             state["start"] = rep.start
         worker = getattr(rep, "node", None)
         state["worker"] = getattr(getattr(worker, "gateway", None), "id", None) or "main"

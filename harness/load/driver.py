@@ -57,7 +57,8 @@ STDERR_TAIL_CHARS = 3000
 def bootstrap(module: str = "harness.load.worker") -> str:
     """``python -c`` code that runs ``module`` as ``__main__`` with locust imported first.
     Its first line makes SIGUSR1 print the stacks (the default would end the process):
-    ``kill -USR1`` is safe from the child's first instant, not only once locust is in."""
+    ``kill -USR1`` is safe from that line on (the interpreter's own first ~30 ms before it
+    are not), not only once locust is in."""
     return (
         "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
         f"import locust, runpy; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
